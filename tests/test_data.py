@@ -1,0 +1,140 @@
+import gzip
+import os
+import shutil
+import urllib.error
+
+import numpy as np
+import pytest
+
+from mnist_demo import data as data_mod
+from mnist_demo.data import IDX_FILES, DataError, load_idx_folder, load_mnist, read_idx
+
+# Class counts from the MNIST README: training set, then test set.
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_split_shapes_and_dtypes(mnist):
+    assert mnist.x_train.shape == (50_000, 784) and mnist.x_train.dtype == np.float32
+    assert mnist.x_valid.shape == (20_000, 784) and mnist.x_valid.dtype == np.float32
+    assert mnist.y_train.shape == (50_000,) and mnist.y_train.dtype == np.int64
+    assert mnist.y_valid.shape == (20_000,) and mnist.y_valid.dtype == np.int64
+
+
+def test_scaling_is_the_tutorials_div_256(mnist):
+    assert mnist.x_train.min() == 0.0
+    assert mnist.x_train.max() == np.float32(255 / 256)
+    # every value is an integer count of 1/256ths
+    sample = mnist.x_valid[:100] * 256
+    assert np.array_equal(sample, np.round(sample))
+
+
+def test_openml_order_train_then_test(mnist):
+    labels = np.concatenate([mnist.y_train, mnist.y_valid])
+    assert labels[0] == 5  # first training digit
+    assert labels[60_000] == 7  # first test digit
+    assert np.bincount(labels[:60_000]).tolist() == TRAIN_COUNTS
+    assert np.bincount(labels[60_000:]).tolist() == TEST_COUNTS
+
+
+def test_loaded_once_and_read_only(mnist):
+    assert load_mnist() is mnist
+    with pytest.raises(ValueError):
+        mnist.x_train[0, 0] = 1.0
+
+
+def test_openml_path_gives_the_same_arrays(mnist, monkeypatch):
+    """fetch_openml returns float64 pixels 0..255 and string labels; both paths must agree."""
+    pixels = np.concatenate([mnist.x_train, mnist.x_valid]).astype(np.float64) * 256
+    labels = np.concatenate([mnist.y_train, mnist.y_valid]).astype(str).astype(object)
+    calls = []
+
+    def fake_fetch(name, **kw):
+        calls.append((name, kw))
+        return pixels, labels
+
+    import sklearn.datasets
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", fake_fetch)
+    got = data_mod.load_openml(data_home="/tmp/x")
+    assert calls == [("mnist_784", {"return_X_y": True, "as_frame": False, "data_home": "/tmp/x"})]
+    for a, b in zip((got.x_train, got.y_train, got.x_valid, got.y_valid),
+                    (mnist.x_train, mnist.y_train, mnist.x_valid, mnist.y_valid), strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_offline_without_local_data_says_what_to_do(monkeypatch):
+    def offline(*a, **kw):
+        raise urllib.error.URLError("no network")
+
+    import sklearn.datasets
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", offline)
+    with pytest.raises(DataError, match="MNIST_DIR") as e:
+        data_mod.load_openml()
+    assert "--data-dir" in str(e.value)
+
+
+def test_env_var_and_explicit_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path))
+    assert data_mod.resolve_data_dir() == str(tmp_path.resolve())
+    assert data_mod.resolve_data_dir("/elsewhere") == "/elsewhere"
+    monkeypatch.delenv("MNIST_DIR")
+    assert data_mod.resolve_data_dir() is None
+
+
+# ---------------------------------------------------------------- broken folders
+
+
+@pytest.fixture
+def idx_copy(tmp_path):
+    """A writable copy of the real folder, uncompressed (also checks that plain files load)."""
+    src = os.environ["MNIST_DIR"]
+    for stem in IDX_FILES.values():
+        with gzip.open(f"{src}/{stem}.gz", "rb") as f, open(tmp_path / stem, "wb") as g:
+            shutil.copyfileobj(f, g)
+    return tmp_path
+
+
+def test_uncompressed_folder_loads_identically(idx_copy, mnist):
+    got = load_idx_folder(idx_copy)
+    assert np.array_equal(got.x_valid, mnist.x_valid) and np.array_equal(got.y_train, mnist.y_train)
+
+
+def test_missing_file(idx_copy):
+    (idx_copy / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match="missing t10k-labels-idx1-ubyte"):
+        load_idx_folder(idx_copy)
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_idx_folder(tmp_path / "nope")
+
+
+def test_wrong_magic(idx_copy):
+    # labels where images should be
+    shutil.copy(idx_copy / "train-labels-idx1-ubyte", idx_copy / "train-images-idx3-ubyte")
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte: wrong magic number 2049"):
+        load_idx_folder(idx_copy)
+
+
+def test_truncated_file(idx_copy):
+    path = idx_copy / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte: truncated"):
+        load_idx_folder(idx_copy)
+
+
+def test_truncated_gzip(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + os.urandom(5000))[:3000])
+    with pytest.raises(DataError, match="x.gz: cannot read"):
+        read_idx(path, 2049)
+
+
+def test_count_mismatch(idx_copy):
+    path = idx_copy / "t10k-labels-idx1-ubyte"
+    raw = path.read_bytes()
+    header = raw[:4] + (9_999).to_bytes(4, "big")
+    path.write_bytes(header + raw[8:-1])
+    with pytest.raises(DataError, match="10000 test images but 9999 labels"):
+        load_idx_folder(idx_copy)
