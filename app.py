@@ -1,0 +1,16 @@
+"""MNIST Draw & Train: `python app.py [--host H] [--port P] [--share]`."""
+
+import argparse
+import os
+
+from mnist_demo.ui import LAUNCH_OPTIONS, build_demo
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    args = parser.parse_args()
+    demo.queue().launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS)
