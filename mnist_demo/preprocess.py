@@ -85,9 +85,11 @@ def ink_from_sketch(value: dict) -> np.ndarray | None:
     layers = [np.asarray(layer) for layer in (value.get("layers") or []) if layer is not None]
     layers = [layer for layer in layers if layer.ndim == 3 and layer.shape[2] == 4 and layer.size]
     if layers and len({layer.shape for layer in layers}) == 1:
-        alpha = np.max(np.stack([layer[:, :, 3] for layer in layers]), axis=0).astype(np.uint8)
-        if alpha.any():
-            return np.asarray(_reduce(Image.fromarray(alpha)), dtype=np.float32) / 255.0
+        alpha = layers[0][:, :, 3]
+        for layer in layers[1:]:
+            alpha = np.maximum(alpha, layer[:, :, 3])
+        if alpha.any():  # uint8 on purpose: ink_to_mnist crops before any float conversion
+            return np.asarray(_reduce(Image.fromarray(alpha.astype(np.uint8, copy=False))))
     for key in ("composite", "background"):  # e.g. an uploaded picture, no layers drawn
         if value.get(key) is not None:
             return to_ink(value[key])
@@ -151,18 +153,21 @@ def normalise_stroke(crop: np.ndarray) -> np.ndarray:
 
 
 def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
-    """A (H, W) ink map in [0, 1] to a (28, 28) float32 digit scaled like training (/256).
+    """A (H, W) ink map to a (28, 28) float32 digit scaled like training (/256): floats in
+    [0, 1], or uint8 in 0..255 (kept as bytes until cropped: the per-stroke path stays fast).
     None if there is no digit (empty, or only a speck)."""
-    ink = np.nan_to_num(np.asarray(ink, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    ink = np.clip(ink, 0.0, 1.0)
+    ink = np.asarray(ink)
+    if ink.dtype != np.uint8:
+        ink = np.clip(np.nan_to_num(ink.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+    full = 255.0 if ink.dtype == np.uint8 else 1.0
     peak = float(ink.max()) if ink.size else 0.0
-    if peak < 0.05:
+    if ink.ndim != 2 or peak < 0.05 * full:
         return None
     mask = ink >= INK_THRESHOLD * peak
-    if mask.sum() < max(MIN_INK_PIXELS_ABS, MIN_INK_PIXELS * ink.size):
+    if np.count_nonzero(mask) < max(MIN_INK_PIXELS_ABS, MIN_INK_PIXELS * ink.size):
         return None
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] / peak  # strongest ink becomes 1.0
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32) / np.float32(peak)
     crop = normalise_stroke(_fit(crop, WORK_SIDE)) if NORMALISE_STROKE else crop
     # LANCZOS on a float image: anti-aliased like MNIST's own down-sampling, no 8-bit rounding.
     small = _fit(crop, BOX)

@@ -1,9 +1,11 @@
 """The public /classify endpoint, through gradio_client against the launched app."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from drawn_digits import drawn_digits
-from gradio_client import handle_file
+from gradio_client import Client, handle_file
 from PIL import Image
 
 
@@ -47,13 +49,14 @@ def test_bad_input_gets_a_clear_message_and_the_server_stays_up(client, tmp_path
     test_transparent_png_keeps_its_alpha(client, tmp_path)  # still answering
 
 
-def test_drawn_digit_set_through_the_api(client, mnist, tmp_path):
+def test_drawn_digit_set_through_the_api(app_url, mnist, tmp_path):
     """MNIST validation digits re-drawn as people draw them: random size and place, uniform
     pens of varied width, four backgrounds. Bars: CNN >= 95 %, linear >= 90 %."""
     digits = list(drawn_digits(mnist.x_valid, mnist.y_valid, 400, seed=0))
-    jobs = [client.submit(save(image, tmp_path / f"{k}.png"), api_name="/classify")
-            for k, (image, _label, _style) in enumerate(digits)]
-    results = [job.result(timeout=120) for job in jobs]
+    files = [save(image, tmp_path / f"{k}.png") for k, (image, _label, _style) in enumerate(digits)]
+    client = Client(app_url, verbose=False)  # its own connection, four requests in flight
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda f: client.predict(f, api_name="/classify"), files))
     acc = {name: np.mean([r[name]["label"] == label for r, (_i, label, _s) in zip(results, digits, strict=True)])
            for name in ("linear", "cnn")}
     print("drawn-digit accuracy through /classify:", acc)

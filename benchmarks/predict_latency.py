@@ -1,0 +1,113 @@
+"""Prediction latency, in process and through the public API, in one run.
+
+1. In process: preprocessing + both models for an 800x800 RGBA sketch (the Sketchpad's dict),
+   p50 / p95 over many calls. Goal: p50 <= 5 ms.
+2. Through gradio_client: `/classify` of the real app next to a do-nothing Gradio endpoint that
+   takes the same file and returns an empty dict, both served by this process. Goal: the app
+   adds <= 25 ms to Gradio's own round trip.
+
+    python benchmarks/predict_latency.py [--n 300] [--api-n 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from mnist_demo.inference import Predictor  # noqa: E402
+from mnist_demo.preprocess import preprocess  # noqa: E402
+
+
+def sketch_800() -> dict:
+    """A '7' drawn with a 40 px round brush on an 800x800 transparent layer, as Gradio sends it."""
+    layer = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
+    ImageDraw.Draw(layer).line([(250, 200), (560, 200), (380, 640)], fill=(0, 0, 0, 255), width=40, joint="curve")
+    rgba = np.asarray(layer)
+    white = np.full_like(rgba, 255)
+    composite = white.copy()
+    composite[..., :3] = 255 - rgba[..., 3:]
+    return {"background": white, "layers": [rgba], "composite": composite}
+
+
+def percentiles(times: list[float]) -> str:
+    ms = np.array(times) * 1e3
+    return f"p50 {np.percentile(ms, 50):7.2f} ms   p95 {np.percentile(ms, 95):7.2f} ms"
+
+
+def timed(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def in_process(n: int) -> None:
+    predictor, value = Predictor(), sketch_800()
+    for _ in range(10):
+        predictor.predict(value)  # warm-up
+    digit = preprocess(value)
+    pre = timed(lambda: preprocess(value), n)
+    models = timed(lambda: predictor.predict_digit(digit), n)
+    total = timed(lambda: predictor.predict(value), n)
+    print(f"in process, 800x800 RGBA sketch, {n} calls")
+    print(f"  preprocessing        {percentiles(pre)}")
+    print(f"  both models          {percentiles(models)}")
+    print(f"  total                {percentiles(total)}   (goal p50 <= 5 ms)")
+
+
+def through_api(n: int) -> None:
+    import gradio as gr
+    from gradio_client import Client, handle_file
+
+    from mnist_demo.ui import LAUNCH_OPTIONS, build_demo
+
+    with gr.Blocks() as noop:  # Gradio's own round trip: same input type, no work
+        f, j, b = gr.File(type="filepath"), gr.JSON(), gr.Button()
+        b.click(lambda path: {}, f, j, api_name="classify")
+    apps = {"do-nothing": noop, "app": build_demo()}
+    urls = {}
+    for name, demo in apps.items():
+        _, urls[name], _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "seven.png"
+        Image.fromarray(sketch_800()["layers"][0]).save(path)
+        clients = {name: Client(url, verbose=False) for name, url in urls.items()}
+        results = {}
+        for _ in range(5):
+            for c in clients.values():
+                c.predict(handle_file(str(path)), api_name="/classify")
+        for _round in range(2):  # interleave to share the machine's noise fairly
+            for name, c in clients.items():
+                results.setdefault(name, []).extend(
+                    timed(lambda c=c: c.predict(handle_file(str(path)), api_name="/classify"), n // 2))
+    print(f"\nthrough gradio_client, /classify with an 800x800 PNG, {n} calls each")
+    for name, times in results.items():
+        print(f"  {name:11}          {percentiles(times)}")
+    added = np.percentile(results["app"], 50) - np.percentile(results["do-nothing"], 50)
+    print(f"  the app adds {added * 1e3:.1f} ms at p50 to Gradio's own round trip (goal <= 25 ms)")
+    for demo in apps.values():
+        demo.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--n", type=int, default=300)
+    p.add_argument("--api-n", type=int, default=100)
+    args = p.parse_args()
+    in_process(args.n)
+    through_api(args.api_n)
+
+
+if __name__ == "__main__":
+    main()
