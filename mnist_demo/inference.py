@@ -57,7 +57,7 @@ class Predictor:
     @torch.inference_mode()
     def predict_digit(self, digit: np.ndarray) -> Prediction:
         """Run every model on one (28, 28) digit already preprocessed like MNIST."""
-        x = torch.from_numpy(np.ascontiguousarray(digit, dtype=np.float32)).reshape(1, 784)
+        x = torch.tensor(np.asarray(digit, dtype=np.float32)).reshape(1, 784)  # a copy: inputs may be read-only
         outputs = {}
         for name, model in self.models.items():
             probs = torch.softmax(model(x)[0].float(), 0).tolist()
@@ -72,5 +72,5 @@ class Predictor:
     @torch.inference_mode()
     def predict_batch(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Top labels of every model for a batch of (N, 784) digits (the 3x3 grid, evaluations)."""
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(-1, 784)
+        xt = torch.tensor(np.asarray(x, dtype=np.float32)).reshape(-1, 784)
         return {name: model(xt).argmax(1).numpy() for name, model in self.models.items()}

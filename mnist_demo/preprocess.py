@@ -22,6 +22,8 @@ MAX_SIDE = 1024  # larger inputs are box-reduced first: bounded memory and time,
 INK_THRESHOLD = 0.1  # ink below this fraction of the strongest ink does not count for the box
 MIN_INK_PIXELS = 0.0002  # fewer ink pixels than this fraction of the canvas is a speck, not a digit
 MIN_INK_PIXELS_ABS = 4
+WORK_SIDE = 4 * BOX  # stroke width is measured and changed at 4x the final resolution: cheap
+STROKE_RANGE = (2.1, 3.8)  # MNIST's stroke width, 10th..90th percentile, in pixels of the 20px box
 
 
 class ImageInputError(ValueError):
@@ -112,11 +114,6 @@ def to_ink(image) -> np.ndarray | None:
 # ---------------------------------------------------------------------------- MNIST's recipe
 
 
-WORK_SIDE = 4 * BOX  # stroke width is measured and changed at 4x the final resolution: cheap
-STROKE_RANGE = (2.1, 3.8)  # MNIST's stroke width, 10th..90th percentile, in pixels of the 20px box
-NORMALISE_STROKE = True
-
-
 def _fit(a: np.ndarray, side: int) -> np.ndarray:
     """Resize so the longer side is ``side``, keeping the aspect ratio, anti-aliased."""
     h, w = a.shape
@@ -152,10 +149,10 @@ def normalise_stroke(crop: np.ndarray) -> np.ndarray:
     return _fit(shape[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32), WORK_SIDE)
 
 
-def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
+def ink_to_mnist(ink: np.ndarray, normalise: bool = True) -> np.ndarray | None:
     """A (H, W) ink map to a (28, 28) float32 digit scaled like training (/256): floats in
     [0, 1], or uint8 in 0..255 (kept as bytes until cropped: the per-stroke path stays fast).
-    None if there is no digit (empty, or only a speck)."""
+    None if there is no digit (empty, or only a speck). ``normalise``: adjust the stroke width."""
     ink = np.asarray(ink)
     if ink.dtype != np.uint8:
         ink = np.clip(np.nan_to_num(ink.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
@@ -168,7 +165,7 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
         return None
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32) / np.float32(peak)
-    crop = normalise_stroke(_fit(crop, WORK_SIDE)) if NORMALISE_STROKE else crop
+    crop = normalise_stroke(_fit(crop, WORK_SIDE)) if normalise else crop
     # LANCZOS on a float image: anti-aliased like MNIST's own down-sampling, no 8-bit rounding.
     small = _fit(crop, BOX)
     field = np.zeros((FIELD, FIELD), dtype=np.float32)

@@ -3,8 +3,6 @@ in their own modules, and every handler here is a few lines."""
 
 from __future__ import annotations
 
-import html
-
 import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -93,7 +91,7 @@ def verdict(prediction: Prediction | None) -> str:
     if prediction.agree:
         return f'<div class="verdict agree">Both models read <b>{labels["cnn"]}</b>.</div>'
     said = ", ".join(f"{MODEL_TITLES[n]} says <b>{d}</b>" for n, d in labels.items())
-    return f'<div class="verdict disagree">⚠️ The models disagree: {html.escape(said, quote=False)}.</div>'
+    return f'<div class="verdict disagree">⚠️ The models disagree: {said}.</div>'
 
 
 def upscale(digit: np.ndarray, zoom: int = PREVIEW_ZOOM) -> np.ndarray:
@@ -106,19 +104,15 @@ def upscale(digit: np.ndarray, zoom: int = PREVIEW_ZOOM) -> np.ndarray:
 
 
 def read_upload(path: str | None) -> Image.Image:
+    """An uploaded file as a PIL image (its first frame if animated), or a clear gr.Error."""
     if not path:
         raise gr.Error("Send one image file (PNG, JPEG, GIF, WebP, BMP...).")
     try:
         with Image.open(path) as img:
             img.load()
-            return img.copy() if getattr(img, "n_frames", 1) == 1 else _first_frame(img)
+            return img.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise gr.Error(f"Could not read the file as an image ({type(e).__name__}).") from None
-
-
-def _first_frame(img: Image.Image) -> Image.Image:
-    img.seek(0)
-    return img.convert("RGBA")
 
 
 def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
