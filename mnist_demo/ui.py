@@ -33,7 +33,7 @@ CSS = """
 .model-card h3 { margin: 0 0 4px 0; font-size: var(--text-lg); }
 .model-card .top { font-size: 3.2em; font-weight: 700; line-height: 1.1; color: var(--body-text-color); }
 .model-card .conf { color: var(--body-text-color-subdued); margin-left: 6px; }
-.bars { display: grid; grid-template-columns: repeat(10, 1fr); gap: 4px; align-items: end;
+.bars { display: grid; grid-template-columns: repeat(10, minmax(0, 1fr)); gap: 4px; align-items: end;
   height: 110px; margin-top: 8px; }
 .bar { display: flex; flex-direction: column; justify-content: flex-end; align-items: center; height: 100%; }
 .bar .fill { width: 100%; min-height: 2px; border-radius: 3px 3px 0 0; background: var(--neutral-400); }
@@ -45,6 +45,11 @@ CSS = """
 .verdict { font-size: var(--text-lg); padding: 6px 10px; border-radius: var(--radius-md); }
 .verdict.disagree { background: var(--color-accent-soft); border: 1px solid var(--color-accent); }
 .placeholder { color: var(--body-text-color-subdued); padding: 24px 0; text-align: center; }
+@media (max-width: 640px) {  /* phones: the canvas frame as tall as it is wide, compact bars */
+  #sketch { height: calc(100vw + 16px) !important; }
+  .bar .pct { font-size: 9px; white-space: nowrap; }
+  .model-card { padding: 8px; }
+}
 """
 
 # Gradio's Sketchpad waits for a click on its Brush button before it draws ("select the draw
