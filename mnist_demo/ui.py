@@ -11,6 +11,7 @@ from .data import DataError, load_mnist
 from .inference import Prediction, Predictor
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
+from .ui_train import TrainSession, build_train_tab, stop_on_tab_close, stop_session
 
 CANVAS = 448  # 16 x 28: a comfortable square for mouse or finger
 BRUSH = 26  # with CANVAS, a normally sized digit gets a stroke close to MNIST's pen
@@ -67,6 +68,7 @@ SELECT_BRUSH_JS = """
 }
 """
 
+SHIPPED, MINE = "shipped", "my trained weights"
 PLACEHOLDER = '<div class="placeholder">Draw a digit</div>'
 
 
@@ -84,7 +86,8 @@ def model_card(name: str, prediction: Prediction | None) -> str:
         f'<span class="pct">{f"{p:.0%}" if d in ranks else ""}</span>'
         f'<div class="fill" style="height:{max(p, 0.01) * 80:.1f}%"></div><span class="digit">{d}</span></div>'
         for d, p in enumerate(out.probabilities))
-    return (f'<div class="model-card" data-model="{name}" data-label="{out.label}"><h3>{title}</h3>'
+    return (f'<div class="model-card" data-model="{name}" data-label="{out.label}" '
+            f'data-confidence="{out.probabilities[out.label]:.6f}"><h3>{title}</h3>'
             f'<span class="top">{out.label}</span><span class="conf">{out.probabilities[out.label]:.0%} sure</span>'
             f'<div class="bars">{bars}</div></div>')
 
@@ -123,8 +126,10 @@ def read_upload(path: str | None) -> Image.Image:
 def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
     predictor = predictor or Predictor()
 
-    def on_sketch(value):
-        prediction = predictor.predict(value)
+    def on_sketch(value, session: TrainSession, *choices):
+        models = {n: session.models[n] if choice == MINE and n in session.models else predictor.models[n]
+                  for n, choice in zip(MODEL_NAMES, choices, strict=True)}
+        prediction = Predictor(models).predict(value)
         preview = None if prediction is None else upscale(prediction.digit)
         return (*(model_card(n, prediction) for n in MODEL_NAMES), verdict(prediction), preview)
 
@@ -154,6 +159,8 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         return items
 
     with gr.Blocks(title="MNIST Draw & Train") as demo:
+        # Per browser session; when the session ends, any training it runs is stopped.
+        session = gr.State(TrainSession(), delete_callback=stop_session)
         gr.Markdown(INTRO)
         with gr.Tab("Draw"):
             with gr.Row(equal_height=False):
@@ -164,6 +171,9 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
                         brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
                         buttons=[], height=CANVAS + 80)
                     clear = gr.Button("Clear", elem_id="clear")
+                    with gr.Row():
+                        choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",
+                                            elem_id=f"weights-{n}", interactive=True) for n in MODEL_NAMES]
                 with gr.Column(scale=5, min_width=300):
                     verdict_box = gr.HTML(elem_id="verdict")
                     with gr.Row():
@@ -174,6 +184,8 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
                 grid_button = gr.Button("Show nine random validation digits", elem_id="grid-button")
                 grid = gr.Gallery(columns=3, height="auto", elem_id="grid", show_label=False,
                                   object_fit="contain")
+        with gr.Tab("Train"):
+            build_train_tab(session, predictor.models)
         with gr.Tab("API"):
             gr.Markdown("`/classify`: one image file in, both models' answers out as JSON. "
                         "See the README for a `gradio_client` example.")
@@ -182,12 +194,16 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
             api_json = gr.JSON(label="Result")
 
         outputs = [*cards, verdict_box, preview]
-        sketch.change(on_sketch, sketch, outputs, trigger_mode="always_last", show_progress="hidden",
-                      api_visibility="private", concurrency_limit=4)
+        for choice in choices:  # switching weights re-reads the current drawing
+            choice.change(on_sketch, [sketch, session, *choices], outputs, api_visibility="private",
+                          show_progress="hidden")
+        sketch.change(on_sketch, [sketch, session, *choices], outputs, trigger_mode="always_last",
+                      show_progress="hidden", api_visibility="private", concurrency_limit=4)
         clear.click(lambda: None, None, sketch, api_visibility="private", show_progress="hidden")
         grid_button.click(random_grid, None, grid, api_visibility="private")
         api_button.click(classify, api_file, api_json, api_name="classify", concurrency_limit=4)
         demo.load(None, None, None, js=SELECT_BRUSH_JS)
+        demo.unload(stop_on_tab_close)
     return demo
 
 

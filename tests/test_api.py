@@ -54,9 +54,15 @@ def test_drawn_digit_set_through_the_api(app_url, mnist, tmp_path):
     pens of varied width, four backgrounds. Bars: CNN >= 95 %, linear >= 90 %."""
     digits = list(drawn_digits(mnist.x_valid, mnist.y_valid, 400, seed=0))
     files = [save(image, tmp_path / f"{k}.png") for k, (image, _label, _style) in enumerate(digits)]
-    client = Client(app_url, verbose=False)  # its own connection, four requests in flight
+    # Four clients, one per thread, each sending its requests one after the other (a single
+    # gradio_client.Client shared by threads can lose its event stream under load).
+    clients = [Client(app_url, verbose=False) for _ in range(4)]
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda f: client.predict(f, api_name="/classify"), files))
+        parts = list(pool.map(lambda k: [clients[k].predict(f, api_name="/classify") for f in files[k::4]],
+                              range(4)))
+    results = [None] * len(files)
+    for k, part in enumerate(parts):
+        results[k::4] = part
     acc = {name: np.mean([r[name]["label"] == label for r, (_i, label, _s) in zip(results, digits, strict=True)])
            for name in ("linear", "cnn")}
     print("drawn-digit accuracy through /classify:", acc)

@@ -3,6 +3,7 @@ A person draws a 1, a 7 and a 0 with the mouse, reads both predictions and the 2
 then clears the canvas."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def draw(page, strokes):
 
 def open_app(browser, app_url, **context):
     page = browser.new_page(**context)
-    page.goto(app_url, wait_until="networkidle")
+    page.goto(app_url, wait_until="load")
     expect(page.locator('#sketch button[aria-label="Brush"]')).to_be_visible()
     return page
 
@@ -92,4 +93,41 @@ def test_validation_grid(browser, app_url):
     page.locator("#grid-button").click()
     expect(page.locator("#grid img")).to_have_count(9, timeout=20_000)
     expect(page.locator("#grid")).to_contain_text("true")
+    page.close()
+
+
+def test_train_stop_and_use_my_model(browser, app_url):
+    page = open_app(browser, app_url, viewport={"width": 1280, "height": 1100})
+    draw(page, DIGITS["7"])
+    shipped_card = page.locator('#card-cnn .model-card[data-label]')
+    expect(shipped_card).to_be_visible(timeout=15_000)
+    shipped_confidence = shipped_card.get_attribute("data-confidence")
+
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("cnn", exact=True).check()
+    page.locator("#train-subset input[type=number]").fill("50000")
+    page.locator("#train-subset input[type=number]").press("Enter")
+    page.locator("#train-epochs input[type=number]").fill("20")
+    page.locator("#train-epochs input[type=number]").press("Enter")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-progress")).to_contain_text("epoch", timeout=30_000)
+    expect(page.locator("#loss-plot canvas, #loss-plot svg").first).to_be_visible(timeout=15_000)
+    page.locator("#train-stop").click()
+    expect(page.locator("#train-progress")).to_contain_text("Stopped", timeout=20_000)
+    expect(page.locator("#confusion table")).to_be_visible(timeout=20_000)
+    expect(page.locator("#download a")).to_have_attribute("href", re.compile(r"cnn\.safetensors$"))
+
+    page.get_by_role("tab", name="Draw").click()
+    page.locator("#weights-cnn").get_by_label("my trained weights").check()
+    expect(page.locator('#card-cnn .model-card[data-label]')).not_to_have_attribute(
+        "data-confidence", shipped_confidence, timeout=15_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "my-model.png"), full_page=True)
+
+    # Another visitor, meanwhile, still sees the shipped model's answer.
+    other = open_app(browser, app_url, viewport={"width": 1280, "height": 1000})
+    draw(other, DIGITS["7"])
+    expect(other.locator('#card-cnn .model-card[data-label]')).to_have_attribute(
+        "data-confidence", shipped_confidence, timeout=15_000)
+    other.close()
     page.close()

@@ -1,0 +1,32 @@
+"""How a model does on the validation split: confusion matrix and its most confident mistakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import MNIST
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    confusion: np.ndarray  # (10, 10) counts, rows = true digit, columns = prediction
+    accuracy: float
+    mistakes: list[tuple[int, int, int, float]]  # (validation index, true, predicted, confidence)
+
+
+@torch.inference_mode()
+def evaluate_model(model: nn.Module, data: MNIST, max_mistakes: int = 12, batch: int = 4000) -> Evaluation:
+    model.eval()
+    probs = torch.cat([torch.softmax(model(torch.tensor(data.x_valid[i:i + batch])), 1)
+                       for i in range(0, len(data.x_valid), batch)]).numpy()
+    predicted, truth = probs.argmax(1), data.y_valid
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    wrong = np.flatnonzero(predicted != truth)
+    wrong = wrong[np.argsort(-probs[wrong, predicted[wrong]])][:max_mistakes]  # most confident first
+    mistakes = [(int(i), int(truth[i]), int(predicted[i]), float(probs[i, predicted[i]])) for i in wrong]
+    return Evaluation(confusion, float(np.trace(confusion) / len(truth)), mistakes)

@@ -1,0 +1,226 @@
+"""The Train tab: retrain either model or both, watch the curves stream in, stop, and use the
+result in the Draw tab. A training belongs to the browser session that started it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+import threading
+import time
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from .data import DataError, load_mnist
+from .evaluate import Evaluation, evaluate_model
+from .models import MODEL_NAMES, MODEL_TITLES
+from .train import BOUNDS, OPTIMIZERS, PRESET_HELP, PRESETS, SCHEDULES, EpochEvent, check_config, new_model, train
+from .weights import weights_to_bytes
+
+# How many trainings may run at once across all sessions (the rest wait in the queue).
+MAX_TRAININGS = int(os.environ.get("MNIST_MAX_TRAININGS", "1"))
+UI_UPDATE_SECONDS = 0.25  # at most four plot updates a second, however fast the steps are
+SMOOTHING = 0.8  # exponential moving average of the training loss
+
+
+class TrainSession:
+    """Per browser session: the models it trained, and the flag its Stop button sets."""
+
+    def __init__(self):
+        self.models: dict = {}
+        self.stop = threading.Event()
+        self.running = False
+
+    def __deepcopy__(self, memo):  # gr.State copies its default per session: give a fresh one
+        return TrainSession()
+
+
+# Trainings under way, by browser session: closing the tab stops that session's training.
+RUNNING: dict[str, TrainSession] = {}
+
+
+def stop_session(session: TrainSession | None) -> None:
+    if session is not None:
+        session.stop.set()
+
+
+def stop_on_tab_close(request: gr.Request) -> None:
+    stop_session(RUNNING.get(request.session_hash))
+
+
+def config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment):
+    """The controls as a TrainConfig, bounded on the server whatever the client sends."""
+    if preset not in PRESETS:
+        raise gr.Error(f"Unknown recipe {preset!r}.")
+    try:
+        cfg = dataclasses.replace(
+            PRESETS[preset], epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), optimizer=optimizer,
+            schedule=schedule, limit=int(subset), seed=int(seed), augment=bool(augment))
+        return check_config(cfg)
+    except (TypeError, ValueError) as e:
+        raise gr.Error(f"Invalid training settings: {e}") from None
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def confusion_html(title: str, ev: Evaluation) -> str:
+    rows = []
+    for t in range(10):
+        total = max(1, ev.confusion[t].sum())
+        cells = "".join(
+            f'<td style="background: rgba(249,115,22,{ev.confusion[t, p] / total:.2f})">'
+            f'{ev.confusion[t, p] or ""}</td>' for p in range(10))
+        rows.append(f"<tr><th>{t}</th>{cells}</tr>")
+    head = "".join(f"<th>{p}</th>" for p in range(10))
+    return (f'<div class="confusion"><h4>{title}: {ev.accuracy:.2%} of 20,000 validation digits</h4>'
+            f'<table><tr><th>true ↓ / said →</th>{head}</tr>{"".join(rows)}</table></div>')
+
+
+def mistakes_gallery(name: str, ev: Evaluation, x_valid: np.ndarray):
+    return [(np.kron((x_valid[i].reshape(28, 28) * 256).astype(np.uint8), np.ones((4, 4), np.uint8)),
+             f"{MODEL_TITLES[name]}: true {t}, said {p} ({c:.0%})") for i, t, p, c in ev.mistakes]
+
+
+def evaluation_outputs(models: dict, title: str):
+    data = load_mnist()
+    evs = {name: evaluate_model(model, data) for name, model in models.items()}
+    html = "".join(confusion_html(f"{title} {MODEL_TITLES[n]}", ev) for n, ev in evs.items())
+    gallery = [item for n, ev in evs.items() for item in mistakes_gallery(n, ev, data.x_valid)]
+    return html, gallery
+
+
+def weights_file(models: dict, cfg) -> list[str]:
+    folder = tempfile.mkdtemp(prefix="mnist-weights-")
+    paths = []
+    for name, model in models.items():
+        path = os.path.join(folder, f"{name}.safetensors")
+        with open(path, "wb") as f:
+            f.write(weights_to_bytes(model, {"preset": "custom (trained in the app)",
+                                             "config": str(dataclasses.asdict(cfg))}))
+        paths.append(path)
+    return paths
+
+
+# ---------------------------------------------------------------------------- the training stream
+
+
+def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment,
+                 session: TrainSession, request: gr.Request | None = None):
+    """Generator: yields (loss plot, accuracy plot, progress, confusion, mistakes, file, session)."""
+    cfg = config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment)
+    names = MODEL_NAMES if which == "both" else (which,)
+    if any(n not in MODEL_NAMES for n in names):
+        raise gr.Error(f"Unknown model {which!r}.")
+    if session.running:
+        raise gr.Error("A training is already running in this tab: stop it first.")
+    session.running, done = True, gr.skip()
+    session.stop.clear()
+    key = request.session_hash if request is not None else None
+    if key:
+        RUNNING[key] = session
+    try:
+        yield None, None, "Loading MNIST… (the first time on a new machine this downloads it)", done, done, done, done
+        try:
+            data = load_mnist()
+        except DataError as e:
+            raise gr.Error(str(e)) from None
+        losses, accs, trained = [], [], {}
+        n = min(cfg.limit or len(data.x_train), len(data.x_train))
+        steps_total = cfg.epochs * math.ceil(n / cfg.batch_size) * len(names)
+        steps_before, start, last_ui = 0, time.perf_counter(), 0.0
+        for name in names:
+            model, smooth = new_model(name, cfg), None
+            for event in train(model, data, cfg):
+                if isinstance(event, EpochEvent):
+                    x = event.epoch + 1
+                    losses.append({"epoch": x, "loss": event.valid_loss, "curve": f"{MODEL_TITLES[name]} validation"})
+                    accs.append({"epoch": x, "accuracy": 100 * event.valid_acc, "model": MODEL_TITLES[name]})
+                else:
+                    smooth = event.train_loss if smooth is None else (
+                        SMOOTHING * smooth + (1 - SMOOTHING) * event.train_loss)
+                    x = event.epoch + event.step / event.steps_per_epoch
+                    losses.append({"epoch": x, "loss": smooth, "curve": f"{MODEL_TITLES[name]} training"})
+                now = time.perf_counter()
+                if isinstance(event, EpochEvent) or now - last_ui >= UI_UPDATE_SECONDS or session.stop.is_set():
+                    last_ui = now
+                    done_steps = steps_before + (event.epoch * event.steps_per_epoch + event.step
+                                                 if not isinstance(event, EpochEvent) else
+                                                 (event.epoch + 1) * math.ceil(n / cfg.batch_size))
+                    eta = (now - start) / max(1, done_steps) * (steps_total - done_steps)
+                    progress = (f"**{MODEL_TITLES[name]}** · epoch {event.epoch + 1}/{cfg.epochs} · "
+                                f"step {done_steps:,}/{steps_total:,} · ETA {eta:,.0f} s"
+                                + (f" · {event.samples_per_sec:,.0f} samples/s" if isinstance(event, EpochEvent)
+                                   else ""))
+                    yield (pd.DataFrame(losses), pd.DataFrame(accs) if accs else None, progress,
+                           done, done, done, done)
+                if session.stop.is_set():
+                    break
+            trained[name] = model.to("cpu").eval()
+            steps_before += cfg.epochs * math.ceil(n / cfg.batch_size)
+            if session.stop.is_set():
+                break
+        session.models.update(trained)
+        verdict = "Stopped" if session.stop.is_set() else "Finished"
+        html, gallery = evaluation_outputs(trained, "Your")
+        yield (pd.DataFrame(losses), pd.DataFrame(accs) if accs else None,
+               f"{verdict} after {time.perf_counter() - start:.0f} s. Your weights are ready: pick "
+               f"“my trained weights” in the Draw tab, or download them below.",
+               html, gallery, weights_file(trained, cfg), session)
+    finally:
+        session.running = False
+        RUNNING.pop(key, None)
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+def build_train_tab(session_state: gr.State, shipped_models: dict):
+    gr.Markdown("Retrain the tutorial's models here. Your training stays yours: the shipped models, and "
+                "what every other visitor sees, never change.")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            which = gr.Radio(["linear", "cnn", "both"], value="both", label="Model", elem_id="train-model")
+            preset = gr.Dropdown(list(PRESETS), value="tutorial", label="Recipe",
+                                 info=" · ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+            subset = gr.Slider(1000, BOUNDS["limit"][1], value=50_000, step=1000, elem_id="train-subset",
+                               label="Training digits (5,000 trains in seconds for a class demo)")
+            epochs = gr.Slider(1, 50, value=15, step=1, label="Epochs", elem_id="train-epochs")
+            with gr.Accordion("More settings", open=False):
+                lr = gr.Number(1e-3, label="Learning rate (peak, for one-cycle)", minimum=BOUNDS["lr"][0],
+                               maximum=BOUNDS["lr"][1])
+                batch = gr.Slider(8, 1024, value=64, step=8, label="Batch size")
+                optimizer = gr.Radio(list(OPTIMIZERS), value="adam", label="Optimizer")
+                schedule = gr.Radio(list(SCHEDULES), value="constant", label="Learning-rate schedule")
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                augment = gr.Checkbox(False, label="Augment (small shifts, rotations, scale, stroke width)")
+            with gr.Row():
+                start = gr.Button("Start training", variant="primary", elem_id="train-start")
+                stop = gr.Button("Stop", elem_id="train-stop")
+        with gr.Column(scale=2):
+            progress = gr.Markdown("Set the options and press **Start training**.", elem_id="train-progress")
+            loss_plot = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss (training smoothed)",
+                                    elem_id="loss-plot", height=300)
+            acc_plot = gr.LinePlot(x="epoch", y="accuracy", color="model", label="Validation accuracy (%)",
+                                   elem_id="acc-plot", height=220)
+    with gr.Accordion("After training: confusion matrices and mistakes", open=True):
+        shipped_button = gr.Button("Show them for the shipped models")
+        confusion = gr.HTML(elem_id="confusion")
+        mistakes = gr.Gallery(label="Most confident mistakes", columns=6, height="auto", elem_id="mistakes")
+        download = gr.File(label="Download your trained weights (.safetensors)", file_count="multiple",
+                           interactive=False, elem_id="download")
+
+    def on_preset(name):
+        cfg = PRESETS.get(name, PRESETS["tutorial"])
+        return cfg.lr, cfg.schedule
+
+    preset.change(on_preset, preset, [lr, schedule], api_visibility="private")
+    inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, session_state]
+    start.click(run_training, inputs, [loss_plot, acc_plot, progress, confusion, mistakes, download, session_state],
+                api_name="train", concurrency_limit=MAX_TRAININGS, concurrency_id="train", show_progress="minimal")
+    stop.click(stop_session, session_state, None, queue=False, api_visibility="private")
+    shipped_button.click(lambda: evaluation_outputs(shipped_models, "Shipped"), None, [confusion, mistakes],
+                         api_visibility="private")

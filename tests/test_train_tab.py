@@ -1,0 +1,96 @@
+"""The Train tab through its API (`/train`, streamed) against the launched app."""
+
+import time
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from mnist_demo.ui_train import TrainSession, config_from_controls, run_training
+
+TINY = dict(which="both", preset="tutorial", epochs=1, lr=1e-3, batch_size=64, optimizer="adam",
+            schedule="constant", subset=2000, seed=0, augment=False)
+
+
+def args(**over):
+    a = {**TINY, **over}
+    return [a[k] for k in ("which", "preset", "epochs", "lr", "batch_size", "optimizer", "schedule", "subset",
+                           "seed", "augment")]
+
+
+@pytest.fixture(scope="module")
+def digit_png(mnist, tmp_path_factory):
+    path = tmp_path_factory.mktemp("d") / "d.png"
+    Image.fromarray((mnist.x_valid[7].reshape(28, 28) * 256).astype(np.uint8)).save(path)
+    return handle_file(str(path))
+
+
+def test_short_training_streams_and_returns_weights(app_url):
+    job = Client(app_url, verbose=False).submit(*args(), api_name="/train")
+    final = job.result(timeout=120)
+    assert len(job.outputs()) >= 3  # loading message, progress updates, final
+    losses = final[0]["data"]
+    assert {row[2] for row in losses} >= {"Linear training", "Linear validation", "CNN validation"}
+    assert "Finished" in final[2]
+    assert "confusion" in final[3] and len(final[4]) > 0
+    from mnist_demo.weights import load_weights
+    names = sorted(load_weights(p)[1]["model"] for p in final[5])
+    assert names == ["cnn", "linear"]
+
+
+def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_url, digit_png):
+    trainer, other = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    before = other.predict(digit_png, api_name="/classify")
+    job = trainer.submit(*args(which="cnn", epochs=30, subset=50_000), api_name="/train")
+    deadline = time.monotonic() + 60
+    while len(job.outputs()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(job.outputs()) >= 3, "no streamed updates"
+    during = other.predict(digit_png, api_name="/classify")
+    job.cancel()
+    deadline = time.monotonic() + 10
+    while not job.done() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.done()
+    # the same session can train again: it is not stuck "running"
+    again = trainer.predict(*args(which="linear", subset=1000), api_name="/train")
+    assert "Finished" in again[2]
+    after = other.predict(digit_png, api_name="/classify")
+    assert before == during == after
+
+
+@pytest.mark.parametrize("over, message", [
+    (dict(epochs=10**6), "epochs|maximum"), (dict(batch_size=10**7), "batch|maximum"),
+    (dict(lr=50.0), "lr|maximum"), (dict(preset="bogus"), "bogus|preset|Value"),
+    (dict(which="resnet"), "resnet|Value"), (dict(subset=3), "limit|minimum")])
+def test_out_of_range_requests_are_refused(client, over, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args(**over), api_name="/train")
+
+
+def test_server_side_bounds_without_the_components():
+    """The bounds hold even if a request bypasses the sliders' own checks."""
+    import gradio as gr
+    with pytest.raises(gr.Error, match="epochs must be between"):
+        config_from_controls("tutorial", 10**6, 1e-3, 64, "adam", "constant", 1000, 0, False)
+    with pytest.raises(gr.Error, match="batch_size must be between"):
+        config_from_controls("tutorial", 1, 1e-3, 10**7, "adam", "constant", 1000, 0, False)
+
+
+def test_stop_flag_ends_the_stream_and_keeps_the_model(mnist):
+    session = TrainSession()
+    stream = run_training(*args(which="cnn", epochs=20, subset=50_000), session)
+    for i, _update in enumerate(stream):
+        if i == 2:
+            session.stop.set()
+    assert "cnn" in session.models and not session.running
+    assert not session.models["cnn"].training
+
+
+def test_one_training_per_session():
+    import gradio as gr
+    session = TrainSession()
+    session.running = True
+    with pytest.raises(gr.Error, match="already running"):
+        next(run_training(*args(), session))
