@@ -11,6 +11,7 @@ from .data import DataError, load_mnist
 from .inference import Prediction, Predictor
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
+from .ui_inside import build_inside_tab, evaluation, look_inside
 from .ui_train import TrainSession, build_train_tab, stop_on_tab_close, stop_session
 
 CANVAS = 448  # 16 x 28: a comfortable square for mouse or finger
@@ -46,6 +47,9 @@ CSS = """
 .verdict { font-size: var(--text-lg); padding: 6px 10px; border-radius: var(--radius-md); }
 .verdict.disagree { background: var(--color-accent-soft); border: 1px solid var(--color-accent); }
 .placeholder { color: var(--body-text-color-subdued); padding: 24px 0; text-align: center; }
+.per-class td { white-space: nowrap; }
+.acc-bar { display: inline-block; height: 10px; background: var(--color-accent); border-radius: 2px; }
+.confusion td, .confusion th, .per-class td, .per-class th { padding: 2px 6px; text-align: right; }
 @media (max-width: 640px) {  /* phones: the canvas frame as tall as it is wide, compact bars */
   #sketch { height: calc(100vw + 16px) !important; }
   .bar .pct { font-size: 9px; white-space: nowrap; }
@@ -126,10 +130,13 @@ def read_upload(path: str | None) -> Image.Image:
 def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
     predictor = predictor or Predictor()
 
+    def chosen(session: TrainSession, choices) -> dict:
+        """The models this visitor picked: their own trained ones where chosen and available."""
+        return {n: session.models[n] if choice == MINE and n in session.models else predictor.models[n]
+                for n, choice in zip(MODEL_NAMES, choices, strict=True)}
+
     def on_sketch(value, session: TrainSession, *choices):
-        models = {n: session.models[n] if choice == MINE and n in session.models else predictor.models[n]
-                  for n, choice in zip(MODEL_NAMES, choices, strict=True)}
-        prediction = Predictor(models).predict(value)
+        prediction = Predictor(chosen(session, choices)).predict(value)
         preview = None if prediction is None else upscale(prediction.digit)
         return (*(model_card(n, prediction) for n in MODEL_NAMES), verdict(prediction), preview)
 
@@ -143,13 +150,13 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
             raise gr.Error("No digit found in the image: it looks blank.")
         return prediction.as_dict()
 
-    def random_grid():
+    def random_grid(session: TrainSession, *choices):
         try:
             data = load_mnist()
         except DataError as e:
             raise gr.Error(str(e)) from None
         idx = np.random.default_rng().choice(len(data.x_valid), size=9, replace=False)
-        labels = predictor.predict_batch(data.x_valid[idx])
+        labels = Predictor(chosen(session, choices)).predict_batch(data.x_valid[idx])
         items = []
         for k, i in enumerate(idx):
             true = int(data.y_valid[i])
@@ -186,6 +193,8 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
                                   object_fit="contain")
         with gr.Tab("Train"):
             build_train_tab(session, predictor.models)
+        with gr.Tab("Look inside", elem_id="inside-tab"):
+            inside_outputs, evaluate_button, evaluation_box = build_inside_tab()
         with gr.Tab("API"):
             gr.Markdown("`/classify`: one image file in, both models' answers out as JSON. "
                         "See the README for a `gradio_client` example.")
@@ -200,7 +209,14 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         sketch.change(on_sketch, [sketch, session, *choices], outputs, trigger_mode="always_last",
                       show_progress="hidden", api_visibility="private", concurrency_limit=4)
         clear.click(lambda: None, None, sketch, api_visibility="private", show_progress="hidden")
-        grid_button.click(random_grid, None, grid, api_visibility="private")
+        grid_button.click(random_grid, [session, *choices], grid, api_visibility="private")
+        # Look inside: a separate event, so the pictures never hold up the predictions.
+        inside_inputs = [sketch, session, *choices]
+        for trigger in (sketch.change, *(c.change for c in choices), demo.load):
+            trigger(lambda v, s, *c: look_inside(chosen(s, c), v), inside_inputs, inside_outputs,
+                    api_visibility="private", show_progress="hidden", trigger_mode="always_last")
+        evaluate_button.click(lambda s, *c: evaluation(chosen(s, c), "Chosen"), [session, *choices],
+                              evaluation_box, api_visibility="private")
         api_button.click(classify, api_file, api_json, api_name="classify", concurrency_limit=4)
         demo.load(None, None, None, js=SELECT_BRUSH_JS)
         demo.unload(stop_on_tab_close)

@@ -220,7 +220,8 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
     preset.change(on_preset, preset, [lr, schedule], api_visibility="private")
     inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, session_state]
     start.click(run_training, inputs, [loss_plot, acc_plot, progress, confusion, mistakes, download, session_state],
-                api_name="train", concurrency_limit=MAX_TRAININGS, concurrency_id="train", show_progress="minimal")
+                api_name="train", concurrency_limit=MAX_TRAININGS, concurrency_id="train",
+                show_progress="full", show_progress_on=[progress])  # queued visitors see their place there
     stop.click(stop_session, session_state, None, queue=False, api_visibility="private")
     shipped_button.click(lambda: evaluation_outputs(shipped_models, "Shipped"), None, [confusion, mistakes],
                          api_visibility="private")

@@ -131,3 +131,19 @@ def test_train_stop_and_use_my_model(browser, app_url):
         "data-confidence", shipped_confidence, timeout=15_000)
     other.close()
     page.close()
+
+
+def test_look_inside_after_drawing(browser, app_url):
+    page = open_app(browser, app_url, viewport={"width": 1280, "height": 1000})
+    draw(page, DIGITS["7"])
+    expect(page.locator('#card-cnn .model-card[data-label="7"]')).to_be_visible(timeout=15_000)
+    page.get_by_role("tab", name="Look inside").click()
+    for elem in ("templates", "evidence-top", "evidence-second", "filters", "maps-0", "maps-1", "maps-2"):
+        expect(page.locator(f"#{elem} img")).to_be_visible(timeout=15_000)
+    expect(page.locator("#evidence-note")).to_contain_text("evidence for 7")
+    page.locator("#evaluate").click()
+    expect(page.locator("#evaluation table").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#evaluation")).to_contain_text("96.75%")  # the shipped CNN
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "look-inside.png"), full_page=True)
+    page.close()

@@ -1,0 +1,84 @@
+"""The "Look inside" tab: what each model learned, and why it answered as it did."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from . import insight
+from .data import DataError, load_mnist
+from .evaluate import evaluate_model
+from .models import MODEL_NAMES, MODEL_TITLES
+from .preprocess import preprocess
+from .ui_train import confusion_html
+
+CAPTIONS = {
+    "templates": "**Linear model: its ten templates** (0–4 above, 5–9 below). Each digit's 784 weights "
+                 "drawn as a 28×28 picture: red = ink here raises that digit's score, blue = lowers it. "
+                 "The model's whole job is to see which template your drawing matches best.",
+    "evidence": "**Why the linear model answered as it did.** Weight × pixel for its top two answers: "
+                "red pixels voted for that digit, blue ones against. The score is the sum of the whole map.",
+    "filters": "**CNN: its 16 first-layer filters** (3×3 each; red = positive weight, blue = negative). "
+               "Each one looks for a small stroke pattern: an edge, a corner, a line in some direction.",
+    "maps": "**CNN: what it sees in your drawing.** The activations after each convolution (brighter = "
+            "stronger): 16 maps at 14×14, 16 at 7×7, then 10 maps at 4×4, one per digit 0–9, whose "
+            "averages are the class scores.",
+}
+
+
+def per_class_table(evaluations: dict) -> str:
+    head = "".join(f"<th>{MODEL_TITLES[n]}</th>" for n in evaluations)
+    rows = []
+    for d in range(10):
+        cells = "".join(
+            f'<td><span class="acc-bar" style="width:{a * 60:.0f}px"></span> {a:.1%}</td>'
+            for a in (insight.per_class_accuracy(ev.confusion)[d] for ev in evaluations.values()))
+        rows.append(f"<tr><th>{d}</th>{cells}</tr>")
+    return f'<table class="per-class"><tr><th>digit</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def look_inside(models: dict, sketch_value):
+    """All the pictures for the current models and drawing (None where nothing is drawn)."""
+    templates = insight.linear_templates(models["linear"])
+    filters = insight.cnn_filters(models["cnn"])
+    digit = preprocess(sketch_value)
+    if digit is None:
+        return templates, None, None, filters, None, None, None, "Draw a digit to see the evidence."
+    maps, vmax = insight.evidence(models["linear"], digit)
+    evidence = [insight.colorize(m, vmax=vmax, zoom=insight.ZOOM) for _, m in maps]
+    (top, _), (second, _) = maps
+    return (templates, *evidence, filters, *insight.cnn_feature_maps(models["cnn"], digit),
+            f"Left: evidence for **{top}** (its top answer). Right: for **{second}** (the runner-up).")
+
+
+def evaluation(models: dict, label: str):
+    try:
+        data = load_mnist()
+    except DataError as e:
+        raise gr.Error(str(e)) from None
+    evs = {n: evaluate_model(models[n], data) for n in MODEL_NAMES}
+    return per_class_table(evs) + "".join(confusion_html(f"{label} {MODEL_TITLES[n]}", ev) for n, ev in evs.items())
+
+
+def build_inside_tab():
+    """Lay out the tab; returns (outputs of look_inside, evaluate button, evaluation output)."""
+    def picture(elem_id, label, height):
+        return gr.Image(label=label, elem_id=elem_id, interactive=False, buttons=[], height=height)
+
+    gr.Markdown(CAPTIONS["templates"])
+    templates = picture("templates", "Linear templates", 260)
+    gr.Markdown(CAPTIONS["evidence"])
+    evidence_note = gr.Markdown(elem_id="evidence-note")
+    with gr.Row():
+        top, second = picture("evidence-top", "Top answer", 240), picture("evidence-second", "Runner-up", 240)
+    gr.Markdown(CAPTIONS["filters"])
+    filters = picture("filters", "conv1 filters", 150)
+    gr.Markdown(CAPTIONS["maps"])
+    maps = [picture(f"maps-{k}", label, height) for k, (label, height) in enumerate(
+        [("after conv1: 16 maps of 14×14", 260), ("after conv2: 16 maps of 7×7", 260),
+         ("after conv3: 10 maps of 4×4, one per digit 0–9", 120)])]
+    gr.Markdown("**Evaluation at a glance** for the weights chosen in the Draw tab: per-class accuracy on the "
+                "20,000 validation digits and the confusion matrices (rows: true digit, columns: answer). "
+                "The tutorial's 3×3 grid is in the Draw tab.")
+    button = gr.Button("Evaluate on the validation split", elem_id="evaluate")
+    result = gr.HTML(elem_id="evaluation")
+    return [templates, top, second, filters, *maps, evidence_note], button, result
