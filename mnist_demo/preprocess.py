@@ -74,7 +74,8 @@ def _array_to_pil(a: np.ndarray) -> Image.Image:
         if a.dtype.kind not in "iuf":
             raise ImageInputError(f"unsupported pixel type {a.dtype}")
         step = -(-max(a.shape[:2]) // MAX_SIDE)  # subsample first: no gigabyte float copies
-        f = np.nan_to_num(a[::step, ::step].astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values become inf, then 0
+            f = np.nan_to_num(a[::step, ::step].astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         if a.dtype.kind == "f" and f.min() >= 0.0 and f.max() <= 1.0:
             f *= 255.0  # floats in [0, 1]; anything else is read as 0..255 and clipped
         a = np.clip(f, 0, 255).astype(np.uint8)

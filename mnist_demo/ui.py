@@ -3,6 +3,8 @@ in their own modules, and every handler here is a few lines."""
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -18,6 +20,8 @@ CANVAS = 448  # 16 x 28: a comfortable square for mouse or finger
 BRUSH = 26  # with CANVAS, a normally sized digit gets a stroke close to MNIST's pen
 PREVIEW_ZOOM = 8  # 28 px -> 224 px, nearest-neighbour so the pixels stay crisp
 MAX_UPLOAD = "10mb"
+# /classify requests handled at once; each is ~5 ms of work, the rest is Gradio's own overhead.
+CLASSIFY_CONCURRENCY = int(os.environ.get("MNIST_CLASSIFY_CONCURRENCY", "8"))
 
 INTRO = """
 # ✍️ MNIST Draw & Train
@@ -217,7 +221,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
                     api_visibility="private", show_progress="hidden", trigger_mode="always_last")
         evaluate_button.click(lambda s, *c: evaluation(chosen(s, c), "Chosen"), [session, *choices],
                               evaluation_box, api_visibility="private")
-        api_button.click(classify, api_file, api_json, api_name="classify", concurrency_limit=4)
+        api_button.click(classify, api_file, api_json, api_name="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
         demo.load(None, None, None, js=SELECT_BRUSH_JS)
         demo.unload(stop_on_tab_close)
     return demo
@@ -225,3 +229,5 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
 
 LAUNCH_OPTIONS = dict(css=CSS, max_file_size=MAX_UPLOAD, mcp_server=False, enable_monitoring=False,
                       show_error=False)
+# Requests waiting beyond this are refused at once with Gradio's "queue is full" message.
+QUEUE_OPTIONS = dict(max_size=int(os.environ.get("MNIST_QUEUE_SIZE", "64")))

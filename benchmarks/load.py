@@ -1,0 +1,131 @@
+"""Load: N concurrent API clients x M `/classify` requests against the app on loopback, idle and
+while another session trains the CNN on the full split. Bounded in count and time.
+
+    python benchmarks/load.py                       # 20 clients x 10 requests, starts `python app.py`
+    python benchmarks/load.py --url http://127.0.0.1:7860/ --clients 20 --requests 10
+
+Goal on a 2-core machine: 0 errors and p95 <= 2 s, idle and during training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def digit_png(folder: Path) -> str:
+    img = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
+    ImageDraw.Draw(img).line([(250, 200), (560, 200), (380, 640)], fill=(0, 0, 0, 255), width=40)
+    path = folder / "seven.png"
+    img.save(path)
+    return str(path)
+
+
+def hammer(url: str, path: str, clients: int, requests: int, time_limit: float) -> tuple[list[float], list[str]]:
+    from gradio_client import Client, handle_file
+
+    latencies, errors, lock = [], [], threading.Lock()
+    deadline = time.monotonic() + time_limit
+
+    def one_client(_):
+        try:
+            client = Client(url, verbose=False)
+        except Exception as e:  # noqa: BLE001 - every failure is a counted error
+            with lock:
+                errors.append(f"connect: {e}")
+            return
+        for _ in range(requests):
+            if time.monotonic() > deadline:
+                with lock:
+                    errors.append("time limit")
+                return
+            t0 = time.perf_counter()
+            try:
+                result = client.predict(handle_file(path), api_name="/classify")
+                assert "cnn" in result
+                with lock:
+                    latencies.append(time.perf_counter() - t0)
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    errors.append(f"{type(e).__name__}: {e}"[:120])
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one_client, range(clients)))
+    return latencies, errors
+
+
+def report(label: str, latencies: list[float], errors: list[str], wall: float) -> None:
+    ms = np.array(latencies) * 1e3 if latencies else np.array([np.nan])
+    print(f"{label:16} ok {len(latencies):4d}  errors {len(errors):3d}  "
+          f"p50 {np.percentile(ms, 50):7.0f} ms  p95 {np.percentile(ms, 95):7.0f} ms  "
+          f"p99 {np.percentile(ms, 99):7.0f} ms  {len(latencies) / wall:5.1f} req/s")
+    for e in sorted(set(errors))[:5]:
+        print(f"    {e}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--url", help="a running app (default: start one in this process)")
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--requests", type=int, default=10)
+    p.add_argument("--time-limit", type=float, default=180, help="seconds per phase")
+    p.add_argument("--no-training", action="store_true", help="skip the phase under training")
+    args = p.parse_args()
+    args.clients, args.requests = min(args.clients, 100), min(args.requests, 100)  # stay bounded
+
+    url, server = args.url, None
+    if url is None:  # the app in its own process, as deployed: the clients' threads must not share its GIL
+        import socket
+        import subprocess
+        import urllib.request
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+    if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        sys.exit("load tests only target this machine's loopback addresses")
+    from gradio_client import Client
+
+    print(f"{args.clients} clients x {args.requests} requests of /classify (800x800 PNG) against {url}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = digit_png(Path(tmp))
+        t0 = time.monotonic()
+        lat, err = hammer(url, path, args.clients, args.requests, args.time_limit)
+        report("idle", lat, err, time.monotonic() - t0)
+        if not args.no_training:
+            trainer = Client(url, verbose=False)
+            job = trainer.submit("cnn", "one-cycle", 15, 0.01, 64, "adam", "onecycle", 50_000, 0, False,
+                                 api_name="/train")
+            while len(job.outputs()) < 3 and not job.done():
+                time.sleep(0.2)
+            t0 = time.monotonic()
+            lat, err = hammer(url, path, args.clients, args.requests, args.time_limit)
+            report("during training", lat, err, time.monotonic() - t0)
+            job.cancel()
+    if server is not None:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
