@@ -24,6 +24,9 @@ from .weights import weights_to_bytes
 MAX_TRAININGS = int(os.environ.get("MNIST_MAX_TRAININGS", "1"))
 UI_UPDATE_SECONDS = 0.25  # at most four plot updates a second, however fast the steps are
 SMOOTHING = 0.8  # exponential moving average of the training loss
+ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316"}
+LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
+                "CNN training": "#fdba74", "CNN validation": "#c2410c"}
 
 
 class TrainSession:
@@ -65,6 +68,13 @@ def config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, su
 
 
 # ---------------------------------------------------------------------------- rendering
+
+
+def plot_frame(rows: list[dict], x: str, y: str, key: str, series) -> pd.DataFrame:
+    """Rows for a LinePlot, led by one empty (NaN) point per series: Gradio's plot fixes its set
+    of series at the first update, so a curve that only appears later would never be drawn."""
+    placeholders = [{x: np.nan, y: np.nan, key: name} for name in series]
+    return pd.DataFrame(placeholders + rows, columns=[x, y, key])
 
 
 def confusion_html(title: str, ev: Evaluation) -> str:
@@ -129,6 +139,12 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
         except DataError as e:
             raise gr.Error(str(e)) from None
         losses, accs, trained = [], [], {}
+        titles = [MODEL_TITLES[n] for n in names]
+        loss_series = [f"{t} {kind}" for t in titles for kind in ("training", "validation")]
+
+        def frames():
+            return (plot_frame(losses, "epoch", "loss", "curve", loss_series),
+                    plot_frame(accs, "epoch", "accuracy", "model", titles))
         n = min(cfg.limit or len(data.x_train), len(data.x_train))
         steps_total = cfg.epochs * math.ceil(n / cfg.batch_size) * len(names)
         steps_before, start, last_ui = 0, time.perf_counter(), 0.0
@@ -155,8 +171,7 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
                                 f"step {done_steps:,}/{steps_total:,} · ETA {eta:,.0f} s"
                                 + (f" · {event.samples_per_sec:,.0f} samples/s" if isinstance(event, EpochEvent)
                                    else ""))
-                    yield (pd.DataFrame(losses), pd.DataFrame(accs) if accs else None, progress,
-                           done, done, done, done)
+                    yield (*frames(), progress, done, done, done, done)
                 if session.stop.is_set():
                     break
             trained[name] = model.to("cpu").eval()
@@ -166,7 +181,7 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
         session.models.update(trained)
         verdict = "Stopped" if session.stop.is_set() else "Finished"
         html, gallery = evaluation_outputs(trained, "Your")
-        yield (pd.DataFrame(losses), pd.DataFrame(accs) if accs else None,
+        yield (*frames(),
                f"{verdict} after {time.perf_counter() - start:.0f} s. Your weights are ready: pick "
                f"“my trained weights” in the Draw tab, or download them below.",
                html, gallery, weights_file(trained, cfg), session)
@@ -203,9 +218,9 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
         with gr.Column(scale=2):
             progress = gr.Markdown("Set the options and press **Start training**.", elem_id="train-progress")
             loss_plot = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss (training smoothed)",
-                                    elem_id="loss-plot", height=300)
+                                    elem_id="loss-plot", height=300, color_map=LOSS_COLOURS)
             acc_plot = gr.LinePlot(x="epoch", y="accuracy", color="model", label="Validation accuracy (%)",
-                                   elem_id="acc-plot", height=220)
+                                   elem_id="acc-plot", height=220, color_map=ACC_COLOURS)
     with gr.Accordion("After training: confusion matrices and mistakes", open=True):
         shipped_button = gr.Button("Show them for the shipped models")
         confusion = gr.HTML(elem_id="confusion")

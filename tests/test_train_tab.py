@@ -30,8 +30,8 @@ def test_short_training_streams_and_returns_weights(app_url):
     job = Client(app_url, verbose=False).submit(*args(), api_name="/train")
     final = job.result(timeout=120)
     assert len(job.outputs()) >= 3  # loading message, progress updates, final
-    losses = final[0]["data"]
-    assert {row[2] for row in losses} >= {"Linear training", "Linear validation", "CNN validation"}
+    drawn = [row for row in final[0]["data"] if row[1] is not None and row[1] == row[1]]  # not the NaN seeds
+    assert {row[2] for row in drawn} == {"Linear training", "Linear validation", "CNN training", "CNN validation"}
     assert "Finished" in final[2]
     assert "confusion" in final[3] and len(final[4]) > 0
     from mnist_demo.weights import load_weights
@@ -94,3 +94,11 @@ def test_one_training_per_session():
     session.running = True
     with pytest.raises(gr.Error, match="already running"):
         next(run_training(*args(), session))
+
+
+def test_plot_frames_name_every_series_from_the_first_update():
+    from mnist_demo.ui_train import plot_frame
+    df = plot_frame([{"epoch": 0.1, "loss": 2.0, "curve": "Linear training"}], "epoch", "loss", "curve",
+                    ["Linear training", "CNN validation"])
+    assert set(df["curve"]) == {"Linear training", "CNN validation"}
+    assert df["loss"].notna().sum() == 1
