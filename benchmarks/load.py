@@ -18,17 +18,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).parent))  # predict_latency, beside this file
 
 
 def digit_png(folder: Path) -> str:
-    img = Image.new("RGBA", (800, 800), (0, 0, 0, 0))
-    ImageDraw.Draw(img).line([(250, 200), (560, 200), (380, 640)], fill=(0, 0, 0, 255), width=40)
+    """The same 800x800 transparent '7' that predict_latency.py measures."""
+    from predict_latency import sketch_800
+
     path = folder / "seven.png"
-    img.save(path)
+    Image.fromarray(sketch_800()["layers"][0]).save(path)
     return str(path)
 
 

@@ -151,15 +151,13 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> str | None:
 
 @functools.lru_cache(maxsize=2)
 def _load_cached(data_dir: str | None, data_home: str | None) -> MNIST:
-    return load_idx_folder(data_dir) if data_dir else load_openml(data_home)
+    data = load_idx_folder(data_dir) if data_dir else load_openml(data_home)
+    for array in (data.x_train, data.y_train, data.x_valid, data.y_valid):
+        array.flags.writeable = False  # shared by every caller: nobody may edit them in place
+    return data
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, data_home: str | None = None) -> MNIST:
-    """MNIST split as in the tutorial, loaded once per process and source.
-
-    The arrays are shared between callers and marked read-only so nobody edits them in place.
-    """
-    data = _load_cached(resolve_data_dir(data_dir), data_home)
-    for array in (data.x_train, data.y_train, data.x_valid, data.y_valid):
-        array.flags.writeable = False
-    return data
+    """MNIST split as in the tutorial, loaded once per process and source; the arrays are
+    shared between callers and read-only."""
+    return _load_cached(resolve_data_dir(data_dir), data_home)

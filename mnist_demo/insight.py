@@ -25,6 +25,17 @@ def colormap(diverging: bool):
     return colormaps["RdBu_r" if diverging else "magma"]
 
 
+def enlarge(picture: np.ndarray, zoom: int) -> np.ndarray:
+    """Nearest-neighbour enlargement: every pixel becomes a zoom x zoom block, crisp edges."""
+    return np.repeat(np.repeat(picture, zoom, axis=0), zoom, axis=1) if zoom > 1 else picture
+
+
+def digit_picture(digit: np.ndarray, zoom: int = ZOOM) -> np.ndarray:
+    """A 28x28 digit scaled like training (0..255/256) as uint8, white ink on black like MNIST."""
+    pixels = np.clip(np.asarray(digit, dtype=np.float32).reshape(28, 28) * 256, 0, 255).astype(np.uint8)
+    return enlarge(pixels, zoom)
+
+
 def colorize(a: np.ndarray, diverging: bool = True, vmax: float | None = None, zoom: int = 1) -> np.ndarray:
     """A 2-D array as an RGB uint8 picture. Diverging maps are centred on zero."""
     a = np.asarray(a, dtype=np.float32)
@@ -32,7 +43,7 @@ def colorize(a: np.ndarray, diverging: bool = True, vmax: float | None = None, z
         vmax = float(np.abs(a).max()) or 1.0
     scaled = (a / vmax + 1) / 2 if diverging else np.clip(a / vmax, 0, 1)
     rgb = (colormap(diverging)(np.clip(scaled, 0, 1))[..., :3] * 255).astype(np.uint8)
-    return np.repeat(np.repeat(rgb, zoom, axis=0), zoom, axis=1) if zoom > 1 else rgb
+    return enlarge(rgb, zoom)
 
 
 def tile(pictures: list[np.ndarray], cols: int, gap: int = 3, fill: int = 128) -> np.ndarray:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import MNIST, DataError, load_mnist
-from .models import MODEL_NAMES, build_model
+from .models import MODEL_NAMES, architecture, build_model
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle")
@@ -169,15 +169,34 @@ def augment_batch(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return img.reshape(xb.shape)
 
 
+def steps_per_epoch(data: MNIST, cfg: TrainConfig) -> int:
+    """The last, partial batch is kept, as the tutorial's DataLoader does."""
+    return math.ceil(len(data.x_train[:cfg.limit]) / cfg.batch_size)
+
+
+def run_metadata(cfg: TrainConfig, preset: str, data: MNIST, last: EpochEvent | None) -> dict[str, str]:
+    """What a weights file says about the training that made it (CLI and app alike)."""
+    meta = {
+        "preset": preset, "config": json.dumps(dataclasses.asdict(cfg)),
+        "split": f"train {len(data.x_train[:cfg.limit])} of 50000 / valid 20000 (tutorial split, pixels/256)",
+        "data_source": data.source if data.source.startswith("openml") else
+                       "MNIST IDX files (the same rows as openml:mnist_784)",
+    }
+    if last is not None:  # a run stopped before its first epoch ended has no validation yet
+        meta.update(valid_loss=f"{last.valid_loss:.6f}", valid_acc=f"{last.valid_acc:.6f}",
+                    epochs_done=str(last.epoch + 1), train_seconds=f"{last.elapsed:.1f}")
+    return meta
+
+
 def train(model: nn.Module, data: MNIST, cfg: TrainConfig) -> Iterator[StepEvent | EpochEvent]:
     """Train ``model`` in place under ``cfg``, yielding progress events."""
     check_config(cfg)
-    name = "cnn" if hasattr(model, "conv1") else "linear"
+    name = architecture(model)["model"]
     device = resolve_device(cfg.device)
     model.to(device).train()
     x_train, y_train, x_valid, y_valid = as_tensors(data, device, cfg.limit)
     n = len(x_train)
-    steps = math.ceil(n / cfg.batch_size)  # the last, partial batch is kept, as DataLoader does
+    steps = steps_per_epoch(data, cfg)
     if cfg.optimizer == "adam":
         # fused=True: one kernel for all parameters instead of a Python loop over them.
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
@@ -274,9 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     names = MODEL_NAMES if args.model == "both" else (args.model,)
     for name in names:
         model = new_model(name, cfg)
-        n = min(cfg.limit or len(data.x_train), len(data.x_train))
-        total = cfg.epochs * math.ceil(n / cfg.batch_size)
         last = None
+        total = cfg.epochs * steps_per_epoch(data, cfg)
         with tqdm(total=total, desc=name, unit="step", leave=False, file=sys.stderr) as bar:
             for event in train(model, data, cfg):
                 if isinstance(event, StepEvent):
@@ -290,14 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             continue
         path = Path(args.out) / f"{name}.safetensors"
-        save_weights(model, path, {
-            "preset": args.preset, "config": json.dumps(dataclasses.asdict(cfg)),
-            "split": f"train {n} of 50000 / valid 20000 (tutorial split, pixels/256)",
-            "data_source": data.source if data.source.startswith("openml") else
-                           "MNIST IDX files (the same rows as openml:mnist_784)",
-            "valid_loss": f"{last.valid_loss:.6f}",
-            "valid_acc": f"{last.valid_acc:.6f}", "train_seconds": f"{last.elapsed:.1f}",
-        })
+        save_weights(model, path, run_metadata(cfg, args.preset, data, last))
         print(f"wrote {path}  (valid_acc {last.valid_acc:.2%})")
     return 0
 

@@ -9,12 +9,12 @@ import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .data import DataError, load_mnist
 from .inference import Prediction, Predictor
+from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
-from .ui_inside import build_inside_tab, evaluation, look_inside
-from .ui_train import TrainSession, build_train_tab, stop_on_tab_close, stop_session
+from .ui_inside import build_inside_tab, drawing_views, evaluation, look_inside, weight_views
+from .ui_train import TrainSession, build_train_tab, mnist_or_error, stop_on_tab_close, stop_session
 
 CANVAS = 448  # 16 x 28: a comfortable square for mouse or finger
 BRUSH = 26  # with CANVAS, a normally sized digit gets a stroke close to MNIST's pen
@@ -110,12 +110,6 @@ def verdict(prediction: Prediction | None) -> str:
     return f'<div class="verdict disagree">⚠️ The models disagree: {said}.</div>'
 
 
-def upscale(digit: np.ndarray, zoom: int = PREVIEW_ZOOM) -> np.ndarray:
-    """A 28x28 digit (0..1) as a crisp uint8 picture, white ink on black like MNIST."""
-    pixels = np.clip(np.asarray(digit, dtype=np.float32) * 256, 0, 255).astype(np.uint8)
-    return np.kron(pixels, np.ones((zoom, zoom), dtype=np.uint8))
-
-
 # ---------------------------------------------------------------------------- handlers
 
 
@@ -141,8 +135,9 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
 
     def on_sketch(value, session: TrainSession, *choices):
         prediction = Predictor(chosen(session, choices)).predict(value)
-        preview = None if prediction is None else upscale(prediction.digit)
-        return (*(model_card(n, prediction) for n in MODEL_NAMES), verdict(prediction), preview)
+        digit = None if prediction is None else prediction.digit  # kept for the Look inside views
+        preview = None if digit is None else digit_picture(digit, PREVIEW_ZOOM)
+        return (*(model_card(n, prediction) for n in MODEL_NAMES), verdict(prediction), preview, digit)
 
     def classify(path: str | None) -> dict:
         """One image file of any size and background in; both models' answers out."""
@@ -155,10 +150,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         return prediction.as_dict()
 
     def random_grid(session: TrainSession, *choices):
-        try:
-            data = load_mnist()
-        except DataError as e:
-            raise gr.Error(str(e)) from None
+        data = mnist_or_error()
         idx = np.random.default_rng().choice(len(data.x_valid), size=9, replace=False)
         labels = Predictor(chosen(session, choices)).predict_batch(data.x_valid[idx])
         items = []
@@ -166,12 +158,13 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
             true = int(data.y_valid[i])
             said = " · ".join(f"{MODEL_TITLES[n]} {labels[n][k]}{'' if labels[n][k] == true else ' ✗'}"
                               for n in MODEL_NAMES)
-            items.append((upscale(data.x_valid[i].reshape(28, 28), 4), f"true {true} — {said}"))
+            items.append((digit_picture(data.x_valid[i], 4), f"true {true} — {said}"))
         return items
 
     with gr.Blocks(title="MNIST Draw & Train") as demo:
         # Per browser session; when the session ends, any training it runs is stopped.
         session = gr.State(TrainSession(), delete_callback=stop_session)
+        digit = gr.State(None)  # the last drawing as the models saw it (28x28), or None
         gr.Markdown(INTRO)
         with gr.Tab("Draw"):
             with gr.Row(equal_height=False):
@@ -198,7 +191,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         with gr.Tab("Train"):
             build_train_tab(session, predictor.models)
         with gr.Tab("Look inside", elem_id="inside-tab"):
-            inside_outputs, evaluate_button, evaluation_box = build_inside_tab()
+            inside = build_inside_tab()
         with gr.Tab("API"):
             gr.Markdown("`/classify`: one image file in, both models' answers out as JSON. "
                         "See the README for a `gradio_client` example.")
@@ -206,21 +199,22 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
             api_button = gr.Button("Classify")
             api_json = gr.JSON(label="Result")
 
-        outputs = [*cards, verdict_box, preview]
-        for choice in choices:  # switching weights re-reads the current drawing
-            choice.change(on_sketch, [sketch, session, *choices], outputs, api_visibility="private",
-                          show_progress="hidden")
-        sketch.change(on_sketch, [sketch, session, *choices], outputs, trigger_mode="always_last",
-                      show_progress="hidden", api_visibility="private", concurrency_limit=4)
-        clear.click(lambda: None, None, sketch, api_visibility="private", show_progress="hidden")
+        outputs = [*cards, verdict_box, preview, digit]
+        predict_inputs = [sketch, session, *choices]
+        quiet = dict(api_visibility="private", show_progress="hidden")
+        # Look inside follows each prediction (.then): the pictures never hold up the answers,
+        # and they reuse the digit the prediction already prepared.
+        sketch.change(on_sketch, predict_inputs, outputs, trigger_mode="always_last", concurrency_limit=4,
+                      **quiet).then(lambda d, s, *c: drawing_views(chosen(s, c), d), [digit, session, *choices],
+                                    inside.drawing, **quiet)
+        for choice in choices:  # switching weights re-reads the current drawing and redraws every view
+            choice.change(on_sketch, predict_inputs, outputs, **quiet).then(
+                lambda d, s, *c: look_inside(chosen(s, c), d), [digit, session, *choices], inside.every, **quiet)
+        demo.load(lambda s, *c: weight_views(chosen(s, c)), [session, *choices], inside.weights, **quiet)
+        clear.click(lambda: None, None, sketch, **quiet)
         grid_button.click(random_grid, [session, *choices], grid, api_visibility="private")
-        # Look inside: a separate event, so the pictures never hold up the predictions.
-        inside_inputs = [sketch, session, *choices]
-        for trigger in (sketch.change, *(c.change for c in choices), demo.load):
-            trigger(lambda v, s, *c: look_inside(chosen(s, c), v), inside_inputs, inside_outputs,
-                    api_visibility="private", show_progress="hidden", trigger_mode="always_last")
-        evaluate_button.click(lambda s, *c: evaluation(chosen(s, c), "Chosen"), [session, *choices],
-                              evaluation_box, api_visibility="private")
+        inside.button.click(lambda s, *c: evaluation(chosen(s, c), "Chosen"), [session, *choices], inside.result,
+                            api_visibility="private")
         api_button.click(classify, api_file, api_json, api_name="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
         demo.load(None, None, None, js=SELECT_BRUSH_JS)
         demo.unload(stop_on_tab_close)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import gradio as gr
 
 from . import insight
-from .data import DataError, load_mnist
-from .evaluate import evaluate_model
-from .models import MODEL_NAMES, MODEL_TITLES
-from .preprocess import preprocess
-from .ui_train import confusion_html
+from .models import MODEL_TITLES
+from .ui_train import confusion_section, evaluate_all
 
 CAPTIONS = {
     "templates": "**Linear model: its ten templates** (0–4 above, 5–9 below). Each digit's 784 weights "
@@ -36,31 +35,43 @@ def per_class_table(evaluations: dict) -> str:
     return f'<table class="per-class"><tr><th>digit</th>{head}</tr>{"".join(rows)}</table>'
 
 
-def look_inside(models: dict, sketch_value):
-    """All the pictures for the current models and drawing (None where nothing is drawn)."""
-    templates = insight.linear_templates(models["linear"])
-    filters = insight.cnn_filters(models["cnn"])
-    digit = preprocess(sketch_value)
+def weight_views(models: dict) -> tuple:
+    """What depends on the weights alone: the linear templates and the CNN's filters."""
+    return insight.linear_templates(models["linear"]), insight.cnn_filters(models["cnn"])
+
+
+def drawing_views(models: dict, digit) -> tuple:
+    """What depends on the drawing too: evidence maps, feature maps, and a note (Nones if blank)."""
     if digit is None:
-        return templates, None, None, filters, None, None, None, "Draw a digit to see the evidence."
+        return None, None, None, None, None, "Draw a digit to see the evidence."
     maps, vmax = insight.evidence(models["linear"], digit)
     evidence = [insight.colorize(m, vmax=vmax, zoom=insight.ZOOM) for _, m in maps]
     (top, _), (second, _) = maps
-    return (templates, *evidence, filters, *insight.cnn_feature_maps(models["cnn"], digit),
+    return (*evidence, *insight.cnn_feature_maps(models["cnn"], digit),
             f"Left: evidence for **{top}** (its top answer). Right: for **{second}** (the runner-up).")
 
 
-def evaluation(models: dict, label: str):
-    try:
-        data = load_mnist()
-    except DataError as e:
-        raise gr.Error(str(e)) from None
-    evs = {n: evaluate_model(models[n], data) for n in MODEL_NAMES}
-    return per_class_table(evs) + "".join(confusion_html(f"{label} {MODEL_TITLES[n]}", ev) for n, ev in evs.items())
+def look_inside(models: dict, digit) -> tuple:
+    """Every picture, in the order of build_inside_tab's outputs."""
+    (templates, filters), (top, second, *maps, note) = weight_views(models), drawing_views(models, digit)
+    return templates, top, second, filters, *maps, note
 
 
-def build_inside_tab():
-    """Lay out the tab; returns (outputs of look_inside, evaluate button, evaluation output)."""
+def evaluation(models: dict, label: str) -> str:
+    evs, _ = evaluate_all(models)
+    return per_class_table(evs) + confusion_section(evs, label)
+
+
+class InsideTab(NamedTuple):
+    weights: list  # weight_views' outputs
+    drawing: list  # drawing_views' outputs
+    every: list  # look_inside's outputs
+    button: gr.Button
+    result: gr.HTML
+
+
+def build_inside_tab() -> InsideTab:
+    """Lay out the tab; returns its components grouped as the view functions fill them."""
     def picture(elem_id, label, height):
         return gr.Image(label=label, elem_id=elem_id, interactive=False, buttons=[], height=height)
 
@@ -81,4 +92,5 @@ def build_inside_tab():
                 "The tutorial's 3×3 grid is in the Draw tab.")
     button = gr.Button("Evaluate on the validation split", elem_id="evaluate")
     result = gr.HTML(elem_id="evaluation")
-    return [templates, top, second, filters, *maps, evidence_note], button, result
+    return InsideTab(weights=[templates, filters], drawing=[top, second, *maps, evidence_note],
+                     every=[templates, top, second, filters, *maps, evidence_note], button=button, result=result)

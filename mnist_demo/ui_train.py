@@ -4,7 +4,6 @@ result in the Draw tab. A training belongs to the browser session that started i
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import tempfile
 import threading
@@ -16,8 +15,21 @@ import pandas as pd
 
 from .data import DataError, load_mnist
 from .evaluate import Evaluation, evaluate_model
+from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES
-from .train import BOUNDS, OPTIMIZERS, PRESET_HELP, PRESETS, SCHEDULES, EpochEvent, check_config, new_model, train
+from .train import (
+    BOUNDS,
+    OPTIMIZERS,
+    PRESET_HELP,
+    PRESETS,
+    SCHEDULES,
+    EpochEvent,
+    check_config,
+    new_model,
+    run_metadata,
+    steps_per_epoch,
+    train,
+)
 from .weights import weights_to_bytes
 
 # How many trainings may run at once across all sessions (the rest wait in the queue).
@@ -91,26 +103,41 @@ def confusion_html(title: str, ev: Evaluation) -> str:
 
 
 def mistakes_gallery(name: str, ev: Evaluation, x_valid: np.ndarray):
-    return [(np.kron((x_valid[i].reshape(28, 28) * 256).astype(np.uint8), np.ones((4, 4), np.uint8)),
-             f"{MODEL_TITLES[name]}: true {t}, said {p} ({c:.0%})") for i, t, p, c in ev.mistakes]
+    return [(digit_picture(x_valid[i], 4), f"{MODEL_TITLES[name]}: true {t}, said {p} ({c:.0%})")
+            for i, t, p, c in ev.mistakes]
+
+
+def mnist_or_error():
+    """The dataset, or its DataError (which says how to point the app at local files) as a gr.Error."""
+    try:
+        return load_mnist()
+    except DataError as e:
+        raise gr.Error(str(e)) from None
+
+
+def evaluate_all(models: dict) -> tuple[dict[str, Evaluation], np.ndarray]:
+    data = mnist_or_error()
+    return {name: evaluate_model(model, data) for name, model in models.items()}, data.x_valid
+
+
+def confusion_section(evaluations: dict[str, Evaluation], title: str) -> str:
+    return "".join(confusion_html(f"{title} {MODEL_TITLES[n]}", ev) for n, ev in evaluations.items())
 
 
 def evaluation_outputs(models: dict, title: str):
-    data = load_mnist()
-    evs = {name: evaluate_model(model, data) for name, model in models.items()}
-    html = "".join(confusion_html(f"{title} {MODEL_TITLES[n]}", ev) for n, ev in evs.items())
-    gallery = [item for n, ev in evs.items() for item in mistakes_gallery(n, ev, data.x_valid)]
-    return html, gallery
+    evs, x_valid = evaluate_all(models)
+    gallery = [item for n, ev in evs.items() for item in mistakes_gallery(n, ev, x_valid)]
+    return confusion_section(evs, title), gallery
 
 
-def weights_file(models: dict, cfg) -> list[str]:
+def weights_files(models: dict, metadata: dict[str, dict[str, str]]) -> list[str]:
+    """The session's weights as .safetensors in a fresh temporary folder (never in weights/)."""
     folder = tempfile.mkdtemp(prefix="mnist-weights-")
     paths = []
     for name, model in models.items():
         path = os.path.join(folder, f"{name}.safetensors")
         with open(path, "wb") as f:
-            f.write(weights_to_bytes(model, {"preset": "custom (trained in the app)",
-                                             "config": str(dataclasses.asdict(cfg))}))
+            f.write(weights_to_bytes(model, metadata[name]))
         paths.append(path)
     return paths
 
@@ -134,57 +161,54 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
         RUNNING[key] = session
     try:
         yield None, None, "Loading MNIST… (the first time on a new machine this downloads it)", done, done, done, done
-        try:
-            data = load_mnist()
-        except DataError as e:
-            raise gr.Error(str(e)) from None
-        losses, accs, trained = [], [], {}
+        data = mnist_or_error()
+        losses, accs, trained, last = [], [], {}, {}
         titles = [MODEL_TITLES[n] for n in names]
         loss_series = [f"{t} {kind}" for t in titles for kind in ("training", "validation")]
 
         def frames():
             return (plot_frame(losses, "epoch", "loss", "curve", loss_series),
                     plot_frame(accs, "epoch", "accuracy", "model", titles))
-        n = min(cfg.limit or len(data.x_train), len(data.x_train))
-        steps_total = cfg.epochs * math.ceil(n / cfg.batch_size) * len(names)
-        steps_before, start, last_ui = 0, time.perf_counter(), 0.0
-        for name in names:
-            model, smooth = new_model(name, cfg), None
+
+        per_model = cfg.epochs * steps_per_epoch(data, cfg)
+        start, last_ui = time.perf_counter(), 0.0
+        for k, name in enumerate(names):
+            model, smooth, title = new_model(name, cfg), None, MODEL_TITLES[name]
             for event in train(model, data, cfg):
                 if isinstance(event, EpochEvent):
-                    x = event.epoch + 1
-                    losses.append({"epoch": x, "loss": event.valid_loss, "curve": f"{MODEL_TITLES[name]} validation"})
-                    accs.append({"epoch": x, "accuracy": 100 * event.valid_acc, "model": MODEL_TITLES[name]})
+                    last[name] = event
+                    losses.append({"epoch": event.epoch + 1, "loss": event.valid_loss, "curve": f"{title} validation"})
+                    accs.append({"epoch": event.epoch + 1, "accuracy": 100 * event.valid_acc, "model": title})
+                    steps_done = (event.epoch + 1) * (per_model // cfg.epochs)
+                    speed = f" · {event.samples_per_sec:,.0f} samples/s"
                 else:
                     smooth = event.train_loss if smooth is None else (
                         SMOOTHING * smooth + (1 - SMOOTHING) * event.train_loss)
-                    x = event.epoch + event.step / event.steps_per_epoch
-                    losses.append({"epoch": x, "loss": smooth, "curve": f"{MODEL_TITLES[name]} training"})
+                    losses.append({"epoch": event.epoch + event.step / event.steps_per_epoch, "loss": smooth,
+                                   "curve": f"{title} training"})
+                    steps_done, speed = event.epoch * event.steps_per_epoch + event.step, ""
                 now = time.perf_counter()
                 if isinstance(event, EpochEvent) or now - last_ui >= UI_UPDATE_SECONDS or session.stop.is_set():
                     last_ui = now
-                    done_steps = steps_before + (event.epoch * event.steps_per_epoch + event.step
-                                                 if not isinstance(event, EpochEvent) else
-                                                 (event.epoch + 1) * math.ceil(n / cfg.batch_size))
-                    eta = (now - start) / max(1, done_steps) * (steps_total - done_steps)
-                    progress = (f"**{MODEL_TITLES[name]}** · epoch {event.epoch + 1}/{cfg.epochs} · "
-                                f"step {done_steps:,}/{steps_total:,} · ETA {eta:,.0f} s"
-                                + (f" · {event.samples_per_sec:,.0f} samples/s" if isinstance(event, EpochEvent)
-                                   else ""))
+                    done_all, total = k * per_model + steps_done, per_model * len(names)
+                    eta = (now - start) / max(1, done_all) * (total - done_all)
+                    progress = (f"**{title}** · epoch {event.epoch + 1}/{cfg.epochs} · step {done_all:,}/{total:,}"
+                                f" · ETA {eta:,.0f} s{speed}")
                     yield (*frames(), progress, done, done, done, done)
                 if session.stop.is_set():
                     break
             trained[name] = model.to("cpu").eval()
-            steps_before += cfg.epochs * math.ceil(n / cfg.batch_size)
             if session.stop.is_set():
                 break
         session.models.update(trained)
         verdict = "Stopped" if session.stop.is_set() else "Finished"
         html, gallery = evaluation_outputs(trained, "Your")
+        files = weights_files(trained, {n: run_metadata(cfg, f"{preset}, trained in the app", data, last.get(n))
+                                        for n in trained})
         yield (*frames(),
                f"{verdict} after {time.perf_counter() - start:.0f} s. Your weights are ready: pick "
                f"“my trained weights” in the Draw tab, or download them below.",
-               html, gallery, weights_file(trained, cfg), session)
+               html, gallery, files, session)
     finally:
         session.running = False
         RUNNING.pop(key, None)

@@ -4,6 +4,7 @@ import torch
 
 from mnist_demo import insight
 from mnist_demo.inference import load_shipped_models
+from mnist_demo.preprocess import preprocess
 from mnist_demo.train import TrainConfig, new_model
 from mnist_demo.ui_inside import look_inside, per_class_table
 
@@ -60,7 +61,8 @@ def test_maps_change_with_the_input(shipped, mnist):
 
 def test_views_work_for_shipped_and_trained_weights(shipped, untrained, mnist):
     sketch = (mnist.x_valid[2].reshape(28, 28) * 256).astype(np.uint8)
-    a, b = look_inside(shipped, sketch), look_inside(untrained, sketch)
+    digit = preprocess(sketch)
+    a, b = look_inside(shipped, digit), look_inside(untrained, digit)
     assert len(a) == len(b) == 8
     assert not np.array_equal(a[0], b[0])  # templates differ between weights
     assert all(x is not None for x in a)

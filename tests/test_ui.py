@@ -3,7 +3,8 @@
 import numpy as np
 
 from mnist_demo.inference import ModelOutput, Prediction
-from mnist_demo.ui import model_card, upscale, verdict
+from mnist_demo.insight import digit_picture
+from mnist_demo.ui import model_card, verdict
 
 
 def prediction(linear: int, cnn: int) -> Prediction:
@@ -31,7 +32,7 @@ def test_model_card_shows_label_confidence_and_ten_bars():
 def test_preview_is_crisp_and_white_on_black():
     digit = np.zeros((28, 28), np.float32)
     digit[3, 4] = 255 / 256
-    big = upscale(digit, 8)
+    big = digit_picture(digit, 8)
     assert big.shape == (224, 224) and big.dtype == np.uint8
     assert set(np.unique(big)) == {0, 255}  # nearest-neighbour: no blur
     assert big[24:32, 32:40].min() == 255
