@@ -10,7 +10,9 @@
 3. With --during-training: /classify p50 / p95 idle, then while another session trains the CNN
    on the full split. Goal: p95 during training <= 2x idle.
 
-    python benchmarks/predict_latency.py [--n 300] [--api-n 100] [--during-training]
+4. With --startup: seconds from the end of `import gradio` until the app serves.
+
+    python benchmarks/predict_latency.py [--n 300] [--api-n 100] [--during-training] [--startup]
 """
 
 from __future__ import annotations
@@ -140,16 +142,44 @@ def during_training(n: int) -> None:
     demo.close()
 
 
+STARTUP = """
+import time
+import gradio  # noqa: F401  (Gradio's own import time is not counted)
+t0 = time.perf_counter()
+import app
+from mnist_demo.ui import LAUNCH_OPTIONS, QUEUE_OPTIONS
+app.demo.queue(**QUEUE_OPTIONS).launch(prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
+print(f"startup-seconds {time.perf_counter() - t0:.3f}", flush=True)
+app.demo.close()
+"""
+
+
+def startup(runs: int = 3) -> None:
+    """Seconds from the end of `import gradio` until the app serves, in fresh processes."""
+    import subprocess
+
+    def once() -> float:
+        out = subprocess.run([sys.executable, "-c", STARTUP], cwd=REPO, capture_output=True, text=True, check=True)
+        return float(out.stdout.split("startup-seconds ")[1].split()[0])
+
+    times = [once() for _ in range(runs)]
+    print(f"\nstart-up after import gradio, {runs} fresh processes: "
+          f"{', '.join(f'{t:.2f}' for t in times)} s (goal <= 2 s)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=300)
     p.add_argument("--api-n", type=int, default=100)
     p.add_argument("--during-training", action="store_true", help="also measure /classify while a CNN trains")
+    p.add_argument("--startup", action="store_true", help="also measure the app's start-up time")
     args = p.parse_args()
     in_process(args.n)
     through_api(args.api_n)
     if args.during_training:
         during_training(args.api_n)
+    if args.startup:
+        startup()
 
 
 if __name__ == "__main__":
