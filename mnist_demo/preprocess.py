@@ -10,20 +10,27 @@ Pure numpy / PIL / scipy; nothing here knows about Gradio. ``None`` means "nothi
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
 from .data import PIXEL_SCALE
 
-FIELD, BOX = 28, 20  # MNIST's field and the box the digit is fitted into
-CENTRE = 14.0  # mean centre of mass of MNIST's training digits is (13.99, 14.00) in index units
-MAX_SIDE = 1024  # larger inputs are box-reduced first: bounded memory and time, same result
-INK_THRESHOLD = 0.1  # ink below this fraction of the strongest ink does not count for the box
-MIN_INK_PIXELS = 0.0002  # fewer ink pixels than this fraction of the canvas is a speck, not a digit
-MIN_INK_PIXELS_ABS = 4
-WORK_SIDE = 4 * BOX  # stroke width is measured and changed at 4x the final resolution: cheap
-STROKE_RANGE = (2.1, 3.8)  # MNIST's stroke width, 10th..90th percentile, in pixels of the 20px box
+# The constants live in recipe.json, which the page's JavaScript (page/digits.js) reads too:
+# the two implementations of this recipe cannot drift apart.
+RECIPE = json.loads((Path(__file__).with_name("recipe.json")).read_text())
+FIELD, BOX = RECIPE["field"], RECIPE["box"]  # MNIST's field and the box the digit is fitted into
+CENTRE = RECIPE["centre"]  # mean centre of mass of MNIST's training digits is (13.99, 14.00) in index units
+MAX_SIDE = RECIPE["max_side"]  # larger inputs are box-reduced first: bounded memory and time, same result
+INK_THRESHOLD = RECIPE["ink_threshold"]  # ink below this fraction of the strongest ink does not count for the box
+MIN_PEAK = RECIPE["min_peak"]  # ink fainter than this (fraction of full ink) everywhere is blank
+MIN_INK_PIXELS = RECIPE["min_ink_pixels"]  # fewer ink pixels than this fraction of the canvas is a speck
+MIN_INK_PIXELS_ABS = RECIPE["min_ink_pixels_abs"]
+WORK_SIDE = RECIPE["work_side"]  # 4 x BOX: stroke width is measured and changed at 4x the final resolution
+STROKE_RANGE = tuple(RECIPE["stroke_range"])  # MNIST's stroke width, 10th..90th percentile, px of the 20px box
 
 
 class ImageInputError(ValueError):
@@ -159,7 +166,7 @@ def ink_to_mnist(ink: np.ndarray, normalise: bool = True) -> np.ndarray | None:
         ink = np.clip(np.nan_to_num(ink.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
     full = 255.0 if ink.dtype == np.uint8 else 1.0
     peak = float(ink.max()) if ink.size else 0.0
-    if ink.ndim != 2 or peak < 0.05 * full:
+    if ink.ndim != 2 or peak < MIN_PEAK * full:
         return None
     mask = ink >= INK_THRESHOLD * peak
     if np.count_nonzero(mask) < max(MIN_INK_PIXELS_ABS, MIN_INK_PIXELS * ink.size):

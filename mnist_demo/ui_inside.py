@@ -63,8 +63,6 @@ def evaluation(models: dict, label: str) -> str:
 
 
 class InsideTab(NamedTuple):
-    weights: list  # weight_views' outputs
-    drawing: list  # drawing_views' outputs
     every: list  # look_inside's outputs
     button: gr.Button
     result: gr.HTML
@@ -92,5 +90,4 @@ def build_inside_tab() -> InsideTab:
                 "The tutorial's 3×3 grid is in the Draw tab.")
     button = gr.Button("Evaluate on the validation split", elem_id="evaluate")
     result = gr.HTML(elem_id="evaluation")
-    return InsideTab(weights=[templates, filters], drawing=[top, second, *maps, evidence_note],
-                     every=[templates, top, second, filters, *maps, evidence_note], button=button, result=result)
+    return InsideTab(every=[templates, top, second, filters, *maps, evidence_note], button=button, result=result)

@@ -1,0 +1,117 @@
+"""Drives the Draw tab's pad in Chromium as a person would: mouse strokes, touch strokes, the
+Undo and Clear buttons; and reads back what the page computed."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import expect
+
+from mnist_demo.preprocess import RECIPE
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).parent / ".screenshots"))
+SIDE = RECIPE["pad_side"]
+DESKTOP = dict(viewport={"width": 1280, "height": 1000})
+PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True, is_mobile=True)
+
+# Strokes in fractions of the pad (0..1, 0..1), as a person would draw each digit.
+DIGITS = {
+    "1": [[(0.50, 0.15), (0.50, 0.85)]],
+    "7": [[(0.28, 0.18), (0.72, 0.18), (0.45, 0.85)]],
+    "0": [[(0.50, 0.15), (0.30, 0.30), (0.27, 0.55), (0.35, 0.80), (0.50, 0.86), (0.65, 0.80),
+           (0.73, 0.55), (0.70, 0.30), (0.50, 0.15)]],
+    "4": [[(0.62, 0.15), (0.25, 0.60), (0.78, 0.60)], [(0.62, 0.30), (0.62, 0.88)]],
+}
+
+READ_PAD = """() => {
+  const api = document.querySelector('#pad .pad').parentElement.mnistPad;
+  const alpha = api.ink().filter((_, i) => i % 4 === 3);
+  let bin = '';
+  for (let i = 0; i < alpha.length; i += 8192) bin += String.fromCharCode.apply(null, alpha.subarray(i, i + 8192));
+  const digit = api.digit();
+  const cards = Object.fromEntries([...document.querySelectorAll('#pad .model-card')].map(
+    c => [c.id.replace('card-', ''), c.dataset.label === undefined ? null : Number(c.dataset.label)]));
+  return {ink: btoa(bin), digit: digit && Array.from(digit), labels: cards};
+}"""
+
+
+def open_app(browser, app_url, **context):
+    page = browser.new_page(**context)
+    page.goto(app_url, wait_until="load")
+    expect(page.locator("#pad .pad-canvas")).to_be_visible()
+    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()  # the pad's script has run
+    return page
+
+
+def pad_box(page):
+    box = page.locator("#pad .pad-canvas").bounding_box()
+    return box["x"], box["y"], box["width"] / SIDE
+
+
+def mouse_actions(box, strokes, unit=True, steps=8):
+    """Strokes as mouse actions ("move", x, y, steps) / ("down",) / ("up",) in page pixels.
+    Points are in fractions of the pad (unit=True) or in pad pixels (0..SIDE)."""
+    x0, y0, scale = box
+    k = SIDE * scale if unit else scale
+    for stroke in strokes:
+        yield "move", x0 + stroke[0][0] * k, y0 + stroke[0][1] * k, 1
+        yield ("down",)
+        for x, y in stroke[1:] or stroke[:1]:
+            yield "move", x0 + x * k, y0 + y * k, steps
+        yield ("up",)
+
+
+def draw(page, strokes, unit=True, steps=8):
+    """Mouse strokes (see mouse_actions)."""
+    for action, *args in mouse_actions(pad_box(page), strokes, unit, steps):
+        if action == "move":
+            page.mouse.move(*args[:2], steps=args[2])
+        else:
+            getattr(page.mouse, action)()
+
+
+def touch_draw(page, strokes, steps=8):
+    """Finger strokes through Chromium's touch input (what a phone sends)."""
+    x0, y0, scale = pad_box(page)
+    k = SIDE * scale
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind, *point):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y} for x, y in point]})
+
+    for stroke in strokes:
+        points = [(x0 + x * k, y0 + y * k) for x, y in stroke]
+        touch("touchStart", points[0])
+        for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
+            for t in np.linspace(0, 1, steps + 1)[1:]:
+                touch("touchMove", (ax + (bx - ax) * t, ay + (by - ay) * t))
+        touch("touchEnd")
+    cdp.detach()
+
+
+def read_pad(page) -> dict:
+    """What the page holds: the ink canvas's alpha (SIDE x SIDE uint8), its 28x28 (or None),
+    and each card's label (None when blank)."""
+    return pad_reading(page.evaluate(READ_PAD))
+
+
+def pad_reading(r: dict) -> dict:
+    ink = np.frombuffer(base64.b64decode(r["ink"]), dtype=np.uint8).reshape(SIDE, SIDE)
+    digit = None if r["digit"] is None else np.asarray(r["digit"], np.float32).reshape(28, 28)
+    return {"ink": ink, "digit": digit, "labels": r["labels"]}
+
+
+def card(page, name):
+    return page.locator(f"#pad #card-{name}")
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -1,0 +1,137 @@
+"""The Draw tab's Python side (mnist_demo/ui_draw.py): what the page is sent, and the server
+function that reads pictures and answers when the page cannot."""
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_demo.data import PIXEL_SCALE
+from mnist_demo.inference import Predictor
+from mnist_demo.insight import digit_picture
+from mnist_demo.models import MODEL_NAMES, build_model
+from mnist_demo.preprocess import RECIPE, WORK_SIDE, ImageInputError, preprocess
+from mnist_demo.ui_draw import (
+    PAGE,
+    digit_from_page,
+    model_shapes,
+    models_from_page,
+    read_digit_for,
+    weights_for_page,
+)
+from mnist_demo.weights import weights_from_bytes
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor()
+
+
+@pytest.fixture(scope="module")
+def read_digit(predictor):
+    return read_digit_for(predictor)
+
+
+def data_url(image: Image.Image, fmt="PNG") -> str:
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def seven(mnist) -> np.ndarray:
+    return mnist.x_valid[int(np.flatnonzero(mnist.y_valid == 7)[0])].reshape(28, 28)
+
+
+def test_recipe_constants_are_one_set():
+    assert RECIPE["pixel_scale"] == PIXEL_SCALE and WORK_SIDE == 4 * RECIPE["box"]
+    assert RECIPE["stroke_range"][0] < RECIPE["stroke_range"][1]
+
+
+def test_templates_are_safe_for_gradio():
+    """gr.HTML evaluates its template as a JavaScript template literal after Handlebars: a
+    backtick, ${ or {{ in the HTML would break (or inject into) the page."""
+    html = (PAGE / "pad.html").read_text()
+    assert not re.search(r"`|\$\{|\{\{|\\", html)
+    assert "<script" not in html
+
+
+def test_page_gets_each_models_shapes_and_loadable_weights(predictor):
+    shapes = model_shapes()
+    assert shapes["linear"] == {"lin.weight": [10, 784], "lin.bias": [10]}
+    assert set(shapes["cnn"]) == set(build_model("cnn").state_dict())
+    sent = weights_for_page(predictor.models, {"linear": "shipped", "cnn": "mine"})
+    assert sent["cnn"]["source"] == "mine"
+    for name in MODEL_NAMES:
+        model, meta = weights_from_bytes(base64.b64decode(sent[name]["safetensors"]))
+        assert meta["model"] == name
+        for key, value in model.state_dict().items():
+            assert (value == predictor.models[name].state_dict()[key]).all()
+
+
+def test_a_picture_is_read_like_an_upload(read_digit, mnist):
+    picture = Image.fromarray((255 - seven(mnist) * 256).clip(0, 255).astype(np.uint8)).resize((280, 280))
+    reply = read_digit({"image": data_url(picture), "weights": None})
+    assert reply["answers"] is None and "error" not in reply
+    assert np.allclose(np.reshape(reply["digit"], (28, 28)), preprocess(picture))
+
+
+def test_the_server_answers_for_the_page(read_digit, predictor, mnist):
+    digit = seven(mnist)
+    reply = read_digit({"digit": digit.reshape(-1).tolist(), "weights": dict.fromkeys(MODEL_NAMES, "shipped")})
+    assert reply["answers"] == predictor.predict_digit(digit).as_dict()
+    assert reply["answers"]["cnn"]["label"] == 7
+
+
+def test_the_server_answers_with_the_pages_own_weights(read_digit, mnist):
+    mine = build_model("linear")  # untrained: its answers differ from the shipped model's
+    weights = {"linear": weights_for_page({"linear": mine, "cnn": build_model("cnn")},
+                                          {"linear": "mine", "cnn": "mine"})["linear"]["safetensors"], "cnn": "shipped"}
+    reply = read_digit({"digit": seven(mnist).reshape(-1).tolist(), "weights": weights})
+    expected = Predictor({"linear": mine}).predict_digit(seven(mnist)).outputs["linear"]
+    assert reply["answers"]["linear"]["probabilities"] == pytest.approx(expected.probabilities)
+
+
+@pytest.mark.parametrize("data, message", [
+    ("a string", "Expected an object"),
+    ({"image": "http://example.com/x.png"}, "base64 data URL"),
+    ({"image": "data:image/png;base64,@@@@"}, "damaged"),
+    ({"image": "data:image/png;base64," + "A" * (15 * 2**20)}, "larger than 10 MB"),
+    ({"image": "data:image/png;base64," + base64.b64encode(b"not an image").decode()}, "Could not read"),
+    ({"image": data_url(Image.new("L", (64, 64), 255))}, "looks blank"),
+    ({"digit": None}, "Nothing is drawn"),
+    ({"digit": [0.5] * 783}, "784 numbers"),
+    ({"digit": [float("nan")] * 784}, "784 numbers"),
+    ({"digit": [2.0] * 784}, "between 0 and 1"),
+    ({"digit": ["x"] * 784}, "784 numbers"),
+    ({"digit": [0.5] * 784, "weights": {"linear": "shipped"}}, "Expected weights"),
+    ({"digit": [0.5] * 784, "weights": {"linear": "shipped", "cnn": "bm90IHdlaWdodHM="}}, "cnn weights"),
+    ({"digit": [0.5] * 784, "weights": {"linear": "shipped", "cnn": "%%%"}}, "cnn weights"),
+])
+def test_bad_input_gets_a_sentence_not_a_crash(read_digit, data, message):
+    reply = read_digit(data)
+    assert set(reply) == {"error"} and message in reply["error"]
+
+
+def test_weights_for_another_model_are_refused(predictor):
+    linear_bytes = weights_for_page(predictor.models, dict.fromkeys(MODEL_NAMES, "x"))["linear"]["safetensors"]
+    with pytest.raises(ImageInputError, match="hold the linear model"):
+        models_from_page({"linear": "shipped", "cnn": linear_bytes}, predictor.models)
+
+
+def test_digit_from_page_round_trips():
+    digit = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    assert (digit_from_page(json.loads(json.dumps(digit.reshape(-1).tolist()))) == digit).all()
+    assert digit_from_page(None) is None
+
+
+def test_preview_is_crisp_and_white_on_black():
+    digit = np.zeros((28, 28), np.float32)
+    digit[3, 4] = 255 / 256
+    big = digit_picture(digit, 8)
+    assert big.shape == (224, 224) and big.dtype == np.uint8
+    assert set(np.unique(big)) == {0, 255}  # nearest-neighbour: no blur
+    assert big[24:32, 32:40].min() == 255

@@ -1,0 +1,219 @@
+"""The Draw tab's pad in a real browser (Playwright driving Debian's Chromium against
+`python app.py`): drawing with mouse and finger, Undo and Clear keeping the pen ready, the page
+contract, the page's answers held to Python's on re-drawn validation digits, pictures, and the
+server fallback when the page cannot run the models."""
+
+import asyncio
+import base64
+import io
+
+import numpy as np
+import pytest
+from digit_strokes import digit_strokes, place
+from drawn_digits import redraw, render
+from pad_driver import (
+    ARGS,
+    CHROMIUM,
+    DESKTOP,
+    DIGITS,
+    PHONE,
+    READ_PAD,
+    SIDE,
+    card,
+    draw,
+    mouse_actions,
+    open_app,
+    pad_reading,
+    read_pad,
+    screenshot,
+    touch_draw,
+)
+from playwright.sync_api import expect
+
+from mnist_demo.inference import Predictor
+from mnist_demo.models import MODEL_NAMES
+from mnist_demo.preprocess import RECIPE, ink_to_mnist
+
+# The page's 28x28 may differ from Python's by float32 rounding (measured: at most 2e-6): sin()
+# and summation order differ between V8 and C. 1e-4 is 40x below one grey level (1/256) of
+# the training scale, so a digit within it is the same picture to both models.
+PIXEL_TOLERANCE = 1e-4
+N_REDRAWN = 400  # enough that the CNN's 95 % bar is not decided by which digits were drawn
+PAGES = 4  # drawn side by side
+
+
+@pytest.mark.parametrize("digit", ["1", "7", "0"])
+def test_draw_read_clear_and_draw_again(browser, app_url, digit):
+    page = open_app(browser, app_url, **DESKTOP)
+    draw(page, DIGITS[digit])  # no tool to pick: the pen is ready
+    for name in MODEL_NAMES:
+        expect(card(page, name)).to_have_attribute("data-label", digit)
+        expect(card(page, name)).to_have_attribute("data-model", name)
+    expect(page.locator("#pad #verdict")).to_contain_text(f"Both models read {digit}")
+    assert read_pad(page)["digit"] is not None  # the preview shows it
+    screenshot(page, f"draw-{digit}")
+
+    page.locator("#pad .pad-clear").click()
+    for name in MODEL_NAMES:  # the contract: no data-model / data-label while nothing is drawn
+        expect(card(page, name)).not_to_have_attribute("data-label", digit)
+        assert card(page, name).get_attribute("data-model") is None
+    expect(card(page, "cnn")).to_contain_text("Draw a digit")
+    assert read_pad(page)["digit"] is None
+
+    draw(page, DIGITS["7"])  # and the pen is still ready after Clear
+    expect(card(page, "cnn")).to_have_attribute("data-label", "7")
+    page.close()
+
+
+def test_undo_takes_back_one_stroke(browser, app_url):
+    page = open_app(browser, app_url, **DESKTOP)
+    draw(page, DIGITS["4"])
+    expect(card(page, "cnn")).to_have_attribute("data-label", "4")
+    page.locator("#pad .pad-undo").click()  # the 4's upright goes: what is left is not a 4
+    expect(card(page, "cnn")).not_to_have_attribute("data-label", "4")
+    assert card(page, "cnn").get_attribute("data-label") is not None
+    page.keyboard.press("Control+z")  # the keyboard undoes too (the pad has focus)
+    expect(card(page, "cnn")).to_contain_text("Draw a digit")
+    expect(page.locator("#pad .pad-undo")).to_be_disabled()
+    draw(page, DIGITS["1"])
+    expect(card(page, "linear")).to_have_attribute("data-label", "1")
+    page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phone_finger_draws_without_scrolling(browser, app_url, scheme):
+    page = open_app(browser, app_url, color_scheme=scheme, **PHONE)
+    box = page.locator("#pad .pad-canvas").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 340  # fills the width
+    assert abs(box["width"] - box["height"]) < 1  # square
+    page.locator("#pad .pad-canvas").scroll_into_view_if_needed()
+    scroll = page.evaluate("() => window.scrollY")
+    touch_draw(page, DIGITS["7"])
+    expect(card(page, "cnn")).to_have_attribute("data-label", "7")
+    assert page.evaluate("() => window.scrollY") == scroll  # drawing did not scroll the page
+    page.locator("#pad .pad-clear").tap()
+    expect(card(page, "cnn")).to_contain_text("Draw a digit")
+    touch_draw(page, DIGITS["1"])  # the pen is still ready after Clear
+    expect(card(page, "linear")).to_have_attribute("data-label", "1")
+    screenshot(page, f"phone-{scheme}")
+    page.close()
+
+
+async def draw_and_read(browser_args, app_url, jobs):
+    """Each job's strokes drawn with the mouse in one of several pages at once (Chromium waits
+    for a frame after each mouse move; pages side by side overlap those waits). Returns the
+    page's reading after each drawing, in job order."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=browser_args)
+
+        async def worker(share):
+            page = await browser.new_page(**DESKTOP)
+            await page.goto(app_url, wait_until="load")
+            await page.locator("#pad .pad-frame.empty").wait_for()
+            box = await page.locator("#pad .pad-canvas").bounding_box()
+            box = (box["x"], box["y"], box["width"] / SIDE)
+            readings = []
+            for strokes in share:
+                for action, *args in mouse_actions(box, strokes, unit=False, steps=1):
+                    await (page.mouse.move(*args[:2], steps=args[2]) if action == "move"
+                           else getattr(page.mouse, action)())
+                readings.append(pad_reading(await page.evaluate(READ_PAD)))
+                await page.locator("#pad .pad-clear").click()
+            await page.close()
+            return readings
+
+        shares = await asyncio.gather(*(worker(jobs[k::PAGES]) for k in range(PAGES)))
+        await browser.close()
+    return [shares[n % PAGES][n // PAGES] for n in range(len(jobs))]
+
+
+def test_page_matches_python_on_redrawn_digits(app_url, mnist):
+    """Validation digits re-drawn as real mouse strokes. For each: the page's 28x28 against
+    Python's preprocessing of the same canvas pixels, the page's labels against torch's on
+    Python's digit, and both against the true label."""
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(mnist.x_valid), size=N_REDRAWN, replace=False)
+    jobs = [place(*digit_strokes(mnist.x_valid[i]), RECIPE["pen_width"], SIDE, rng) for i in idx]
+    readings = asyncio.run(draw_and_read(ARGS, app_url, jobs))
+    predictor = Predictor()
+    diffs, same_labels, correct = [], 0, dict.fromkeys(MODEL_NAMES, 0)
+    for n, (i, got) in enumerate(zip(idx, readings, strict=True)):
+        reference = ink_to_mnist(got["ink"])
+        assert reference is not None and got["digit"] is not None, f"digit {n} (index {i}) not read"
+        diffs.append(float(np.abs(got["digit"] - reference).max()))
+        expected = {m: out.label for m, out in predictor.predict_digit(reference).outputs.items()}
+        same_labels += expected == got["labels"]
+        for m in MODEL_NAMES:
+            correct[m] += got["labels"][m] == mnist.y_valid[i]
+    accuracy = {m: round(c / N_REDRAWN, 4) for m, c in correct.items()}
+    print(f"\n{N_REDRAWN} re-drawn digits: max |page - python| = {max(diffs):.2e}, "
+          f"labels agree {same_labels / N_REDRAWN:.1%}, accuracy {accuracy}")
+    assert np.mean(np.asarray(diffs) <= PIXEL_TOLERANCE) >= 0.99
+    assert same_labels / N_REDRAWN >= 0.99
+    assert accuracy["cnn"] >= 0.95 and accuracy["linear"] >= 0.90
+
+
+def png_data(image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_picture_is_read_by_the_server_and_answered_in_the_page(browser, app_url, mnist):
+    page = open_app(browser, app_url, **DESKTOP)
+    seven = int(np.flatnonzero(mnist.y_valid == 7)[0])
+    picture = render(redraw(mnist.x_valid[seven].reshape(28, 28), np.random.default_rng(1)), "white")
+    page.locator("#pad .pad-upload input").set_input_files(
+        files=[{"name": "seven.png", "mimeType": "image/png", "buffer": png_data(picture)}])
+    expect(card(page, "cnn")).to_have_attribute("data-label", "7", timeout=15_000)
+    expect(page.locator("#pad .pad-status")).to_contain_text("seven.png")
+    page.locator("#pad .pad-upload input").set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture at all"}])
+    expect(page.locator("#pad .pad-status")).to_contain_text("Could not read the file as an image")
+    expect(card(page, "cnn")).to_contain_text("Draw a digit")  # nothing half-shown
+    draw(page, DIGITS["1"])  # and drawing goes on as before
+    expect(card(page, "linear")).to_have_attribute("data-label", "1")
+    page.close()
+
+
+# Weights that fail to parse in the page: the bytes the page decodes are cut short.
+BREAK_WEIGHTS = """
+Object.defineProperty(window, 'MnistDigits', {configurable: true,
+  set(api) { this._digits = {...api, base64ToBytes: (text) => api.base64ToBytes(text).slice(0, 100)}; },
+  get() { return this._digits; }});
+"""
+
+
+def test_page_that_cannot_run_the_models_says_so_and_asks_the_server(browser, app_url):
+    page = browser.new_page(**DESKTOP)
+    page.add_init_script(BREAK_WEIGHTS)
+    page.goto(app_url, wait_until="load")
+    status = page.locator("#pad .pad-status")
+    expect(status).to_contain_text("Could not run the models in this page")
+    expect(status).to_contain_text("header claims")  # the parser's own reason
+    draw(page, DIGITS["7"])
+    expect(card(page, "cnn")).to_have_attribute("data-label", "7", timeout=15_000)  # the server's answer
+    expect(card(page, "linear")).to_have_attribute("data-label", "7")
+    page.locator("#pad .pad-clear").click()
+    expect(card(page, "cnn")).to_contain_text("Draw a digit")
+    page.close()
+
+
+def test_shipped_weights_reach_the_page_as_safetensors(browser, app_url, shipped_weights_dir):
+    """The page's models hold the shipped tensors, bit for bit."""
+    from safetensors.numpy import load_file
+
+    page = open_app(browser, app_url, **DESKTOP)
+    held = page.evaluate("""() => {
+      const models = document.querySelector('#pad .pad').parentElement.mnistPad.models();
+      return Object.fromEntries(Object.entries(models).map(([n, m]) => [n, Object.fromEntries(
+        Object.entries(m.tensors).map(([k, v]) => [k, btoa(String.fromCharCode(...new Uint8Array(v.buffer)))]))]));
+    }""")
+    for name in MODEL_NAMES:
+        shipped = load_file(shipped_weights_dir / f"{name}.safetensors")
+        assert set(held[name]) == set(shipped)
+        for key, tensor in shipped.items():
+            assert base64.b64decode(held[name][key]) == tensor.astype("<f4").tobytes(), key
+    page.close()
