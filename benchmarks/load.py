@@ -10,6 +10,7 @@ Goal on a 2-core machine: 0 errors and p95 <= 2 s, idle and during training.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import threading
@@ -23,6 +24,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).parent))  # predict_latency, beside this file
+from serve import serve  # noqa: E402
 
 
 def digit_png(folder: Path) -> str:
@@ -86,24 +88,12 @@ def main() -> None:
     args = p.parse_args()
     args.clients, args.requests = min(args.clients, 100), min(args.requests, 100)  # stay bounded
 
-    url, server = args.url, None
-    if url is None:  # the app in its own process, as deployed: the clients' threads must not share its GIL
-        import socket
-        import subprocess
-        import urllib.request
+    with contextlib.ExitStack() as stack:
+        url = args.url or stack.enter_context(serve("app.py"))[0]  # the app in its own process, as deployed
+        run(args, url)
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+
+def run(args, url: str):
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         sys.exit("load tests only target this machine's loopback addresses")
     from gradio_client import Client
@@ -124,9 +114,6 @@ def main() -> None:
             lat, err = hammer(url, path, args.clients, args.requests, args.time_limit)
             report("during training", lat, err, time.monotonic() - t0)
             job.cancel()
-    if server is not None:
-        server.terminate()
-        server.wait(10)
 
 
 if __name__ == "__main__":

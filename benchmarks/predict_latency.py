@@ -75,8 +75,8 @@ def in_process(n: int) -> None:
     look_inside(predictor.models, digit)  # warm-up (imports matplotlib's colour maps)
     per_stroke = timed(lambda: drawing_views(predictor.models, digit), n // 3)
     every = timed(lambda: look_inside(predictor.models, digit), n // 3)
-    print(f"  look-inside, stroke  {percentiles(per_stroke)}   (goal <= 50 ms; runs after the prediction)")
-    print(f"  look-inside, all     {percentiles(every)}   (on a change of weights)")
+    print(f"  look-inside, drawing {percentiles(per_stroke)}   (goal <= 50 ms; when the tab is shown)")
+    print(f"  look-inside, all     {percentiles(every)}   (what a switch to the tab computes)")
 
 
 def through_api(n: int) -> None:
