@@ -285,6 +285,11 @@ watch("models", () => { // the visitor switched between shipped and their own we
   update(true);
 });
 new ResizeObserver(() => paintAll()).observe(pad);
-window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", paintAll);
+// Gradio switches themes with a "dark" class (on the body or its app root): repaint the ink in the
+// theme's colour when that happens.
+const themeWatch = new MutationObserver(paintAll);
+for (const node of [document.documentElement, document.body, element.closest(".gradio-container")]) {
+  if (node) themeWatch.observe(node, { attributes: true, attributeFilter: ["class"] });
+}
 element.mnistPad = { strokes: () => strokes, digit: () => digit, ink: () => inkContext.getImageData(0, 0, SIDE, SIDE).data, models: () => models };
 update(false);
