@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from .data import PIXEL_SCALE
 
-# The constants live in recipe.json, which the page's JavaScript (page/digits.js) reads too:
+# The constants live in recipe.json, which the page's JavaScript (page/recipe.js) reads too:
 # the two implementations of this recipe cannot drift apart.
 RECIPE = json.loads((Path(__file__).with_name("recipe.json")).read_text())
 FIELD, BOX = RECIPE["field"], RECIPE["box"]  # MNIST's field and the box the digit is fitted into

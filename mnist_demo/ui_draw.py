@@ -1,10 +1,11 @@
 """The Draw tab: a drawing pad of our own (a ``gr.HTML`` with its JavaScript and CSS in
 ``page/``) whose answers are computed in the page itself.
 
-The page runs ``page/digits.js``: the MNIST recipe of ``preprocess.py`` and both forward passes,
-fed by the chosen weights as safetensors bytes. Nothing reaches the server while drawing. Python
-only sends the weights (on load, and when the visitor switches to their own), reads pictures,
-and answers through ``read_digit`` when the page cannot run the models itself.
+The page runs ``page/recipe.js`` (the MNIST recipe of ``preprocess.py``) and ``page/models.js``
+(both forward passes), fed by the chosen weights as safetensors bytes (``page/weights.js``).
+Nothing reaches the server while drawing. Python only sends the weights (on load, and when the
+visitor switches to their own), reads pictures, and answers through ``read_digit`` when the
+page cannot run the models itself.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .preprocess import FIELD, RECIPE, ImageInputError, preprocess
 from .weights import WeightsError, weights_from_bytes, weights_to_bytes
 
 PAGE = Path(__file__).with_name("page")
+PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js")  # pure code, before pad.js (the wiring) runs
 MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as the uploads' max_file_size
 SHIPPED, MINE = "shipped", "my trained weights"
 
@@ -144,7 +146,7 @@ class DrawTab:
         shipped = weights_for_page(predictor.models, dict.fromkeys(MODEL_NAMES, SHIPPED))
         self.pad = gr.HTML(
             value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
-            head=f"<script>{page_file('digits.js')}</script>", apply_default_css=False,
+            head="".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS), apply_default_css=False,
             server_functions=[read_digit_for(predictor)],
             setup={"recipe": RECIPE, "shapes": model_shapes(), "titles": MODEL_TITLES}, models=shipped)
         with gr.Row():

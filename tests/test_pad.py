@@ -6,6 +6,7 @@ server fallback when the page cannot run the models."""
 import asyncio
 import base64
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -136,7 +137,8 @@ def test_page_matches_python_on_redrawn_digits(app_url, mnist):
     rng = np.random.default_rng(0)
     idx = rng.choice(len(mnist.x_valid), size=N_REDRAWN, replace=False)
     jobs = [place(*digit_strokes(mnist.x_valid[i]), RECIPE["pen_width"], SIDE, rng) for i in idx]
-    readings = asyncio.run(draw_and_read(ARGS, app_url, jobs))
+    with ThreadPoolExecutor(1) as thread:  # its own event loop: the sync `browser` fixture runs one here
+        readings = thread.submit(asyncio.run, draw_and_read(ARGS, app_url, jobs)).result()
     predictor = Predictor()
     diffs, same_labels, correct = [], 0, dict.fromkeys(MODEL_NAMES, 0)
     for n, (i, got) in enumerate(zip(idx, readings, strict=True)):
@@ -180,9 +182,9 @@ def test_picture_is_read_by_the_server_and_answered_in_the_page(browser, app_url
 
 # Weights that fail to parse in the page: the bytes the page decodes are cut short.
 BREAK_WEIGHTS = """
-Object.defineProperty(window, 'MnistDigits', {configurable: true,
-  set(api) { this._digits = {...api, base64ToBytes: (text) => api.base64ToBytes(text).slice(0, 100)}; },
-  get() { return this._digits; }});
+Object.defineProperty(window, 'MnistWeights', {configurable: true,
+  set(api) { this._weights = {...api, base64ToBytes: (text) => api.base64ToBytes(text).slice(0, 100)}; },
+  get() { return this._weights; }});
 """
 
 

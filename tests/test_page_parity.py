@@ -1,5 +1,5 @@
-"""The page's JavaScript (mnist_demo/page/digits.js) against the Python reference, on real data,
-run under Node (tests/js/digits_cli.js). The same comparison through real mouse strokes in
+"""The page's JavaScript (mnist_demo/page/*.js) against the Python reference, on real data,
+run under Node (tests/js/page_cli.js). The same comparison through real mouse strokes in
 Chromium is in tests/test_pad.py."""
 
 import base64
@@ -17,7 +17,7 @@ from mnist_demo.inference import load_shipped_models
 from mnist_demo.preprocess import ink_to_mnist
 from mnist_demo.ui_draw import model_shapes
 
-CLI = Path(__file__).parent / "js" / "digits_cli.js"
+CLI = Path(__file__).parent / "js" / "page_cli.js"
 NODE = shutil.which("node") or "node"  # .ci/run installs Node where it is missing
 
 

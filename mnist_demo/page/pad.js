@@ -1,8 +1,9 @@
 // The Draw tab's pad, run by gr.HTML as `js_on_load` with `element`, `props`, `trigger`,
-// `server`, `upload` and `watch` given. A thin layer: strokes in, pixels to page/digits.js
-// (the recipe and both models), answers out to the cards. Nothing goes to the server while
-// drawing; `props.value` holds the finished drawing's 28x28 for the events that need Python.
-const D = window.MnistDigits;
+// `server`, `upload` and `watch` given. A thin layer: strokes in, pixels to recipe.js, the
+// digit to models.js (on weights read by weights.js), answers out to the cards. Nothing goes to
+// the server while drawing; `props.value` holds the finished drawing's 28x28 for the events
+// that need Python.
+const { MnistRecipe: recipe, MnistWeights: weights, MnistModels: nets } = window;
 const setup = props.setup; // recipe (recipe.json), shapes of each model's tensors, titles
 const SIDE = setup.recipe.pad_side, PEN = setup.recipe.pen_width, NAMES = Object.keys(setup.titles);
 const $ = (selector) => element.querySelector(selector);
@@ -26,8 +27,8 @@ function loadModels() {
   models = {};
   modelProblem = null;
   try {
-    if (!D) throw new Error("the page's model code did not load");
-    for (const name of NAMES) models[name] = D.loadModel(name, D.base64ToBytes(props.models[name].safetensors), setup.shapes[name]);
+    if (!weights || !nets) throw new Error("the page's model code did not load");
+    for (const name of NAMES) models[name] = weights.loadModel(name, weights.base64ToBytes(props.models[name].safetensors), setup.shapes[name]);
   } catch (e) {
     models = {};
     modelProblem = e.message || String(e);
@@ -137,7 +138,7 @@ function setStatus(text, problem = false) {
 
 function prepare() {
   const pixels = inkContext.getImageData(0, 0, SIDE, SIDE).data;
-  return D.inkToMnist(D.alphaOf(pixels), SIDE, SIDE, setup.recipe);
+  return recipe.inkToMnist(recipe.alphaOf(pixels), SIDE, SIDE, setup.recipe);
 }
 
 /** Redraw, re-read and re-answer; `final` at pointer-up and after every other change. */
@@ -153,7 +154,7 @@ function update(final) {
     return;
   }
   if (digit && !modelProblem) {
-    show(Object.fromEntries(NAMES.map((n) => [n, D.predict(models[n], digit)])));
+    show(Object.fromEntries(NAMES.map((n) => [n, nets.predict(models[n], digit)])));
   } else {
     show(null);
     if (digit && final) askServer({ digit: Array.from(digit) }, `Could not run the models in this page (${modelProblem})`);

@@ -1,13 +1,15 @@
-// Runs page/digits.js on inputs written by the Python tests (tests/test_page_parity.py), so the
+// Runs the page's code (mnist_demo/page/*.js) on inputs written by the Python tests (tests/test_page_parity.py), so the
 // page's code can be compared with the Python reference on real data without a browser.
-//   node digits_cli.js preprocess IN OUT   IN: [n, h, w] as 3 uint32 then n*h*w uint8 ink maps;
+//   node page_cli.js preprocess IN OUT   IN: [n, h, w] as 3 uint32 then n*h*w uint8 ink maps;
 //                                          OUT: n*784 float32 (NaN-filled when nothing is drawn)
-//   node digits_cli.js forward W_JSON IN OUT   W_JSON: {"shapes", "linear", "cnn" (base64)};
+//   node page_cli.js forward W_JSON IN OUT   W_JSON: {"shapes", "linear", "cnn" (base64)};
 //                                          IN: n*784 float32; OUT: n*20 float64 (linear, cnn logits)
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const digits = require("../../mnist_demo/page/digits.js");
+const recipes = require("../../mnist_demo/page/recipe.js");
+const weights = require("../../mnist_demo/page/weights.js");
+const models = require("../../mnist_demo/page/models.js");
 const recipe = JSON.parse(fs.readFileSync(path.join(__dirname, "../../mnist_demo/recipe.json"), "utf8"));
 
 const [command, ...args] = process.argv.slice(2);
@@ -17,22 +19,22 @@ if (command === "preprocess") {
   const out = new Float32Array(n * 784).fill(NaN);
   for (let k = 0; k < n; k++) {
     const ink = new Uint8Array(buf.buffer, buf.byteOffset + 12 + k * h * w, h * w);
-    const digit = digits.inkToMnist(ink, h, w, recipe);
+    const digit = recipes.inkToMnist(ink, h, w, recipe);
     if (digit) out.set(digit, k * 784);
   }
   fs.writeFileSync(args[1], Buffer.from(out.buffer));
 } else if (command === "forward") {
   const spec = JSON.parse(fs.readFileSync(args[0], "utf8"));
-  const models = ["linear", "cnn"].map((name) => digits.loadModel(name, digits.base64ToBytes(spec[name]), spec.shapes[name]));
+  const nets = ["linear", "cnn"].map((name) => weights.loadModel(name, weights.base64ToBytes(spec[name]), spec.shapes[name]));
   const buf = fs.readFileSync(args[1]);
   const x = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   const n = x.length / 784, out = new Float64Array(n * 20);
   for (let k = 0; k < n; k++) {
     const digit = x.subarray(k * 784, (k + 1) * 784);
-    models.forEach((m, j) => out.set(digits.predict(m, digit).logits, k * 20 + j * 10));
+    nets.forEach((m, j) => out.set(models.predict(m, digit).logits, k * 20 + j * 10));
   }
   fs.writeFileSync(args[2], Buffer.from(out.buffer));
 } else {
-  console.error("usage: digits_cli.js preprocess IN OUT | forward W_JSON IN OUT");
+  console.error("usage: page_cli.js preprocess IN OUT | forward W_JSON IN OUT");
   process.exit(2);
 }

@@ -1,22 +1,19 @@
-/* MNIST in the page: the digit recipe and the tutorial's two models, in plain JavaScript.
+/* MNIST's digit recipe in the page: a port of mnist_demo/preprocess.py (the reference), so the
+ * page can read a drawing while the stroke is still being drawn, with no server round trip.
  *
- * A port of mnist_demo/preprocess.py (the reference) and of the two forward passes in
- * mnist_demo/models.py, so the page can answer while a stroke is still being drawn, with no
- * server round trip. Pure functions, no DOM and no dependencies: the same file runs in the
- * browser (as `MnistDigits`) and under Node (`require`), where the unit tests run it.
+ * Ink -> bounding box -> fitted into 20x20 (Pillow's LANCZOS) with the stroke width brought into
+ * MNIST's range (an exact distance transform, as scipy's) -> centre of mass moved to the centre of
+ * the 28x28 field (a bilinear shift, as scipy's). Where Python works in float32 this code stores
+ * into Float32Array at the same steps, so the two agree to float32 rounding (the tests hold them
+ * to it). Pure functions, no DOM: the browser loads it as `MnistRecipe`, Node with `require`.
  * The constants come from mnist_demo/recipe.json, passed in as `recipe`.
- *
- * Arrays are row-major. Where Python works in float32 this code stores into Float32Array at the
- * same steps, so the two agree to float32 rounding (the tests hold them to it).
  */
 (function (root, factory) {
   const api = factory();
   if (typeof module === "object" && module.exports) module.exports = api;
-  else root.MnistDigits = api;
+  else root.MnistRecipe = api;
 })(typeof self !== "undefined" ? self : this, function () {
   "use strict";
-
-  // ------------------------------------------------------------------ small helpers
 
   /** Python's round(): halves go to the even neighbour (round(7.5) == 8, round(6.5) == 6). */
   function roundHalfEven(x) {
@@ -278,149 +275,5 @@
     return out;
   }
 
-  // ------------------------------------------------------------------ weights (safetensors)
-
-  class WeightsError extends Error {}
-
-  function base64ToBytes(text) {
-    if (typeof Buffer !== "undefined") return new Uint8Array(Buffer.from(text, "base64"));
-    const bin = atob(text);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  }
-
-  /** A .safetensors file (8-byte little-endian header length, JSON header, raw little-endian
-   * data), checked like mnist_demo/weights.py: exactly the expected tensors, float32, the
-   * expected shapes, offsets inside the file, finite values. Returns {metadata, tensors}. */
-  function parseSafetensors(bytes, expectedShapes, maxBytes = 1000000) {
-    if (!(bytes instanceof Uint8Array)) throw new WeightsError("weights must be bytes");
-    if (bytes.length > maxBytes) throw new WeightsError(`${bytes.length} bytes; the demo's weights are under ${maxBytes}`);
-    if (bytes.length < 8) throw new WeightsError("too short to be a safetensors file");
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-    if (headerLength > bytes.length - 8) {
-      throw new WeightsError(`header claims ${headerLength} bytes, file has ${bytes.length - 8}`);
-    }
-    let header;
-    try {
-      header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
-    } catch (e) {
-      throw new WeightsError(`header is not valid JSON (${e.message})`);
-    }
-    if (header === null || typeof header !== "object" || Array.isArray(header)) throw new WeightsError("header is not a JSON object");
-    const metadata = header.__metadata__ && typeof header.__metadata__ === "object" ? header.__metadata__ : {};
-    const names = Object.keys(header).filter((k) => k !== "__metadata__").sort();
-    const expected = Object.keys(expectedShapes).sort();
-    if (names.join(",") !== expected.join(",")) {
-      throw new WeightsError(`wrong tensors: found [${names}], expected [${expected}]`);
-    }
-    const dataStart = 8 + headerLength;
-    const tensors = {};
-    for (const name of names) {
-      const { dtype, shape, data_offsets: offsets } = header[name];
-      if (dtype !== "F32") throw new WeightsError(`${name} is ${dtype}, expected F32`);
-      if (!Array.isArray(shape) || shape.join(",") !== expectedShapes[name].join(",")) {
-        throw new WeightsError(`${name} has shape [${shape}], expected [${expectedShapes[name]}]`);
-      }
-      const count = shape.reduce((a, b) => a * b, 1);
-      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(Number.isSafeInteger)
-          || offsets[1] - offsets[0] !== 4 * count || offsets[0] < 0 || dataStart + offsets[1] > bytes.length) {
-        throw new WeightsError(`${name} has bad data offsets [${offsets}]`);
-      }
-      const values = new Float32Array(count);
-      for (let i = 0; i < count; i++) {
-        values[i] = view.getFloat32(dataStart + offsets[0] + 4 * i, true);
-        if (!Number.isFinite(values[i])) throw new WeightsError(`${name} holds NaN or infinite values`);
-      }
-      tensors[name] = values;
-    }
-    return { metadata, tensors };
-  }
-
-  /** One model from its safetensors bytes. `shapes` is the tensors' expected shapes (from the
-   * server, which reads them off the PyTorch models). The metadata must name this model. */
-  function loadModel(name, bytes, shapes) {
-    const { metadata, tensors } = parseSafetensors(bytes, shapes);
-    if (metadata.model !== name) throw new WeightsError(`the file holds the ${metadata.model} model, expected ${name}`);
-    const finalRelu = metadata.final_relu === undefined ? "true" : metadata.final_relu;
-    if (finalRelu !== "true" && finalRelu !== "false") throw new WeightsError(`final_relu is ${finalRelu}, expected true/false`);
-    return { name, tensors, finalRelu: finalRelu === "true" };
-  }
-
-  // ------------------------------------------------------------------ the two models
-
-  /** FeedForward: one template per digit, score = template . pixels + bias. */
-  function linearLogits(model, x) {
-    const W = model.tensors["lin.weight"], b = model.tensors["lin.bias"];
-    const out = new Float64Array(10);
-    for (let k = 0; k < 10; k++) {
-      let s = b[k];
-      for (let i = 0; i < 784; i++) s += W[k * 784 + i] * x[i];
-      out[k] = s;
-    }
-    return out;
-  }
-
-  /** A 3x3 convolution with stride 2 and padding 1 (nn.Conv2d(cin, cout, 3, 2, 1)), then ReLU. */
-  function conv3x3s2(x, cin, size, weight, bias, relu) {
-    const cout = bias.length, outSize = Math.floor((size - 1) / 2) + 1;
-    const out = new Float64Array(cout * outSize * outSize);
-    for (let o = 0; o < cout; o++) {
-      for (let oy = 0; oy < outSize; oy++) {
-        for (let ox = 0; ox < outSize; ox++) {
-          let s = bias[o];
-          for (let c = 0; c < cin; c++) {
-            for (let ky = 0; ky < 3; ky++) {
-              const iy = 2 * oy + ky - 1;
-              if (iy < 0 || iy >= size) continue;
-              for (let kx = 0; kx < 3; kx++) {
-                const ix = 2 * ox + kx - 1;
-                if (ix < 0 || ix >= size) continue;
-                s += weight[((o * cin + c) * 3 + ky) * 3 + kx] * x[(c * size + iy) * size + ix];
-              }
-            }
-          }
-          out[(o * outSize + oy) * outSize + ox] = relu && s < 0 ? 0 : s;
-        }
-      }
-    }
-    return { data: out, size: outSize };
-  }
-
-  /** CNN: 28 -> 14 -> 7 -> 4 with stride-2 convolutions; the 10 maps of 4x4 averaged are the scores. */
-  function cnnLogits(model, x) {
-    const t = model.tensors;
-    const a1 = conv3x3s2(x, 1, 28, t["conv1.weight"], t["conv1.bias"], true);
-    const a2 = conv3x3s2(a1.data, 16, a1.size, t["conv2.weight"], t["conv2.bias"], true);
-    const a3 = conv3x3s2(a2.data, 16, a2.size, t["conv3.weight"], t["conv3.bias"], model.finalRelu);
-    const cells = a3.size * a3.size, out = new Float64Array(10);
-    for (let k = 0; k < 10; k++) {
-      let s = 0;
-      for (let i = 0; i < cells; i++) s += a3.data[k * cells + i];
-      out[k] = s / cells;
-    }
-    return out;
-  }
-
-  const FORWARD = { linear: linearLogits, cnn: cnnLogits };
-
-  function softmax(logits) {
-    const m = Math.max(...logits);
-    const e = Array.from(logits, (v) => Math.exp(v - m));
-    const total = e.reduce((a, b) => a + b, 0);
-    return e.map((v) => v / total);
-  }
-
-  /** Both answers for one digit: {label, probabilities, logits} for the given model. */
-  function predict(model, digit) {
-    const logits = Array.from(FORWARD[model.name](model, digit));
-    const probabilities = softmax(logits);
-    return { label: probabilities.indexOf(Math.max(...probabilities)), probabilities, logits };
-  }
-
-  return {
-    roundHalfEven, resizeLanczos, fit, squaredDistances, strokeWidth, normaliseStroke, inkToMnist, alphaOf,
-    WeightsError, base64ToBytes, parseSafetensors, loadModel, linearLogits, cnnLogits, softmax, predict,
-  };
+  return { roundHalfEven, resizeLanczos, fit, squaredDistances, strokeWidth, normaliseStroke, inkToMnist, alphaOf };
 });
