@@ -24,6 +24,7 @@ from pad_driver import (
     draw,
     mouse_actions,
     open_app,
+    pad_box,
     pad_reading,
     read_pad,
     screenshot,
@@ -63,6 +64,31 @@ def test_draw_read_clear_and_draw_again(browser, app_url, digit):
 
     draw(page, DIGITS["7"])  # and the pen is still ready after Clear
     expect(card(page, "cnn")).to_have_attribute("data-label", "7")
+    page.close()
+
+
+def test_answers_come_while_drawing_from_the_page_alone(browser, app_url):
+    """Answers appear before the pointer lifts; drawing sends nothing to the server; and the page
+    asks nothing of any other host (no CDN: it works offline and on a locked-down Space)."""
+    page = browser.new_page(**DESKTOP)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(app_url, wait_until="load")
+    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
+    page.wait_for_timeout(500)
+    assert all(url.startswith(app_url) for url in requests), {u for u in requests if not u.startswith(app_url)}
+    loaded = len(requests)
+    x0, y0, scale = pad_box(page)
+    page.mouse.move(x0 + 224 * scale, y0 + 60 * scale)
+    page.mouse.down()
+    page.mouse.move(x0 + 224 * scale, y0 + 390 * scale, steps=15)
+    expect(card(page, "linear")).to_have_attribute("data-label", "1")  # the pointer is still down
+    page.mouse.up()
+    draw(page, DIGITS["0"])
+    page.locator("#pad .pad-undo").click()
+    page.locator("#pad .pad-clear").click()
+    page.wait_for_timeout(300)
+    assert requests[loaded:] == []
     page.close()
 
 

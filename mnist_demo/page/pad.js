@@ -166,9 +166,11 @@ function schedule() {
   if (!pending) pending = requestAnimationFrame(() => update(false));
 }
 
-/** The finished drawing as 784 numbers for Python (Look inside, for example); null when blank. */
+/** The finished drawing as 784 numbers for Python (Look inside, for example); null when blank.
+ * Screen readers hear the final answer only, not every frame of the stroke. */
 function publish() {
   props.value = digit ? Array.from(digit) : null;
+  $(".pad-announce").textContent = $("#verdict").textContent;
 }
 
 /** The server's answers, when this page cannot compute them: slower, and it says so. */
