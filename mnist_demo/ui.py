@@ -14,7 +14,7 @@ from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
 from .ui_draw import MAX_PICTURE_BYTES, DrawTab, digit_from_page, open_image, page_file
 from .ui_inside import build_inside_tab, evaluation, look_inside
-from .ui_train import TrainSession, build_train_tab, mnist_or_error, stop_on_tab_close, stop_session
+from .ui_train import TrainSession, build_train_tab, close_session, mnist_or_error, stop_on_tab_close
 
 # /classify requests handled at once; each is ~5 ms of work, the rest is Gradio's own overhead.
 CLASSIFY_CONCURRENCY = int(os.environ.get("MNIST_CLASSIFY_CONCURRENCY", "8"))
@@ -62,9 +62,10 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
             raise gr.Error(str(e)) from None
         return look_inside(draw.chosen(session, choices), digit)
 
-    with gr.Blocks(title="MNIST Draw & Train") as demo:
-        # Per browser session; when the session ends, any training it runs is stopped.
-        session = gr.State(TrainSession(), delete_callback=stop_session)
+    # Gradio's copies of the files it served (weight downloads) are removed after an hour.
+    with gr.Blocks(title="MNIST Draw & Train", delete_cache=(3600, 3600)) as demo:
+        # Per browser session; when the session ends, its training stops and its files go.
+        session = gr.State(TrainSession(), delete_callback=close_session)
         gr.Markdown(INTRO)
         with gr.Tab("Draw"):
             draw = DrawTab(predictor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -42,12 +43,24 @@ LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
 
 
 class TrainSession:
-    """Per browser session: the models it trained, and the flag its Stop button sets."""
+    """Per browser session: the models it trained, the flag its Stop button sets, and the folder
+    holding its latest weights for download (replaced by each training, removed with the session)."""
 
     def __init__(self):
         self.models: dict = {}
         self.stop = threading.Event()
         self.running = False
+        self.downloads: str | None = None
+
+    def new_downloads(self) -> str:
+        self.remove_downloads()
+        self.downloads = tempfile.mkdtemp(prefix="mnist-weights-")
+        return self.downloads
+
+    def remove_downloads(self) -> None:
+        if self.downloads:
+            shutil.rmtree(self.downloads, ignore_errors=True)
+            self.downloads = None
 
     def __deepcopy__(self, memo):  # gr.State copies its default per session: give a fresh one
         return TrainSession()
@@ -60,6 +73,13 @@ RUNNING: dict[str, TrainSession] = {}
 def stop_session(session: TrainSession | None) -> None:
     if session is not None:
         session.stop.set()
+
+
+def close_session(session: TrainSession | None) -> None:
+    """The browser session is gone: stop its training and remove its download files."""
+    if session is not None:
+        session.stop.set()
+        session.remove_downloads()
 
 
 def stop_on_tab_close(request: gr.Request) -> None:
@@ -130,9 +150,9 @@ def evaluation_outputs(models: dict, title: str):
     return confusion_section(evs, title), gallery
 
 
-def weights_files(models: dict, metadata: dict[str, dict[str, str]]) -> list[str]:
-    """The session's weights as .safetensors in a fresh temporary folder (never in weights/)."""
-    folder = tempfile.mkdtemp(prefix="mnist-weights-")
+def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: TrainSession) -> list[str]:
+    """The session's weights as .safetensors in its fresh temporary folder (never in weights/)."""
+    folder = session.new_downloads()
     paths = []
     for name, model in models.items():
         path = os.path.join(folder, f"{name}.safetensors")
@@ -204,7 +224,7 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
         verdict = "Stopped" if session.stop.is_set() else "Finished"
         html, gallery = evaluation_outputs(trained, "Your")
         files = weights_files(trained, {n: run_metadata(cfg, f"{preset}, trained in the app", data, last.get(n))
-                                        for n in trained})
+                                        for n in trained}, session)
         yield (*frames(),
                f"{verdict} after {time.perf_counter() - start:.0f} s. Your weights are ready: pick "
                f"“my trained weights” in the Draw tab, or download them below.",

@@ -6,6 +6,20 @@ import re
 from pad_driver import DESKTOP, DIGITS, card, draw, open_app, screenshot
 from playwright.sync_api import expect
 
+# Legend labels that a clipping ancestor (overflow other than visible) cuts off, inside a plot.
+LEGEND_CLIPPED = """(selector) => {
+  const plot = document.querySelector(selector), cut = [];
+  for (const label of plot.querySelectorAll('.role-legend-label text, .role-legend-label')) {
+    const r = label.getBoundingClientRect();
+    for (let e = label.parentElement; e && e !== plot.parentElement; e = e.parentElement) {
+      const b = e.getBoundingClientRect(), s = getComputedStyle(e);
+      if (s.overflowY !== 'visible' && (r.bottom > b.bottom + 1 || r.top < b.top - 1)) cut.push(label.textContent);
+    }
+  }
+  if (!plot.querySelector('.role-legend-label')) cut.push('no legend found');
+  return cut;
+}"""
+
 
 def test_validation_grid(browser, app_url):
     page = open_app(browser, app_url, **DESKTOP)
@@ -36,6 +50,8 @@ def test_train_stop_and_use_my_model(browser, app_url):
     expect(page.locator("#train-progress")).to_contain_text("Stopped", timeout=20_000)
     expect(page.locator("#confusion table")).to_be_visible(timeout=20_000)
     expect(page.locator("#download a")).to_have_attribute("href", re.compile(r"cnn\.safetensors$"))
+    for plot in ("#loss-plot", "#acc-plot"):  # the legends are shown whole, not clipped by the plots
+        assert page.evaluate(LEGEND_CLIPPED, plot) == [], plot
 
     page.get_by_role("tab", name="Draw").click()
     page.locator("#weights-cnn").get_by_label("my trained weights").check()

@@ -88,6 +88,20 @@ def test_stop_flag_ends_the_stream_and_keeps_the_model(mnist):
     assert not session.models["cnn"].training
 
 
+def test_download_folders_are_replaced_and_removed_with_the_session(mnist):
+    from pathlib import Path
+
+    from mnist_demo.ui_train import close_session
+
+    session = TrainSession()
+    first = Path(list(run_training(*args(which="linear", subset=1000), session))[-1][5][0]).parent
+    assert first.is_dir()
+    second = Path(list(run_training(*args(which="linear", subset=1000), session))[-1][5][0]).parent
+    assert second.is_dir() and not first.exists()  # a new training replaces the old files
+    close_session(session)
+    assert not second.exists() and session.stop.is_set()
+
+
 def test_one_training_per_session():
     import gradio as gr
     session = TrainSession()
