@@ -1,10 +1,12 @@
-"""Load: N concurrent API clients x M `/classify` requests against the app on loopback, idle and
-while another session trains the CNN on the full split. Bounded in count and time.
+"""Load: N concurrent API clients x M `/classify` requests against the app on loopback, beside a
+do-nothing `/classify` with the app's own settings (benchmarks/noop_app.py) under the same load in
+the same run; then again while another session trains the CNN on the full split. Bounded in
+count and time.
 
-    python benchmarks/load.py                       # 20 clients x 10 requests, starts `python app.py`
+    python benchmarks/load.py                       # 20 clients x 10 requests, starts both apps
     python benchmarks/load.py --url http://127.0.0.1:7860/ --clients 20 --requests 10
 
-Goal on a 2-core machine: 0 errors and p95 <= 2 s, idle and during training.
+Goals on a 2-core machine: 0 errors; the app's p95 within 1.25x of the do-nothing endpoint's.
 """
 
 from __future__ import annotations
@@ -85,25 +87,36 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=10)
     p.add_argument("--time-limit", type=float, default=180, help="seconds per phase")
     p.add_argument("--no-training", action="store_true", help="skip the phase under training")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds per app (default 2)")
     args = p.parse_args()
     args.clients, args.requests = min(args.clients, 100), min(args.requests, 100)  # stay bounded
 
-    with contextlib.ExitStack() as stack:
-        url = args.url or stack.enter_context(serve("app.py"))[0]  # the app in its own process, as deployed
-        run(args, url)
+    with contextlib.ExitStack() as stack:  # each app in its own process, as deployed
+        url = args.url or stack.enter_context(serve("app.py"))[0]
+        baseline = stack.enter_context(serve("benchmarks/noop_app.py"))[0]
+        run(args, url, baseline)
 
 
-def run(args, url: str):
+def run(args, url: str, baseline: str):
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         sys.exit("load tests only target this machine's loopback addresses")
     from gradio_client import Client
 
-    print(f"{args.clients} clients x {args.requests} requests of /classify (800x800 PNG) against {url}")
+    print(f"{args.clients} clients x {args.requests} requests of /classify (800x800 PNG) against {url}, "
+          f"and against a do-nothing /classify at {baseline}; rounds alternate to share the machine's noise")
     with tempfile.TemporaryDirectory() as tmp:
         path = digit_png(Path(tmp))
-        t0 = time.monotonic()
-        lat, err = hammer(url, path, args.clients, args.requests, args.time_limit)
-        report("idle", lat, err, time.monotonic() - t0)
+        results = {"do-nothing": ([], [], 0.0), "app": ([], [], 0.0)}
+        for _round in range(args.rounds):
+            for name, target in (("do-nothing", baseline), ("app", url)):
+                t0 = time.monotonic()
+                lat, err = hammer(target, path, args.clients, args.requests, args.time_limit)
+                old = results[name]
+                results[name] = (old[0] + lat, old[1] + err, old[2] + time.monotonic() - t0)
+        for name, (lat, err, wall) in results.items():
+            report(f"idle, {name}", lat, err, wall)
+        ratio = np.percentile(results["app"][0], 95) / np.percentile(results["do-nothing"][0], 95)
+        print(f"app p95 / do-nothing p95: {ratio:.2f}x (goal <= 1.25x)")
         if not args.no_training:
             trainer = Client(url, verbose=False)
             job = trainer.submit("cnn", "one-cycle", 15, 0.01, 64, "adam", "onecycle", 50_000, 0, False,

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .inference import Predictor
 from .models import MODEL_NAMES, MODEL_TITLES, build_model
-from .preprocess import FIELD, RECIPE, ImageInputError, preprocess
+from .preprocess import FIELD, MAX_SIDE, RECIPE, ImageInputError, preprocess
 from .weights import WeightsError, weights_from_bytes, weights_to_bytes
 
 PAGE = Path(__file__).with_name("page")
@@ -53,6 +53,8 @@ def open_image(source: str | bytes) -> Image.Image:
     """A file path or the bytes of a picture as a PIL image (its first frame if animated)."""
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+            if img.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale (DCT scaling): big photos cost little
+                img.draft(img.mode, (MAX_SIDE, MAX_SIDE))
             img.load()
             return img.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:

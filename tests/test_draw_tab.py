@@ -20,6 +20,7 @@ from mnist_demo.ui_draw import (
     digit_from_page,
     model_shapes,
     models_from_page,
+    open_image,
     read_digit_for,
     weights_for_page,
 )
@@ -77,6 +78,16 @@ def test_a_picture_is_read_like_an_upload(read_digit, mnist):
     reply = read_digit({"image": data_url(picture), "weights": None})
     assert reply["answers"] is None and "error" not in reply
     assert np.allclose(np.reshape(reply["digit"], (28, 28)), preprocess(picture))
+
+
+def test_a_big_photo_is_decoded_small_and_read_the_same(mnist, tmp_path):
+    big = Image.fromarray((255 - seven(mnist) * 256).clip(0, 255).astype(np.uint8)).resize((4000, 4000)).convert("RGB")
+    big.save(tmp_path / "seven.jpg", quality=95)
+    photo = open_image(str(tmp_path / "seven.jpg"))
+    assert max(photo.size) < 4000 and min(photo.size) >= RECIPE["max_side"]  # decoded at a reduced scale
+    digit = preprocess(photo)
+    assert np.abs(digit - preprocess(big)).max() < 0.1
+    assert Predictor().predict_digit(digit).outputs["cnn"].label == 7
 
 
 def test_the_server_answers_for_the_page(read_digit, predictor, mnist):

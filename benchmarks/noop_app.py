@@ -1,0 +1,23 @@
+"""The baseline for benchmarks/load.py: a `/classify` that takes the same file and does no work,
+launched with the app's own queue and launch options: `python benchmarks/noop_app.py --port P`."""
+
+import argparse
+import sys
+from pathlib import Path
+
+import gradio as gr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mnist_demo.ui import CLASSIFY_CONCURRENCY, LAUNCH_OPTIONS, QUEUE_OPTIONS  # noqa: E402
+
+ANSWER = {"linear": {"label": 7, "probabilities": [0.1] * 10}, "cnn": {"label": 7, "probabilities": [0.1] * 10},
+          "agree": True}  # the same shape and size as the app's answer
+
+with gr.Blocks() as demo:
+    f, j, b = gr.File(type="filepath"), gr.JSON(), gr.Button()
+    b.click(lambda path: ANSWER, f, j, api_name="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=7862)
+    demo.queue(**QUEUE_OPTIONS).launch(server_port=parser.parse_args().port, **LAUNCH_OPTIONS)
