@@ -35,6 +35,10 @@ from .weights import weights_to_bytes
 
 # How many trainings may run at once across all sessions (the rest wait in the queue).
 MAX_TRAININGS = int(os.environ.get("MNIST_MAX_TRAININGS", "1"))
+# What a host allows every visitor (a class on one small server, say): at most this many epochs and
+# training digits per training. The sliders stop there, and the server refuses more whatever is sent.
+MAX_EPOCHS = max(1, min(int(os.environ.get("MNIST_MAX_EPOCHS", "50")), BOUNDS["epochs"][1]))
+MAX_DIGITS = max(1000, min(int(os.environ.get("MNIST_MAX_DIGITS", str(BOUNDS["limit"][1]))), BOUNDS["limit"][1]))
 UI_UPDATE_SECONDS = 0.25  # at most four plot updates a second, however fast the steps are
 SMOOTHING = 0.8  # exponential moving average of the training loss
 ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316"}
@@ -94,9 +98,13 @@ def config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, su
         cfg = dataclasses.replace(
             PRESETS[preset], epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), optimizer=optimizer,
             schedule=schedule, limit=int(subset), seed=int(seed), augment=bool(augment))
-        return check_config(cfg)
+        cfg = check_config(cfg)
     except (TypeError, ValueError) as e:
         raise gr.Error(f"Invalid training settings: {e}") from None
+    if cfg.epochs > MAX_EPOCHS or cfg.limit > MAX_DIGITS:
+        raise gr.Error(f"This server allows at most {MAX_EPOCHS} epochs and {MAX_DIGITS:,} training digits "
+                       "per training (set by its host).")
+    return cfg
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -245,9 +253,9 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
             which = gr.Radio(["linear", "cnn", "both"], value="both", label="Model", elem_id="train-model")
             preset = gr.Dropdown(list(PRESETS), value="tutorial", label="Recipe",
                                  info=" · ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
-            subset = gr.Slider(1000, BOUNDS["limit"][1], value=50_000, step=1000, elem_id="train-subset",
+            subset = gr.Slider(1000, MAX_DIGITS, value=MAX_DIGITS, step=1000, elem_id="train-subset",
                                label="Training digits (5,000 trains in seconds for a class demo)")
-            epochs = gr.Slider(1, 50, value=15, step=1, label="Epochs", elem_id="train-epochs")
+            epochs = gr.Slider(1, MAX_EPOCHS, value=min(15, MAX_EPOCHS), step=1, label="Epochs", elem_id="train-epochs")
             with gr.Accordion("More settings", open=False):
                 lr = gr.Number(1e-3, label="Learning rate (peak, for one-cycle)", minimum=BOUNDS["lr"][0],
                                maximum=BOUNDS["lr"][1])

@@ -1,5 +1,8 @@
 """The Train tab through its API (`/train`, streamed) against the launched app."""
 
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -76,6 +79,24 @@ def test_server_side_bounds_without_the_components():
         config_from_controls("tutorial", 10**6, 1e-3, 64, "adam", "constant", 1000, 0, False)
     with pytest.raises(gr.Error, match="batch_size must be between"):
         config_from_controls("tutorial", 1, 1e-3, 10**7, "adam", "constant", 1000, 0, False)
+
+
+def test_a_host_caps_epochs_and_digits_for_everyone(monkeypatch):
+    import gradio as gr
+
+    from mnist_demo import ui_train
+
+    monkeypatch.setattr(ui_train, "MAX_EPOCHS", 3)
+    monkeypatch.setattr(ui_train, "MAX_DIGITS", 5000)
+    assert config_from_controls("tutorial", 3, 1e-3, 64, "adam", "constant", 5000, 0, False).epochs == 3
+    for epochs, digits in ((4, 5000), (3, 6000)):
+        with pytest.raises(gr.Error, match="at most 3 epochs and 5,000 training digits"):
+            config_from_controls("tutorial", epochs, 1e-3, 64, "adam", "constant", digits, 0, False)
+    read = subprocess.run(  # the caps come from the environment, clamped to the trainer's own bounds
+        [sys.executable, "-c", "from mnist_demo import ui_train as u; print(u.MAX_EPOCHS, u.MAX_DIGITS)"],
+        env={**os.environ, "MNIST_MAX_EPOCHS": "5", "MNIST_MAX_DIGITS": "999999"},
+        capture_output=True, text=True, check=True)
+    assert read.stdout.split() == ["5", "50000"]
 
 
 def test_stop_flag_ends_the_stream_and_keeps_the_model(mnist):
