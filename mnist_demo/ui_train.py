@@ -33,8 +33,13 @@ from .train import (
 )
 from .weights import weights_to_bytes
 
-# How many trainings may run at once across all sessions (the rest wait in the queue).
-MAX_TRAININGS = int(os.environ.get("MNIST_MAX_TRAININGS", "1"))
+# How many trainings may run at once across all sessions (the rest wait in the queue), and torch's
+# threads. Measured on 2 CPUs (benchmarks/concurrent_training.py): two trainings with one thread
+# each train 1.23x the digits per second of one training with two threads, while two trainings
+# sharing two threads each collapse to 0.35x. So: one training per CPU, the CPUs shared out.
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+MAX_TRAININGS = max(1, int(os.environ.get("MNIST_MAX_TRAININGS", str(CPUS))))
+TRAINING_THREADS = max(1, CPUS // MAX_TRAININGS)
 # What a host allows every visitor (a class on one small server, say): at most this many epochs and
 # training digits per training. The sliders stop there, and the server refuses more whatever is sent.
 MAX_EPOCHS = max(1, min(int(os.environ.get("MNIST_MAX_EPOCHS", "50")), BOUNDS["epochs"][1]))
