@@ -63,6 +63,28 @@ def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_
     assert before == during == after
 
 
+def test_visitors_train_side_by_side_one_per_cpu(app_url):
+    """With one training per CPU, a second visitor's training runs while a first one's long
+    training goes on, instead of waiting in the queue for it."""
+    from mnist_demo.ui_train import CPUS
+
+    first, second = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    long_job = first.submit(*args(which="cnn", epochs=30, subset=50_000), api_name="/train")
+    deadline = time.monotonic() + 60
+    while len(long_job.outputs()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        short = second.submit(*args(which="linear", subset=1000), api_name="/train")
+        if CPUS >= 2:
+            assert "Finished" in short.result(timeout=60)[2]
+            assert not long_job.done()
+        else:  # one CPU: one training at a time, the second waits its turn
+            time.sleep(5)
+            assert not short.done()
+    finally:
+        long_job.cancel()
+
+
 @pytest.mark.parametrize("over, message", [
     (dict(epochs=10**6), "epochs|maximum"), (dict(batch_size=10**7), "batch|maximum"),
     (dict(lr=50.0), "lr|maximum"), (dict(preset="bogus"), "bogus|preset|Value"),
