@@ -50,6 +50,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" = CUDA when present, else CPU
     log_every: int = 50  # steps between StepEvents
+    target_acc: float | None = None  # stop after the first epoch whose validation accuracy reaches this
 
 
 PRESETS = {
@@ -65,7 +66,7 @@ PRESET_HELP = {
 
 # Server-side bounds: the app refuses anything outside them, whatever its sliders send.
 BOUNDS = {"epochs": (1, 100), "lr": (1e-5, 1.0), "batch_size": (1, 4096),
-          "limit": (10, 50_000), "log_every": (1, 10_000), "seed": (0, 2**31 - 1)}
+          "limit": (10, 50_000), "log_every": (1, 10_000), "seed": (0, 2**31 - 1), "target_acc": (0.0, 1.0)}
 
 
 def check_config(cfg: TrainConfig) -> TrainConfig:
@@ -232,7 +233,13 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig) -> Iterator[StepEvent
         valid_loss, valid_acc = evaluate(model, x_valid, y_valid)
         yield EpochEvent(name, epoch, cfg.epochs, valid_loss, valid_acc,
                          time.perf_counter() - start, n / train_seconds)
+        if reached_target(cfg, valid_acc):
+            break
     model.eval()
+
+
+def reached_target(cfg: TrainConfig, valid_acc: float) -> bool:
+    return cfg.target_acc is not None and valid_acc >= cfg.target_acc
 
 
 # ---------------------------------------------------------------------------- command line
@@ -254,6 +261,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-final-relu", dest="final_relu", action="store_false", default=None)
     p.add_argument("--augment", action="store_true", default=None)
     p.add_argument("--seed", type=int)
+    p.add_argument("--target-acc", type=float, help="stop after the first epoch whose validation accuracy "
+                                                      "reaches this fraction (e.g. 0.95)")
     p.add_argument("--limit", type=int, help="train on the first N training digits")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -307,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
                                f"{event.samples_per_sec:,.0f} samples/s")
         if args.dry_run:
             continue
+        if cfg.target_acc is not None and last is not None:
+            verdict = "reached" if reached_target(cfg, last.valid_acc) else "did not reach"
+            print(f"{name}: {verdict} the {cfg.target_acc:.2%} target ({last.valid_acc:.2%} after "
+                  f"{last.epoch + 1} epoch{'s' * (last.epoch > 0)}, {last.elapsed:.1f} s)")
         path = Path(args.out) / f"{name}.safetensors"
         save_weights(model, path, run_metadata(cfg, args.preset, data, last))
         print(f"wrote {path}  (valid_acc {last.valid_acc:.2%})")

@@ -27,6 +27,7 @@ from .train import (
     EpochEvent,
     check_config,
     new_model,
+    reached_target,
     run_metadata,
     steps_per_epoch,
     train,
@@ -95,14 +96,16 @@ def stop_on_tab_close(request: gr.Request) -> None:
     stop_session(RUNNING.get(request.session_hash))
 
 
-def config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment):
-    """The controls as a TrainConfig, bounded on the server whatever the client sends."""
+def config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target=0):
+    """The controls as a TrainConfig, bounded on the server whatever the client sends. ``target``
+    is a validation accuracy in % to stop at (0: every epoch)."""
     if preset not in PRESETS:
         raise gr.Error(f"Unknown recipe {preset!r}.")
     try:
         cfg = dataclasses.replace(
             PRESETS[preset], epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), optimizer=optimizer,
-            schedule=schedule, limit=int(subset), seed=int(seed), augment=bool(augment))
+            schedule=schedule, limit=int(subset), seed=int(seed), augment=bool(augment),
+            target_acc=float(target) / 100 if target else None)
         cfg = check_config(cfg)
     except (TypeError, ValueError) as e:
         raise gr.Error(f"Invalid training settings: {e}") from None
@@ -178,10 +181,10 @@ def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Tr
 # ---------------------------------------------------------------------------- the training stream
 
 
-def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment,
+def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target,
                  session: TrainSession, request: gr.Request | None = None):
     """Generator: yields (loss plot, accuracy plot, progress, confusion, mistakes, file, session)."""
-    cfg = config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment)
+    cfg = config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target)
     names = MODEL_NAMES if which == "both" else (which,)
     if any(n not in MODEL_NAMES for n in names):
         raise gr.Error(f"Unknown model {which!r}.")
@@ -235,6 +238,10 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
                 break
         session.models.update(trained)
         verdict = "Stopped" if session.stop.is_set() else "Finished"
+        if cfg.target_acc is not None:
+            verdict += "; " + ", ".join(
+                f"{MODEL_TITLES[n]} {'reached' if reached_target(cfg, e.valid_acc) else 'did not reach'} the "
+                f"{cfg.target_acc:.1%} target ({e.valid_acc:.2%} after epoch {e.epoch + 1})" for n, e in last.items())
         html, gallery = evaluation_outputs(trained, "Your")
         files = weights_files(trained, {n: run_metadata(cfg, f"{preset}, trained in the app", data, last.get(n))
                                         for n in trained}, session)
@@ -269,6 +276,8 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
                 schedule = gr.Radio(list(SCHEDULES), value="constant", label="Learning-rate schedule")
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0)
                 augment = gr.Checkbox(False, label="Augment (small shifts, rotations, scale, stroke width)")
+                target = gr.Number(0, label="Stop at this validation accuracy (%; 0 = train every epoch)",
+                                   minimum=0, maximum=100, elem_id="train-target")
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", elem_id="train-stop")
@@ -290,7 +299,7 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
         return cfg.lr, cfg.schedule
 
     preset.change(on_preset, preset, [lr, schedule], api_visibility="private")
-    inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, session_state]
+    inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, target, session_state]
     start.click(run_training, inputs, [loss_plot, acc_plot, progress, confusion, mistakes, download, session_state],
                 api_name="train", concurrency_limit=MAX_TRAININGS, concurrency_id="train",
                 show_progress="full", show_progress_on=[progress])  # queued visitors see their place there

@@ -138,3 +138,22 @@ def test_cli_refuses_bad_values(tmp_path, capsys):
 def test_cli_reports_missing_data(tmp_path, capsys):
     assert main(["--data-dir", str(tmp_path), "--dry-run"]) == 1
     assert "missing train-images-idx3-ubyte" in capsys.readouterr().err
+
+
+def test_a_target_accuracy_stops_after_the_first_epoch_that_reaches_it(mnist):
+    cfg = TrainConfig(epochs=6, limit=3000, target_acc=0.8, device="cpu")
+    epochs = [e for e in train(new_model("linear", cfg), mnist, cfg) if isinstance(e, EpochEvent)]
+    assert epochs[-1].valid_acc >= 0.8 and all(e.valid_acc < 0.8 for e in epochs[:-1])
+    assert len(epochs) < 6
+    out_of_reach = dataclasses.replace(cfg, epochs=2, target_acc=0.999)
+    assert sum(isinstance(e, EpochEvent) for e in train(new_model("linear", out_of_reach), mnist, out_of_reach)) == 2
+
+
+def test_cli_says_whether_the_target_was_reached(tmp_path, capsys):
+    assert main(["--model", "linear", "--epochs", "5", "--limit", "3000", "--target-acc", "0.8",
+                 "--out", str(tmp_path)]) == 0
+    assert "linear: reached the 80.00% target" in capsys.readouterr().out
+    assert main(["--model", "linear", "--epochs", "1", "--limit", "1000", "--target-acc", "0.999",
+                 "--out", str(tmp_path)]) == 0
+    assert "linear: did not reach the 99.90% target" in capsys.readouterr().out
+    assert main(["--target-acc", "1.5", "--out", str(tmp_path)]) == 2

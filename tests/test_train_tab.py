@@ -13,13 +13,13 @@ from PIL import Image
 from mnist_demo.ui_train import TrainSession, config_from_controls, run_training
 
 TINY = dict(which="both", preset="tutorial", epochs=1, lr=1e-3, batch_size=64, optimizer="adam",
-            schedule="constant", subset=2000, seed=0, augment=False)
+            schedule="constant", subset=2000, seed=0, augment=False, target=0)
 
 
 def args(**over):
     a = {**TINY, **over}
     return [a[k] for k in ("which", "preset", "epochs", "lr", "batch_size", "optimizer", "schedule", "subset",
-                           "seed", "augment")]
+                           "seed", "augment", "target")]
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,19 @@ def test_download_folders_are_replaced_and_removed_with_the_session(mnist):
     assert second.is_dir() and not first.exists()  # a new training replaces the old files
     close_session(session)
     assert not second.exists() and session.stop.is_set()
+
+
+def test_a_target_accuracy_ends_the_training_and_says_so(app_url):
+    final = Client(app_url, verbose=False).predict(*args(which="linear", epochs=10, subset=5000, target=80),
+                                                   api_name="/train")
+    assert "Linear reached the 80.0% target" in final[2] and "after epoch 1)" in final[2]
+    epochs = [row[0] for row in final[1]["data"] if row[1] == row[1] and row[1] is not None]
+    assert epochs == [1]  # one epoch of ten, then it stopped
+
+
+def test_older_api_clients_without_a_target_still_train(app_url):
+    final = Client(app_url, verbose=False).predict(*args(which="linear", subset=1000)[:10], api_name="/train")
+    assert "Finished" in final[2] and "target" not in final[2]
 
 
 def test_one_training_per_session():
