@@ -3,10 +3,7 @@
 import argparse
 import os
 
-import torch
-
 from mnist_demo.ui import LAUNCH_OPTIONS, QUEUE_OPTIONS, build_demo
-from mnist_demo.ui_train import TRAINING_THREADS
 
 demo = build_demo()
 
@@ -16,5 +13,4 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args()
-    torch.set_num_threads(TRAINING_THREADS)  # trainings side by side must not oversubscribe the CPUs
     demo.queue(**QUEUE_OPTIONS).launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_OPTIONS)

@@ -40,10 +40,9 @@ def model_shapes() -> dict[str, dict[str, list[int]]]:
     return {name: {k: list(v.shape) for k, v in build_model(name).state_dict().items()} for name in MODEL_NAMES}
 
 
-def weights_for_page(models: dict, sources: dict[str, str]) -> dict:
-    """The models as the page receives them: safetensors bytes (base64) and where they came from."""
-    return {name: {"source": sources[name], "safetensors": base64.b64encode(weights_to_bytes(models[name])).decode()}
-            for name in MODEL_NAMES}
+def page_weights(model, source: str) -> dict:
+    """A model as the page receives it: its safetensors bytes (base64) and where they came from."""
+    return {"source": source, "safetensors": base64.b64encode(weights_to_bytes(model)).decode()}
 
 
 # ---------------------------------------------------------------------------- reading input
@@ -90,7 +89,7 @@ def digit_from_page(value) -> np.ndarray | None:
 def models_from_page(weights: dict, shipped: dict) -> dict:
     """For each model, "shipped" or the page's own safetensors bytes (base64), validated as any file."""
     if not isinstance(weights, dict) or set(weights) != set(MODEL_NAMES):
-        raise ImageInputError(f"Expected weights for {', '.join(MODEL_NAMES)}.")
+        raise WeightsError(f"Expected weights for {', '.join(MODEL_NAMES)}.")
     models = {}
     for name, choice in weights.items():
         if choice == "shipped":
@@ -98,13 +97,12 @@ def models_from_page(weights: dict, shipped: dict) -> dict:
             continue
         source = f"your {name} weights"
         try:
-            model, meta = weights_from_bytes(base64.b64decode(str(choice), validate=True), source=source)
-        except WeightsError as e:
-            raise ImageInputError(str(e)) from None
+            blob = base64.b64decode(str(choice), validate=True)
         except (binascii.Error, ValueError):
-            raise ImageInputError(f"{source} are damaged") from None
+            raise WeightsError(f"{source} are damaged") from None
+        model, meta = weights_from_bytes(blob, source=source)
         if meta["model"] != name:
-            raise ImageInputError(f"your {name} weights hold the {meta['model']} model")
+            raise WeightsError(f"{source} hold the {meta['model']} model")
         models[name] = model
     return models
 
@@ -131,7 +129,7 @@ def read_digit_for(predictor: Predictor):
                 models = models_from_page(data["weights"], predictor.models)
                 answers = Predictor(models).predict_digit(digit).as_dict()
             return {"digit": digit.reshape(-1).tolist(), "answers": answers}
-        except ImageInputError as e:
+        except (ImageInputError, WeightsError) as e:
             return {"error": str(e)}
 
     return read_digit
@@ -145,28 +143,33 @@ class DrawTab:
 
     def __init__(self, predictor: Predictor):
         self.predictor = predictor
-        shipped = weights_for_page(predictor.models, dict.fromkeys(MODEL_NAMES, SHIPPED))
+        self.shipped = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
         self.pad = gr.HTML(
             value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
             head="".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS), apply_default_css=False,
             server_functions=[read_digit_for(predictor)],
-            setup={"recipe": RECIPE, "shapes": model_shapes(), "titles": MODEL_TITLES}, models=shipped)
+            setup={"recipe": RECIPE, "shapes": model_shapes(), "titles": MODEL_TITLES}, models=self.shipped)
         with gr.Row():
             self.choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",
                                      elem_id=f"weights-{n}", interactive=True) for n in MODEL_NAMES]
 
+    @staticmethod
+    def sources(session, choices) -> dict[str, str]:
+        """Whose weights answer for each model: MINE where the visitor chose and has their own."""
+        return {n: MINE if c == MINE and n in session.models else SHIPPED
+                for n, c in zip(MODEL_NAMES, choices, strict=True)}
+
     def chosen(self, session, choices) -> dict:
         """The models this visitor picked: their own trained ones where chosen and available."""
-        return {n: session.models[n] if choice == MINE and n in session.models else self.predictor.models[n]
-                for n, choice in zip(MODEL_NAMES, choices, strict=True)}
+        return {n: session.models[n] if source == MINE else self.predictor.models[n]
+                for n, source in self.sources(session, choices).items()}
 
     def send_models(self, session, *choices):
         """The chosen weights to the page (which re-reads the drawing with them)."""
-        missing = [MODEL_TITLES[n] for n, c in zip(MODEL_NAMES, choices, strict=True)
-                   if c == MINE and n not in session.models]
+        sources = self.sources(session, choices)
+        missing = [MODEL_TITLES[n] for n, c in zip(MODEL_NAMES, choices, strict=True) if c == MINE != sources[n]]
         if missing:
             gr.Warning(f"No trained {' or '.join(missing)} in this tab yet: train one in the Train tab. "
                        "The shipped weights answer meanwhile.")
-        sources = {n: MINE if c == MINE and n in session.models else SHIPPED
-                   for n, c in zip(MODEL_NAMES, choices, strict=True)}
-        return gr.HTML(models=weights_for_page(self.chosen(session, choices), sources))
+        return gr.HTML(models={n: self.shipped[n] if source == SHIPPED else page_weights(session.models[n], MINE)
+                               for n, source in sources.items()})

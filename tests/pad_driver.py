@@ -32,7 +32,7 @@ DIGITS = {
 
 READ_PAD = """() => {
   const api = document.querySelector('#pad .pad').parentElement.mnistPad;
-  const alpha = api.ink().filter((_, i) => i % 4 === 3);
+  const alpha = window.MnistRecipe.alphaOf(api.ink());
   let bin = '';
   for (let i = 0; i < alpha.length; i += 8192) bin += String.fromCharCode.apply(null, alpha.subarray(i, i + 8192));
   const digit = api.digit();

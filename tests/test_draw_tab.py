@@ -14,17 +14,17 @@ from mnist_demo.data import PIXEL_SCALE
 from mnist_demo.inference import Predictor
 from mnist_demo.insight import digit_picture
 from mnist_demo.models import MODEL_NAMES, build_model
-from mnist_demo.preprocess import RECIPE, WORK_SIDE, ImageInputError, preprocess
+from mnist_demo.preprocess import RECIPE, WORK_SIDE, preprocess
 from mnist_demo.ui_draw import (
     PAGE,
     digit_from_page,
     model_shapes,
     models_from_page,
     open_image,
+    page_weights,
     read_digit_for,
-    weights_for_page,
 )
-from mnist_demo.weights import weights_from_bytes
+from mnist_demo.weights import WeightsError, weights_from_bytes
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,8 @@ def test_page_gets_each_models_shapes_and_loadable_weights(predictor):
     shapes = model_shapes()
     assert shapes["linear"] == {"lin.weight": [10, 784], "lin.bias": [10]}
     assert set(shapes["cnn"]) == set(build_model("cnn").state_dict())
-    sent = weights_for_page(predictor.models, {"linear": "shipped", "cnn": "mine"})
+    sent = {"linear": page_weights(predictor.models["linear"], "shipped"),
+            "cnn": page_weights(predictor.models["cnn"], "mine")}
     assert sent["cnn"]["source"] == "mine"
     for name in MODEL_NAMES:
         model, meta = weights_from_bytes(base64.b64decode(sent[name]["safetensors"]))
@@ -99,8 +100,7 @@ def test_the_server_answers_for_the_page(read_digit, predictor, mnist):
 
 def test_the_server_answers_with_the_pages_own_weights(read_digit, mnist):
     mine = build_model("linear")  # untrained: its answers differ from the shipped model's
-    weights = {"linear": weights_for_page({"linear": mine, "cnn": build_model("cnn")},
-                                          {"linear": "mine", "cnn": "mine"})["linear"]["safetensors"], "cnn": "shipped"}
+    weights = {"linear": page_weights(mine, "mine")["safetensors"], "cnn": "shipped"}
     reply = read_digit({"digit": seven(mnist).reshape(-1).tolist(), "weights": weights})
     expected = Predictor({"linear": mine}).predict_digit(seven(mnist)).outputs["linear"]
     assert reply["answers"]["linear"]["probabilities"] == pytest.approx(expected.probabilities)
@@ -128,8 +128,8 @@ def test_bad_input_gets_a_sentence_not_a_crash(read_digit, data, message):
 
 
 def test_weights_for_another_model_are_refused(predictor):
-    linear_bytes = weights_for_page(predictor.models, dict.fromkeys(MODEL_NAMES, "x"))["linear"]["safetensors"]
-    with pytest.raises(ImageInputError, match="hold the linear model"):
+    linear_bytes = page_weights(predictor.models["linear"], "x")["safetensors"]
+    with pytest.raises(WeightsError, match="hold the linear model"):
         models_from_page({"linear": "shipped", "cnn": linear_bytes}, predictor.models)
 
 

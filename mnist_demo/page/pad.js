@@ -33,6 +33,13 @@ function loadModels() {
     models = {};
     modelProblem = e.message || String(e);
   }
+  showModelStatus();
+}
+
+/** The status line's standing message: empty, or why the server answers instead of the page. */
+function showModelStatus() {
+  setStatus(modelProblem ? `Could not run the models in this page (${modelProblem}). The server will answer instead (slower).` : "",
+            !!modelProblem);
 }
 
 // ------------------------------------------------------------------ strokes -> canvases
@@ -241,7 +248,7 @@ function clear() {
   strokes = [];
   forgetPicture();
   serverCall++;
-  setStatus(modelProblem ? status.textContent : "");
+  showModelStatus();
   update(true);
 }
 
@@ -281,10 +288,8 @@ frame.addEventListener("drop", (event) => { event.preventDefault(); readPicture(
 
 NAMES.forEach(buildCard);
 loadModels();
-if (modelProblem) setStatus(`Could not run the models in this page (${modelProblem}). The server will answer instead (slower).`, true);
 watch("models", () => { // the visitor switched between shipped and their own weights
   loadModels();
-  setStatus(modelProblem ? `Could not run the models in this page (${modelProblem}). The server will answer instead.` : "", !!modelProblem);
   update(true);
 });
 new ResizeObserver(() => paintAll()).observe(pad);
