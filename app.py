@@ -3,8 +3,16 @@
 import argparse
 import os
 
-from mnist_demo.ui import LAUNCH_OPTIONS, QUEUE_OPTIONS, build_demo
+import torch
 
+from mnist_demo.ui import LAUNCH_OPTIONS, QUEUE_OPTIONS, build_demo
+from mnist_demo.ui_train import TRAINING_THREADS
+
+# The serving process's share of torch's threads per training, set once before any worker thread
+# exists (then every thread computes alike), at module level so that every way of serving this
+# file (python app.py, gradio app.py, a Space) gets it: trainings side by side must not
+# oversubscribe the CPUs.
+torch.set_num_threads(TRAINING_THREADS)
 demo = build_demo()
 
 if __name__ == "__main__":

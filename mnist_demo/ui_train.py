@@ -13,7 +13,6 @@ import time
 import gradio as gr
 import numpy as np
 import pandas as pd
-import torch
 
 from .data import DataError, load_mnist
 from .evaluate import Evaluation, evaluate_model
@@ -191,9 +190,6 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
         raise gr.Error(f"Unknown model {which!r}.")
     if session.running:
         raise gr.Error("A training is already running in this tab: stop it first.")
-    # Set here, beside MAX_TRAININGS, so it holds however the app is launched: trainings side by
-    # side must not oversubscribe the CPUs.
-    torch.set_num_threads(TRAINING_THREADS)
     session.running, done = True, gr.skip()
     session.stop.clear()
     key = request.session_hash if request is not None else None
