@@ -30,7 +30,7 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-_IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049
+IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # 0x0803 / 0x0801: unsigned bytes, 3 and 1 dimensions
 
 NO_DATA_HELP = (
     "Could not download MNIST from OpenML ({reason}). If this machine is offline, point the "
@@ -77,29 +77,42 @@ def _find(folder: Path, stem: str) -> Path:
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
-    """One IDX file as a uint8 array, checking magic number, header and length."""
+    """One IDX file (``.gz`` or not) as a uint8 array, checking magic number, header and length."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as e:  # gzip raises these for corrupt or truncated archives
         raise DataError(f"{path}: cannot read ({e})") from e
+    return parse_idx(raw, magic, str(path))
+
+
+def parse_idx(raw: bytes, magic: int, where: str = "IDX data") -> np.ndarray:
+    """The bytes of one uncompressed IDX file as a uint8 array; DataError names what is wrong."""
     if len(raw) < 8:
-        raise DataError(f"{path}: truncated file ({len(raw)} bytes, no IDX header)")
+        raise DataError(f"{where}: truncated file ({len(raw)} bytes, no IDX header)")
     found = int.from_bytes(raw[:4], "big")
     if found != magic:
-        raise DataError(f"{path}: wrong magic number {found}, expected {magic}; not an MNIST "
-                        f"{'image' if magic == _IMAGES_MAGIC else 'label'} file")
+        raise DataError(f"{where}: wrong magic number {found}, expected {magic}; not an MNIST "
+                        f"{'image' if magic == IMAGES_MAGIC else 'label'} file")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(f"{path}: truncated header")
+        raise DataError(f"{where}: truncated header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape))
     if len(raw) - header != expected:
-        raise DataError(f"{path}: truncated or padded file: header promises {shape} = {expected} "
+        raise DataError(f"{where}: truncated or padded file: header promises {shape} = {expected} "
                         f"bytes of data, found {len(raw) - header}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """A uint8 array as an uncompressed IDX file (the format ``parse_idx`` reads): images are
+    (N, 28, 28), labels (N,)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return header + array.tobytes()
 
 
 def load_idx_folder(folder: str | os.PathLike) -> MNIST:
@@ -108,7 +121,7 @@ def load_idx_folder(folder: str | os.PathLike) -> MNIST:
         raise DataError(f"{folder}: MNIST folder does not exist")
     arrays = {}
     for key, stem in IDX_FILES.items():
-        magic = _IMAGES_MAGIC if key.endswith("images") else _LABELS_MAGIC
+        magic = IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC
         arrays[key] = read_idx(_find(folder, stem), magic)
     for part in ("train", "test"):
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .collection import Digits
 from .data import MNIST, DataError, load_mnist
 from .models import MODEL_NAMES, architecture, build_model
 
@@ -51,22 +52,29 @@ class TrainConfig:
     device: str = "auto"  # "auto" = CUDA when present, else CPU
     log_every: int = 50  # steps between StepEvents
     target_acc: float | None = None  # stop after the first epoch whose validation accuracy reaches this
+    extra_share: float = 0.05  # the share of each epoch's rows that are the visitor's own digits (when given)
 
 
 PRESETS = {
     "tutorial": TrainConfig(),
     "one-cycle": TrainConfig(lr=1e-2, schedule="onecycle", class_bias_init=1.0),
+    # Starting from trained weights (shipped or your own): a few short epochs at a small rate
+    # teach your own digits without forgetting MNIST (benchmarks/own_digits.py measures both).
+    "fine-tune": TrainConfig(epochs=2, lr=3e-4, limit=10_000),
 }
 PRESET_HELP = {
     "tutorial": "The tutorial's recipe: Adam at a constant 1e-3 (its CNN often ends with dead "
                 "classes, 75-92 %).",
     "one-cycle": "Same models, but the learning rate ramps up to 1e-2 and back down, and the CNN's "
                  "class scores start at 1 so none starts dead: the CNN reaches ~96.5 %.",
+    "fine-tune": "For trained weights (start from the shipped or your own): 2 epochs on 10,000 "
+                 "digits at 3e-4, with your digits mixed in when included.",
 }
 
 # Server-side bounds: the app refuses anything outside them, whatever its sliders send.
 BOUNDS = {"epochs": (1, 100), "lr": (1e-5, 1.0), "batch_size": (1, 4096),
-          "limit": (10, 50_000), "log_every": (1, 10_000), "seed": (0, 2**31 - 1), "target_acc": (0.0, 1.0)}
+          "limit": (10, 50_000), "log_every": (1, 10_000), "seed": (0, 2**31 - 1), "target_acc": (0.0, 1.0),
+          "extra_share": (0.0, 0.5)}
 
 
 def check_config(cfg: TrainConfig) -> TrainConfig:
@@ -112,6 +120,7 @@ class EpochEvent:
     valid_acc: float  # fraction in [0, 1]
     elapsed: float
     samples_per_sec: float  # training throughput of this epoch
+    held_acc: float | None = None  # accuracy on the visitor's held-out digits, when there are some
 
 
 def new_model(name: str, cfg: TrainConfig) -> nn.Module:
@@ -170,9 +179,20 @@ def augment_batch(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return img.reshape(xb.shape)
 
 
-def steps_per_epoch(data: MNIST, cfg: TrainConfig) -> int:
+def extra_repeats(mnist_rows: int, own_digits: int, share: float) -> int:
+    """How many times each of the visitor's digits appears per epoch, so that they make up
+    ``share`` of its rows: 40 drawings among 50,000 MNIST digits would otherwise never matter."""
+    if not own_digits or share <= 0:
+        return 0
+    return max(1, round(share / (1 - share) * mnist_rows / own_digits))
+
+
+def steps_per_epoch(data: MNIST, cfg: TrainConfig, extra: Digits | None = None) -> int:
     """The last, partial batch is kept, as the tutorial's DataLoader does."""
-    return math.ceil(len(data.x_train[:cfg.limit]) / cfg.batch_size)
+    rows = len(data.x_train[:cfg.limit])
+    if extra is not None:
+        rows += len(extra) * extra_repeats(rows, len(extra), cfg.extra_share)
+    return math.ceil(rows / cfg.batch_size)
 
 
 def run_metadata(cfg: TrainConfig, preset: str, data: MNIST, last: EpochEvent | None) -> dict[str, str]:
@@ -189,15 +209,25 @@ def run_metadata(cfg: TrainConfig, preset: str, data: MNIST, last: EpochEvent | 
     return meta
 
 
-def train(model: nn.Module, data: MNIST, cfg: TrainConfig) -> Iterator[StepEvent | EpochEvent]:
-    """Train ``model`` in place under ``cfg``, yielding progress events."""
+def train(model: nn.Module, data: MNIST, cfg: TrainConfig, extra: Digits | None = None,
+          held: Digits | None = None) -> Iterator[StepEvent | EpochEvent]:
+    """Train ``model`` in place under ``cfg``, yielding progress events. ``extra``: the visitor's
+    own digits, mixed into every epoch (``cfg.extra_share`` of its rows) and always augmented;
+    ``held``: their held-out digits, only measured (``EpochEvent.held_acc``)."""
     check_config(cfg)
     name = architecture(model)["model"]
     device = resolve_device(cfg.device)
     model.to(device).train()
     x_train, y_train, x_valid, y_valid = as_tensors(data, device, cfg.limit)
+    n_mnist = len(x_train)
+    if extra is not None and len(extra):
+        repeats = extra_repeats(n_mnist, len(extra), cfg.extra_share)
+        x_train = torch.cat([x_train, torch.from_numpy(extra.x).to(device).repeat(repeats, 1)])
+        y_train = torch.cat([y_train, torch.from_numpy(extra.y).to(device).repeat(repeats)])
+    x_held, y_held = ((torch.from_numpy(held.x).to(device), torch.from_numpy(held.y).to(device))
+                      if held is not None and len(held) else (None, None))
     n = len(x_train)
-    steps = steps_per_epoch(data, cfg)
+    steps = steps_per_epoch(data, cfg, extra)
     if cfg.optimizer == "adam":
         # fused=True: one kernel for all parameters instead of a Python loop over them.
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
@@ -216,6 +246,11 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig) -> Iterator[StepEvent
             xb, yb = x_train[idx], y_train[idx]
             if cfg.augment:
                 xb = augment_batch(xb, gen)
+            elif n > n_mnist:  # the visitor's digits are always augmented: a few drawings, many views
+                own = idx >= n_mnist
+                if own.any():
+                    xb = xb.clone()
+                    xb[own] = augment_batch(xb[own], gen)
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -231,8 +266,9 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig) -> Iterator[StepEvent
                 since = 0
         train_seconds = time.perf_counter() - epoch_start
         valid_loss, valid_acc = evaluate(model, x_valid, y_valid)
+        held_acc = evaluate(model, x_held, y_held)[1] if x_held is not None else None
         yield EpochEvent(name, epoch, cfg.epochs, valid_loss, valid_acc,
-                         time.perf_counter() - start, n / train_seconds)
+                         time.perf_counter() - start, n / train_seconds, held_acc)
         if reached_target(cfg, valid_acc):
             break
     model.eval()
@@ -240,6 +276,23 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig) -> Iterator[StepEvent
 
 def reached_target(cfg: TrainConfig, valid_acc: float) -> bool:
     return cfg.target_acc is not None and valid_acc >= cfg.target_acc
+
+
+def evaluate_digits(model: nn.Module, digits: Digits) -> float:
+    """Accuracy on some of the visitor's digits (on the CPU, where the app keeps its models)."""
+    device = next(model.parameters()).device
+    return evaluate(model, torch.from_numpy(digits.x).to(device), torch.from_numpy(digits.y).to(device))[1]
+
+
+def initial_model(name: str, cfg: TrainConfig, init: str | None) -> nn.Module:
+    """New weights (``init`` None), or trained ones to fine-tune: 'shipped', a folder or a file."""
+    from .inference import WEIGHTS_DIR
+    from .weights import load_weights
+
+    if init is None:
+        return new_model(name, cfg)
+    path = Path(WEIGHTS_DIR if init == "shipped" else init)
+    return load_weights(path / f"{name}.safetensors" if path.is_dir() else path, expect=name)[0].train()
 
 
 # ---------------------------------------------------------------------------- command line
@@ -264,6 +317,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--target-acc", type=float, help="stop after the first epoch whose validation accuracy "
                                                       "reaches this fraction (e.g. 0.95)")
     p.add_argument("--limit", type=int, help="train on the first N training digits")
+    p.add_argument("--init", metavar="WEIGHTS", help="start from these weights instead of new ones: 'shipped' "
+                   "(weights/<model>.safetensors) or a folder or file of <model>.safetensors (fine-tuning)")
+    p.add_argument("--extra-digits", nargs="+", metavar="FILE",
+                   help="your own digits, as the app exports them (the IDX pair, or one file of it, or the "
+                        "zip of PNGs): mixed into every epoch and augmented, a quarter held out and measured")
+    p.add_argument("--extra-share", type=float, help="share of each epoch's rows that are your digits")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--data-dir", help="folder of the four MNIST IDX files (default: $MNIST_DIR, "
@@ -284,7 +343,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from .weights import save_weights
+    from .digit_files import DigitFileError, load_extra_digits
+    from .weights import WeightsError, save_weights
 
     args = parse_args(argv)
     try:
@@ -300,19 +360,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     names = MODEL_NAMES if args.model == "both" else (args.model,)
+    try:
+        starts = {name: initial_model(name, cfg, args.init) for name in names}
+        extra, held = load_extra_digits(args.extra_digits).split() if args.extra_digits else (None, None)
+    except (WeightsError, DigitFileError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if extra is not None:
+        repeats = extra_repeats(len(data.x_train[:cfg.limit]), len(extra), cfg.extra_share)
+        print(f"your digits: {len(extra)} to train on ({repeats}x each per epoch, augmented), "
+              f"{len(held)} held out")
     for name in names:
-        model = new_model(name, cfg)
+        model = starts[name]
         last = None
-        total = cfg.epochs * steps_per_epoch(data, cfg)
+        total = cfg.epochs * steps_per_epoch(data, cfg, extra)
+        if held is not None and len(held):
+            print(f"{name} before: your held-out digits {evaluate_digits(model, held):.1%}")
         with tqdm(total=total, desc=name, unit="step", leave=False, file=sys.stderr) as bar:
-            for event in train(model, data, cfg):
+            for event in train(model, data, cfg, extra, held):
                 if isinstance(event, StepEvent):
                     bar.update(event.epoch * event.steps_per_epoch + event.step - bar.n)
                     bar.set_postfix(loss=f"{event.train_loss:.4f}")
                 else:
                     last = event
+                    held_acc = "" if event.held_acc is None else f"  your_held_out {event.held_acc:.1%}"
                     tqdm.write(f"{name} epoch {event.epoch:2d}  valid_loss {event.valid_loss:.4f}  "
-                               f"valid_acc {event.valid_acc:.2%}  {event.elapsed:6.1f}s  "
+                               f"valid_acc {event.valid_acc:.2%}{held_acc}  {event.elapsed:6.1f}s  "
                                f"{event.samples_per_sec:,.0f} samples/s")
         if args.dry_run:
             continue
@@ -320,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "reached" if reached_target(cfg, last.valid_acc) else "did not reach"
             print(f"{name}: {verdict} the {cfg.target_acc:.2%} target ({last.valid_acc:.2%} after "
                   f"{last.epoch + 1} epoch{'s' * (last.epoch > 0)}, {last.elapsed:.1f} s)")
+        if held is not None and len(held):
+            print(f"{name} after: your held-out digits {evaluate_digits(model, held):.1%}")
         path = Path(args.out) / f"{name}.safetensors"
         save_weights(model, path, run_metadata(cfg, args.preset, data, last))
         print(f"wrote {path}  (valid_acc {last.valid_acc:.2%})")

@@ -8,10 +8,12 @@ import os
 import gradio as gr
 import numpy as np
 
+from .collection import EMPTY
 from .inference import Predictor
 from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
+from .ui_digits import DigitsTab, summary_markdown
 from .ui_draw import MAX_PICTURE_BYTES, DrawTab, digit_from_page, open_image, page_file
 from .ui_inside import build_inside_tab, evaluation, look_inside
 from .ui_train import TrainSession, build_train_tab, close_session, mnist_or_error, stop_on_tab_close
@@ -69,10 +71,13 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Tab("Draw"):
             draw = DrawTab(predictor)
+            digits_summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary")
             with gr.Accordion("The tutorial's 3×3 grid: nine random validation digits", open=False):
                 grid_button = gr.Button("Show nine random validation digits", elem_id="grid-button")
                 grid = gr.Gallery(columns=3, height="auto", elem_id="grid", show_label=False,
                                   object_fit="contain")
+        with gr.Tab("Your digits", elem_id="digits-tab"):
+            digits_tab = DigitsTab(session, draw)
         with gr.Tab("Train"):
             build_train_tab(session, predictor.models)
         with gr.Tab("Look inside", elem_id="inside-tab") as inside_tab:
@@ -93,6 +98,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         inside.button.click(lambda s, *c: evaluation(draw.chosen(s, c), "Chosen"), [session, *draw.choices],
                             inside.result, api_visibility="private")
         api_button.click(classify, api_file, api_json, api_name="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
+        digits_tab.wire(session, digits_summary)
         demo.unload(stop_on_tab_close)
     return demo
 

@@ -3,7 +3,9 @@ result in the Draw tab. A training belongs to the browser session that started i
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import os
 import shutil
 import tempfile
@@ -13,7 +15,9 @@ import time
 import gradio as gr
 import numpy as np
 import pandas as pd
+import torch
 
+from .collection import Collection, Digits
 from .data import DataError, load_mnist
 from .evaluate import Evaluation, evaluate_model
 from .insight import digit_picture
@@ -25,7 +29,10 @@ from .train import (
     PRESETS,
     SCHEDULES,
     EpochEvent,
+    as_tensors,
     check_config,
+    evaluate,
+    evaluate_digits,
     new_model,
     reached_target,
     run_metadata,
@@ -47,25 +54,34 @@ MAX_EPOCHS = max(1, min(int(os.environ.get("MNIST_MAX_EPOCHS", "50")), BOUNDS["e
 MAX_DIGITS = max(1000, min(int(os.environ.get("MNIST_MAX_DIGITS", str(BOUNDS["limit"][1]))), BOUNDS["limit"][1]))
 UI_UPDATE_SECONDS = 0.25  # at most four plot updates a second, however fast the steps are
 SMOOTHING = 0.8  # exponential moving average of the training loss
-ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316"}
+ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316", "Linear · your held-out digits": "#93c5fd",
+               "CNN · your held-out digits": "#fdba74"}
+START_FROM = ("new weights", "shipped weights", "my trained weights")
 LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
                 "CNN training": "#fdba74", "CNN validation": "#c2410c"}
 
 
 class TrainSession:
-    """Per browser session: the models it trained, the flag its Stop button sets, and the folder
-    holding its latest weights for download (replaced by each training, removed with the session)."""
+    """Per browser session: the models it trained, the flag its Stop button sets, the digits it
+    kept (and its last test on them), and the folder holding its files for download (one
+    subfolder per kind, replaced each time, all removed with the session)."""
 
     def __init__(self):
         self.models: dict = {}
         self.stop = threading.Event()
         self.running = False
+        self.digits = Collection()
+        self.tested: dict | None = None
         self.downloads: str | None = None
 
-    def new_downloads(self) -> str:
-        self.remove_downloads()
-        self.downloads = tempfile.mkdtemp(prefix="mnist-weights-")
-        return self.downloads
+    def new_downloads(self, kind: str = "weights") -> str:
+        """A fresh, empty folder for this kind of download (the last one's files are removed)."""
+        if self.downloads is None:
+            self.downloads = tempfile.mkdtemp(prefix="mnist-session-")
+        folder = os.path.join(self.downloads, kind)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+        return folder
 
     def remove_downloads(self) -> None:
         if self.downloads:
@@ -181,15 +197,50 @@ def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Tr
 # ---------------------------------------------------------------------------- the training stream
 
 
+def starting_models(names, start_from: str, cfg, session: TrainSession, shipped: dict | None) -> dict:
+    """The models a training starts from: new ones, or copies of trained ones to fine-tune."""
+    if start_from not in START_FROM:
+        raise gr.Error(f"Start from one of: {', '.join(START_FROM)}.")
+    if start_from == "my trained weights":
+        missing = [MODEL_TITLES[n] for n in names if n not in session.models]
+        if missing:
+            raise gr.Error(f"No trained {' or '.join(missing)} in this tab yet: train one first, or start from "
+                           "the shipped weights.")
+        return {n: copy.deepcopy(session.models[n]).train() for n in names}
+    if start_from == "shipped weights":
+        if shipped is None:
+            raise gr.Error("This app has no shipped weights to start from.")
+        return {n: copy.deepcopy(shipped[n]).train() for n in names}
+    return {n: new_model(n, cfg) for n in names}
+
+
+def own_digits(include, session: TrainSession) -> tuple[Digits | None, Digits | None]:
+    """(digits to train on, digits held out) when the visitor includes their collection."""
+    if not include:
+        return None, None
+    fit, held = session.digits.snapshot().split()
+    if not len(fit):
+        raise gr.Error("Your collection has no digits to train on yet: keep a few in the Draw tab first "
+                       "(a quarter of them is held out to measure the result).")
+    return fit, held
+
+
 def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target,
-                 session: TrainSession, request: gr.Request | None = None):
-    """Generator: yields (loss plot, accuracy plot, progress, confusion, mistakes, file, session)."""
+                 start_from="new weights", include=False, session: TrainSession | None = None,
+                 request: gr.Request | None = None, shipped: dict | None = None):
+    """Generator: yields (loss plot, accuracy plot, progress, confusion, mistakes, file, session).
+    ``start_from`` and ``include`` (the visitor's own digits) come after ``target``; clients of
+    the older 11-argument /train get their defaults."""
+    if session is None:  # an 11-argument call: the session came where start_from is now
+        session, start_from = start_from, "new weights"
     cfg = config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target)
     names = MODEL_NAMES if which == "both" else (which,)
     if any(n not in MODEL_NAMES for n in names):
         raise gr.Error(f"Unknown model {which!r}.")
     if session.running:
         raise gr.Error("A training is already running in this tab: stop it first.")
+    starts = starting_models(names, start_from, cfg, session, shipped)
+    extra, held = own_digits(include, session)
     session.running, done = True, gr.skip()
     session.stop.clear()
     key = request.session_hash if request is not None else None
@@ -198,23 +249,33 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
     try:
         yield None, None, "Loading MNIST… (the first time on a new machine this downloads it)", done, done, done, done
         data = mnist_or_error()
-        losses, accs, trained, last = [], [], {}, {}
+        losses, accs, trained, last, before = [], [], {}, {}, {}
         titles = [MODEL_TITLES[n] for n in names]
         loss_series = [f"{t} {kind}" for t in titles for kind in ("training", "validation")]
+        acc_series = [*titles, *(f"{t} · your held-out digits" for t in titles if held is not None and len(held))]
 
         def frames():
             return (plot_frame(losses, "epoch", "loss", "curve", loss_series),
-                    plot_frame(accs, "epoch", "accuracy", "model", titles))
+                    plot_frame(accs, "epoch", "accuracy", "model", acc_series))
 
-        per_model = cfg.epochs * steps_per_epoch(data, cfg)
+        per_model = cfg.epochs * steps_per_epoch(data, cfg, extra)
         start, last_ui = time.perf_counter(), 0.0
         for k, name in enumerate(names):
-            model, smooth, title = new_model(name, cfg), None, MODEL_TITLES[name]
-            for event in train(model, data, cfg):
+            model, smooth, title = starts[name], None, MODEL_TITLES[name]
+            if start_from != "new weights" or held is not None:  # where it starts: epoch 0 on the curves
+                before[name] = starting_point(model, data, held)
+                accs.append({"epoch": 0, "accuracy": 100 * before[name][0], "model": title})
+                if before[name][1] is not None:
+                    accs.append({"epoch": 0, "accuracy": 100 * before[name][1],
+                                 "model": f"{title} · your held-out digits"})
+            for event in train(model, data, cfg, extra, held):
                 if isinstance(event, EpochEvent):
                     last[name] = event
                     losses.append({"epoch": event.epoch + 1, "loss": event.valid_loss, "curve": f"{title} validation"})
                     accs.append({"epoch": event.epoch + 1, "accuracy": 100 * event.valid_acc, "model": title})
+                    if event.held_acc is not None:
+                        accs.append({"epoch": event.epoch + 1, "accuracy": 100 * event.held_acc,
+                                     "model": f"{title} · your held-out digits"})
                     steps_done = (event.epoch + 1) * (per_model // cfg.epochs)
                     speed = f" · {event.samples_per_sec:,.0f} samples/s"
                 else:
@@ -242,6 +303,8 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
             verdict += "; " + ", ".join(
                 f"{MODEL_TITLES[n]} {'reached' if reached_target(cfg, e.valid_acc) else 'did not reach'} the "
                 f"{cfg.target_acc:.1%} target ({e.valid_acc:.2%} after epoch {e.epoch + 1})" for n, e in last.items())
+        verdict += "".join(before_after(MODEL_TITLES[n], before[n], e, len(held) if held is not None else 0)
+                           for n, e in last.items() if n in before)
         html, gallery = evaluation_outputs(trained, "Your")
         files = weights_files(trained, {n: run_metadata(cfg, f"{preset}, trained in the app", data, last.get(n))
                                         for n in trained}, session)
@@ -254,6 +317,21 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
         RUNNING.pop(key, None)
 
 
+def starting_point(model, data, held: Digits | None) -> tuple[float, float | None]:
+    """A model's validation accuracy, and on the held-out own digits, before its training."""
+    x_valid, y_valid = as_tensors(data, torch.device("cpu"))[2:]
+    own = evaluate_digits(model, held) if held is not None and len(held) else None
+    return evaluate(model, x_valid, y_valid)[1], own
+
+
+def before_after(title: str, before: tuple[float, float | None], after: EpochEvent, held: int) -> str:
+    """One model's figures before and after training from trained weights or with own digits."""
+    text = f". {title}: MNIST validation {before[0]:.2%} → {after.valid_acc:.2%}"
+    if before[1] is not None and after.held_acc is not None:
+        text += f", your {held} held-out digits {before[1]:.0%} → {after.held_acc:.0%}"
+    return text
+
+
 # ---------------------------------------------------------------------------- layout
 
 
@@ -263,6 +341,10 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             which = gr.Radio(["linear", "cnn", "both"], value="both", label="Model", elem_id="train-model")
+            start_from = gr.Radio(list(START_FROM), value=START_FROM[0], label="Start from", elem_id="train-start-from",
+                                  info="Trained weights are fine-tuned: the recipe switches to “fine-tune”.")
+            include = gr.Checkbox(False, label="Include my digits (kept in the Draw tab; a quarter held out to "
+                                               "measure the result)", elem_id="train-include")
             preset = gr.Dropdown(list(PRESETS), value="tutorial", label="Recipe",
                                  info=" · ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
             subset = gr.Slider(1000, MAX_DIGITS, value=MAX_DIGITS, step=1000, elem_id="train-subset",
@@ -296,11 +378,15 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
 
     def on_preset(name):
         cfg = PRESETS.get(name, PRESETS["tutorial"])
-        return cfg.lr, cfg.schedule
+        return cfg.lr, cfg.schedule, min(cfg.epochs, MAX_EPOCHS), min(cfg.limit or MAX_DIGITS, MAX_DIGITS)
 
-    preset.change(on_preset, preset, [lr, schedule], api_visibility="private")
-    inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, target, session_state]
-    start.click(run_training, inputs, [loss_plot, acc_plot, progress, confusion, mistakes, download, session_state],
+    quiet = dict(api_visibility="private", show_progress="hidden")
+    preset.change(on_preset, preset, [lr, schedule, epochs, subset], **quiet)
+    start_from.change(lambda s: "tutorial" if s == START_FROM[0] else "fine-tune", start_from, preset, **quiet)
+    inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, target, start_from,
+              include, session_state]
+    start.click(functools.partial(run_training, shipped=shipped_models), inputs,
+                [loss_plot, acc_plot, progress, confusion, mistakes, download, session_state],
                 api_name="train", concurrency_limit=MAX_TRAININGS, concurrency_id="train",
                 show_progress="full", show_progress_on=[progress])  # queued visitors see their place there
     stop.click(stop_session, session_state, None, queue=False, api_visibility="private")

@@ -77,7 +77,8 @@ function buildCard(name) {
     `<div class="bar"><span class="pct"></span><div class="fill"></div><span class="digit">${d}</span></div>`).join("");
   card.innerHTML = `<h3>${setup.titles[name]} <small class="source"></small></h3>
     <div class="answer"><span class="top"></span><span class="conf"></span></div>
-    <div class="placeholder">Draw a digit</div><div class="bars">${bars}</div>`;
+    <div class="placeholder">Draw a digit</div><div class="bars">${bars}</div>
+    <div class="fix">Wrong? It’s a <button type="button" data-keep></button> <button type="button" data-keep></button></div>`;
 }
 
 function showCard(name, out) {
@@ -102,6 +103,10 @@ function showCard(name, out) {
     bar.title = `${d}: ${(100 * p[d]).toFixed(1)}%`;
     bar.querySelector(".pct").textContent = rank ? percent(p[d]) : "";
     bar.querySelector(".fill").style.height = `${Math.max(p[d], 0.01) * 80}%`;
+  });
+  card.querySelectorAll(".fix [data-keep]").forEach((button, k) => { // its next guesses, one tap to keep
+    button.dataset.keep = button.textContent = String(ranks[k + 1]);
+    button.title = `Keep this drawing as a ${ranks[k + 1]}`;
   });
 }
 
@@ -134,6 +139,7 @@ function show(answers) {
   frame.classList.toggle("empty", empty);
   undoButton.disabled = !strokes.length;
   clearButton.disabled = empty;
+  element.querySelectorAll(".keep-digits button").forEach((button) => { button.disabled = !digit; });
 }
 
 function setStatus(text, problem = false) {
@@ -252,6 +258,22 @@ function clear() {
   update(true);
 }
 
+/** File the drawing under its true digit in the visitor's collection (Python keeps it, in the
+ * session), then clear the pad for the next one. The digit travels with the event: props.value
+ * is cleared at once. */
+function keep(label) {
+  if (drawing || !digit) return;
+  trigger("keep", { label, digit: Array.from(digit) });
+  clear();
+  setStatus(`Kept as a ${label}. Draw the next one.`);
+}
+
+$(".keep-digits").innerHTML = Array.from({ length: 10 }, (_, d) =>
+  `<button type="button" data-keep="${d}" title="Keep this drawing as a ${d}">${d}</button>`).join("");
+element.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-keep]");
+  if (button && element.contains(button) && button.dataset.keep !== "") keep(Number(button.dataset.keep));
+});
 undoButton.addEventListener("click", undo);
 clearButton.addEventListener("click", clear);
 element.addEventListener("keydown", (event) => {

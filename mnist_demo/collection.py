@@ -1,0 +1,131 @@
+"""A visitor's own digits: kept in memory for their browser session only, as MNIST keeps its own
+(28x28 bytes, 0..255, read as pixels / 256 like the training data), at most ``CAP`` of them.
+
+A fixed share of each digit's drawings is held out of fine-tuning, so that a model's accuracy on
+them before and after says something honest. The rule depends only on the order in which a
+digit's drawings were kept, so a digit held out stays held out as more are added.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import IMAGE_SIDE, PIXEL_SCALE
+
+CAP = 2000  # digits per collection: enough for a class's pooled drawings, small in memory (1.6 MB)
+HOLD_OUT_EVERY = 4  # the 2nd, 6th, 10th... drawing of each digit is held out: a quarter
+PIXELS = IMAGE_SIDE * IMAGE_SIDE
+
+
+class CollectionError(ValueError):
+    """The change was refused (full, bad digit, bad label); the collection is unchanged."""
+
+
+def to_bytes(digit) -> np.ndarray:
+    """A digit as the page or ``preprocess`` gives it (784 floats in [0, 1]) as MNIST's 784 bytes."""
+    digit = np.asarray(digit, dtype=np.float64).reshape(-1)
+    if digit.shape != (PIXELS,) or not np.isfinite(digit).all():
+        raise CollectionError(f"A digit is {PIXELS} numbers (28x28).")
+    return np.clip(np.rint(digit * PIXEL_SCALE), 0, 255).astype(np.uint8)
+
+
+def held_out(labels: np.ndarray) -> np.ndarray:
+    """Which digits are held out of fine-tuning: every HOLD_OUT_EVERY-th of each label, from the 2nd."""
+    labels = np.asarray(labels)
+    rank = np.zeros(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        where = np.flatnonzero(labels == label)
+        rank[where] = np.arange(len(where))
+    return rank % HOLD_OUT_EVERY == 1
+
+
+@dataclass(frozen=True)
+class Digits:
+    """A snapshot of a collection: what readers use while the collection itself may change."""
+    pixels: np.ndarray  # (N, 784) uint8
+    labels: np.ndarray  # (N,) uint8
+    ids: np.ndarray  # (N,) int64, stable for the session: what "delete" names
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def x(self) -> np.ndarray:
+        """(N, 784) float32, scaled exactly as ``mnist_demo.data`` scales MNIST."""
+        return self.pixels.astype(np.float32) * np.float32(1 / PIXEL_SCALE)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.labels.astype(np.int64)
+
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=10)
+
+    def part(self, mask: np.ndarray) -> Digits:
+        return Digits(self.pixels[mask], self.labels[mask], self.ids[mask])
+
+    def split(self) -> tuple[Digits, Digits]:
+        """(digits to fine-tune on, digits held out to judge the fine-tune)."""
+        mask = held_out(self.labels)
+        return self.part(~mask), self.part(mask)
+
+
+EMPTY = Digits(np.zeros((0, PIXELS), np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.int64))
+
+
+class Collection:
+    """One session's digits. Every change is all or nothing, under a lock (a session's events
+    may run at once), and replaces the snapshot readers hold rather than editing it."""
+
+    def __init__(self, cap: int = CAP):
+        self.cap = cap
+        self._digits = EMPTY
+        self._next_id = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._digits)
+
+    def snapshot(self) -> Digits:
+        return self._digits
+
+    def add(self, digit, label: int) -> int:
+        """Keep one digit (784 floats in [0, 1]) under its true label; returns its id."""
+        return int(self.add_many(to_bytes(digit)[None], np.array([label]))[0])
+
+    def add_many(self, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Keep (N, 784) uint8 digits with their labels, all of them or none; returns their ids."""
+        pixels = np.asarray(pixels)
+        labels = np.asarray(labels)
+        if pixels.dtype != np.uint8 or pixels.ndim != 2 or pixels.shape[1] != PIXELS or len(pixels) != len(labels):
+            raise CollectionError("Expected digits as 28x28 bytes, one label each.")
+        if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > 9):
+            raise CollectionError("A digit's label must be a whole number from 0 to 9.")
+        with self._lock:
+            now = self._digits
+            if len(now) + len(labels) > self.cap:
+                raise CollectionError(
+                    f"Your collection holds at most {self.cap:,} digits: it has {len(now):,}, and "
+                    f"{len(labels):,} more would not fit. Delete some (or export and clear) first.")
+            ids = np.arange(self._next_id, self._next_id + len(labels), dtype=np.int64)
+            self._next_id += len(labels)
+            self._digits = Digits(np.concatenate([now.pixels, pixels]),
+                                  np.concatenate([now.labels, labels.astype(np.uint8)]),
+                                  np.concatenate([now.ids, ids]))
+        return ids
+
+    def remove(self, digit_id: int) -> bool:
+        """Delete one digit by id; False if there is none with that id (already deleted)."""
+        with self._lock:
+            keep = self._digits.ids != digit_id
+            if keep.all():
+                return False
+            self._digits = self._digits.part(keep)
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._digits = EMPTY

@@ -1,0 +1,265 @@
+"""The "Your digits" tab: the digits a visitor kept in the Draw tab, grouped by digit; delete one or
+all; export and import them as files; test both models on them beside MNIST validation, with
+confusion matrices whose cells show the digits behind them.
+
+The collection lives in the visitor's session (``TrainSession.digits``), in memory only. The
+only files written are their exports, in the session's own download folder, removed with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import time
+
+import gradio as gr
+import numpy as np
+
+from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
+from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_pair, write_png_zip
+from .evaluate import confusion_matrix, predict_labels
+from .models import MODEL_NAMES, MODEL_TITLES
+from .preprocess import ImageInputError
+from .ui_draw import digit_from_page, page_file
+from .ui_train import mnist_or_error
+
+MAX_CELL_DIGITS = 60  # digits shown for one confusion cell (MNIST's diagonal holds thousands)
+SETS = {"yours": "your digits", "mnist": "MNIST validation"}
+
+
+@functools.lru_cache(maxsize=4 * CAP)
+def thumbnail(pixels: bytes) -> str:
+    """A kept digit as a PNG data URL (28x28, white on black; the page enlarges it, pixelated)."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(np.frombuffer(pixels, np.uint8))).decode()
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def summary_markdown(digits: Digits) -> str:
+    """The Draw tab's one line about the collection."""
+    if not len(digits):
+        return "**Your digits:** none kept yet. Draw a digit, then tap *Keep as* its true digit."
+    counts = " · ".join(f"{d}: {n}" for d, n in enumerate(digits.counts()) if n)
+    return f"**Your digits:** {len(digits):,} kept ({counts}). See them, test the models on them and export them " \
+           "in the *Your digits* tab."
+
+
+def kept_figure(pixels: np.ndarray, label: int, digit_id: int, held: bool) -> str:
+    """One kept digit: its picture and a delete button; held-out ones are marked."""
+    note = ' title="Held out of fine-tuning: it measures the fine-tune"' if held else ""
+    return (f'<figure class="kept{" held" if held else ""}" data-id="{digit_id}"{note}>'
+            f'<img src="{thumbnail(pixels.tobytes())}" alt="a kept {label}">'
+            f'<button type="button" class="remove" data-remove="{digit_id}" aria-label="Delete this {label}" '
+            f'title="Delete">×</button></figure>')
+
+
+def gallery_html(digits: Digits) -> str:
+    """The collection grouped by digit, with counts; each thumbnail has a delete button."""
+    if not len(digits):
+        return ('<div class="my-digits empty">No digits kept yet. In the Draw tab, draw a digit and tap '
+                '<b>Keep as</b> its true digit (or <b>it’s a …</b> on a model that got it wrong). '
+                'Or import a collection below.</div>')
+    held = held_out(digits.labels)
+    groups = []
+    for d in range(10):
+        where = np.flatnonzero(digits.labels == d)
+        if not len(where):
+            continue
+        items = "".join(kept_figure(digits.pixels[i], d, digits.ids[i], held[i]) for i in where)
+        groups.append(f'<section class="kept-group" data-digit="{d}"><h4>{d} <small>×{len(where)}</small></h4>'
+                      f'<div class="kept-row">{items}</div></section>')
+    return (f'<div class="my-digits" data-count="{len(digits)}"><div class="my-digits-head">'
+            f'<b>{len(digits):,}</b> of at most {CAP:,} digits · <span class="held-key">dashed</span> = held out '
+            f'of fine-tuning (every fourth of each digit, from the second)'
+            f'<span class="clear-all"><button type="button" class="ask-clear">Delete all…</button>'
+            f'<span class="confirm">Delete all {len(digits):,}? <button type="button" class="do-clear">'
+            f'Delete all</button> <button type="button" class="cancel-clear">Cancel</button></span></span></div>'
+            f'{"".join(groups)}</div>')
+
+
+def clickable_confusion(confusion: np.ndarray, set_key: str, name: str) -> str:
+    """A confusion matrix whose non-empty cells are buttons: clicking one shows its digits."""
+    rows = []
+    for t in range(10):
+        total = max(1, confusion[t].sum())
+        cells = "".join(
+            f'<td style="background: rgba(249,115,22,{confusion[t, p] / total:.2f})">'
+            + (f'<button type="button" data-cell="{set_key} {name} {t} {p}" title="true {t}, said {p}: show them">'
+               f'{confusion[t, p]}</button>' if confusion[t, p] else "") + "</td>" for p in range(10))
+        rows.append(f"<tr><th>{t}</th>{cells}</tr>")
+    head = "".join(f"<th>{p}</th>" for p in range(10))
+    corner = '<th title="rows: the true digit; columns: the answer">true＼said</th>'
+    return f'<table class="confusion-table"><tr>{corner}{head}</tr>{"".join(rows)}</table>'
+
+
+def test_html(results: dict, sources: dict[str, str]) -> str:
+    """Overall and per-digit accuracy of each model on both sets, and their confusion matrices."""
+    parts = []
+    yours_y = results["yours"]["y"]
+    counts = np.bincount(yours_y, minlength=10)
+    header = "".join(f"<th>{MODEL_TITLES[n]} {SETS[s]}</th>" for n in MODEL_NAMES for s in SETS)
+    rows = []
+    for d in range(10):
+        cells = []
+        for n in MODEL_NAMES:
+            for s in SETS:
+                y, said = results[s]["y"], results[s][n]
+                mask = y == d
+                cells.append(f"<td>{(said[mask] == d).mean():.0%}</td>" if mask.any() else "<td>–</td>")
+        rows.append(f"<tr><th>{d}</th><td>{counts[d]}</td>{''.join(cells)}</tr>")
+    overall = "".join(f"<td><b>{(results[s][n] == results[s]['y']).mean():.1%}</b></td>"
+                      for n in MODEL_NAMES for s in SETS)
+    rows.append(f"<tr><th>all</th><td>{len(yours_y)}</td>{overall}</tr>")
+    table = (f'<div class="digit-test-wrap"><table class="per-class digit-test-table"><tr><th>digit</th><th>yours</th>{header}</tr>'
+             f'{"".join(rows)}</table></div>')
+    for n in MODEL_NAMES:
+        whose = "your trained weights" if sources[n] != "shipped" else "shipped weights"
+        for s in SETS:
+            y, said = results[s]["y"], results[s][n]
+            parts.append(f'<div class="confusion"><h4>{MODEL_TITLES[n]} ({whose}) on {SETS[s]}: '
+                         f'{(said == y).mean():.1%} of {len(y):,}</h4>'
+                         f'{clickable_confusion(confusion_matrix(y, said), s, n)}</div>')
+    return (f'{table}<p class="digit-test-help">Confusion matrices: rows are the true digit, columns the '
+            f'models’ answers. Click a number to see those digits.</p><div class="digit-test">{"".join(parts)}</div>')
+
+
+# ---------------------------------------------------------------------------- handlers
+
+
+def views(session):
+    """Everything that shows the collection: the Draw tab's line and this tab's gallery."""
+    digits = session.digits.snapshot()
+    return summary_markdown(digits), gallery_html(digits)
+
+
+def keep(session, evt: gr.EventData):
+    """The page's "Keep as N" / "it's a N": the drawing's 784 numbers and its true digit."""
+    data = evt._data if isinstance(evt._data, dict) else {}
+    try:
+        digit = digit_from_page(data.get("digit"))
+        label = data.get("label")
+        if digit is None:
+            raise CollectionError("Nothing is drawn: draw a digit first.")
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+            raise CollectionError("A digit's label must be a whole number from 0 to 9.")
+        session.digits.add(digit, label)
+    except (CollectionError, ImageInputError) as e:
+        gr.Warning(str(e))
+    return views(session)
+
+
+def remove(session, evt: gr.EventData):
+    data = evt._data if isinstance(evt._data, dict) else {}
+    digit_id = data.get("id")
+    if isinstance(digit_id, int) and not isinstance(digit_id, bool):
+        session.digits.remove(digit_id)
+    return views(session)
+
+
+def clear_all(session):
+    session.digits.clear()
+    return views(session)
+
+
+def import_files(files, session):
+    """Merge the files' digits into the collection: all of them, or none and a sentence why."""
+    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+    try:
+        pixels, labels = read_digit_files(paths)
+        session.digits.add_many(pixels, labels)
+        status = f"Imported {len(labels):,} digits; you have {len(session.digits):,}."
+    except (DigitFileError, CollectionError) as e:
+        status = f"⚠️ Nothing imported. {e}"
+    return *views(session), status
+
+
+def export_files(session):
+    digits = session.digits.snapshot()
+    if not len(digits):
+        raise gr.Error("Nothing to export yet: keep some digits in the Draw tab first.")
+    folder = session.new_downloads("digits")
+    stem = time.strftime("my-digits-%Y%m%d-%H%M%S")
+    images, labels = write_idx_pair(digits, folder, stem)
+    pictures = write_png_zip(digits, f"{folder}/{stem}-png.zip")
+    return [str(images), str(labels), str(pictures)]
+
+
+def run_test(session, chosen: dict, sources: dict[str, str]):
+    """Both chosen models on the collection and on MNIST validation; kept in the session so that a
+    confusion cell can show its digits."""
+    digits = session.digits.snapshot()
+    if not len(digits):
+        raise gr.Error("Keep some digits in the Draw tab first: then test the models on them here.")
+    data = mnist_or_error()
+    results = {"yours": {"y": digits.y, "digits": digits.x},
+               "mnist": {"y": data.y_valid, "digits": data.x_valid}}
+    for s in SETS:
+        for n in MODEL_NAMES:
+            results[s][n] = predict_labels(chosen[n], results[s]["digits"])
+    session.tested = results
+    return test_html(results, sources), ""
+
+
+def cell_digits(session, evt: gr.EventData):
+    """The digits behind one confusion cell of the last test."""
+    data = evt._data if isinstance(evt._data, dict) else {}
+    try:
+        set_key, name, true, said = str(data.get("cell", "")).split()
+        true, said = int(true), int(said)
+        result = session.tested[set_key]
+        chosen = np.flatnonzero((result["y"] == true) & (result[name] == said))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise gr.Error("Run the test again: that result is gone.") from None
+    shown = chosen[:MAX_CELL_DIGITS]
+    pictures = "".join(f'<img src="{thumbnail(to_bytes(result["digits"][i]).tobytes())}" '
+                       f'alt="a {true} read as {said}">' for i in shown)
+    more = f" (the first {len(shown)})" if len(chosen) > len(shown) else ""
+    return (f'<div class="cell-digits"><p><b>{MODEL_TITLES[name]} on {SETS[set_key]}:</b> {len(chosen):,} '
+            f'digit{"s" * (len(chosen) != 1)} that {"are" if len(chosen) != 1 else "is"} {true} and it said '
+            f'{said}{more}.</p><div class="kept-row">{pictures}</div></div>')
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+class DigitsTab:
+    def __init__(self, session: gr.State, draw):
+        self.draw = draw
+        gr.Markdown("The digits you keep in the Draw tab. They live in this browser tab only: no other visitor "
+                    "sees them and the server stores nothing; export them to keep them. In the Train tab, "
+                    "*Include my digits* fine-tunes the models on them.")
+        self.gallery = gr.HTML(gallery_html(EMPTY), elem_id="my-digits",
+                               js_on_load=page_file("digits.js"), apply_default_css=False)
+        with gr.Row():
+            with gr.Column():
+                self.export_button = gr.Button("Export (MNIST IDX files and a zip of PNGs)", elem_id="export-digits")
+                self.exported = gr.File(label="Your collection", file_count="multiple", interactive=False,
+                                        elem_id="exported-digits")
+            with gr.Column():
+                self.importer = gr.File(label="Import: an exported IDX pair (.gz) or zip of PNGs; several "
+                                              "at once merge (a class's files, say)",
+                                        file_count="multiple",
+                                        elem_id="import-digits")
+                self.import_status = gr.Markdown(elem_id="import-status")
+        gr.Markdown("### Test the models on your digits")
+        self.test_button = gr.Button("Test both models on your digits and on MNIST validation", variant="primary",
+                                     elem_id="test-digits")
+        gr.Markdown("With the weights chosen in the Draw tab (shipped, or your own trained ones).")
+        self.test = gr.HTML(elem_id="digit-test", js_on_load=page_file("confusion.js"), apply_default_css=False)
+        self.cell = gr.HTML(elem_id="cell-digits", apply_default_css=False)
+
+    def wire(self, session: gr.State, summary: gr.Markdown):
+        quiet = dict(api_visibility="private", show_progress="hidden")
+        both = [summary, self.gallery]
+        # Every tap counts, even while the last one's answer is on its way (Gradio's default drops it).
+        self.draw.pad.keep(keep, session, both, trigger_mode="multiple", **quiet)
+        self.gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)
+        self.gallery.clear_all(clear_all, session, both, **quiet)
+        self.importer.upload(import_files, [self.importer, session], [*both, self.import_status],
+                             api_visibility="private")
+        self.export_button.click(export_files, session, self.exported, api_visibility="private")
+        self.test_button.click(
+            lambda s, *c: run_test(s, self.draw.chosen(s, c), self.draw.sources(s, c)),
+            [session, *self.draw.choices], [self.test, self.cell], api_visibility="private")
+        self.test.cell(cell_digits, session, self.cell, trigger_mode="always_last", **quiet)

@@ -1,0 +1,120 @@
+"""Your own digits, end to end in Chromium, as the issue's new user: draw and keep 20 digits, see
+the models' accuracy on them, click a confusion cell and see those digits, fine-tune and see the
+before/after, export, open a fresh session, import, and find the same collection."""
+
+import re
+import urllib.request
+
+from pad_driver import DESKTOP, DIGITS, PHONE, card, draw, open_app, screenshot, touch_draw
+from playwright.sync_api import expect
+
+KEPT = ["1", "7", "0", "4"] * 5  # 20 drawings, five of each
+
+
+def kept_pictures(page) -> list[tuple[str, str]]:
+    """(digit group, picture) for every kept digit shown, in order."""
+    return page.evaluate("""() => [...document.querySelectorAll('#my-digits .kept')].map(
+        f => [f.closest('.kept-group').dataset.digit, f.querySelector('img').src])""")
+
+
+def test_keep_test_fine_tune_export_and_import(browser, app_url, tmp_path):
+    page = open_app(browser, app_url, viewport={"width": 1280, "height": 1100})
+    keep_buttons = page.locator("#pad .keep-digits button")
+    expect(keep_buttons.first).to_be_disabled()  # nothing drawn, nothing to keep
+    for k, digit in enumerate(KEPT[:-1]):
+        draw(page, DIGITS[digit])
+        page.locator(f'#pad .keep-digits button[data-keep="{digit}"]').click()
+        expect(page.locator("#pad .pad-frame.empty")).to_be_visible()  # cleared for the next one
+        expect(page.locator("#pad .pad-status")).to_have_text(f"Kept as a {digit}. Draw the next one.")
+    # The last one through a card's "Wrong? It's a N": kept under the N the button shows.
+    draw(page, DIGITS["4"])
+    fix = card(page, "linear").locator(".fix button").first
+    fixed_as = fix.text_content()
+    fix.click()
+    expected = KEPT[:-1] + [fixed_as]
+    counts = {d: expected.count(d) for d in sorted(set(expected))}
+    expect(page.locator("#digits-summary")).to_contain_text(
+        f"20 kept ({' · '.join(f'{d}: {n}' for d, n in counts.items())})")
+
+    page.get_by_role("tab", name="Your digits").click()
+    gallery = page.locator("#my-digits")
+    expect(gallery.locator(".kept")).to_have_count(20)
+    for d, n in counts.items():
+        expect(gallery.locator(f'.kept-group[data-digit="{d}"] .kept')).to_have_count(n)
+    expect(gallery.locator(".kept.held")).to_have_count(sum(1 for n in counts.values() for r in range(n) if r % 4 == 1))
+    # Delete one; "Delete all…" asks first, and Cancel keeps everything.
+    gallery.locator('.kept-group[data-digit="7"] .remove').first.click()
+    expect(gallery.locator(".kept")).to_have_count(19)
+    gallery.locator(".ask-clear").click()
+    gallery.locator(".cancel-clear").click()
+    expect(gallery.locator(".kept")).to_have_count(19)
+    expect(page.locator("#digits-summary")).to_contain_text("19 kept")
+    before = kept_pictures(page)
+
+    # Test: per-digit accuracy, and the digits behind a confusion cell.
+    page.locator("#test-digits").click()
+    test = page.locator("#digit-test")
+    expect(test.locator(".confusion-table")).to_have_count(4, timeout=30_000)
+    expect(test.locator(".digit-test-table")).to_contain_text("all")
+    cell = test.locator('[data-cell^="yours cnn 0 "]').first
+    shown = int(cell.text_content())
+    cell.click()
+    expect(page.locator("#cell-digits")).to_contain_text("CNN on your digits:")
+    expect(page.locator("#cell-digits img")).to_have_count(shown)
+    mnist_cell = test.locator('[data-cell="mnist linear 4 9"]')
+    mnist_cell.click()
+    expect(page.locator("#cell-digits")).to_contain_text(f"{int(mnist_cell.text_content())} digits that are 4 and it said 9")
+    screenshot(page, "digits-tab")
+
+    # Fine-tune the shipped CNN on them: the recipe switches, and the result says before and after.
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("cnn", exact=True).check()
+    page.locator("#train-start-from").get_by_label("shipped weights").check()
+    expect(page.locator("#train-epochs input[type=number]")).to_have_value("2")
+    page.locator("#train-include input").check()
+    page.locator("#train-start").click()
+    expect(page.locator("#train-progress")).to_contain_text("Finished", timeout=120_000)
+    expect(page.locator("#train-progress")).to_contain_text(
+        re.compile(r"CNN: MNIST validation 96\.75% → \d+\.\d\d%, your 4 held-out digits \d+% → \d+%"))
+    screenshot(page, "fine-tune")
+
+    # Export, then a fresh session imports the IDX pair and finds the same collection.
+    page.get_by_role("tab", name="Your digits").click()
+    page.locator("#export-digits").click()
+    links = page.locator("#exported-digits a")
+    expect(links).to_have_count(3, timeout=20_000)
+    files = []
+    for href in [links.nth(i).get_attribute("href") for i in range(3)]:
+        name = re.sub(r".*/", "", href.split("?")[0])
+        files.append(tmp_path / name)
+        files[-1].write_bytes(urllib.request.urlopen(urllib.parse.urljoin(app_url, href)).read())
+    assert sorted(f.name.split("-")[-1] for f in files) == ["png.zip", "ubyte.gz", "ubyte.gz"]
+    page.close()
+
+    fresh = open_app(browser, app_url, **DESKTOP)
+    expect(fresh.locator("#digits-summary")).to_contain_text("none kept yet")
+    fresh.get_by_role("tab", name="Your digits").click()
+    fresh.locator("#import-digits input[type=file]").set_input_files([f for f in files if f.suffix == ".gz"])
+    expect(fresh.locator("#import-status")).to_contain_text("Imported 19 digits")
+    expect(fresh.locator("#my-digits .kept")).to_have_count(19)
+    assert kept_pictures(fresh) == before
+    expect(fresh.locator("#digits-summary")).to_contain_text("19 kept")
+    # A bad file: a clear sentence, and the collection is unchanged.
+    bad = tmp_path / "notes.gz"
+    bad.write_bytes(b"not a digit file")
+    fresh.locator("#import-digits input[type=file]").set_input_files([bad])
+    expect(fresh.locator("#import-status")).to_contain_text("Nothing imported. notes.gz: not an MNIST IDX file")
+    expect(fresh.locator("#my-digits .kept")).to_have_count(19)
+    fresh.close()
+
+
+def test_keeping_by_touch_on_a_phone_in_dark_mode(browser, app_url):
+    page = open_app(browser, app_url + "?__theme=dark", **PHONE)
+    touch_draw(page, DIGITS["7"])
+    page.locator('#pad .keep-digits button[data-keep="7"]').tap()
+    expect(page.locator("#digits-summary")).to_contain_text("1 kept (7: 1)")
+    box = page.locator('#pad .keep-digits button[data-keep="9"]').bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 32  # a fingertip's target, ten across a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    screenshot(page, "keep-phone-dark")
+    page.close()
