@@ -111,8 +111,8 @@ def test_html(results: dict, sources: dict[str, str]) -> str:
     overall = "".join(f"<td><b>{(results[s][n] == results[s]['y']).mean():.1%}</b></td>"
                       for n in MODEL_NAMES for s in SETS)
     rows.append(f"<tr><th>all</th><td>{len(yours_y)}</td>{overall}</tr>")
-    table = (f'<div class="digit-test-wrap"><table class="per-class digit-test-table"><tr><th>digit</th><th>yours</th>{header}</tr>'
-             f'{"".join(rows)}</table></div>')
+    table = (f'<div class="digit-test-wrap"><table class="per-class digit-test-table"><tr><th>digit</th>'
+             f'<th>yours</th>{header}</tr>{"".join(rows)}</table></div>')
     for n in MODEL_NAMES:
         whose = "your trained weights" if sources[n] != "shipped" else "shipped weights"
         for s in SETS:

@@ -229,10 +229,8 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
                  start_from="new weights", include=False, session: TrainSession | None = None,
                  request: gr.Request | None = None, shipped: dict | None = None):
     """Generator: yields (loss plot, accuracy plot, progress, confusion, mistakes, file, session).
-    ``start_from`` and ``include`` (the visitor's own digits) come after ``target``; clients of
-    the older 11-argument /train get their defaults."""
-    if session is None:  # an 11-argument call: the session came where start_from is now
-        session, start_from = start_from, "new weights"
+    ``start_from`` and ``include`` (the visitor's own digits) come last, so that clients of the
+    older 10- and 11-input /train get their defaults."""
     cfg = config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target)
     names = MODEL_NAMES if which == "both" else (which,)
     if any(n not in MODEL_NAMES for n in names):
@@ -303,13 +301,13 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
             verdict += "; " + ", ".join(
                 f"{MODEL_TITLES[n]} {'reached' if reached_target(cfg, e.valid_acc) else 'did not reach'} the "
                 f"{cfg.target_acc:.1%} target ({e.valid_acc:.2%} after epoch {e.epoch + 1})" for n, e in last.items())
-        verdict += "".join(before_after(MODEL_TITLES[n], before[n], e, len(held) if held is not None else 0)
-                           for n, e in last.items() if n in before)
+        figures = "".join(before_after(MODEL_TITLES[n], before[n], e, len(held) if held is not None else 0)
+                          for n, e in last.items() if n in before)
         html, gallery = evaluation_outputs(trained, "Your")
         files = weights_files(trained, {n: run_metadata(cfg, f"{preset}, trained in the app", data, last.get(n))
                                         for n in trained}, session)
         yield (*frames(),
-               f"{verdict} after {time.perf_counter() - start:.0f} s. Your weights are ready: pick "
+               f"{verdict} after {time.perf_counter() - start:.0f} s{figures}. Your weights are ready: pick "
                f"“my trained weights” in the Draw tab, or download them below.",
                html, gallery, files, session)
     finally:

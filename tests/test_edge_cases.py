@@ -144,7 +144,8 @@ def test_two_sessions_training_at_once_keep_their_own_models(n):
     sessions = [TrainSession() for _ in range(n)]
 
     def go(k):
-        for _ in run_training("linear", "tutorial", 1, 1e-3, 64, "adam", "constant", 1000, k, False, 0, sessions[k]):
+        for _ in run_training("linear", "tutorial", 1, 1e-3, 64, "adam", "constant", 1000, k, False, 0,
+                                  session=sessions[k]):
             pass
     threads = [threading.Thread(target=go, args=(k,)) for k in range(n)]
     for t in threads:

@@ -157,3 +157,73 @@ def test_cli_says_whether_the_target_was_reached(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 0
     assert "linear: did not reach the 99.90% target" in capsys.readouterr().out
     assert main(["--target-acc", "1.5", "--out", str(tmp_path)]) == 2
+
+
+# ---------------------------------------------------------------------------- your own digits
+
+
+def slashed_zeros(mnist, n=40):
+    """MNIST's zeros with a slash through them, as some people write 0: the shipped CNN reads 8s."""
+    import numpy as np
+
+    from mnist_demo.collection import Digits
+
+    zeros = mnist.x_valid[mnist.y_valid == 0][:n].reshape(-1, 28, 28).copy()
+    for t in np.linspace(0, 1, 60):
+        y, x = int(round(23 - 18 * t)), int(round(6 + 16 * t))
+        zeros[:, y:y + 2, x:x + 2] = 255 / 256
+    pixels = np.rint(zeros.reshape(-1, 784) * 256).astype(np.uint8)
+    return Digits(pixels, np.zeros(n, np.uint8), np.arange(n))
+
+
+def test_own_digits_are_oversampled_to_their_share_of_each_epoch(mnist):
+    from mnist_demo.train import extra_repeats, steps_per_epoch
+    fit = slashed_zeros(mnist, 30)
+    cfg = TrainConfig(limit=10_000, batch_size=100, extra_share=0.05)
+    repeats = extra_repeats(10_000, 30, 0.05)
+    assert repeats == round(0.05 / 0.95 * 10_000 / 30) == 18
+    assert steps_per_epoch(mnist, cfg, fit) == math.ceil((10_000 + 30 * 18) / 100)
+    assert extra_repeats(10_000, 0, 0.05) == 0 and extra_repeats(10, 5000, 0.05) == 1
+
+
+def test_fine_tuning_the_shipped_cnn_on_own_digits_teaches_their_style(mnist):
+    import copy
+
+    from mnist_demo.inference import load_shipped_models
+    from mnist_demo.train import evaluate_digits
+    slashed = slashed_zeros(mnist)
+    fit, held = slashed.part(slashed.ids < 30), slashed.part(slashed.ids >= 30)
+    model = copy.deepcopy(load_shipped_models()["cnn"]).train()
+    before = evaluate_digits(model, held)
+    events = [e for e in train(model, mnist, PRESETS["fine-tune"], fit, held) if isinstance(e, EpochEvent)]
+    assert len(events) == PRESETS["fine-tune"].epochs and all(e.held_acc is not None for e in events)
+    assert before <= 0.3 and events[-1].held_acc >= before + 0.4  # the held-out slashed zeros are now read
+    assert events[-1].held_acc == evaluate_digits(model, held)
+    assert events[-1].valid_acc >= 0.955  # and MNIST is not forgotten (shipped: 96.75 %)
+
+
+def test_without_own_digits_nothing_is_mixed_in_or_measured(mnist):
+    _model, events = run("linear", mnist, SMALL)
+    assert all(e.held_acc is None for e in events if isinstance(e, EpochEvent))
+
+
+def test_cli_fine_tunes_shipped_weights_on_exported_digits(mnist, tmp_path, capsys):
+    from mnist_demo.digit_files import write_idx_pair
+    images, _labels = write_idx_pair(slashed_zeros(mnist), tmp_path, "mine")
+    rc = main(["--model", "cnn", "--preset", "fine-tune", "--init", "shipped", "--extra-digits", str(images),
+               "--epochs", "1", "--out", str(tmp_path / "out")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "your digits: 30 to train on" in out and "10 held out" in out
+    assert "cnn before: your held-out digits" in out and "cnn after: your held-out digits" in out
+    model, meta = load_weights(tmp_path / "out" / "cnn.safetensors", expect="cnn")
+    assert float(meta["valid_acc"]) > 0.95  # started from the shipped weights, not from scratch
+
+
+def test_cli_refuses_bad_digit_files_and_weights(tmp_path, capsys):
+    (tmp_path / "bad.gz").write_bytes(b"nope")
+    assert main(["--extra-digits", str(tmp_path / "bad.gz"), "--out", str(tmp_path)]) == 1
+    assert "bad.gz: not an MNIST IDX file" in capsys.readouterr().err
+    assert main(["--model", "cnn", "--init", str(tmp_path / "none.safetensors"), "--out", str(tmp_path)]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.safetensors"))

@@ -13,13 +13,14 @@ from PIL import Image
 from mnist_demo.ui_train import TrainSession, config_from_controls, run_training
 
 TINY = dict(which="both", preset="tutorial", epochs=1, lr=1e-3, batch_size=64, optimizer="adam",
-            schedule="constant", subset=2000, seed=0, augment=False, target=0)
+            schedule="constant", subset=2000, seed=0, augment=False, target=0, start_from="new weights",
+            include=False)
 
 
 def args(**over):
     a = {**TINY, **over}
     return [a[k] for k in ("which", "preset", "epochs", "lr", "batch_size", "optimizer", "schedule", "subset",
-                           "seed", "augment", "target")]
+                           "seed", "augment", "target", "start_from", "include")]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,91 @@
+"""A session's own digits: kept as MNIST keeps its digits, capped, all-or-nothing changes, and a
+held-out share that stays put as the collection grows."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from mnist_demo.collection import HOLD_OUT_EVERY, Collection, CollectionError, held_out, to_bytes
+
+
+def test_a_kept_digit_is_stored_as_mnist_bytes_and_read_back_scaled_like_training(mnist):
+    c = Collection()
+    digit = mnist.x_valid[3]  # already k/256, as the page's digits are
+    c.add(digit, int(mnist.y_valid[3]))
+    d = c.snapshot()
+    assert d.pixels.dtype == np.uint8 and d.pixels.shape == (1, 784)
+    np.testing.assert_array_equal(d.x[0], digit)  # bytes / 256: exactly the training scaling
+    assert d.y.tolist() == [int(mnist.y_valid[3])]
+
+
+def test_page_floats_round_to_the_nearest_byte():
+    assert to_bytes(np.full(784, 100.4 / 256))[0] == 100
+    assert to_bytes(np.full(784, 255.9 / 256))[0] == 255  # never wraps
+    with pytest.raises(CollectionError):
+        to_bytes(np.zeros(783))
+    with pytest.raises(CollectionError):
+        to_bytes(np.full(784, np.nan))
+
+
+def test_remove_by_id_and_clear():
+    c = Collection()
+    ids = [c.add(np.full(784, k / 256), k) for k in range(5)]
+    assert c.remove(ids[2]) and not c.remove(ids[2])  # a second delete of the same digit is harmless
+    assert c.snapshot().labels.tolist() == [0, 1, 3, 4]
+    new = c.add(np.zeros(784), 7)
+    assert new not in ids  # ids are never reused, so a stale delete cannot hit a new digit
+    c.clear()
+    assert len(c) == 0
+
+
+def test_the_cap_refuses_the_whole_change_and_says_so():
+    c = Collection(cap=10)
+    c.add_many(np.zeros((8, 784), np.uint8), np.arange(8))
+    with pytest.raises(CollectionError, match="at most 10 digits: it has 8, and 3 more"):
+        c.add_many(np.zeros((3, 784), np.uint8), np.arange(3))
+    assert len(c) == 8  # nothing of the refused three was kept
+    c.add_many(np.zeros((2, 784), np.uint8), np.arange(2))
+    with pytest.raises(CollectionError, match="at most 10"):
+        c.add(np.zeros(784), 1)
+
+
+@pytest.mark.parametrize("labels", [np.array([10]), np.array([-1]), np.array([1.5]), np.array(["3"])])
+def test_bad_labels_change_nothing(labels):
+    c = Collection()
+    with pytest.raises(CollectionError, match="0 to 9"):
+        c.add_many(np.zeros((1, 784), np.uint8), labels)
+    assert len(c) == 0
+
+
+def test_a_quarter_of_each_digit_is_held_out_and_stays_held_out_as_more_come():
+    labels = np.array([3, 3, 5, 3, 5, 3, 3, 5, 3, 3])
+    mask = held_out(labels)
+    # per digit, in the order kept: the 2nd, 6th, 10th... (rank % 4 == 1)
+    assert np.flatnonzero(mask).tolist() == [1, 4, 8]  # 3s: ranks 1 and 5; 5s: rank 1
+    grown = held_out(np.concatenate([labels, [3, 5, 3, 3]]))
+    assert (grown[:len(labels)] == mask).all()
+    many = held_out(np.repeat(np.arange(10), 40))
+    assert many.sum() == 10 * 40 // HOLD_OUT_EVERY
+
+
+def test_split_gives_disjoint_parts_that_cover_the_collection():
+    c = Collection()
+    c.add_many(np.arange(12 * 784, dtype=np.int64).reshape(12, 784).astype(np.uint8), np.arange(12) % 3)
+    fit, held = c.snapshot().split()
+    assert len(fit) + len(held) == 12 and not set(fit.ids) & set(held.ids)
+    assert sorted(held.labels.tolist()) == [0, 1, 2]
+
+
+def test_concurrent_keeps_are_all_kept():
+    c = Collection()
+
+    def keep_many():
+        for _ in range(50):
+            c.add(np.zeros(784), 1)
+    threads = [threading.Thread(target=keep_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(c) == 200 and len(set(c.snapshot().ids)) == 200

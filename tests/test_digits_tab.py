@@ -1,0 +1,153 @@
+"""The Your digits tab's handlers and the Train tab's fine-tune, called as Gradio calls them."""
+
+import copy
+import os
+import re
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from mnist_demo.digit_files import write_idx_pair
+from mnist_demo.inference import load_shipped_models
+from mnist_demo.ui_digits import cell_digits, clear_all, export_files, import_files, keep, remove, run_test
+from mnist_demo.ui_train import TrainSession, close_session, run_training
+
+
+def event(**data):
+    return gr.EventData(None, data)
+
+
+@pytest.fixture
+def session(mnist):
+    """A session that kept 24 validation digits through the page's "keep" event."""
+    s = TrainSession()
+    for i in range(24):
+        keep(s, event(label=int(mnist.y_valid[i]), digit=mnist.x_valid[i].tolist()))
+    return s
+
+
+def test_keep_files_the_drawing_under_its_digit_and_updates_both_views(mnist, session):
+    assert len(session.digits) == 24
+    np.testing.assert_array_equal(session.digits.snapshot().x, mnist.x_valid[:24])
+    summary, gallery = keep(session, event(label=3, digit=mnist.x_valid[30].tolist()))
+    assert "25 kept" in summary
+    assert gallery.count('<figure class="kept') == 25 and gallery.count("kept held") == sum(
+        1 for d in range(10) for r in range(np.sum(session.digits.snapshot().labels == d)) if r % 4 == 1)
+
+
+@pytest.mark.parametrize("data", [dict(label=10), dict(label=True), dict(label="3"), dict(label=None),
+                                  dict(label=3, digit=None), dict(label=3, digit=[0.5] * 783),
+                                  dict(label=3, digit=[2.0] * 784), dict(label=3, digit="ink"), {}])
+def test_a_bad_keep_changes_nothing(mnist, session, data):
+    data = {"digit": mnist.x_valid[0].tolist(), **data}
+    before = session.digits.snapshot()
+    with pytest.warns(UserWarning):  # gr.Warning: the visitor reads why
+        keep(session, event(**data))
+    assert session.digits.snapshot() is before
+
+
+def test_keep_at_the_cap_warns_and_keeps_nothing(mnist):
+    s = TrainSession()
+    s.digits.cap = 2
+    for i in range(2):
+        keep(s, event(label=1, digit=mnist.x_valid[i].tolist()))
+    with pytest.warns(UserWarning, match="at most 2 digits: it has 2, and 1 more would not fit"):
+        keep(s, event(label=1, digit=mnist.x_valid[2].tolist()))
+    assert len(s.digits) == 2
+
+
+def test_remove_and_clear(session):
+    first = int(session.digits.snapshot().ids[0])
+    remove(session, event(id=first))
+    remove(session, event(id="everything"))  # not an id: nothing happens
+    assert len(session.digits) == 23 and first not in session.digits.snapshot().ids
+    summary, gallery = clear_all(session)
+    assert len(session.digits) == 0 and "none kept yet" in summary and "No digits kept yet" in gallery
+
+
+def test_export_then_import_into_a_fresh_session_gives_the_same_collection(session):
+    files = export_files(session)
+    assert [re.sub(r"my-digits-\d{8}-\d{6}-", "", os.path.basename(f)) for f in files] == [
+        "images-idx3-ubyte.gz", "labels-idx1-ubyte.gz", "png.zip"]
+    assert all(f.startswith(session.downloads) for f in files)  # the session's own folder
+    for chosen in (files[:2], files[2:]):
+        fresh = TrainSession()
+        *_views, status = import_files(chosen, fresh)
+        assert status == "Imported 24 digits; you have 24."
+        mine, theirs = session.digits.snapshot(), fresh.digits.snapshot()
+        assert sorted(zip(map(bytes, mine.pixels), mine.labels, strict=True)) == sorted(
+            zip(map(bytes, theirs.pixels), theirs.labels, strict=True))
+    close_session(session)
+    assert not any(os.path.exists(f) for f in files)  # removed with the session
+
+
+def test_import_merges_and_a_bad_file_changes_nothing(session, tmp_path):
+    good = write_idx_pair(session.digits.snapshot(), tmp_path, "class")
+    bad = tmp_path / "truncated-labels-idx1-ubyte.gz"
+    bad.write_bytes(good[1].read_bytes()[:-10])
+    *_views, status = import_files([str(good[0]), str(bad)], session)
+    assert status.startswith("⚠️ Nothing imported.") and "truncated-labels-idx1-ubyte.gz" in status
+    assert len(session.digits) == 24
+    *_views, status = import_files([str(p) for p in good], session)
+    assert len(session.digits) == 48 and "you have 48" in status
+    session.digits.cap = 60
+    *_views, status = import_files([str(p) for p in good], session)
+    assert "at most 60 digits" in status and len(session.digits) == 48
+    assert "No files given" in import_files([], session)[-1]
+
+
+def test_test_results_and_the_digits_behind_each_cell(session):
+    models = load_shipped_models()
+    html, cell = run_test(session, models, {"linear": "shipped", "cnn": "shipped"})
+    assert html.count('class="confusion-table"') == 4 and cell == ""
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r'data-cell="([^"]+)"[^>]*>(\d+)<', html)}
+    assert sum(n for k, n in counts.items() if k.startswith("yours cnn")) == 24
+    assert sum(n for k, n in counts.items() if k.startswith("mnist linear")) == 20_000
+    for key in [k for k in counts if k.startswith("yours")][:5] + ["mnist cnn 4 9"]:
+        shown = cell_digits(session, event(cell=key))
+        assert shown.count("<img") == min(counts[key], 60)
+        assert f"{counts[key]:,} digit" in shown
+    with pytest.raises(gr.Error, match="again"):
+        cell_digits(session, event(cell="yours cnn eleven 2"))
+    with pytest.raises(gr.Error, match="Keep some digits"):
+        run_test(TrainSession(), models, {})
+
+
+def train_args(**over):
+    a = dict(which="cnn", preset="fine-tune", epochs=1, lr=3e-4, batch_size=64, optimizer="adam",
+             schedule="constant", subset=2000, seed=0, augment=False, target=0, start_from="shipped weights",
+             include=True)
+    return list({**a, **over}.values())
+
+
+def test_fine_tune_from_the_shipped_weights_reports_before_and_after(session):
+    shipped = load_shipped_models()
+    untouched = copy.deepcopy(shipped["cnn"].state_dict())
+    updates = list(run_training(*train_args(), session=session, shipped=shipped))
+    final = updates[-1][2]
+    held = int(np.sum(session.digits.snapshot().split()[1].labels >= 0))
+    assert re.search(rf"CNN: MNIST validation 96\.75% → \d+\.\d\d%, your {held} held-out digits \d+% → \d+%", final)
+    acc = updates[-1][1]
+    assert set(acc["model"].dropna()) == {"CNN", "CNN · your held-out digits"}
+    assert 0 in set(acc["epoch"].dropna())  # where the fine-tune started
+    assert "cnn" in session.models
+    for k, v in shipped["cnn"].state_dict().items():  # a copy was fine-tuned, never the app's own
+        assert torch.equal(v, untouched[k])
+
+
+def test_fine_tune_refuses_what_it_cannot_do(session):
+    with pytest.raises(gr.Error, match="No trained CNN in this tab yet"):
+        next(run_training(*train_args(start_from="my trained weights"), session=session))
+    with pytest.raises(gr.Error, match="no digits to train on"):
+        next(run_training(*train_args(start_from="new weights"), session=TrainSession()))
+    with pytest.raises(gr.Error, match="Start from one of"):
+        next(run_training(*train_args(start_from="yesterday"), session=session))
+
+
+def test_each_session_has_its_own_collection():
+    default = TrainSession()
+    a, b = copy.deepcopy(default), copy.deepcopy(default)  # as gr.State gives each browser session
+    a.digits.add(np.zeros(784), 1)
+    assert len(a.digits) == 1 and len(b.digits) == 0 and len(default.digits) == 0
