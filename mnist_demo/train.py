@@ -60,14 +60,14 @@ PRESETS = {
     "one-cycle": TrainConfig(lr=1e-2, schedule="onecycle", class_bias_init=1.0),
     # Starting from trained weights (shipped or your own): a few short epochs at a small rate
     # teach your own digits without forgetting MNIST (benchmarks/own_digits.py measures both).
-    "fine-tune": TrainConfig(epochs=2, lr=3e-4, limit=10_000),
+    "fine-tune": TrainConfig(epochs=3, lr=3e-4, limit=10_000),
 }
 PRESET_HELP = {
     "tutorial": "The tutorial's recipe: Adam at a constant 1e-3 (its CNN often ends with dead "
                 "classes, 75-92 %).",
     "one-cycle": "Same models, but the learning rate ramps up to 1e-2 and back down, and the CNN's "
                  "class scores start at 1 so none starts dead: the CNN reaches ~96.5 %.",
-    "fine-tune": "For trained weights (start from the shipped or your own): 2 epochs on 10,000 "
+    "fine-tune": "For trained weights (start from the shipped or your own): 3 epochs on 10,000 "
                  "digits at 3e-4, with your digits mixed in when included.",
 }
 

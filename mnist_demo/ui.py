@@ -70,8 +70,8 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         session = gr.State(TrainSession(), delete_callback=close_session)
         gr.Markdown(INTRO)
         with gr.Tab("Draw"):
-            draw = DrawTab(predictor)
-            digits_summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary")
+            digits_summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary", render=False)
+            draw = DrawTab(predictor, below_pad=digits_summary)
             with gr.Accordion("The tutorial's 3×3 grid: nine random validation digits", open=False):
                 grid_button = gr.Button("Show nine random validation digits", elem_id="grid-button")
                 grid = gr.Gallery(columns=3, height="auto", elem_id="grid", show_label=False,

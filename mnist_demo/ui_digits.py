@@ -20,7 +20,7 @@ from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_
 from .evaluate import confusion_matrix, predict_labels
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
-from .ui_draw import digit_from_page, page_file
+from .ui_draw import MINE, SHIPPED, digit_from_page, page_file
 from .ui_train import mnist_or_error
 
 MAX_CELL_DIGITS = 60  # digits shown for one confusion cell (MNIST's diagonal holds thousands)
@@ -89,7 +89,7 @@ def clickable_confusion(confusion: np.ndarray, set_key: str, name: str) -> str:
                f'{confusion[t, p]}</button>' if confusion[t, p] else "") + "</td>" for p in range(10))
         rows.append(f"<tr><th>{t}</th>{cells}</tr>")
     head = "".join(f"<th>{p}</th>" for p in range(10))
-    corner = '<th title="rows: the true digit; columns: the answer">true＼said</th>'
+    corner = '<th class="corner" title="rows: the true digit; columns: the answer">true ↓<br>said →</th>'
     return f'<table class="confusion-table"><tr>{corner}{head}</tr>{"".join(rows)}</table>'
 
 
@@ -243,11 +243,19 @@ class DigitsTab:
                                         elem_id="import-digits")
                 self.import_status = gr.Markdown(elem_id="import-status")
         gr.Markdown("### Test the models on your digits")
-        self.test_button = gr.Button("Test both models on your digits and on MNIST validation", variant="primary",
-                                     elem_id="test-digits")
-        gr.Markdown("With the weights chosen in the Draw tab (shipped, or your own trained ones).")
+        with gr.Row(equal_height=True):
+            self.weights = gr.Radio([("shipped weights", SHIPPED), ("my trained weights", MINE)], value=SHIPPED,
+                                    label="Test with", elem_id="test-weights", scale=1,
+                                    info="Your trained weights where you have them (Train tab), else the shipped.")
+            self.test_button = gr.Button("Test both models on your digits and on MNIST validation",
+                                         variant="primary", elem_id="test-digits", scale=2)
         self.test = gr.HTML(elem_id="digit-test", js_on_load=page_file("confusion.js"), apply_default_css=False)
         self.cell = gr.HTML(elem_id="cell-digits", apply_default_css=False)
+
+    def test_with(self, session, weights: str):
+        """The test, with the shipped weights or the visitor's own (each model where it has them)."""
+        choices = [weights] * len(MODEL_NAMES)
+        return run_test(session, self.draw.chosen(session, choices), self.draw.sources(session, choices))
 
     def wire(self, session: gr.State, summary: gr.Markdown):
         quiet = dict(api_visibility="private", show_progress="hidden")
@@ -259,7 +267,6 @@ class DigitsTab:
         self.importer.upload(import_files, [self.importer, session], [*both, self.import_status],
                              api_visibility="private")
         self.export_button.click(export_files, session, self.exported, api_visibility="private")
-        self.test_button.click(
-            lambda s, *c: run_test(s, self.draw.chosen(s, c), self.draw.sources(s, c)),
-            [session, *self.draw.choices], [self.test, self.cell], api_visibility="private")
+        self.test_button.click(self.test_with, [session, self.weights], [self.test, self.cell],
+                               api_visibility="private")
         self.test.cell(cell_digits, session, self.cell, trigger_mode="always_last", **quiet)

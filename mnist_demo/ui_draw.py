@@ -141,7 +141,7 @@ def read_digit_for(predictor: Predictor):
 class DrawTab:
     """The Draw tab's components, and the models each visitor has chosen."""
 
-    def __init__(self, predictor: Predictor):
+    def __init__(self, predictor: Predictor, below_pad: gr.Component | None = None):
         self.predictor = predictor
         self.shipped = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
         self.pad = gr.HTML(
@@ -149,6 +149,8 @@ class DrawTab:
             head="".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS), apply_default_css=False,
             server_functions=[read_digit_for(predictor)],
             setup={"recipe": RECIPE, "shapes": model_shapes(), "titles": MODEL_TITLES}, models=self.shipped)
+        if below_pad is not None:  # made elsewhere (the collection's line), shown right under the pad
+            below_pad.render()
         with gr.Row():
             self.choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",
                                      elem_id=f"weights-{n}", interactive=True) for n in MODEL_NAMES]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import glob
 import os
 import shutil
 import tempfile
@@ -78,10 +79,9 @@ class TrainSession:
         """A fresh, empty folder for this kind of download (the last one's files are removed)."""
         if self.downloads is None:
             self.downloads = tempfile.mkdtemp(prefix="mnist-session-")
-        folder = os.path.join(self.downloads, kind)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder)
-        return folder
+        for old in glob.glob(os.path.join(self.downloads, f"{kind}-*")):
+            shutil.rmtree(old, ignore_errors=True)
+        return tempfile.mkdtemp(prefix=f"{kind}-", dir=self.downloads)  # a new name: no stale cached copy
 
     def remove_downloads(self) -> None:
         if self.downloads:

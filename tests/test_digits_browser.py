@@ -72,7 +72,7 @@ def test_keep_test_fine_tune_export_and_import(browser, app_url, tmp_path):
     page.get_by_role("tab", name="Train").click()
     page.get_by_label("cnn", exact=True).check()
     page.locator("#train-start-from").get_by_label("shipped weights").check()
-    expect(page.locator("#train-epochs input[type=number]")).to_have_value("2")
+    expect(page.locator("#train-epochs input[type=number]")).to_have_value("3")
     page.locator("#train-include input").check()
     page.locator("#train-start").click()
     expect(page.locator("#train-progress")).to_contain_text("Finished", timeout=120_000)
@@ -80,8 +80,14 @@ def test_keep_test_fine_tune_export_and_import(browser, app_url, tmp_path):
         re.compile(r"CNN: MNIST validation 96\.75% → \d+\.\d\d%, your 4 held-out digits \d+% → \d+%"))
     screenshot(page, "fine-tune")
 
-    # Export, then a fresh session imports the IDX pair and finds the same collection.
+    # The test again, with the fine-tuned CNN (the linear model has no trained weights: shipped).
     page.get_by_role("tab", name="Your digits").click()
+    page.locator("#test-weights").get_by_label("my trained weights").check()
+    page.locator("#test-digits").click()
+    expect(test).to_contain_text("CNN (your trained weights) on your digits", timeout=30_000)
+    expect(test).to_contain_text("Linear (shipped weights) on your digits")
+
+    # Export, then a fresh session imports the IDX pair and finds the same collection.
     page.locator("#export-digits").click()
     links = page.locator("#exported-digits a")
     expect(links).to_have_count(3, timeout=20_000)

@@ -220,6 +220,7 @@ pad.addEventListener("pointerdown", (event) => {
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
   if (picture) { forgetPicture(); strokes = []; }
+  showModelStatus(); // a new drawing: "Kept as…" or a picture's note no longer applies
   drawing = { id: event.pointerId, points: [toPad(event)] };
   strokes.push(drawing.points);
   schedule();
