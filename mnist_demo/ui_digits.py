@@ -243,12 +243,12 @@ class DigitsTab:
                                         elem_id="import-digits")
                 self.import_status = gr.Markdown(elem_id="import-status")
         gr.Markdown("### Test the models on your digits")
-        with gr.Row(equal_height=True):
+        with gr.Row():
             self.weights = gr.Radio([("shipped weights", SHIPPED), ("my trained weights", MINE)], value=SHIPPED,
                                     label="Test with", elem_id="test-weights", scale=1,
                                     info="Your trained weights where you have them (Train tab), else the shipped.")
             self.test_button = gr.Button("Test both models on your digits and on MNIST validation",
-                                         variant="primary", elem_id="test-digits", scale=2)
+                                         variant="primary", elem_id="test-digits", scale=2, size="lg")
         self.test = gr.HTML(elem_id="digit-test", js_on_load=page_file("confusion.js"), apply_default_css=False)
         self.cell = gr.HTML(elem_id="cell-digits", apply_default_css=False)
 
