@@ -127,6 +127,12 @@ def test_html(results: dict, sources: dict[str, str]) -> str:
 # ---------------------------------------------------------------------------- handlers
 
 
+def event_fields(evt: gr.EventData) -> dict:
+    """What the page sent with its event; {} when it sent nothing (or not an object)."""
+    data = getattr(evt, "_data", None)  # EventData's attribute access fails when nothing was sent
+    return data if isinstance(data, dict) else {}
+
+
 def views(session):
     """Everything that shows the collection: the Draw tab's line and this tab's gallery."""
     digits = session.digits.snapshot()
@@ -135,7 +141,7 @@ def views(session):
 
 def keep(session, evt: gr.EventData):
     """The page's "Keep as N" / "it's a N": the drawing's 784 numbers and its true digit."""
-    data = evt._data if isinstance(evt._data, dict) else {}
+    data = event_fields(evt)
     try:
         digit = digit_from_page(data.get("digit"))
         label = data.get("label")
@@ -150,7 +156,7 @@ def keep(session, evt: gr.EventData):
 
 
 def remove(session, evt: gr.EventData):
-    data = evt._data if isinstance(evt._data, dict) else {}
+    data = event_fields(evt)
     digit_id = data.get("id")
     if isinstance(digit_id, int) and not isinstance(digit_id, bool):
         session.digits.remove(digit_id)
@@ -203,7 +209,7 @@ def run_test(session, chosen: dict, sources: dict[str, str]):
 
 def cell_digits(session, evt: gr.EventData):
     """The digits behind one confusion cell of the last test."""
-    data = evt._data if isinstance(evt._data, dict) else {}
+    data = event_fields(evt)
     try:
         set_key, name, true, said = str(data.get("cell", "")).split()
         true, said = int(true), int(said)
