@@ -58,6 +58,9 @@ class TrainConfig:
 PRESETS = {
     "tutorial": TrainConfig(),
     "one-cycle": TrainConfig(lr=1e-2, schedule="onecycle", class_bias_init=1.0),
+    # The same recipe, hotter and shorter: measured on 2 CPU cores (benchmarks/train_speed.py), two
+    # epochs at a 5e-2 peak reach 95 % (seeds 0-3: 95.0-95.6 %) in ~4.5 s, where 1e-2 needs five.
+    "fast": TrainConfig(epochs=2, lr=5e-2, schedule="onecycle", class_bias_init=1.0),
     # Starting from trained weights (shipped or your own): a few short epochs at a small rate
     # teach your own digits without forgetting MNIST (benchmarks/own_digits.py measures both).
     "fine-tune": TrainConfig(epochs=3, lr=3e-4, limit=10_000),
@@ -67,6 +70,7 @@ PRESET_HELP = {
                 "classes, 75-92 %).",
     "one-cycle": "Same models, but the learning rate ramps up to 1e-2 and back down, and the CNN's "
                  "class scores start at 1 so none starts dead: the CNN reaches ~96.5 %.",
+    "fast": "One-cycle in two epochs at a 5e-2 peak: the CNN reaches ~95 % in a few seconds.",
     "fine-tune": "For trained weights (start from the shipped or your own): 3 epochs on 10,000 "
                  "digits at 3e-4, with your digits mixed in when included.",
 }

@@ -227,3 +227,11 @@ def test_cli_refuses_bad_digit_files_and_weights(tmp_path, capsys):
     assert main(["--model", "cnn", "--init", str(tmp_path / "none.safetensors"), "--out", str(tmp_path)]) == 1
     assert "cannot read" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.safetensors"))
+
+
+def test_fast_preset_reaches_95_percent_in_two_epochs_from_the_command_line(tmp_path, capsys):
+    """The issue's command. Its speed against the tutorial's loop is benchmarks/train_speed.py's job."""
+    assert main(["--model", "cnn", "--preset", "fast", "--target-acc", "0.95", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "cnn: reached the 95.00% target" in out and "after 2 epochs" in out
+    assert PRESETS["fast"].epochs == 2  # same architecture and data; only the schedule differs
