@@ -1,7 +1,7 @@
 """Load: N concurrent API clients x M `/classify` requests against the app on loopback, beside a
 do-nothing `/classify` with the app's own settings (benchmarks/noop_app.py) under the same load in
-the same run; then again while another session trains the CNN on the full split. Bounded in
-count and time.
+the same run; then again while other sessions train the CNN on the full split (two by default:
+the app's own limit on 2 CPUs). Bounded in count and time.
 
     python benchmarks/load.py                       # 20 clients x 10 requests, starts both apps
     python benchmarks/load.py --url http://127.0.0.1:7860/ --clients 20 --requests 10
@@ -87,6 +87,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=10)
     p.add_argument("--time-limit", type=float, default=180, help="seconds per phase")
     p.add_argument("--no-training", action="store_true", help="skip the phase under training")
+    p.add_argument("--trainings", type=int, default=2, help="sessions training at once in that phase")
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds per app (default 2)")
     args = p.parse_args()
     args.clients, args.requests = min(args.clients, 100), min(args.requests, 100)  # stay bounded
@@ -118,15 +119,18 @@ def run(args, url: str, baseline: str):
         ratio = np.percentile(results["app"][0], 95) / np.percentile(results["do-nothing"][0], 95)
         print(f"app p95 / do-nothing p95: {ratio:.2f}x (goal <= 1.25x)")
         if not args.no_training:
-            trainer = Client(url, verbose=False)
-            job = trainer.submit("cnn", "one-cycle", 15, 0.01, 64, "adam", "onecycle", 50_000, 0, False,
-                                 api_name="/train")
-            while len(job.outputs()) < 3 and not job.done():
+            jobs = [Client(url, verbose=False).submit("cnn", "one-cycle", 15, 0.01, 64, "adam", "onecycle", 50_000,
+                                                      0, False, 0, "new weights", False, api_name="/train")
+                    for _ in range(args.trainings)]
+            while any(len(job.outputs()) < 3 and not job.done() for job in jobs):
                 time.sleep(0.2)
             t0 = time.monotonic()
             lat, err = hammer(url, path, args.clients, args.requests, args.time_limit)
-            report("during training", lat, err, time.monotonic() - t0)
-            job.cancel()
+            report(f"{args.trainings} training", lat, err, time.monotonic() - t0)
+            print(f"p95 while {args.trainings} sessions train / idle do-nothing p95: "
+                  f"{np.percentile(lat, 95) / np.percentile(results['do-nothing'][0], 95):.2f}x")
+            for job in jobs:
+                job.cancel()
 
 
 if __name__ == "__main__":
