@@ -71,6 +71,7 @@ class TrainSession:
         self.models: dict = {}
         self.stop = threading.Event()
         self.running = False
+        self.waiting = False  # its Start was pressed and the training waits in the queue
         self.digits = Collection()
         self.tested: dict | None = None
         self.downloads: str | None = None
@@ -106,6 +107,14 @@ def close_session(session: TrainSession | None) -> None:
     if session is not None:
         session.stop.set()
         session.remove_downloads()
+
+
+def accept_start(session: TrainSession) -> None:
+    """Start was pressed (run at once, before the queue): a Stop from now on applies to this
+    training, even while it still waits for its turn."""
+    if not session.running:
+        session.stop.clear()
+        session.waiting = True
 
 
 def stop_on_tab_close(request: gr.Request) -> None:
@@ -231,6 +240,7 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
     """Generator: yields (loss plot, accuracy plot, progress, confusion, mistakes, file, session).
     ``start_from`` and ``include`` (the visitor's own digits) come last, so that clients of the
     older 10- and 11-input /train get their defaults."""
+    waiting, session.waiting = session.waiting, False  # True when its Start button queued it
     cfg = config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target)
     names = MODEL_NAMES if which == "both" else (which,)
     if any(n not in MODEL_NAMES for n in names):
@@ -239,8 +249,13 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
         raise gr.Error("A training is already running in this tab: stop it first.")
     starts = starting_models(names, start_from, cfg, session, shipped)
     extra, held = own_digits(include, session)
-    session.running, done = True, gr.skip()
-    session.stop.clear()
+    done = gr.skip()
+    if waiting and session.stop.is_set():  # Stop pressed while it waited: it leaves the queue
+        yield None, None, "Stopped while waiting for its turn: nothing was trained.", done, done, done, done
+        return
+    if not waiting:  # an API call, which has no Start button: only a Stop from now on counts
+        session.stop.clear()
+    session.running = True
     key = request.session_hash if request is not None else None
     if key:
         RUNNING[key] = session
@@ -383,7 +398,8 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
     start_from.change(lambda s: "tutorial" if s == START_FROM[0] else "fine-tune", start_from, preset, **quiet)
     inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, target, start_from,
               include, session_state]
-    start.click(functools.partial(run_training, shipped=shipped_models), inputs,
+    start.click(accept_start, session_state, None, queue=False, api_visibility="private").then(
+        functools.partial(run_training, shipped=shipped_models), inputs,
                 [loss_plot, acc_plot, progress, confusion, mistakes, download, session_state],
                 api_name="train", concurrency_limit=MAX_TRAININGS, concurrency_id="train",
                 show_progress="full", show_progress_on=[progress])  # queued visitors see their place there

@@ -83,3 +83,32 @@ def test_look_inside_after_drawing(browser, app_url):
     expect(page.locator("#evaluation")).to_contain_text("96.75%")  # the shipped CNN
     screenshot(page, "look-inside")
     page.close()
+
+
+def test_a_waiting_visitor_sees_their_place_in_the_queue_and_can_leave_it(browser, app_url):
+    """Every training slot taken (one per CPU): the next visitor is told where they stand, and Stop
+    takes them out of the queue (their training never starts)."""
+    import time
+
+    from gradio_client import Client
+
+    from mnist_demo.ui_train import MAX_TRAININGS
+    busy = [Client(app_url, verbose=False).submit("cnn", "tutorial", 30, 1e-3, 64, "adam", "constant", 50_000, 0,
+                                                  False, 0, "new weights", False, api_name="/train")
+            for _ in range(MAX_TRAININGS)]
+    try:
+        deadline = time.monotonic() + 60
+        while any(len(job.outputs()) < 2 for job in busy) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        page = open_app(browser, app_url, **DESKTOP)
+        page.get_by_role("tab", name="Train").click()
+        page.get_by_label("linear", exact=True).check()
+        page.locator("#train-start").click()
+        expect(page.locator("#train-progress")).to_contain_text(re.compile(r"queue: 1/1"), timeout=15_000)
+        page.locator("#train-stop").click()  # changed their mind: they leave the queue
+    finally:
+        for job in busy:
+            job.cancel()
+    expect(page.locator("#train-progress")).to_contain_text("Stopped while waiting for its turn: nothing was "
+                                                            "trained.", timeout=30_000)
+    page.close()

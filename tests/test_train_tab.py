@@ -173,3 +173,17 @@ def test_plot_frames_name_every_series_from_the_first_update():
                     ["Linear training", "CNN validation"])
     assert set(df["curve"]) == {"Linear training", "CNN validation"}
     assert df["loss"].notna().sum() == 1
+
+
+def test_stop_while_waiting_leaves_the_queue_and_a_stale_stop_blocks_nothing(mnist):
+    from mnist_demo.ui_train import accept_start, stop_session
+    session = TrainSession()
+    accept_start(session)  # Start pressed: the training waits for its turn...
+    stop_session(session)  # ...and the visitor changes their mind
+    updates = list(run_training(*args(which="linear", subset=1000), session=session))
+    assert updates[-1][2] == "Stopped while waiting for its turn: nothing was trained."
+    assert not session.models and not session.running
+    stop_session(session)  # a Stop long before an API call does not stop that call
+    assert "Finished" in list(run_training(*args(which="linear", subset=1000), session=session))[-1][2]
+    accept_start(session)  # and a new Start forgets old Stops
+    assert "Finished" in list(run_training(*args(which="linear", subset=1000), session=session))[-1][2]
