@@ -13,10 +13,11 @@ from .inference import Predictor
 from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
+from .session import Session, close_session, stop_on_tab_close
 from .ui_digits import DigitsTab, summary_markdown
 from .ui_draw import MAX_PICTURE_BYTES, DrawTab, digit_from_page, open_image, page_file
 from .ui_inside import build_inside_tab, evaluation, look_inside
-from .ui_train import TrainSession, build_train_tab, close_session, mnist_or_error, stop_on_tab_close
+from .ui_train import build_train_tab, mnist_or_error
 
 # /classify requests handled at once; each is ~5 ms of work, the rest is Gradio's own overhead.
 CLASSIFY_CONCURRENCY = int(os.environ.get("MNIST_CLASSIFY_CONCURRENCY", "8"))
@@ -45,7 +46,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
             raise gr.Error("No digit found in the image: it looks blank.")
         return prediction.as_dict()
 
-    def random_grid(session: TrainSession, *choices):
+    def random_grid(session: Session, *choices):
         data = mnist_or_error()
         idx = np.random.default_rng().choice(len(data.x_valid), size=9, replace=False)
         labels = Predictor(draw.chosen(session, choices)).predict_batch(data.x_valid[idx])
@@ -57,7 +58,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
             items.append((digit_picture(data.x_valid[i], 4), f"true {true} — {said}"))
         return items
 
-    def inside_views(value, session: TrainSession, *choices):
+    def inside_views(value, session: Session, *choices):
         try:
             digit = digit_from_page(value)
         except ImageInputError as e:
@@ -67,7 +68,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
     # Gradio's copies of the files it served (weight downloads) are removed after an hour.
     with gr.Blocks(title="MNIST Draw & Train", delete_cache=(3600, 3600)) as demo:
         # Per browser session; when the session ends, its training stops and its files go.
-        session = gr.State(TrainSession(), delete_callback=close_session)
+        session = gr.State(Session(), delete_callback=close_session)
         gr.Markdown(INTRO)
         with gr.Tab("Draw"):
             digits_summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary", render=False)

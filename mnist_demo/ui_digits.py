@@ -2,7 +2,7 @@
 all; export and import them as files; test both models on them beside MNIST validation, with
 confusion matrices whose cells show the digits behind them.
 
-The collection lives in the visitor's session (``TrainSession.digits``), in memory only. The
+The collection lives in the visitor's session (``Session.digits``), in memory only. The
 only files written are their exports, in the session's own download folder, removed with it.
 """
 

@@ -6,11 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import glob
 import os
-import shutil
-import tempfile
-import threading
 import time
 
 import gradio as gr
@@ -18,11 +14,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .collection import Collection, Digits
+from .collection import Digits
 from .data import DataError, load_mnist
 from .evaluate import Evaluation, evaluate_model
 from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES
+from .session import RUNNING, Session, accept_start, stop_session
 from .train import (
     BOUNDS,
     OPTIMIZERS,
@@ -60,65 +57,6 @@ ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316", "Linear · your held-out d
 START_FROM = ("new weights", "shipped weights", "my trained weights")
 LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
                 "CNN training": "#fdba74", "CNN validation": "#c2410c"}
-
-
-class TrainSession:
-    """Per browser session: the models it trained, the flag its Stop button sets, the digits it
-    kept (and its last test on them), and the folder holding its files for download (one
-    subfolder per kind, replaced each time, all removed with the session)."""
-
-    def __init__(self):
-        self.models: dict = {}
-        self.stop = threading.Event()
-        self.running = False
-        self.waiting = False  # its Start was pressed and the training waits in the queue
-        self.digits = Collection()
-        self.tested: dict | None = None
-        self.downloads: str | None = None
-
-    def new_downloads(self, kind: str = "weights") -> str:
-        """A fresh, empty folder for this kind of download (the last one's files are removed)."""
-        if self.downloads is None:
-            self.downloads = tempfile.mkdtemp(prefix="mnist-session-")
-        for old in glob.glob(os.path.join(self.downloads, f"{kind}-*")):
-            shutil.rmtree(old, ignore_errors=True)
-        return tempfile.mkdtemp(prefix=f"{kind}-", dir=self.downloads)  # a new name: no stale cached copy
-
-    def remove_downloads(self) -> None:
-        if self.downloads:
-            shutil.rmtree(self.downloads, ignore_errors=True)
-            self.downloads = None
-
-    def __deepcopy__(self, memo):  # gr.State copies its default per session: give a fresh one
-        return TrainSession()
-
-
-# Trainings under way, by browser session: closing the tab stops that session's training.
-RUNNING: dict[str, TrainSession] = {}
-
-
-def stop_session(session: TrainSession | None) -> None:
-    if session is not None:
-        session.stop.set()
-
-
-def close_session(session: TrainSession | None) -> None:
-    """The browser session is gone: stop its training and remove its download files."""
-    if session is not None:
-        session.stop.set()
-        session.remove_downloads()
-
-
-def accept_start(session: TrainSession) -> None:
-    """Start was pressed (run at once, before the queue): a Stop from now on applies to this
-    training, even while it still waits for its turn."""
-    if not session.running:
-        session.stop.clear()
-        session.waiting = True
-
-
-def stop_on_tab_close(request: gr.Request) -> None:
-    stop_session(RUNNING.get(request.session_hash))
 
 
 def config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target=0):
@@ -191,7 +129,7 @@ def evaluation_outputs(models: dict, title: str):
     return confusion_section(evs, title), gallery
 
 
-def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: TrainSession) -> list[str]:
+def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Session) -> list[str]:
     """The session's weights as .safetensors in its fresh temporary folder (never in weights/)."""
     folder = session.new_downloads()
     paths = []
@@ -206,7 +144,7 @@ def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Tr
 # ---------------------------------------------------------------------------- the training stream
 
 
-def starting_models(names, start_from: str, cfg, session: TrainSession, shipped: dict | None) -> dict:
+def starting_models(names, start_from: str, cfg, session: Session, shipped: dict | None) -> dict:
     """The models a training starts from: new ones, or copies of trained ones to fine-tune."""
     if start_from not in START_FROM:
         raise gr.Error(f"Start from one of: {', '.join(START_FROM)}.")
@@ -223,7 +161,7 @@ def starting_models(names, start_from: str, cfg, session: TrainSession, shipped:
     return {n: new_model(n, cfg) for n in names}
 
 
-def own_digits(include, session: TrainSession) -> tuple[Digits | None, Digits | None]:
+def own_digits(include, session: Session) -> tuple[Digits | None, Digits | None]:
     """(digits to train on, digits held out) when the visitor includes their collection."""
     if not include:
         return None, None
@@ -235,7 +173,7 @@ def own_digits(include, session: TrainSession) -> tuple[Digits | None, Digits | 
 
 
 def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target,
-                 start_from="new weights", include=False, session: TrainSession | None = None,
+                 start_from="new weights", include=False, session: Session | None = None,
                  request: gr.Request | None = None, shipped: dict | None = None):
     """Generator: yields (loss plot, accuracy plot, progress, confusion, mistakes, file, session).
     ``start_from`` and ``include`` (the visitor's own digits) come last, so that clients of the

@@ -11,8 +11,9 @@ import torch
 
 from mnist_demo.digit_files import write_idx_pair
 from mnist_demo.inference import load_shipped_models
+from mnist_demo.session import Session, close_session
 from mnist_demo.ui_digits import cell_digits, clear_all, export_files, import_files, keep, remove, run_test
-from mnist_demo.ui_train import TrainSession, close_session, run_training
+from mnist_demo.ui_train import run_training
 
 
 def event(**data):
@@ -22,7 +23,7 @@ def event(**data):
 @pytest.fixture
 def session(mnist):
     """A session that kept 24 validation digits through the page's "keep" event."""
-    s = TrainSession()
+    s = Session()
     for i in range(24):
         keep(s, event(label=int(mnist.y_valid[i]), digit=mnist.x_valid[i].tolist()))
     return s
@@ -49,7 +50,7 @@ def test_a_bad_keep_changes_nothing(mnist, session, data):
 
 
 def test_keep_at_the_cap_warns_and_keeps_nothing(mnist):
-    s = TrainSession()
+    s = Session()
     s.digits.cap = 2
     for i in range(2):
         keep(s, event(label=1, digit=mnist.x_valid[i].tolist()))
@@ -73,7 +74,7 @@ def test_export_then_import_into_a_fresh_session_gives_the_same_collection(sessi
         "images-idx3-ubyte.gz", "labels-idx1-ubyte.gz", "png.zip"]
     assert all(f.startswith(session.downloads) for f in files)  # the session's own folder
     for chosen in (files[:2], files[2:]):
-        fresh = TrainSession()
+        fresh = Session()
         *_views, status = import_files(chosen, fresh)
         assert status == "Imported 24 digits; you have 24."
         mine, theirs = session.digits.snapshot(), fresh.digits.snapshot()
@@ -112,7 +113,7 @@ def test_test_results_and_the_digits_behind_each_cell(session):
     with pytest.raises(gr.Error, match="again"):
         cell_digits(session, event(cell="yours cnn eleven 2"))
     with pytest.raises(gr.Error, match="Keep some digits"):
-        run_test(TrainSession(), models, {})
+        run_test(Session(), models, {})
 
 
 def train_args(**over):
@@ -141,13 +142,6 @@ def test_fine_tune_refuses_what_it_cannot_do(session):
     with pytest.raises(gr.Error, match="No trained CNN in this tab yet"):
         next(run_training(*train_args(start_from="my trained weights"), session=session))
     with pytest.raises(gr.Error, match="no digits to train on"):
-        next(run_training(*train_args(start_from="new weights"), session=TrainSession()))
+        next(run_training(*train_args(start_from="new weights"), session=Session()))
     with pytest.raises(gr.Error, match="Start from one of"):
         next(run_training(*train_args(start_from="yesterday"), session=session))
-
-
-def test_each_session_has_its_own_collection():
-    default = TrainSession()
-    a, b = copy.deepcopy(default), copy.deepcopy(default)  # as gr.State gives each browser session
-    a.digits.add(np.zeros(784), 1)
-    assert len(a.digits) == 1 and len(b.digits) == 0 and len(default.digits) == 0

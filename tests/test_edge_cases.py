@@ -140,8 +140,9 @@ def test_public_launch_settings():
 def test_two_sessions_training_at_once_keep_their_own_models(n):
     import threading
 
-    from mnist_demo.ui_train import TrainSession, run_training
-    sessions = [TrainSession() for _ in range(n)]
+    from mnist_demo.session import Session
+    from mnist_demo.ui_train import run_training
+    sessions = [Session() for _ in range(n)]
 
     def go(k):
         for _ in run_training("linear", "tutorial", 1, 1e-3, 64, "adam", "constant", 1000, k, False, 0,

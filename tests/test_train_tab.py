@@ -10,7 +10,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from mnist_demo.ui_train import TrainSession, config_from_controls, run_training
+from mnist_demo.session import Session
+from mnist_demo.ui_train import config_from_controls, run_training
 
 TINY = dict(which="both", preset="tutorial", epochs=1, lr=1e-3, batch_size=64, optimizer="adam",
             schedule="constant", subset=2000, seed=0, augment=False, target=0, start_from="new weights",
@@ -123,7 +124,7 @@ def test_a_host_caps_epochs_and_digits_for_everyone(monkeypatch):
 
 
 def test_stop_flag_ends_the_stream_and_keeps_the_model(mnist):
-    session = TrainSession()
+    session = Session()
     stream = run_training(*args(which="cnn", epochs=20, subset=50_000), session)
     for i, _update in enumerate(stream):
         if i == 2:
@@ -135,9 +136,9 @@ def test_stop_flag_ends_the_stream_and_keeps_the_model(mnist):
 def test_download_folders_are_replaced_and_removed_with_the_session(mnist):
     from pathlib import Path
 
-    from mnist_demo.ui_train import close_session
+    from mnist_demo.session import close_session
 
-    session = TrainSession()
+    session = Session()
     first = Path(list(run_training(*args(which="linear", subset=1000), session))[-1][5][0]).parent
     assert first.is_dir()
     second = Path(list(run_training(*args(which="linear", subset=1000), session))[-1][5][0]).parent
@@ -161,7 +162,7 @@ def test_older_api_clients_without_a_target_still_train(app_url):
 
 def test_one_training_per_session():
     import gradio as gr
-    session = TrainSession()
+    session = Session()
     session.running = True
     with pytest.raises(gr.Error, match="already running"):
         next(run_training(*args(), session))
@@ -176,8 +177,8 @@ def test_plot_frames_name_every_series_from_the_first_update():
 
 
 def test_stop_while_waiting_leaves_the_queue_and_a_stale_stop_blocks_nothing(mnist):
-    from mnist_demo.ui_train import accept_start, stop_session
-    session = TrainSession()
+    from mnist_demo.session import accept_start, stop_session
+    session = Session()
     accept_start(session)  # Start pressed: the training waits for its turn...
     stop_session(session)  # ...and the visitor changes their mind
     updates = list(run_training(*args(which="linear", subset=1000), session=session))

@@ -1,0 +1,38 @@
+"""A visitor's session: fresh for every browser tab, its download folders kept apart by kind and
+removed with it."""
+
+import copy
+import os
+
+import numpy as np
+
+from mnist_demo.session import Session, accept_start, close_session, stop_session
+
+
+def test_each_browser_session_gets_a_fresh_one():
+    default = Session()
+    a, b = copy.deepcopy(default), copy.deepcopy(default)  # as gr.State gives each browser session
+    a.digits.add(np.zeros(784), 1)
+    a.models["cnn"] = object()
+    assert len(a.digits) == 1 and len(b.digits) == 0 and len(default.digits) == 0
+    assert not b.models and b.stop is not a.stop
+
+
+def test_download_folders_are_replaced_per_kind_and_removed_with_the_session():
+    s = Session()
+    weights = s.new_downloads("weights")
+    digits = s.new_downloads("digits")
+    newer = s.new_downloads("digits")
+    assert os.path.isdir(weights) and os.path.isdir(newer) and not os.path.exists(digits)
+    assert newer != digits  # a new name each time: a browser never gets a stale cached copy
+    close_session(s)
+    assert not os.path.exists(weights) and not os.path.exists(newer) and s.stop.is_set()
+
+
+def test_start_forgets_an_earlier_stop_but_not_one_made_while_waiting():
+    s = Session()
+    stop_session(s)
+    accept_start(s)
+    assert not s.stop.is_set() and s.waiting
+    stop_session(s)
+    assert s.stop.is_set() and s.waiting  # run_training will see it and leave the queue
