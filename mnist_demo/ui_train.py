@@ -297,7 +297,7 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
             include = gr.Checkbox(False, label="Include my digits (kept in the Draw tab; a quarter held out to "
                                                "measure the result)", elem_id="train-include")
             preset = gr.Dropdown(list(PRESETS), value="tutorial", label="Recipe",
-                                 info=" · ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+                                 info=PRESET_HELP["tutorial"], elem_id="train-preset")
             subset = gr.Slider(1000, MAX_DIGITS, value=MAX_DIGITS, step=1000, elem_id="train-subset",
                                label="Training digits (5,000 trains in seconds for a class demo)")
             epochs = gr.Slider(1, MAX_EPOCHS, value=min(15, MAX_EPOCHS), step=1, label="Epochs", elem_id="train-epochs")
@@ -329,10 +329,11 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
 
     def on_preset(name):
         cfg = PRESETS.get(name, PRESETS["tutorial"])
-        return cfg.lr, cfg.schedule, min(cfg.epochs, MAX_EPOCHS), min(cfg.limit or MAX_DIGITS, MAX_DIGITS)
+        return (gr.Dropdown(info=PRESET_HELP.get(name, "")), cfg.lr, cfg.schedule, min(cfg.epochs, MAX_EPOCHS),
+                min(cfg.limit or MAX_DIGITS, MAX_DIGITS))
 
     quiet = dict(api_visibility="private", show_progress="hidden")
-    preset.change(on_preset, preset, [lr, schedule, epochs, subset], **quiet)
+    preset.change(on_preset, preset, [preset, lr, schedule, epochs, subset], **quiet)  # its help: the chosen one
     start_from.change(lambda s: "tutorial" if s == START_FROM[0] else "fine-tune", start_from, preset, **quiet)
     inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, target, start_from,
               include, session_state]

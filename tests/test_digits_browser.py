@@ -73,6 +73,8 @@ def test_keep_test_fine_tune_export_and_import(browser, app_url, tmp_path):
     page.get_by_label("cnn", exact=True).check()
     page.locator("#train-start-from").get_by_label("shipped weights").check()
     expect(page.locator("#train-epochs input[type=number]")).to_have_value("3")
+    expect(page.locator("#train-preset")).to_contain_text("For trained weights")  # the chosen recipe's help
+    expect(page.locator("#train-preset")).not_to_contain_text("one-cycle")
     page.locator("#train-include input").check()
     page.locator("#train-start").click()
     expect(page.locator("#train-progress")).to_contain_text("Finished", timeout=120_000)
