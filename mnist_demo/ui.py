@@ -77,7 +77,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
                 grid_button = gr.Button("Show nine random validation digits", elem_id="grid-button")
                 grid = gr.Gallery(columns=3, height="auto", elem_id="grid", show_label=False,
                                   object_fit="contain")
-        with gr.Tab("Your digits", elem_id="digits-tab"):
+        with gr.Tab("Your digits", elem_id="digits-tab") as digits_tab_ui:
             digits_tab = DigitsTab(session, draw)
         with gr.Tab("Train"):
             build_train_tab(session, predictor.models)
@@ -99,7 +99,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         inside.button.click(lambda s, *c: evaluation(draw.chosen(s, c), "Chosen"), [session, *draw.choices],
                             inside.result, api_visibility="private")
         api_button.click(classify, api_file, api_json, api_name="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
-        digits_tab.wire(session, digits_summary)
+        digits_tab.wire(session, digits_summary, digits_tab_ui)
         demo.unload(stop_on_tab_close)
     return demo
 

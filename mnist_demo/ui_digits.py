@@ -152,7 +152,7 @@ def keep(session, evt: gr.EventData):
         session.digits.add(digit, label)
     except (CollectionError, ImageInputError) as e:
         gr.Warning(str(e))
-    return views(session)
+    return summary_markdown(session.digits.snapshot())  # the gallery is drawn when its tab is shown
 
 
 def remove(session, evt: gr.EventData):
@@ -263,11 +263,14 @@ class DigitsTab:
         choices = [weights] * len(MODEL_NAMES)
         return run_test(session, self.draw.chosen(session, choices), self.draw.sources(session, choices))
 
-    def wire(self, session: gr.State, summary: gr.Markdown):
+    def wire(self, session: gr.State, summary: gr.Markdown, tab: gr.Tab):
         quiet = dict(api_visibility="private", show_progress="hidden")
         both = [summary, self.gallery]
         # Every tap counts, even while the last one's answer is on its way (Gradio's default drops it).
-        self.draw.pad.keep(keep, session, both, trigger_mode="multiple", **quiet)
+        # A tap sends back one line, not the whole gallery (600 kB at the cap): a phone in a class
+        # keeps digit after digit, and the gallery is drawn when its tab is shown.
+        self.draw.pad.keep(keep, session, summary, trigger_mode="multiple", **quiet)
+        tab.select(lambda s: gallery_html(s.digits.snapshot()), session, self.gallery, **quiet)
         self.gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)
         self.gallery.clear_all(clear_all, session, both, **quiet)
         self.importer.upload(import_files, [self.importer, session], [*both, self.import_status],
