@@ -241,12 +241,12 @@ class DigitsTab:
             with gr.Column():
                 self.export_button = gr.Button("Export (MNIST IDX files and a zip of PNGs)", elem_id="export-digits")
                 self.exported = gr.File(label="Your collection", file_count="multiple", interactive=False,
-                                        elem_id="exported-digits")
+                                        elem_id="exported-digits", height=150)
             with gr.Column():
                 self.importer = gr.File(label="Import: an exported IDX pair (.gz) or zip of PNGs; several "
                                               "at once merge (a class's files, say)",
                                         file_count="multiple",
-                                        elem_id="import-digits")
+                                        elem_id="import-digits", height=150)
                 self.import_status = gr.Markdown(elem_id="import-status")
         gr.Markdown("### Test the models on your digits")
         with gr.Row():
