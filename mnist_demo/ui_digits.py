@@ -267,7 +267,7 @@ class DigitsTab:
         quiet = dict(api_visibility="private", show_progress="hidden")
         both = [summary, self.gallery]
         # Every tap counts, even while the last one's answer is on its way (Gradio's default drops it).
-        # A tap sends back one line, not the whole gallery (600 kB at the cap): a phone in a class
+        # A tap sends back one line, not the whole gallery (1.1 MB at the cap): a phone in a class
         # keeps digit after digit, and the gallery is drawn when its tab is shown.
         self.draw.pad.keep(keep, session, summary, trigger_mode="multiple", **quiet)
         tab.select(lambda s: gallery_html(s.digits.snapshot()), session, self.gallery, **quiet)
