@@ -16,8 +16,9 @@ from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
 from .ui_digits import DigitsTab, summary_markdown
 from .ui_draw import MAX_PICTURE_BYTES, DrawTab, digit_from_page, open_image, page_file
+from .ui_evaluation import mnist_or_error
 from .ui_inside import build_inside_tab, evaluation, look_inside
-from .ui_train import build_train_tab, mnist_or_error
+from .ui_train import build_train_tab
 
 # /classify requests handled at once; each is ~5 ms of work, the rest is Gradio's own overhead.
 CLASSIFY_CONCURRENCY = int(os.environ.get("MNIST_CLASSIFY_CONCURRENCY", "8"))

@@ -21,7 +21,7 @@ from .evaluate import confusion_matrix, predict_labels
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
 from .ui_draw import MINE, SHIPPED, digit_from_page, page_file
-from .ui_train import mnist_or_error
+from .ui_evaluation import mnist_or_error
 
 MAX_CELL_DIGITS = 60  # digits shown for one confusion cell (MNIST's diagonal holds thousands)
 SETS = {"yours": "your digits", "mnist": "MNIST validation"}

@@ -8,7 +8,7 @@ import gradio as gr
 
 from . import insight
 from .models import MODEL_TITLES
-from .ui_train import confusion_section, evaluate_all
+from .ui_evaluation import confusion_section, evaluate_all
 
 CAPTIONS = {
     "templates": "**Linear model: its ten templates** (0–4 above, 5–9 below). Each digit's 784 weights "

@@ -15,9 +15,6 @@ import pandas as pd
 import torch
 
 from .collection import Digits
-from .data import DataError, load_mnist
-from .evaluate import Evaluation, evaluate_model
-from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES
 from .session import RUNNING, Session, accept_start, stop_session
 from .train import (
@@ -37,6 +34,7 @@ from .train import (
     steps_per_epoch,
     train,
 )
+from .ui_evaluation import evaluation_outputs, mnist_or_error
 from .weights import weights_to_bytes
 
 # How many trainings may run at once across all sessions (the rest wait in the queue), and torch's
@@ -86,47 +84,6 @@ def plot_frame(rows: list[dict], x: str, y: str, key: str, series) -> pd.DataFra
     of series at the first update, so a curve that only appears later would never be drawn."""
     placeholders = [{x: np.nan, y: np.nan, key: name} for name in series]
     return pd.DataFrame(placeholders + rows, columns=[x, y, key])
-
-
-def confusion_html(title: str, ev: Evaluation) -> str:
-    rows = []
-    for t in range(10):
-        total = max(1, ev.confusion[t].sum())
-        cells = "".join(
-            f'<td style="background: rgba(249,115,22,{ev.confusion[t, p] / total:.2f})">'
-            f'{ev.confusion[t, p] or ""}</td>' for p in range(10))
-        rows.append(f"<tr><th>{t}</th>{cells}</tr>")
-    head = "".join(f"<th>{p}</th>" for p in range(10))
-    return (f'<div class="confusion"><h4>{title}: {ev.accuracy:.2%} of 20,000 validation digits</h4>'
-            f'<table><tr><th>true ↓ / said →</th>{head}</tr>{"".join(rows)}</table></div>')
-
-
-def mistakes_gallery(name: str, ev: Evaluation, x_valid: np.ndarray):
-    return [(digit_picture(x_valid[i], 4), f"{MODEL_TITLES[name]}: true {t}, said {p} ({c:.0%})")
-            for i, t, p, c in ev.mistakes]
-
-
-def mnist_or_error():
-    """The dataset, or its DataError (which says how to point the app at local files) as a gr.Error."""
-    try:
-        return load_mnist()
-    except DataError as e:
-        raise gr.Error(str(e)) from None
-
-
-def evaluate_all(models: dict) -> tuple[dict[str, Evaluation], np.ndarray]:
-    data = mnist_or_error()
-    return {name: evaluate_model(model, data) for name, model in models.items()}, data.x_valid
-
-
-def confusion_section(evaluations: dict[str, Evaluation], title: str) -> str:
-    return "".join(confusion_html(f"{title} {MODEL_TITLES[n]}", ev) for n, ev in evaluations.items())
-
-
-def evaluation_outputs(models: dict, title: str):
-    evs, x_valid = evaluate_all(models)
-    gallery = [item for n, ev in evs.items() for item in mistakes_gallery(n, ev, x_valid)]
-    return confusion_section(evs, title), gallery
 
 
 def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Session) -> list[str]:

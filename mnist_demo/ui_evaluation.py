@@ -1,0 +1,54 @@
+"""How models do on MNIST validation, as the tabs show it: confusion matrices as HTML and the
+most confident mistakes as a gallery. Shared by the Train and Look inside tabs; also the one place
+that turns a missing dataset into a sentence for the visitor."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from .data import DataError, load_mnist
+from .evaluate import Evaluation, evaluate_model
+from .insight import digit_picture
+from .models import MODEL_TITLES
+
+
+def confusion_html(title: str, ev: Evaluation) -> str:
+    rows = []
+    for t in range(10):
+        total = max(1, ev.confusion[t].sum())
+        cells = "".join(
+            f'<td style="background: rgba(249,115,22,{ev.confusion[t, p] / total:.2f})">'
+            f'{ev.confusion[t, p] or ""}</td>' for p in range(10))
+        rows.append(f"<tr><th>{t}</th>{cells}</tr>")
+    head = "".join(f"<th>{p}</th>" for p in range(10))
+    return (f'<div class="confusion"><h4>{title}: {ev.accuracy:.2%} of 20,000 validation digits</h4>'
+            f'<table><tr><th>true ↓ / said →</th>{head}</tr>{"".join(rows)}</table></div>')
+
+
+def mistakes_gallery(name: str, ev: Evaluation, x_valid: np.ndarray):
+    return [(digit_picture(x_valid[i], 4), f"{MODEL_TITLES[name]}: true {t}, said {p} ({c:.0%})")
+            for i, t, p, c in ev.mistakes]
+
+
+def mnist_or_error():
+    """The dataset, or its DataError (which says how to point the app at local files) as a gr.Error."""
+    try:
+        return load_mnist()
+    except DataError as e:
+        raise gr.Error(str(e)) from None
+
+
+def evaluate_all(models: dict) -> tuple[dict[str, Evaluation], np.ndarray]:
+    data = mnist_or_error()
+    return {name: evaluate_model(model, data) for name, model in models.items()}, data.x_valid
+
+
+def confusion_section(evaluations: dict[str, Evaluation], title: str) -> str:
+    return "".join(confusion_html(f"{title} {MODEL_TITLES[n]}", ev) for n, ev in evaluations.items())
+
+
+def evaluation_outputs(models: dict, title: str):
+    evs, x_valid = evaluate_all(models)
+    gallery = [item for n, ev in evs.items() for item in mistakes_gallery(n, ev, x_valid)]
+    return confusion_section(evs, title), gallery
