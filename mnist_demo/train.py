@@ -199,14 +199,24 @@ def steps_per_epoch(data: MNIST, cfg: TrainConfig, extra: Digits | None = None) 
     return math.ceil(rows / cfg.batch_size)
 
 
-def run_metadata(cfg: TrainConfig, preset: str, data: MNIST, last: EpochEvent | None) -> dict[str, str]:
-    """What a weights file says about the training that made it (CLI and app alike)."""
+def run_metadata(cfg: TrainConfig, preset: str, data: MNIST, last: EpochEvent | None, start: str = "new weights",
+                 extra: Digits | None = None, held: Digits | None = None) -> dict[str, str]:
+    """What a weights file says about the training that made it (CLI and app alike): its recipe,
+    data, result, what it started from and whether the visitor's own digits were in it."""
     meta = {
         "preset": preset, "config": json.dumps(dataclasses.asdict(cfg)),
         "split": f"train {len(data.x_train[:cfg.limit])} of 50000 / valid 20000 (tutorial split, pixels/256)",
         "data_source": data.source if data.source.startswith("openml") else
                        "MNIST IDX files (the same rows as openml:mnist_784)",
     }
+    if start != "new weights":
+        meta["started_from"] = start
+    if extra is not None and len(extra):
+        repeats = extra_repeats(len(data.x_train[:cfg.limit]), len(extra), cfg.extra_share)
+        meta["own_digits"] = (f"{len(extra)} kept digits, each {repeats}x per epoch (augmented); "
+                              f"{len(held) if held is not None else 0} held out")
+    if last is not None and last.held_acc is not None:
+        meta["own_held_out_acc"] = f"{last.held_acc:.6f}"
     if last is not None:  # a run stopped before its first epoch ended has no validation yet
         meta.update(valid_loss=f"{last.valid_loss:.6f}", valid_acc=f"{last.valid_acc:.6f}",
                     epochs_done=str(last.epoch + 1), train_seconds=f"{last.elapsed:.1f}")
@@ -228,8 +238,6 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig, extra: Digits | None 
         repeats = extra_repeats(n_mnist, len(extra), cfg.extra_share)
         x_train = torch.cat([x_train, torch.from_numpy(extra.x).to(device).repeat(repeats, 1)])
         y_train = torch.cat([y_train, torch.from_numpy(extra.y).to(device).repeat(repeats)])
-    x_held, y_held = ((torch.from_numpy(held.x).to(device), torch.from_numpy(held.y).to(device))
-                      if held is not None and len(held) else (None, None))
     n = len(x_train)
     steps = steps_per_epoch(data, cfg, extra)
     if cfg.optimizer == "adam":
@@ -270,7 +278,7 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig, extra: Digits | None 
                 since = 0
         train_seconds = time.perf_counter() - epoch_start
         valid_loss, valid_acc = evaluate(model, x_valid, y_valid)
-        held_acc = evaluate(model, x_held, y_held)[1] if x_held is not None else None
+        held_acc = evaluate_digits(model, held) if held is not None and len(held) else None
         yield EpochEvent(name, epoch, cfg.epochs, valid_loss, valid_acc,
                          time.perf_counter() - start, n / train_seconds, held_acc)
         if reached_target(cfg, valid_acc):
@@ -283,7 +291,7 @@ def reached_target(cfg: TrainConfig, valid_acc: float) -> bool:
 
 
 def evaluate_digits(model: nn.Module, digits: Digits) -> float:
-    """Accuracy on some of the visitor's digits (on the CPU, where the app keeps its models)."""
+    """Accuracy on some of the visitor's digits, on whichever device the model is."""
     device = next(model.parameters()).device
     return evaluate(model, torch.from_numpy(digits.x).to(device), torch.from_numpy(digits.y).to(device))[1]
 
@@ -400,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         if held is not None and len(held):
             print(f"{name} after: your held-out digits {evaluate_digits(model, held):.1%}")
         path = Path(args.out) / f"{name}.safetensors"
-        save_weights(model, path, run_metadata(cfg, args.preset, data, last))
+        save_weights(model, path, run_metadata(cfg, args.preset, data, last, args.init or "new weights", extra, held))
         print(f"wrote {path}  (valid_acc {last.valid_acc:.2%})")
     return 0
 

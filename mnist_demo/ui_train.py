@@ -214,7 +214,8 @@ def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, sub
         figures = "".join(before_after(MODEL_TITLES[n], before[n], e, len(held) if held is not None else 0)
                           for n, e in last.items() if n in before)
         html, gallery = evaluation_outputs(trained, "Your")
-        files = weights_files(trained, {n: run_metadata(cfg, f"{preset}, trained in the app", data, last.get(n))
+        files = weights_files(trained, {n: run_metadata(cfg, f"{preset}, trained in the app", data, last.get(n),
+                                                         start_from, extra, held)
                                         for n in trained}, session)
         yield (*frames(),
                f"{verdict} after {time.perf_counter() - start:.0f} s{figures}. Your weights are ready: pick "

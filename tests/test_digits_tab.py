@@ -23,6 +23,7 @@ from mnist_demo.ui_digits import (
     run_test,
 )
 from mnist_demo.ui_train import run_training
+from mnist_demo.weights import load_weights
 
 
 def event(**data):
@@ -144,6 +145,8 @@ def test_fine_tune_from_the_shipped_weights_reports_before_and_after(session):
     assert set(acc["model"].dropna()) == {"CNN", "CNN · your held-out digits"}
     assert 0 in set(acc["epoch"].dropna())  # where the fine-tune started
     assert "cnn" in session.models
+    _model, meta = load_weights(updates[-1][5][0], expect="cnn")  # the download says how it was made
+    assert meta["started_from"] == "shipped weights" and f"{held} held out" in meta["own_digits"]
     for k, v in shipped["cnn"].state_dict().items():  # a copy was fine-tuned, never the app's own
         assert torch.equal(v, untouched[k])
 

@@ -218,6 +218,8 @@ def test_cli_fine_tunes_shipped_weights_on_exported_digits(mnist, tmp_path, caps
     assert "cnn before: your held-out digits" in out and "cnn after: your held-out digits" in out
     model, meta = load_weights(tmp_path / "out" / "cnn.safetensors", expect="cnn")
     assert float(meta["valid_acc"]) > 0.95  # started from the shipped weights, not from scratch
+    assert meta["started_from"] == "shipped" and meta["own_digits"].startswith("30 kept digits, each ")
+    assert meta["own_digits"].endswith("10 held out") and 0 <= float(meta["own_held_out_acc"]) <= 1
 
 
 def test_cli_refuses_bad_digit_files_and_weights(tmp_path, capsys):
