@@ -23,7 +23,8 @@ from PIL import Image, UnidentifiedImageError
 from .collection import CAP, PIXELS, Digits
 from .data import IMAGE_SIDE, IMAGES_MAGIC, LABELS_MAGIC, DataError, idx_bytes, parse_idx
 
-IMAGES_SUFFIX, LABELS_SUFFIX = "images-idx3-ubyte.gz", "labels-idx1-ubyte.gz"
+IMAGES_KIND, LABELS_KIND = "images-idx3", "labels-idx1"  # what MNIST's own file names say they hold
+IMAGES_SUFFIX, LABELS_SUFFIX = f"{IMAGES_KIND}-ubyte.gz", f"{LABELS_KIND}-ubyte.gz"
 # A file's contents may not exceed what CAP digits need (plus headers): no gzip or zip bombs.
 MAX_IDX_BYTES = 16 + CAP * PIXELS
 MAX_PNG_BYTES = 64 * 1024
@@ -64,11 +65,9 @@ def write_png_zip(digits: Digits, path: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------------------- reading
 
 
-def _read_bounded(path: Path, limit: int) -> bytes:
-    """The file's bytes, gunzipped if it is gzip, refusing anything beyond ``limit`` bytes."""
+def _read_bounded(path: Path, limit: int, gz: bool) -> bytes:
+    """The file's bytes, gunzipped if ``gz``, refusing anything beyond ``limit`` bytes."""
     try:
-        with open(path, "rb") as f:
-            gz = f.read(2) == b"\x1f\x8b"
         with (gzip.open if gz else open)(path, "rb") as f:
             raw = f.read(limit + 1)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
@@ -80,7 +79,7 @@ def _read_bounded(path: Path, limit: int) -> bytes:
 
 def _pair_key(name: str) -> str:
     """What an images file and its labels file share: the name without 'images-idx3' / 'labels-idx1'."""
-    return re.sub(r"(images-idx3|labels-idx1)", "", name)
+    return name.replace(IMAGES_KIND, "").replace(LABELS_KIND, "")
 
 
 def _png_digits(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +131,7 @@ def read_digit_files(paths) -> tuple[np.ndarray, np.ndarray]:
         if head == b"PK\x03\x04":
             parts.append(_png_digits(path))
             continue
-        raw = _read_bounded(path, MAX_IDX_BYTES)
+        raw = _read_bounded(path, MAX_IDX_BYTES, gz=head[:2] == b"\x1f\x8b")
         magic = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
         if magic == IMAGES_MAGIC:
             images[_pair_key(path.name)] = (path.name, _idx(raw, IMAGES_MAGIC, path.name))
@@ -168,7 +167,7 @@ def load_extra_digits(paths) -> Digits:
     """Files named on the command line as Digits. A lone IDX file brings its partner from beside it."""
     paths = [Path(p) for p in paths]
     for p in list(paths):
-        for a, b in ((IMAGES_SUFFIX[:11], LABELS_SUFFIX[:11]), (LABELS_SUFFIX[:11], IMAGES_SUFFIX[:11])):
+        for a, b in ((IMAGES_KIND, LABELS_KIND), (LABELS_KIND, IMAGES_KIND)):
             partner = p.with_name(p.name.replace(a, b))
             if a in p.name and partner.exists() and partner not in paths:
                 paths.append(partner)

@@ -24,8 +24,7 @@ def evaluate_model(model: nn.Module, data: MNIST, max_mistakes: int = 12, batch:
     probs = torch.cat([torch.softmax(model(torch.tensor(data.x_valid[i:i + batch])), 1)
                        for i in range(0, len(data.x_valid), batch)]).numpy()
     predicted, truth = probs.argmax(1), data.y_valid
-    confusion = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(confusion, (truth, predicted), 1)
+    confusion = confusion_matrix(truth, predicted)
     wrong = np.flatnonzero(predicted != truth)
     wrong = wrong[np.argsort(-probs[wrong, predicted[wrong]])][:max_mistakes]  # most confident first
     mistakes = [(int(i), int(truth[i]), int(predicted[i]), float(probs[i, predicted[i]])) for i in wrong]

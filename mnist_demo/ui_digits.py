@@ -18,10 +18,11 @@ import numpy as np
 from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
 from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_pair, write_png_zip
 from .evaluate import confusion_matrix, predict_labels
+from .insight import per_class_accuracy
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
 from .ui_draw import MINE, SHIPPED, digit_from_page, page_file
-from .ui_evaluation import mnist_or_error
+from .ui_evaluation import confusion_table, mnist_or_error
 
 MAX_CELL_DIGITS = 60  # digits shown for one confusion cell (MNIST's diagonal holds thousands)
 SETS = {"yours": "your digits", "mnist": "MNIST validation"}
@@ -78,48 +79,27 @@ def gallery_html(digits: Digits) -> str:
             f'{"".join(groups)}</div>')
 
 
-def clickable_confusion(confusion: np.ndarray, set_key: str, name: str) -> str:
-    """A confusion matrix whose non-empty cells are buttons: clicking one shows its digits."""
-    rows = []
-    for t in range(10):
-        total = max(1, confusion[t].sum())
-        cells = "".join(
-            f'<td style="background: rgba(249,115,22,{confusion[t, p] / total:.2f})">'
-            + (f'<button type="button" data-cell="{set_key} {name} {t} {p}" title="true {t}, said {p}: show them">'
-               f'{confusion[t, p]}</button>' if confusion[t, p] else "") + "</td>" for p in range(10))
-        rows.append(f"<tr><th>{t}</th>{cells}</tr>")
-    head = "".join(f"<th>{p}</th>" for p in range(10))
-    corner = '<th class="corner" title="rows: the true digit; columns: the answer">true ↓<br>said →</th>'
-    return f'<table class="confusion-table"><tr>{corner}{head}</tr>{"".join(rows)}</table>'
-
-
 def test_html(results: dict, sources: dict[str, str]) -> str:
-    """Overall and per-digit accuracy of each model on both sets, and their confusion matrices."""
-    parts = []
-    yours_y = results["yours"]["y"]
-    counts = np.bincount(yours_y, minlength=10)
-    header = "".join(f"<th>{MODEL_TITLES[n]} {SETS[s]}</th>" for n in MODEL_NAMES for s in SETS)
+    """Overall and per-digit accuracy of each model on both sets, and their confusion matrices
+    (clickable: a cell shows its digits). Everything is read off one confusion matrix per pair."""
+    pairs = [(n, s) for n in MODEL_NAMES for s in SETS]
+    confusions = {(n, s): confusion_matrix(results[s]["y"], results[s][n]) for n, s in pairs}
+    counts = confusions[MODEL_NAMES[0], "yours"].sum(1)
+    header = "".join(f"<th>{MODEL_TITLES[n]} {SETS[s]}</th>" for n, s in pairs)
     rows = []
     for d in range(10):
-        cells = []
-        for n in MODEL_NAMES:
-            for s in SETS:
-                y, said = results[s]["y"], results[s][n]
-                mask = y == d
-                cells.append(f"<td>{(said[mask] == d).mean():.0%}</td>" if mask.any() else "<td>–</td>")
-        rows.append(f"<tr><th>{d}</th><td>{counts[d]}</td>{''.join(cells)}</tr>")
-    overall = "".join(f"<td><b>{(results[s][n] == results[s]['y']).mean():.1%}</b></td>"
-                      for n in MODEL_NAMES for s in SETS)
-    rows.append(f"<tr><th>all</th><td>{len(yours_y)}</td>{overall}</tr>")
+        cells = "".join(f"<td>{per_class_accuracy(c)[d]:.0%}</td>" if c[d].sum() else "<td>–</td>"
+                        for c in confusions.values())
+        rows.append(f"<tr><th>{d}</th><td>{counts[d]}</td>{cells}</tr>")
+    overall = "".join(f"<td><b>{np.trace(c) / c.sum():.1%}</b></td>" for c in confusions.values())
+    rows.append(f"<tr><th>all</th><td>{counts.sum()}</td>{overall}</tr>")
     table = (f'<div class="digit-test-wrap"><table class="per-class digit-test-table"><tr><th>digit</th>'
              f'<th>yours</th>{header}</tr>{"".join(rows)}</table></div>')
-    for n in MODEL_NAMES:
+    parts = []
+    for (n, s), c in confusions.items():
         whose = "your trained weights" if sources[n] != "shipped" else "shipped weights"
-        for s in SETS:
-            y, said = results[s]["y"], results[s][n]
-            parts.append(f'<div class="confusion"><h4>{MODEL_TITLES[n]} ({whose}) on {SETS[s]}: '
-                         f'{(said == y).mean():.1%} of {len(y):,}</h4>'
-                         f'{clickable_confusion(confusion_matrix(y, said), s, n)}</div>')
+        parts.append(f'<div class="confusion"><h4>{MODEL_TITLES[n]} ({whose}) on {SETS[s]}: '
+                     f'{np.trace(c) / c.sum():.1%} of {c.sum():,}</h4>{confusion_table(c, f"{s} {n}")}</div>')
     return (f'{table}<p class="digit-test-help">Confusion matrices: rows are the true digit, columns the '
             f'models’ answers. Click a number to see those digits.</p><div class="digit-test">{"".join(parts)}</div>')
 
@@ -144,12 +124,9 @@ def keep(session, evt: gr.EventData):
     data = event_fields(evt)
     try:
         digit = digit_from_page(data.get("digit"))
-        label = data.get("label")
         if digit is None:
             raise CollectionError("Nothing is drawn: draw a digit first.")
-        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
-            raise CollectionError("A digit's label must be a whole number from 0 to 9.")
-        session.digits.add(digit, label)
+        session.digits.add(digit, data.get("label"))  # the collection refuses any label but 0..9
     except (CollectionError, ImageInputError) as e:
         gr.Warning(str(e))
     return summary_markdown(session.digits.snapshot())  # the gallery is drawn when its tab is shown
@@ -170,9 +147,8 @@ def clear_all(session):
 
 def import_files(files, session):
     """Merge the files' digits into the collection: all of them, or none and a sentence why."""
-    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
     try:
-        pixels, labels = read_digit_files(paths)
+        pixels, labels = read_digit_files(files or [])  # gr.File gives paths
         session.digits.add_many(pixels, labels)
         status = f"Imported {len(labels):,} digits; you have {len(session.digits):,}."
     except (DigitFileError, CollectionError) as e:

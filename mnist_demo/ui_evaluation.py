@@ -13,17 +13,27 @@ from .insight import digit_picture
 from .models import MODEL_TITLES
 
 
-def confusion_html(title: str, ev: Evaluation) -> str:
-    rows = []
-    for t in range(10):
-        total = max(1, ev.confusion[t].sum())
-        cells = "".join(
-            f'<td style="background: rgba(249,115,22,{ev.confusion[t, p] / total:.2f})">'
-            f'{ev.confusion[t, p] or ""}</td>' for p in range(10))
-        rows.append(f"<tr><th>{t}</th>{cells}</tr>")
+def confusion_table(confusion: np.ndarray, cell_key: str | None = None) -> str:
+    """A confusion matrix as a table, each cell shaded by its share of the row. With ``cell_key``
+    its non-empty cells are buttons (``data-cell="<cell_key> <true> <said>"``) that the page
+    turns into a request for the digits behind them."""
+    def cell(t: int, p: int) -> str:
+        n = confusion[t, p]
+        if n and cell_key is not None:
+            n = (f'<button type="button" data-cell="{cell_key} {t} {p}" title="true {t}, said {p}: show them">'
+                 f'{n}</button>')
+        return f'<td style="background: rgba(249,115,22,{confusion[t, p] / max(1, confusion[t].sum()):.2f})">' \
+               f'{n or ""}</td>'
+
+    rows = "".join(f"<tr><th>{t}</th>{''.join(cell(t, p) for p in range(10))}</tr>" for t in range(10))
     head = "".join(f"<th>{p}</th>" for p in range(10))
+    corner = '<th class="corner" title="rows: the true digit; columns: the answer">true ↓<br>said →</th>'
+    return f'<table class="confusion-table"><tr>{corner}{head}</tr>{rows}</table>'
+
+
+def confusion_html(title: str, ev: Evaluation) -> str:
     return (f'<div class="confusion"><h4>{title}: {ev.accuracy:.2%} of 20,000 validation digits</h4>'
-            f'<table><tr><th>true ↓ / said →</th>{head}</tr>{"".join(rows)}</table></div>')
+            f'{confusion_table(ev.confusion)}</div>')
 
 
 def mistakes_gallery(name: str, ev: Evaluation, x_valid: np.ndarray):
