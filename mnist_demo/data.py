@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import html
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,3 +175,15 @@ def load_mnist(data_dir: str | os.PathLike | None = None, data_home: str | None 
     """MNIST split as in the tutorial, loaded once per process and source; the arrays are
     shared between callers and read-only."""
     return _load_cached(resolve_data_dir(data_dir), data_home)
+
+
+def mnist_or_error() -> MNIST:
+    """The dataset for an app event, or its DataError as a ``gr.Error`` (which says how to point the
+    app at local files). Escaped: Gradio shows the message as HTML, and an offline reason such as
+    ``<urlopen error …>`` would otherwise vanish as an unknown tag, taking the advice after it along."""
+    import gradio as gr  # only app events need it; the CLI and the tests of this module do not
+
+    try:
+        return load_mnist()
+    except DataError as e:
+        raise gr.Error(html.escape(str(e))) from None

@@ -16,13 +16,15 @@ import gradio as gr
 import numpy as np
 
 from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
+from .data import mnist_or_error
 from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_pair, write_png_zip
 from .evaluate import confusion_matrix, predict_labels
+from .inputs import MINE, SHIPPED, digit_from_page, event_fields
 from .insight import per_class_accuracy
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
-from .ui_draw import MINE, SHIPPED, digit_from_page, page_file
-from .ui_evaluation import confusion_table, mnist_or_error
+from .ui_draw import DrawTab, chosen_models, page_file, summary_markdown, weight_sources
+from .ui_evaluation import confusion_table
 
 MAX_CELL_DIGITS = 60  # digits shown for one confusion cell (MNIST's diagonal holds thousands)
 SETS = {"yours": "your digits", "mnist": "MNIST validation"}
@@ -35,15 +37,6 @@ def thumbnail(pixels: bytes) -> str:
 
 
 # ---------------------------------------------------------------------------- rendering
-
-
-def summary_markdown(digits: Digits) -> str:
-    """The Draw tab's one line about the collection."""
-    if not len(digits):
-        return "**Your digits:** none kept yet. Draw a digit, then tap *Keep as* its true digit."
-    counts = " · ".join(f"{d}: {n}" for d, n in enumerate(digits.counts()) if n)
-    return f"**Your digits:** {len(digits):,} kept ({counts}). See them, test the models on them and export them " \
-           "in the *Your digits* tab."
 
 
 def kept_figure(pixels: np.ndarray, label: int, digit_id: int, held: bool) -> str:
@@ -72,14 +65,14 @@ def gallery_html(digits: Digits) -> str:
                       f'<div class="kept-row">{items}</div></section>')
     return (f'<div class="my-digits" data-count="{len(digits)}"><div class="my-digits-head">'
             f'<b>{len(digits):,}</b> of at most {CAP:,} digits · <span class="held-key">dashed</span> = held out '
-            f'of fine-tuning (every fourth of each digit, from the second)'
+            f'of fine-tuning (one in four of each digit)'
             f'<span class="clear-all"><button type="button" class="ask-clear">Delete all…</button>'
             f'<span class="confirm">Delete all {len(digits):,}? <button type="button" class="do-clear">'
             f'Delete all</button> <button type="button" class="cancel-clear">Cancel</button></span></span></div>'
             f'{"".join(groups)}</div>')
 
 
-def test_html(results: dict, sources: dict[str, str]) -> str:
+def digit_test_html(results: dict, sources: dict[str, str]) -> str:
     """Overall and per-digit accuracy of each model on both sets, and their confusion matrices
     (clickable: a cell shows its digits). Everything is read off one confusion matrix per pair."""
     pairs = [(n, s) for n in MODEL_NAMES for s in SETS]
@@ -105,12 +98,6 @@ def test_html(results: dict, sources: dict[str, str]) -> str:
 
 
 # ---------------------------------------------------------------------------- handlers
-
-
-def event_fields(evt: gr.EventData) -> dict:
-    """What the page sent with its event; {} when it sent nothing (or not an object)."""
-    data = getattr(evt, "_data", None)  # EventData's attribute access fails when nothing was sent
-    return data if isinstance(data, dict) else {}
 
 
 def views(session):
@@ -146,14 +133,17 @@ def clear_all(session):
 
 
 def import_files(files, session):
-    """Merge the files' digits into the collection: all of them, or none and a sentence why."""
+    """Merge the files' digits into the collection, each digit once: all the new ones, or none and
+    a sentence why. The import box is emptied, so the next import starts from nothing."""
     try:
         pixels, labels = read_digit_files(files or [])  # gr.File gives paths
-        session.digits.add_many(pixels, labels)
-        status = f"Imported {len(labels):,} digits; you have {len(session.digits):,}."
+        added, skipped = session.digits.add_unseen(pixels, labels)
+        status = f"Imported {len(added):,} digits; you have {len(session.digits):,}."
+        if skipped:
+            status += f" Skipped {skipped:,} already in your collection (or repeated in the files)."
     except (DigitFileError, CollectionError) as e:
         status = f"⚠️ Nothing imported. {e}"
-    return *views(session), status
+    return *views(session), status, None
 
 
 def export_files(session):
@@ -167,7 +157,7 @@ def export_files(session):
     return [str(images), str(labels), str(pictures)]
 
 
-def run_test(session, chosen: dict, sources: dict[str, str]):
+def run_digit_test(session, chosen: dict, sources: dict[str, str]):
     """Both chosen models on the collection and on MNIST validation; kept in the session so that a
     confusion cell can show its digits."""
     digits = session.digits.snapshot()
@@ -180,7 +170,7 @@ def run_test(session, chosen: dict, sources: dict[str, str]):
         for n in MODEL_NAMES:
             results[s][n] = predict_labels(chosen[n], results[s]["digits"])
     session.tested = results
-    return test_html(results, sources), ""
+    return digit_test_html(results, sources), ""
 
 
 def cell_digits(session, evt: gr.EventData):
@@ -189,6 +179,8 @@ def cell_digits(session, evt: gr.EventData):
     try:
         set_key, name, true, said = str(data.get("cell", "")).split()
         true, said = int(true), int(said)
+        if set_key not in SETS or name not in MODEL_NAMES:  # only the cells digit_test_html made
+            raise KeyError(set_key, name)
         result = session.tested[set_key]
         chosen = np.flatnonzero((result["y"] == true) & (result[name] == said))
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -202,56 +194,52 @@ def cell_digits(session, evt: gr.EventData):
             f'{said}{more}.</p><div class="kept-row">{pictures}</div></div>')
 
 
-# ---------------------------------------------------------------------------- layout
+def digit_test_for(shipped: dict, session, weights: str):
+    """The test, with the shipped weights or the visitor's own (each model where they have them)."""
+    choices = [weights] * len(MODEL_NAMES)
+    return run_digit_test(session, chosen_models(shipped, session, choices), weight_sources(session, choices))
 
 
-class DigitsTab:
-    def __init__(self, session: gr.State, draw):
-        self.draw = draw
-        gr.Markdown("The digits you keep in the Draw tab. They live in this browser tab only: no other visitor "
-                    "sees them and the server stores nothing; export them to keep them. In the Train tab, "
-                    "*Include my digits* fine-tunes the models on them.")
-        self.gallery = gr.HTML(gallery_html(EMPTY), elem_id="my-digits",
-                               js_on_load=page_file("digits.js"), apply_default_css=False)
-        with gr.Row():
-            with gr.Column():
-                self.export_button = gr.Button("Export (MNIST IDX files and a zip of PNGs)", elem_id="export-digits")
-                self.exported = gr.File(label="Your collection", file_count="multiple", interactive=False,
-                                        elem_id="exported-digits", height=150)
-            with gr.Column():
-                self.importer = gr.File(label="Import: an exported IDX pair (.gz) or zip of PNGs; several "
-                                              "at once merge (a class's files, say)",
-                                        file_count="multiple",
-                                        elem_id="import-digits", height=150)
-                self.import_status = gr.Markdown(elem_id="import-status")
-        gr.Markdown("### Test the models on your digits")
-        with gr.Row():
-            self.weights = gr.Radio([("shipped weights", SHIPPED), ("my trained weights", MINE)], value=SHIPPED,
-                                    label="Test with", elem_id="test-weights", scale=1,
-                                    info="Your trained weights where you have them (Train tab), else the shipped.")
-            self.test_button = gr.Button("Test both models on your digits and on MNIST validation",
-                                         variant="primary", elem_id="test-digits", scale=2, size="lg")
-        self.test = gr.HTML(elem_id="digit-test", js_on_load=page_file("confusion.js"), apply_default_css=False)
-        self.cell = gr.HTML(elem_id="cell-digits", apply_default_css=False)
+# ---------------------------------------------------------------------------- layout and wiring
 
-    def test_with(self, session, weights: str):
-        """The test, with the shipped weights or the visitor's own (each model where it has them)."""
-        choices = [weights] * len(MODEL_NAMES)
-        return run_test(session, self.draw.chosen(session, choices), self.draw.sources(session, choices))
 
-    def wire(self, session: gr.State, summary: gr.Markdown, tab: gr.Tab):
-        quiet = dict(api_visibility="private", show_progress="hidden")
-        both = [summary, self.gallery]
-        # Every tap counts, even while the last one's answer is on its way (Gradio's default drops it).
-        # A tap sends back one line, not the whole gallery (1.1 MB at the cap): a phone in a class
-        # keeps digit after digit, and the gallery is drawn when its tab is shown.
-        self.draw.pad.keep(keep, session, summary, trigger_mode="multiple", **quiet)
-        tab.select(lambda s: gallery_html(s.digits.snapshot()), session, self.gallery, **quiet)
-        self.gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)
-        self.gallery.clear_all(clear_all, session, both, **quiet)
-        self.importer.upload(import_files, [self.importer, session], [*both, self.import_status],
-                             api_visibility="private")
-        self.export_button.click(export_files, session, self.exported, api_visibility="private")
-        self.test_button.click(self.test_with, [session, self.weights], [self.test, self.cell],
-                               api_visibility="private")
-        self.test.cell(cell_digits, session, self.cell, trigger_mode="always_last", **quiet)
+def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> None:
+    gr.Markdown("The digits you keep in the Draw tab. They live in this browser tab only: no other visitor "
+                "sees them and the server stores nothing; export them to keep them. In the Train tab, "
+                "*Include my digits* fine-tunes the models on them.")
+    gallery = gr.HTML(gallery_html(EMPTY), elem_id="my-digits", js_on_load=page_file("digits.js"),
+                      apply_default_css=False)
+    with gr.Row():
+        with gr.Column():
+            export_button = gr.Button("Export (MNIST IDX files and a zip of PNGs)", elem_id="export-digits")
+            exported = gr.File(label="Your collection", file_count="multiple", interactive=False,
+                               elem_id="exported-digits", height=150)
+        with gr.Column():
+            importer = gr.File(label="Import: an exported IDX pair (.gz) or zip of PNGs; several at once merge "
+                                     "(a class's files, say), each digit once", file_count="multiple",
+                               elem_id="import-digits", height=150)
+            import_status = gr.Markdown(elem_id="import-status")
+    gr.Markdown("### Test the models on your digits")
+    with gr.Row():
+        weights = gr.Radio([("shipped weights", SHIPPED), ("my trained weights", MINE)], value=SHIPPED,
+                           label="Test with", elem_id="test-weights", scale=1,
+                           info="Your trained weights where you have them (Train tab), else the shipped.")
+        test_button = gr.Button("Test both models on your digits and on MNIST validation",
+                                variant="primary", elem_id="test-digits", scale=2, size="lg")
+    test = gr.HTML(elem_id="digit-test", js_on_load=page_file("confusion.js"), apply_default_css=False)
+    cell = gr.HTML(elem_id="cell-digits", apply_default_css=False)
+
+    quiet = dict(api_visibility="private", show_progress="hidden")
+    both = [draw.summary, gallery]
+    # Every tap counts, even while the last one's answer is on its way (Gradio's default drops it).
+    # A tap sends back one line, not the whole gallery (1.1 MB at the cap): a phone in a class
+    # keeps digit after digit, and the gallery is drawn when its tab is shown.
+    draw.pad.keep(keep, session, draw.summary, trigger_mode="multiple", **quiet)
+    tab.select(lambda s: gallery_html(s.digits.snapshot()), session, gallery, **quiet)
+    gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)
+    gallery.clear_all(clear_all, session, both, **quiet)
+    importer.upload(import_files, [importer, session], [*both, import_status, importer], api_visibility="private")
+    export_button.click(export_files, session, exported, api_visibility="private")
+    test_button.click(functools.partial(digit_test_for, shipped), [session, weights], [test, cell],
+                      api_visibility="private")
+    test.cell(cell_digits, session, cell, trigger_mode="always_last", **quiet)

@@ -11,24 +11,24 @@ page cannot run the models itself.
 from __future__ import annotations
 
 import base64
-import binascii
-import io
-import math
+import functools
 from pathlib import Path
+from typing import NamedTuple
 
 import gradio as gr
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from .collection import EMPTY
+from .data import mnist_or_error
 from .inference import Predictor
+from .inputs import MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page, open_image
+from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES, build_model
-from .preprocess import FIELD, MAX_SIDE, RECIPE, ImageInputError, preprocess
-from .weights import WeightsError, weights_from_bytes, weights_to_bytes
+from .preprocess import RECIPE, ImageInputError, preprocess
+from .weights import WeightsError, weights_to_bytes
 
 PAGE = Path(__file__).with_name("page")
 PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js")  # pure code, before pad.js (the wiring) runs
-MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as the uploads' max_file_size
-SHIPPED, MINE = "shipped", "my trained weights"
 
 
 def page_file(name: str) -> str:
@@ -45,133 +45,106 @@ def page_weights(model, source: str) -> dict:
     return {"source": source, "safetensors": base64.b64encode(weights_to_bytes(model)).decode()}
 
 
-# ---------------------------------------------------------------------------- reading input
-
-
-def open_image(source: str | bytes) -> Image.Image:
-    """A file path or the bytes of a picture as a PIL image (its first frame if animated)."""
+def read_digit(predictor: Predictor, data) -> dict:
+    """The pad's server function (``server.read_digit`` in the page). ``data``: {"image": data URL}
+    or {"digit": 784 numbers}, plus "weights" when the page wants the answers too. Returns
+    {"digit", "answers"} or {"error": a sentence for the visitor}."""
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
-            if img.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale (DCT scaling): big photos cost little
-                img.draft(img.mode, (MAX_SIDE, MAX_SIDE))
-            img.load()
-            return img.copy()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageInputError(f"Could not read the file as an image ({type(e).__name__}).") from None
+        if not isinstance(data, dict):
+            raise ImageInputError("Expected an object with an image or a digit.")
+        if "image" in data:
+            digit = preprocess(open_image(bytes_from_data_url(data["image"])))
+            if digit is None:
+                return {"error": "No digit found in the picture: it looks blank."}
+        else:
+            digit = digit_from_page(data.get("digit"))
+            if digit is None:
+                return {"error": "Nothing is drawn."}
+        answers = None
+        if data.get("weights") is not None:
+            models = models_from_page(data["weights"], predictor.models)
+            answers = Predictor(models).predict_digit(digit).as_dict()
+        return {"digit": digit.reshape(-1).tolist(), "answers": answers}
+    except (ImageInputError, WeightsError) as e:
+        return {"error": str(e)}
 
 
-def bytes_from_data_url(url) -> bytes:
-    """``data:image/...;base64,...`` (what the page's FileReader and canvas.toDataURL give) as bytes."""
-    if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url[:100]:
-        raise ImageInputError("Expected a picture as a base64 data URL.")
-    payload = url.split(",", 1)[1]
-    if len(payload) > math.ceil(MAX_PICTURE_BYTES / 3) * 4:
-        raise ImageInputError(f"The picture is larger than {MAX_PICTURE_BYTES // 2**20} MB.")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise ImageInputError("The picture's base64 data is damaged.") from None
+def weight_sources(session, choices) -> dict[str, str]:
+    """Whose weights answer for each model: MINE where the visitor chose and has their own."""
+    return {n: MINE if c == MINE and n in session.models else SHIPPED
+            for n, c in zip(MODEL_NAMES, choices, strict=True)}
 
 
-def digit_from_page(value) -> np.ndarray | None:
-    """The page's 28x28 (784 numbers in [0, 1], row-major) as an array; None when nothing is drawn."""
-    if value is None:
-        return None
-    try:
-        digit = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ImageInputError("Expected the drawing as 784 numbers.") from None
-    if digit.shape != (FIELD * FIELD,) or not np.isfinite(digit).all() or digit.min() < 0 or digit.max() > 1:
-        raise ImageInputError("Expected the drawing as 784 numbers between 0 and 1.")
-    return digit.astype(np.float32).reshape(FIELD, FIELD)
+def chosen_models(shipped: dict, session, choices) -> dict:
+    """The models this visitor picked: their own trained ones where chosen and available."""
+    return {n: session.models[n] if source == MINE else shipped[n]
+            for n, source in weight_sources(session, choices).items()}
 
 
-def models_from_page(weights: dict, shipped: dict) -> dict:
-    """For each model, "shipped" or the page's own safetensors bytes (base64), validated as any file."""
-    if not isinstance(weights, dict) or set(weights) != set(MODEL_NAMES):
-        raise WeightsError(f"Expected weights for {', '.join(MODEL_NAMES)}.")
-    models = {}
-    for name, choice in weights.items():
-        if choice == "shipped":
-            models[name] = shipped[name]
-            continue
-        source = f"your {name} weights"
-        try:
-            blob = base64.b64decode(str(choice), validate=True)
-        except (binascii.Error, ValueError):
-            raise WeightsError(f"{source} are damaged") from None
-        model, meta = weights_from_bytes(blob, source=source)
-        if meta["model"] != name:
-            raise WeightsError(f"{source} hold the {meta['model']} model")
-        models[name] = model
-    return models
+def send_models(shipped_page: dict, session, *choices):
+    """The chosen weights to the page (which re-reads the drawing with them)."""
+    sources = weight_sources(session, choices)
+    missing = [MODEL_TITLES[n] for n, c in zip(MODEL_NAMES, choices, strict=True) if c == MINE != sources[n]]
+    if missing:
+        gr.Warning(f"No trained {' or '.join(missing)} in this tab yet: train one in the Train tab. "
+                   "The shipped weights answer meanwhile.")
+    return gr.HTML(models={n: shipped_page[n] if source == SHIPPED else page_weights(session.models[n], MINE)
+                           for n, source in sources.items()})
 
 
-def read_digit_for(predictor: Predictor):
-    """The pad's server function. ``read_digit`` is its name in the page (``server.read_digit``)."""
-
-    def read_digit(data) -> dict:
-        """{"image": data URL} or {"digit": 784 numbers}, plus "weights" when the page wants the
-        answers too. Returns {"digit", "answers"} or {"error": a sentence for the visitor}."""
-        try:
-            if not isinstance(data, dict):
-                raise ImageInputError("Expected an object with an image or a digit.")
-            if "image" in data:
-                digit = preprocess(open_image(bytes_from_data_url(data["image"])))
-                if digit is None:
-                    return {"error": "No digit found in the picture: it looks blank."}
-            else:
-                digit = digit_from_page(data.get("digit"))
-                if digit is None:
-                    return {"error": "Nothing is drawn."}
-            answers = None
-            if data.get("weights") is not None:
-                models = models_from_page(data["weights"], predictor.models)
-                answers = Predictor(models).predict_digit(digit).as_dict()
-            return {"digit": digit.reshape(-1).tolist(), "answers": answers}
-        except (ImageInputError, WeightsError) as e:
-            return {"error": str(e)}
-
-    return read_digit
+def random_grid(shipped: dict, session, *choices):
+    """The tutorial's 3x3 grid: nine random validation digits, their labels and both answers."""
+    data = mnist_or_error()
+    idx = np.random.default_rng().choice(len(data.x_valid), size=9, replace=False)
+    labels = Predictor(chosen_models(shipped, session, choices)).predict_batch(data.x_valid[idx])
+    items = []
+    for k, i in enumerate(idx):
+        true = int(data.y_valid[i])
+        said = " · ".join(f"{MODEL_TITLES[n]} {labels[n][k]}{'' if labels[n][k] == true else ' ✗'}"
+                          for n in MODEL_NAMES)
+        items.append((digit_picture(data.x_valid[i], 4), f"true {true} — {said}"))
+    return items
 
 
-# ---------------------------------------------------------------------------- layout
+def summary_markdown(digits) -> str:
+    """The line under the pad about the visitor's kept digits."""
+    if not len(digits):
+        return "**Your digits:** none kept yet. Draw a digit, then tap *Keep as* its true digit."
+    counts = " · ".join(f"{d}: {n}" for d, n in enumerate(digits.counts()) if n)
+    return f"**Your digits:** {len(digits):,} kept ({counts}). See them, test the models on them and export them " \
+           "in the *Your digits* tab."
 
 
-class DrawTab:
-    """The Draw tab's components, and the models each visitor has chosen."""
+# ---------------------------------------------------------------------------- layout and wiring
 
-    def __init__(self, predictor: Predictor, below_pad: gr.Component | None = None):
-        self.predictor = predictor
-        self.shipped = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
-        self.pad = gr.HTML(
-            value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
-            head="".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS), apply_default_css=False,
-            server_functions=[read_digit_for(predictor)],
-            setup={"recipe": RECIPE, "shapes": model_shapes(), "titles": MODEL_TITLES}, models=self.shipped)
-        if below_pad is not None:  # made elsewhere (the collection's line), shown right under the pad
-            below_pad.render()
-        with gr.Row():
-            self.choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",
-                                     elem_id=f"weights-{n}", interactive=True) for n in MODEL_NAMES]
 
-    @staticmethod
-    def sources(session, choices) -> dict[str, str]:
-        """Whose weights answer for each model: MINE where the visitor chose and has their own."""
-        return {n: MINE if c == MINE and n in session.models else SHIPPED
-                for n, c in zip(MODEL_NAMES, choices, strict=True)}
+class DrawTab(NamedTuple):
+    """What the other tabs read from the Draw tab."""
+    pad: gr.HTML  # its value: the drawing's 784 numbers; its events: keep
+    choices: list[gr.Radio]  # the weights each model answers with
+    summary: gr.Markdown  # the line about the visitor's kept digits
 
-    def chosen(self, session, choices) -> dict:
-        """The models this visitor picked: their own trained ones where chosen and available."""
-        return {n: session.models[n] if source == MINE else self.predictor.models[n]
-                for n, source in self.sources(session, choices).items()}
 
-    def send_models(self, session, *choices):
-        """The chosen weights to the page (which re-reads the drawing with them)."""
-        sources = self.sources(session, choices)
-        missing = [MODEL_TITLES[n] for n, c in zip(MODEL_NAMES, choices, strict=True) if c == MINE != sources[n]]
-        if missing:
-            gr.Warning(f"No trained {' or '.join(missing)} in this tab yet: train one in the Train tab. "
-                       "The shipped weights answer meanwhile.")
-        return gr.HTML(models={n: self.shipped[n] if source == SHIPPED else page_weights(session.models[n], MINE)
-                               for n, source in sources.items()})
+def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
+    shipped_page = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
+    reader = functools.partial(read_digit, predictor)
+    reader.__name__ = read_digit.__name__  # the page calls it by this name: server.read_digit
+    pad = gr.HTML(
+        value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
+        head="".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS), apply_default_css=False,
+        server_functions=[reader],
+        setup={"recipe": RECIPE, "shapes": model_shapes(), "titles": MODEL_TITLES}, models=shipped_page)
+    summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary")
+    with gr.Row():
+        choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",
+                            elem_id=f"weights-{n}", interactive=True) for n in MODEL_NAMES]
+    with gr.Accordion("The tutorial's 3×3 grid: nine random validation digits", open=False):
+        grid_button = gr.Button("Show nine random validation digits", elem_id="grid-button")
+        grid = gr.Gallery(columns=3, height="auto", elem_id="grid", show_label=False, object_fit="contain")
+
+    quiet = dict(api_visibility="private", show_progress="hidden")
+    for choice in choices:  # the page re-reads the drawing with the weights it is sent
+        choice.change(functools.partial(send_models, shipped_page), [session, *choices], pad, **quiet)
+    grid_button.click(functools.partial(random_grid, predictor.models), [session, *choices], grid,
+                      api_visibility="private")
+    return DrawTab(pad, choices, summary)

@@ -1,13 +1,11 @@
 """How models do on MNIST validation, as the tabs show it: confusion matrices as HTML and the
-most confident mistakes as a gallery. Shared by the Train and Look inside tabs; also the one place
-that turns a missing dataset into a sentence for the visitor."""
+most confident mistakes as a gallery, for the Train, Look inside and Your digits tabs."""
 
 from __future__ import annotations
 
-import gradio as gr
 import numpy as np
 
-from .data import DataError, load_mnist
+from .data import mnist_or_error
 from .evaluate import Evaluation, evaluate_model
 from .insight import digit_picture
 from .models import MODEL_TITLES
@@ -39,14 +37,6 @@ def confusion_html(title: str, ev: Evaluation) -> str:
 def mistakes_gallery(name: str, ev: Evaluation, x_valid: np.ndarray):
     return [(digit_picture(x_valid[i], 4), f"{MODEL_TITLES[name]}: true {t}, said {p} ({c:.0%})")
             for i, t, p, c in ev.mistakes]
-
-
-def mnist_or_error():
-    """The dataset, or its DataError (which says how to point the app at local files) as a gr.Error."""
-    try:
-        return load_mnist()
-    except DataError as e:
-        raise gr.Error(str(e)) from None
 
 
 def evaluate_all(models: dict) -> tuple[dict[str, Evaluation], np.ndarray]:

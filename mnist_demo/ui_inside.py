@@ -1,13 +1,18 @@
-"""The "Look inside" tab: what each model learned, and why it answered as it did."""
+"""The "Look inside" tab: what each model learned, and why it answered as it did. Its pictures are
+computed when the tab is shown, from the 784 numbers the page prepared from the drawing."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
 
 import gradio as gr
 
 from . import insight
+from .inputs import digit_from_page
+from .insight import per_class_accuracy
 from .models import MODEL_TITLES
+from .preprocess import ImageInputError
+from .ui_draw import DrawTab, chosen_models
 from .ui_evaluation import confusion_section, evaluate_all
 
 CAPTIONS = {
@@ -22,6 +27,7 @@ CAPTIONS = {
             "stronger): 16 maps at 14×14, 16 at 7×7, then 10 maps at 4×4, one per digit 0–9, whose "
             "averages are the class scores.",
 }
+NOTHING_DRAWN = "Draw a digit in the Draw tab to see the evidence and the CNN's maps for it."
 
 
 def per_class_table(evaluations: dict) -> str:
@@ -30,7 +36,7 @@ def per_class_table(evaluations: dict) -> str:
     for d in range(10):
         cells = "".join(
             f'<td><span class="acc-bar" style="width:{a * 60:.0f}px"></span> {a:.1%}</td>'
-            for a in (insight.per_class_accuracy(ev.confusion)[d] for ev in evaluations.values()))
+            for a in (per_class_accuracy(ev.confusion)[d] for ev in evaluations.values()))
         rows.append(f"<tr><th>{d}</th>{cells}</tr>")
     return f'<table class="per-class"><tr><th>digit</th>{head}</tr>{"".join(rows)}</table>'
 
@@ -40,10 +46,11 @@ def weight_views(models: dict) -> tuple:
     return insight.linear_templates(models["linear"]), insight.cnn_filters(models["cnn"])
 
 
-def drawing_views(models: dict, digit) -> tuple:
-    """What depends on the drawing too: evidence maps, feature maps, and a note (Nones if blank)."""
+def drawing_views(models: dict, digit, note: str = NOTHING_DRAWN) -> tuple:
+    """What depends on the drawing too: evidence maps, feature maps, and a note (Nones and ``note``
+    when there is no drawing)."""
     if digit is None:
-        return None, None, None, None, None, "Draw a digit to see the evidence."
+        return None, None, None, None, None, note
     maps, vmax = insight.evidence(models["linear"], digit)
     evidence = [insight.colorize(m, vmax=vmax, zoom=insight.ZOOM) for _, m in maps]
     (top, _), (second, _) = maps
@@ -51,28 +58,33 @@ def drawing_views(models: dict, digit) -> tuple:
             f"Left: evidence for **{top}** (its top answer). Right: for **{second}** (the runner-up).")
 
 
-def look_inside(models: dict, digit) -> tuple:
-    """Every picture, in the order of build_inside_tab's outputs."""
-    (templates, filters), (top, second, *maps, note) = weight_views(models), drawing_views(models, digit)
+def look_inside(models: dict, digit, note: str = NOTHING_DRAWN) -> tuple:
+    """Every picture, in the order of the tab's outputs: the weights' views always, the drawing's
+    when there is one."""
+    (templates, filters), (top, second, *maps, note) = weight_views(models), drawing_views(models, digit, note)
     return templates, top, second, filters, *maps, note
 
 
-def evaluation(models: dict, label: str) -> str:
-    evs, _ = evaluate_all(models)
-    return per_class_table(evs) + confusion_section(evs, label)
+def show_inside(shipped: dict, value, session, *choices) -> tuple:
+    """The tab was selected: its pictures for the chosen weights and the page's current drawing."""
+    models = chosen_models(shipped, session, choices)
+    try:
+        return look_inside(models, digit_from_page(value))
+    except ImageInputError as e:  # a damaged drawing still leaves the weights' views to look at
+        return look_inside(models, None, str(e))
 
 
-class InsideTab(NamedTuple):
-    every: list  # look_inside's outputs
-    button: gr.Button
-    result: gr.HTML
+def evaluate_chosen(shipped: dict, session, *choices) -> str:
+    """Per-class accuracy and confusion matrices on validation for the chosen weights."""
+    evs, _ = evaluate_all(chosen_models(shipped, session, choices))
+    return per_class_table(evs) + confusion_section(evs, "Chosen")
 
 
-def build_inside_tab() -> InsideTab:
-    """Lay out the tab; returns its components grouped as the view functions fill them."""
-    def picture(elem_id, label, height):
-        return gr.Image(label=label, elem_id=elem_id, interactive=False, buttons=[], height=height)
+def picture(elem_id: str, label: str, height: int) -> gr.Image:
+    return gr.Image(label=label, elem_id=elem_id, interactive=False, buttons=[], height=height)
 
+
+def inside_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> None:
     gr.Markdown(CAPTIONS["templates"])
     templates = picture("templates", "Linear templates", 260)
     gr.Markdown(CAPTIONS["evidence"])
@@ -90,4 +102,9 @@ def build_inside_tab() -> InsideTab:
                 "The tutorial's 3×3 grid is in the Draw tab.")
     button = gr.Button("Evaluate on the validation split", elem_id="evaluate")
     result = gr.HTML(elem_id="evaluation")
-    return InsideTab(every=[templates, top, second, filters, *maps, evidence_note], button=button, result=result)
+
+    views = [templates, top, second, filters, *maps, evidence_note]
+    tab.select(functools.partial(show_inside, shipped), [draw.pad, session, *draw.choices], views,
+               api_visibility="private", show_progress="hidden")
+    button.click(functools.partial(evaluate_chosen, shipped), [session, *draw.choices], result,
+                 api_visibility="private")

@@ -61,12 +61,20 @@ def test_bad_labels_change_nothing(labels):
 def test_a_quarter_of_each_digit_is_held_out_and_stays_held_out_as_more_come():
     labels = np.array([3, 3, 5, 3, 5, 3, 3, 5, 3, 3])
     mask = held_out(labels)
-    # per digit, in the order kept: the 2nd, 6th, 10th... (rank % 4 == 1)
-    assert np.flatnonzero(mask).tolist() == [1, 4, 8]  # 3s: ranks 1 and 5; 5s: rank 1
+    # per digit, in the order kept: rank + label = 3 (mod 4): the 3s' ranks 0 and 4, the 5s' rank 2
+    assert np.flatnonzero(mask).tolist() == [0, 6, 7]
     grown = held_out(np.concatenate([labels, [3, 5, 3, 3]]))
     assert (grown[:len(labels)] == mask).all()
-    many = held_out(np.repeat(np.arange(10), 40))
-    assert many.sum() == 10 * 40 // HOLD_OUT_EVERY
+    labels = np.repeat(np.arange(10), 40)
+    assert (np.bincount(labels, weights=held_out(labels)) == 40 // HOLD_OUT_EVERY).all()  # per digit too
+
+
+@pytest.mark.parametrize("per_digit", [[1] * 10, [2] * 5 + [1] * 5, [2] * 10, [3] * 10, [1, 2, 3, 4, 5] * 2])
+def test_a_few_drawings_per_digit_hold_out_at_most_a_quarter(per_digit):
+    # A new user keeps one or two of each digit: 15 digits once held out 6 (40 %) under a fixed phase.
+    labels = np.concatenate([np.full(n, d) for d, n in enumerate(per_digit)])
+    held = held_out(np.random.default_rng(0).permutation(labels)).sum()
+    assert 1 <= held <= len(labels) / HOLD_OUT_EVERY
 
 
 def test_split_gives_disjoint_parts_that_cover_the_collection():

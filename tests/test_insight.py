@@ -78,3 +78,13 @@ def test_per_class_accuracy_table():
     assert insight.per_class_accuracy(conf)[3] == pytest.approx(0.9)
     html = per_class_table({"linear": ev, "cnn": ev})
     assert html.count("<tr>") == 11 and "90.0%" in html and "100.0%" in html
+
+
+def test_digit_picture_is_crisp_and_white_on_black():
+    # The grid's, the mistakes' and the Look inside tab's digits: nearest-neighbour, no blur.
+    digit = np.zeros((28, 28), np.float32)
+    digit[3, 4] = 255 / 256
+    big = insight.digit_picture(digit, 8)
+    assert big.shape == (224, 224) and big.dtype == np.uint8
+    assert set(np.unique(big)) == {0, 255}
+    assert big[24:32, 32:40].min() == 255
