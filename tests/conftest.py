@@ -79,3 +79,12 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+def pytest_collection_modifyitems(items):
+    """A test that starts the app (`app_url`, `client`) is `slow`: the quick loop,
+    `pytest -m "not browser and not slow"`, tests the modules in process. Chromium tests carry
+    `browser` themselves (each such module sets `pytestmark`)."""
+    for item in items:
+        if {"app_url", "client"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

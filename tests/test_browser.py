@@ -3,8 +3,11 @@ training and then drawing with your own model, and the Look inside tab."""
 
 import re
 
+import pytest
 from pad_driver import DESKTOP, DIGITS, card, draw, open_app, screenshot
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser  # drives Chromium
 
 # Legend labels that a clipping ancestor (overflow other than visible) cuts off, inside a plot.
 LEGEND_CLIPPED = """(selector) => {

@@ -84,14 +84,28 @@ def test_env_var_and_explicit_folder(monkeypatch, tmp_path):
 # ---------------------------------------------------------------- broken folders
 
 
-@pytest.fixture
-def idx_copy(tmp_path):
-    """A writable copy of the real folder, uncompressed (also checks that plain files load)."""
-    src = os.environ["MNIST_DIR"]
+@pytest.fixture(scope="module")
+def idx_plain(tmp_path_factory):
+    """The real folder, uncompressed once for the module (also checks that plain files load)."""
+    folder, src = tmp_path_factory.mktemp("idx-plain"), os.environ["MNIST_DIR"]
     for stem in IDX_FILES.values():
-        with gzip.open(f"{src}/{stem}.gz", "rb") as f, open(tmp_path / stem, "wb") as g:
+        with gzip.open(f"{src}/{stem}.gz", "rb") as f, open(folder / stem, "wb") as g:
             shutil.copyfileobj(f, g)
+    return folder
+
+
+@pytest.fixture
+def idx_copy(idx_plain, tmp_path):
+    """A folder of links to the plain files: a test damages one by replacing its link (replace())."""
+    for stem in IDX_FILES.values():
+        (tmp_path / stem).symlink_to(idx_plain / stem)
     return tmp_path
+
+
+def replace(path, data: bytes) -> None:
+    """Write ``data`` in place of the link at ``path`` (never through it into the shared file)."""
+    path.unlink()
+    path.write_bytes(data)
 
 
 def test_uncompressed_folder_loads_identically(idx_copy, mnist):
@@ -112,14 +126,14 @@ def test_missing_folder(tmp_path):
 
 def test_wrong_magic(idx_copy):
     # labels where images should be
-    shutil.copy(idx_copy / "train-labels-idx1-ubyte", idx_copy / "train-images-idx3-ubyte")
+    replace(idx_copy / "train-images-idx3-ubyte", (idx_copy / "train-labels-idx1-ubyte").read_bytes())
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte: wrong magic number 2049"):
         load_idx_folder(idx_copy)
 
 
 def test_truncated_file(idx_copy):
     path = idx_copy / "t10k-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:-100])
+    replace(path, path.read_bytes()[:-100])
     with pytest.raises(DataError, match="t10k-images-idx3-ubyte: truncated"):
         load_idx_folder(idx_copy)
 
@@ -135,6 +149,6 @@ def test_count_mismatch(idx_copy):
     path = idx_copy / "t10k-labels-idx1-ubyte"
     raw = path.read_bytes()
     header = raw[:4] + (9_999).to_bytes(4, "big")
-    path.write_bytes(header + raw[8:-1])
+    replace(path, header + raw[8:-1])
     with pytest.raises(DataError, match="10000 test images but 9999 labels"):
         load_idx_folder(idx_copy)

@@ -5,8 +5,11 @@ before/after, export, open a fresh session, import, and find the same collection
 import re
 import urllib.request
 
+import pytest
 from pad_driver import DESKTOP, DIGITS, PHONE, card, draw, open_app, screenshot, touch_draw
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser  # drives Chromium
 
 KEPT = ["1", "7", "0", "4"] * 5  # 20 drawings, five of each
 

@@ -36,11 +36,15 @@ from mnist_demo.inference import Predictor
 from mnist_demo.models import MODEL_NAMES
 from mnist_demo.preprocess import RECIPE, ink_to_mnist
 
+pytestmark = pytest.mark.browser  # drives Chromium
+
 # The page's 28x28 may differ from Python's by float32 rounding (measured: at most 2e-6): sin()
 # and summation order differ between V8 and C. 1e-4 is 40x below one grey level (1/256) of
 # the training scale, so a digit within it is the same picture to both models.
 PIXEL_TOLERANCE = 1e-4
-N_REDRAWN = 400  # enough that the CNN's 95 % bar is not decided by which digits were drawn
+# A sample: the Node parity tests (test_page_parity.py) hold every pixel of the page's recipe to
+# Python's on hundreds of digits; this shows the real path (mouse, canvas, pad.js) agrees with them.
+N_REDRAWN = 48
 PAGES = 4  # drawn side by side
 
 
@@ -178,9 +182,8 @@ def test_page_matches_python_on_redrawn_digits(app_url, mnist):
     accuracy = {m: round(c / N_REDRAWN, 4) for m, c in correct.items()}
     print(f"\n{N_REDRAWN} re-drawn digits: max |page - python| = {max(diffs):.2e}, "
           f"labels agree {same_labels / N_REDRAWN:.1%}, accuracy {accuracy}")
-    assert np.mean(np.asarray(diffs) <= PIXEL_TOLERANCE) >= 0.99
-    assert same_labels / N_REDRAWN >= 0.99
-    assert accuracy["cnn"] >= 0.95 and accuracy["linear"] >= 0.90
+    assert np.sum(np.asarray(diffs) > PIXEL_TOLERANCE) <= 1 and same_labels >= N_REDRAWN - 1
+    assert accuracy["cnn"] >= 0.9 and accuracy["linear"] >= 0.85  # benchmarks/drawn_accuracy.py measures it
 
 
 def png_data(image) -> bytes:
