@@ -1,4 +1,4 @@
-"""Your own digits, end to end in Chromium, as the issue's new user: draw and keep 20 digits, see
+"""Your own digits, end to end in Chromium, as a new user: draw and keep 20 digits, see
 the models' accuracy on them, click a confusion cell and see those digits, fine-tune and see the
 before/after, export, open a fresh session, import, and find the same collection."""
 
