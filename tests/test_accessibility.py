@@ -1,0 +1,49 @@
+"""axe-core (through axe-playwright-python, which bundles it) on every tab, in the light and dark
+themes and on a phone: no serious or critical violation, except the few that belong to Gradio's
+own components and that no theme or CSS can reach (docs/accessibility.md lists them)."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from pad_driver import DESKTOP, DIGITS, PHONE, draw, open_app, touch_draw
+
+pytestmark = pytest.mark.browser  # drives Chromium
+
+TABS = ("Draw", "Your digits", "Train", "Look inside", "API")
+
+
+def gradios_own(rule: str, node: dict) -> bool:
+    """Violations inside Gradio's components: an empty component's placeholder is a <div> with an
+    aria-label ("Empty value") and no role; gr.Image wraps its picture in a <button> with no name."""
+    html = node.get("html", "")
+    if rule == "aria-prohibited-attr":
+        return 'aria-label="Empty value"' in html
+    if rule == "button-name":
+        return any("image-container" in part for part in node["target"][0].split(" "))
+    return False
+
+
+def serious_violations(page) -> list[str]:
+    found = []
+    for violation in Axe().run(page).response["violations"]:
+        if violation["impact"] not in ("serious", "critical"):
+            continue
+        for node in violation["nodes"]:
+            if not gradios_own(violation["id"], node):
+                found.append(f"{violation['id']} at {node['target']}: {node.get('failureSummary', '')[:200]}")
+    return found
+
+
+@pytest.mark.parametrize("mode, context", [("light", dict(DESKTOP, color_scheme="light")),
+                                           ("dark", dict(DESKTOP, color_scheme="dark")),
+                                           ("phone", dict(PHONE, color_scheme="light"))])
+def test_no_serious_violation_on_any_tab(browser, app_url, mode, context):
+    page = open_app(browser, app_url, **context)
+    (touch_draw if mode == "phone" else draw)(page, DIGITS["7"])  # the answer cards, their "% sure" line and "Wrong?" row are shown
+    found = {}
+    for tab in TABS:
+        if tab != "Draw":
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(300)
+        found[tab] = serious_violations(page)
+    page.close()
+    assert not any(found.values()), found
