@@ -23,6 +23,7 @@ from torch import nn
 from .models import MODEL_NAMES, architecture, build_model
 
 MAX_BYTES = 1_000_000  # both models are < 40 kB; anything far larger is not ours
+MAX_HEADER_BYTES = 64 * 1024  # the shipped headers are ~1 kB (tensor table and metadata)
 
 
 class WeightsError(ValueError):
@@ -58,13 +59,24 @@ def save_weights(model: nn.Module, path: str | os.PathLike, metadata: dict[str, 
 def _metadata(blob: bytes) -> dict[str, str]:
     (header_len,) = struct.unpack("<Q", blob[:8])
     if header_len > len(blob) - 8:
-        raise WeightsError(f"header claims {header_len} bytes, file has {len(blob) - 8}")
+        raise WeightsError(f"header claims {header_len:,} bytes, file has {len(blob) - 8:,}")
+    if header_len > MAX_HEADER_BYTES:
+        raise WeightsError(f"header is {header_len:,} bytes; the demo's weights have headers under "
+                           f"{MAX_HEADER_BYTES:,}")
     try:
         header = json.loads(blob[8:8 + header_len])
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise WeightsError(f"header is not valid JSON ({e})") from e
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return meta if isinstance(meta, dict) else {}
+    except RecursionError:  # [[[[...]]]]: nested deeper than Python's parser goes
+        raise WeightsError("header is nested too deeply to be a safetensors header") from None
+    if not isinstance(header, dict):
+        raise WeightsError("header is not a table of tensors")
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict):
+        return {}
+    if not all(isinstance(v, str) for v in meta.values()):
+        raise WeightsError("metadata values must be text")
+    return meta
 
 
 def weights_from_bytes(blob: bytes, source: str = "weights") -> tuple[nn.Module, dict[str, str]]:
@@ -83,7 +95,7 @@ def weights_from_bytes(blob: bytes, source: str = "weights") -> tuple[nn.Module,
         model = build_model(name, final_relu=meta.get("final_relu", "true") == "true")
         try:
             tensors = st_load(blob)
-        except (SafetensorError, ValueError, RuntimeError) as e:
+        except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as e:
             raise WeightsError(f"not a valid safetensors file ({e})") from e
         expected = model.state_dict()
         if set(tensors) != set(expected):

@@ -2,6 +2,7 @@
 PNGs, and every bad file getting a sentence and no digits."""
 
 import gzip
+import struct
 import zipfile
 from pathlib import Path
 
@@ -101,10 +102,10 @@ def bad_files(tmp_path: Path, digits: Digits) -> dict:
         "label out of range": (pair("l", gzip.compress(idx_bytes(x)), gzip.compress(idx_bytes(
             np.full(30, 12, np.uint8)))), "label 12 is not a digit"),
         "not 28x28": (pair("n", gzip.compress(idx_bytes(np.zeros((30, 20, 20), np.uint8)))), "not 28x28"),
-        "png not 28x28": ([zip_big], "64x64, not 28x28"),
+        "png not 28x28": ([zip_big], "64×64 pixels, not 28×28"),
         "png without a digit folder": ([zip_unlabelled], "not in a folder named by its digit"),
         "not an idx at all": ([notes], "not an MNIST IDX file"),
-        "too large": ([bomb], "larger than 2,000 digits"),
+        "too large": ([bomb], "declares 2,005 digits, more than a collection's 2,000"),
     }
 
 
@@ -141,3 +142,85 @@ def test_the_command_line_finds_a_files_partner(digits, tmp_path):
         np.testing.assert_array_equal(loaded.pixels, digits.pixels)
     with pytest.raises(DigitFileError, match="no such file"):
         load_extra_digits([tmp_path / "missing.gz"])
+
+
+def idx_header(magic: int, *dims: int) -> bytes:
+    return struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in dims)
+
+
+def test_dimensions_that_wrap_around_get_a_sentence(tmp_path):
+    """2**22 x 2**21 x 2**21 is 2**64: as int64 it wraps to 0, so no data "matches" the header."""
+    (tmp_path / "w-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_header(IMAGES_MAGIC, 2**22, 2**21, 2**21)))
+    (tmp_path / "w-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_header(LABELS_MAGIC, 0)))
+    with pytest.raises(DigitFileError, match="w-images-idx3-ubyte.gz: holds pictures of 2,097,152x2,097,152"):
+        read_digit_files(sorted(tmp_path.iterdir()))
+    (tmp_path / "w-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_header(IMAGES_MAGIC, 2**32 - 1, 28, 28)))
+    with pytest.raises(DigitFileError, match="declares 4,294,967,295 digits"):
+        read_digit_files(sorted(tmp_path.iterdir()))
+
+
+def test_counts_that_disagree_are_read_from_the_headers(digits, tmp_path):
+    images, labels = write_idx_pair(digits, tmp_path, "a")
+    labels.write_bytes(gzip.compress(idx_header(LABELS_MAGIC, 1000) + bytes(1000)))
+    with pytest.raises(DigitFileError, match="holds 30 pictures but a-labels-idx1-ubyte.gz 1,000 labels"):
+        read_digit_files([images, labels])
+
+
+def test_many_files_over_the_cap_are_refused_before_any_is_unpacked(tmp_path):
+    """Each file is under the cap, together they are over it; the last one is damaged past its
+    header, which only unpacking would find: the sentence is about the cap."""
+    n, per = 6, CAP // 5
+    for k in range(n):
+        images = idx_header(IMAGES_MAGIC, per, 28, 28) + (bytes(per * 784) if k < n - 1 else b"")
+        (tmp_path / f"{k}-images-idx3-ubyte.gz").write_bytes(gzip.compress(images))
+        (tmp_path / f"{k}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_header(LABELS_MAGIC, per) + bytes(per)))
+    with pytest.raises(DigitFileError, match=f"These files hold {n * per:,} digits together, more than a "
+                                             f"collection's {CAP:,}; nothing was unpacked."):
+        read_digit_files(sorted(tmp_path.iterdir()))
+
+
+def test_a_gzip_is_unpacked_no_further_than_its_header_promises(tmp_path):
+    """30 digits promised, a gigabyte of zeros behind them: a bounded read stops at 30 digits."""
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    body = z.compress(idx_header(IMAGES_MAGIC, 30, 28, 28)) + b"".join(z.compress(bytes(2**20)) for _ in range(64))
+    (tmp_path / "g-images-idx3-ubyte.gz").write_bytes(body + z.flush())
+    (tmp_path / "g-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_header(LABELS_MAGIC, 30) + bytes(30)))
+    with pytest.raises(DigitFileError, match="truncated or padded file: its header promises 30 pictures"):
+        read_digit_files(sorted(tmp_path.iterdir()))
+
+
+def test_too_many_files_at_once(digits, tmp_path):
+    from mnist_demo.digit_files import MAX_FILES
+
+    files = [tmp_path / f"{k}.gz" for k in range(MAX_FILES + 1)]
+    with pytest.raises(DigitFileError, match=f"{MAX_FILES + 1} files at once"):
+        read_digit_files(files)
+
+
+def test_zips_are_bounded_before_they_are_unpacked(tmp_path):
+    from mnist_demo.digit_files import MAX_ZIP_BYTES, MAX_ZIP_MEMBERS
+
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as z:
+        for k in range(MAX_ZIP_MEMBERS + 1):
+            z.writestr(f"{k % 10}/{k}.txt", b"")
+    with pytest.raises(DigitFileError, match=f"many.zip: {MAX_ZIP_MEMBERS + 1:,} files in the zip"):
+        read_digit_files([many])
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as z:
+        for k in range(MAX_ZIP_BYTES // 60_000 + 1):
+            z.writestr(f"{k % 10}/{k}.png", bytes(60_000))
+    with pytest.raises(DigitFileError, match="big.zip: its pictures unpack to"):
+        read_digit_files([big])
+
+
+def test_a_png_declaring_a_huge_picture_is_refused_from_its_header(tmp_path):
+    from test_pictures import bomb_png
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w") as z:
+        z.writestr("3/a.png", bomb_png(4000, 4000, color_type=0))  # 16 MB decoded, 16 kB packed
+    with pytest.raises(DigitFileError, match="bomb.zip: 3/a.png: The picture is 4,000×4,000 pixels, not 28×28."):
+        read_digit_files([bomb])

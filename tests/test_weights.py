@@ -126,3 +126,20 @@ def test_missing_file_and_wrong_model(tmp_path):
     save_weights(build_model("linear"), tmp_path / "lin.safetensors")
     with pytest.raises(WeightsError, match="holds the linear model, expected cnn"):
         load_weights(tmp_path / "lin.safetensors", expect="cnn")
+
+
+def header_blob(header: bytes) -> bytes:
+    return struct.pack("<Q", len(header)) + header
+
+
+@pytest.mark.parametrize("blob, message", [
+    (header_blob(b"[" * 30_000 + b"]" * 30_000), "nested too deeply"),
+    (header_blob(b'{"__metadata__": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"), "nested too deeply"),
+    (header_blob(b"[1, 2]"), "not a table of tensors"),
+    (header_blob(b'{"__metadata__": {"model": ["cnn"]}}'), "metadata values must be text"),
+    (header_blob(b"{" + b" " * 70_000 + b"}"), "header is 70,002 bytes"),
+    (struct.pack("<Q", 2**63) + b"{}", "header claims 9,223,372,036,854,775,808 bytes"),
+], ids=["nested list", "nested metadata", "a list", "metadata not text", "huge header", "absurd length"])
+def test_odd_headers_get_a_sentence(blob, message):
+    with pytest.raises(WeightsError, match=message):
+        weights_from_bytes(blob, source="your weights")

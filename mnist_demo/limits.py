@@ -1,0 +1,206 @@
+"""What one request may cost the server: its body's size, checked before Gradio parses anything,
+and the memory a large request leaves behind, given back to the system afterwards.
+
+``BodyLimit`` is a pure ASGI middleware (no Starlette ``BaseHTTPMiddleware``, which buffers):
+a declared ``Content-Length`` over the route's limit is refused at once with HTTP 413 and a
+sentence, and a body sent without one (chunked) is counted as it streams and refused the moment
+it passes the limit. Install it through ``demo.launch(app_kwargs=app_kwargs())``: Gradio passes
+``app_kwargs`` to its FastAPI app, whose ``middleware`` list runs before any route.
+
+``give_back_memory`` asks glibc to return freed memory to the system (``malloc_trim(0)``);
+elsewhere it does nothing. Without it a process that once decoded a large picture keeps the
+peak as its size for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import functools
+import json
+import math
+import threading
+
+MIB = 1024 * 1024
+PICTURE_BYTES = 10 * MIB  # the largest picture (ui_draw.MAX_PICTURE_BYTES, the uploads' max_file_size)
+WEIGHTS_BYTES = 1_000_000  # the largest weights file (weights.MAX_BYTES)
+
+
+def _base64(n: int) -> int:
+    return math.ceil(n / 3) * 4
+
+
+# What the app's own pages legitimately send, by route (the end of the path, after any root path):
+#   upload            one picture or a collection's files as multipart (10 MB, plus the form's framing)
+#   component_server  the pad's read_digit: a picture as a data URL, or the ink with both models'
+#                     weights as base64 safetensors (the two together at most)
+#   anything else     queue/join and friends: the pad's 784 numbers, radio choices, file references
+UPLOAD_LIMIT = PICTURE_BYTES + MIB
+COMPONENT_SERVER_LIMIT = _base64(PICTURE_BYTES) + 2 * _base64(WEIGHTS_BYTES) + 256 * 1024
+DEFAULT_LIMIT = MIB
+ROUTE_LIMITS = {"/upload": UPLOAD_LIMIT, "/component_server": COMPONENT_SERVER_LIMIT}
+TRIM_AFTER = 4 * MIB  # a request body at least this large: give memory back once it is answered
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+def _libc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+_trim_lock = threading.Lock()
+
+
+def give_back_memory() -> bool:
+    """Return the C heap's free memory to the system (glibc ``malloc_trim(0)``: every arena, not
+    just the main one). True when something was given back; False where there is no glibc."""
+    if _LIBC is None:
+        return False
+    with _trim_lock:  # one trim at a time; a second caller would find nothing left to give
+        return bool(_LIBC.malloc_trim(0))
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux; 0 elsewhere)."""
+    return _status_field("VmRSS")
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory so far (Linux's VmHWM; 0 elsewhere)."""
+    return _status_field("VmHWM")
+
+
+def _status_field(name: str) -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def gives_back_memory(fn):
+    """Decorate an event handler that may allocate a lot (a picture decoded, files imported):
+    after it returns or raises, freed memory goes back to the system."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            give_back_memory()
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------- request bodies
+
+
+class BodyTooLarge(BaseException):
+    """Raised from ``receive`` when a streamed body passes its limit. A BaseException, like
+    cancellation: the routes' ``except Exception`` (FastAPI's body parsing, Gradio's
+    component_server) would turn it into a 400 "invalid body"; it reaches BodyLimit instead."""
+
+
+def _too_large_sentence(limit: int) -> str:
+    return (f"The request is too large: this app accepts at most {limit / MIB:.1f} MB here. "
+            "Send a smaller picture or file.")
+
+
+def _limit_for(path: str, limits: dict[str, int], default: int) -> int:
+    path = path.rstrip("/")
+    for suffix, limit in limits.items():
+        if path.endswith(suffix):
+            return limit
+    return default
+
+
+class BodyLimit:
+    """Pure ASGI middleware: refuses request bodies over the route's limit with HTTP 413 and a
+    sentence, before the app reads them; gives memory back after large requests."""
+
+    def __init__(self, app, limits: dict[str, int] | None = None, default: int = DEFAULT_LIMIT,
+                 trim_after: int | None = TRIM_AFTER):
+        self.app = app
+        self.limits = ROUTE_LIMITS if limits is None else limits
+        self.default = default
+        self.trim_after = trim_after
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = _limit_for(scope.get("path", ""), self.limits, self.default)
+        declared = None
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    return await _answer(send, 400, "The request's Content-Length is not a number.")
+        if declared is not None and declared > limit:
+            return await _answer(send, 413, _too_large_sentence(limit))
+
+        received = 0
+        started = False
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        async def watched_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except BaseException as e:  # BodyTooLarge itself, or wrapped in a group by a task group
+            if isinstance(e, asyncio.CancelledError) or not _caused_by_too_large(e):
+                raise
+            if not started:
+                await _answer(send, 413, _too_large_sentence(limit))
+        finally:
+            if self.trim_after is not None and received >= self.trim_after:
+                await asyncio.to_thread(give_back_memory)
+
+
+def _caused_by_too_large(e: BaseException | None) -> bool:
+    seen = 0
+    while e is not None and seen < 20:
+        if isinstance(e, BodyTooLarge):
+            return True
+        if isinstance(e, BaseExceptionGroup):
+            return any(_caused_by_too_large(x) for x in e.exceptions)
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
+
+
+async def _answer(send, status: int, sentence: str):
+    body = json.dumps({"detail": sentence, "error": sentence}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def app_kwargs(limits: dict[str, int] | None = None, default: int = DEFAULT_LIMIT) -> dict:
+    """For ``demo.launch(app_kwargs=...)``: Gradio's FastAPI app with ``BodyLimit`` installed."""
+    from starlette.middleware import Middleware
+
+    return {"middleware": [Middleware(BodyLimit, limits=limits, default=default)]}
+

@@ -1,0 +1,125 @@
+"""limits: bodies over a route's limit get HTTP 413 and a sentence before Gradio reads them,
+over real HTTP against a small app launched as app.py launches the real one; the REST routes
+that skip the queue are closed; memory is given back."""
+
+import http.client
+import json
+import socket
+
+import gradio as gr
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from mnist_demo.limits import (
+    COMPONENT_SERVER_LIMIT,
+    DEFAULT_LIMIT,
+    UPLOAD_LIMIT,
+    app_kwargs,
+    give_back_memory,
+    gives_back_memory,
+    rss_bytes,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with gr.Blocks() as demo:
+        f = gr.File(type="filepath")
+        out = gr.JSON()
+        gr.Button().click(lambda p: {"size": Image.open(p).size}, f, out, api_name="classify")
+        secret = gr.Textbox()
+        gr.Button().click(lambda s: s.upper(), secret, secret, api_visibility="private")
+    port = free_port()
+    demo.queue(api_open=False).launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                                      quiet=True, app_kwargs=app_kwargs())
+    yield port
+    demo.close()
+
+
+def post(port, path, body, headers=None, chunked=False):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    if chunked:
+        headers["Transfer-Encoding"] = "chunked"
+    try:
+        conn.request("POST", path, body=body, headers=headers, encode_chunked=chunked)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (ConnectionResetError, BrokenPipeError):  # the server answered and closed before all was sent
+        return None, b""
+    finally:
+        conn.close()
+
+
+def test_the_limits_fit_what_the_app_sends():
+    assert UPLOAD_LIMIT > 10 * 1024 * 1024  # a 10 MB picture and its multipart framing
+    assert COMPONENT_SERVER_LIMIT > (10 * 1024 * 1024) * 4 // 3 + 2 * 1_333_336  # data URL + two weights
+    assert DEFAULT_LIMIT >= 784 * 25 * 4  # the pad's 784 numbers, many times over
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(server):
+    status, body = post(server, "/gradio_api/component_server", b"[" * 100,
+                        headers={"Content-Length": str(150 * 1024 * 1024)})
+    assert status == 413
+    assert "The request is too large: this app accepts at most" in json.loads(body)["detail"]
+
+
+@pytest.mark.parametrize("path, limit", [("/gradio_api/queue/join", DEFAULT_LIMIT),
+                                         ("/gradio_api/component_server", COMPONENT_SERVER_LIMIT),
+                                         ("/gradio_api/upload", UPLOAD_LIMIT)])
+def test_a_streamed_body_is_counted_and_refused_at_its_limit(server, path, limit):
+    sent = 0
+
+    def chunks():
+        nonlocal sent
+        if path.endswith("upload"):
+            yield (b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n'
+                   b"Content-Type: image/png\r\n\r\n")
+        while sent < limit + 4 * 1024 * 1024:
+            sent += 256 * 1024
+            yield b" " * (256 * 1024)
+
+    multipart = {"Content-Type": "multipart/form-data; boundary=b"} if path.endswith("upload") else {}
+    status, body = post(server, path, chunks(), headers=multipart, chunked=True)
+    assert status in (413, None)
+    if status == 413:
+        assert "too large" in json.loads(body)["detail"]
+
+
+def test_small_requests_pass_and_the_client_works_through_the_queue(server, tmp_path):
+    Image.new("RGB", (30, 20)).save(tmp_path / "p.png")
+    client = Client(f"http://127.0.0.1:{server}/", verbose=False)
+    assert client.predict(handle_file(str(tmp_path / "p.png")), api_name="/classify") == {"size": [30, 20]}
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/run/classify", "/gradio_api/api/classify", "/gradio_api/run/predict"])
+def test_the_rest_routes_that_skip_the_queue_are_closed(server, path):
+    status, _ = post(server, path, json.dumps({"data": ["x"], "fn_index": 1}).encode())
+    assert status in (404, 422), status  # api_open=False: "join the queue"
+
+
+def test_memory_is_given_back():
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc only")
+
+    @gives_back_memory
+    def allocate():
+        blocks = [bytearray(64 * 1024) for _ in range(4000)]  # 256 MB in small blocks: kept by the heap
+        del blocks[:-1]  # the last one pins the top of the heap: only malloc_trim gets the rest back
+        return blocks
+
+    give_back_memory()
+    before = rss_bytes()
+    keep = allocate()
+    after = rss_bytes()
+    assert after - before < 64 * 1024 * 1024, (before, after)
+    del keep
