@@ -5,7 +5,6 @@ import os
 
 import torch
 
-from mnist_demo.limits import app_kwargs
 from mnist_demo.ui import LAUNCH_OPTIONS, QUEUE_OPTIONS, build_demo
 from mnist_demo.ui_train import TRAINING_THREADS
 
@@ -22,9 +21,5 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args()
-    # api_open=False: /gradio_api/run/* and /api/* refuse queued events (all of ours) instead of
-    # running them outside the queue; gradio_client uses the queue and is unaffected.
-    # app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them.
-    demo.queue(**{"api_open": False, **QUEUE_OPTIONS}).launch(
-        server_name=args.host, server_port=args.port, share=args.share,
-        **{"app_kwargs": app_kwargs(), **LAUNCH_OPTIONS})
+    demo.queue(**QUEUE_OPTIONS).launch(server_name=args.host, server_port=args.port, share=args.share,
+                                       **LAUNCH_OPTIONS)

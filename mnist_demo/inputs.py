@@ -1,4 +1,5 @@
-"""What the page sends the server, read and checked in one place: pictures as data URLs, the
+"""What the page sends the server, read and checked in one place: pictures as data URLs (decoded
+by pictures.open_image), the
 drawing as 784 numbers, weights as base64 safetensors, and the fields of a page event. Each reader
 returns clean values or raises an error whose message is a sentence for the visitor."""
 
@@ -6,31 +7,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import math
 
 import gradio as gr
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from .models import MODEL_NAMES
-from .preprocess import FIELD, MAX_SIDE, ImageInputError
+from .pictures import MAX_FILE_BYTES as MAX_PICTURE_BYTES
+from .preprocess import FIELD, ImageInputError
 from .weights import WeightsError, weights_from_bytes
 
-MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as the uploads' max_file_size
 SHIPPED, MINE = "shipped", "my trained weights"  # the two weights a visitor can choose
-
-
-def open_image(source: str | bytes) -> Image.Image:
-    """A file path or the bytes of a picture as a PIL image (its first frame if animated)."""
-    try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
-            if img.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale (DCT scaling): big photos cost little
-                img.draft(img.mode, (MAX_SIDE, MAX_SIDE))
-            img.load()
-            return img.copy()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageInputError(f"Could not read the file as an image ({type(e).__name__}).") from None
 
 
 def bytes_from_data_url(url) -> bytes:

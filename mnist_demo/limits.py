@@ -22,9 +22,10 @@ import json
 import math
 import threading
 
+from .pictures import MAX_FILE_BYTES as PICTURE_BYTES
+from .weights import MAX_BYTES as WEIGHTS_BYTES
+
 MIB = 1024 * 1024
-PICTURE_BYTES = 10 * MIB  # the largest picture (ui_draw.MAX_PICTURE_BYTES, the uploads' max_file_size)
-WEIGHTS_BYTES = 1_000_000  # the largest weights file (weights.MAX_BYTES)
 
 
 def _base64(n: int) -> int:

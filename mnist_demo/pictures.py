@@ -21,7 +21,7 @@ from .preprocess import MAX_SIDE, ImageInputError
 
 MAX_PIXELS = 16_000_000  # 4,000x4,000: a phone photo; decoded as RGBA at most 64 MB
 MAX_FRAMES = 1_000  # animations and multi-page files: only the first frame is used
-MAX_FILE_BYTES = 10 * 1024 * 1024  # as the uploads' max_file_size (ui_draw.MAX_PICTURE_BYTES)
+MAX_FILE_BYTES = 10 * 1024 * 1024  # also the uploads' max_file_size (ui.LAUNCH_OPTIONS)
 
 
 def _size(width: int, height: int) -> str:

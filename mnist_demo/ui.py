@@ -10,7 +10,9 @@ import os
 import gradio as gr
 
 from .inference import Predictor
-from .inputs import MAX_PICTURE_BYTES, open_image
+from .inputs import MAX_PICTURE_BYTES
+from .limits import app_kwargs, gives_back_memory
+from .pictures import open_image
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
 from .ui_digits import digits_tab
@@ -30,6 +32,7 @@ see the same 28×28 picture, prepared the way MNIST's digits were: cropped to th
 """
 
 
+@gives_back_memory
 def classify(predictor: Predictor, path: str | None) -> dict:
     """One image file of any size and background in; both models' answers out."""
     if not path:
@@ -85,7 +88,10 @@ THEME = gr.themes.Default().set(
     button_cancel_background_fill="*error_700", button_cancel_background_fill_hover="*error_800",
     color_accent="*primary_700",  # the chosen tab's name, among others
 )
+# app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them.
 LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
-                      enable_monitoring=False, show_error=False)
-# Requests waiting beyond this are refused at once with Gradio's "queue is full" message.
-QUEUE_OPTIONS = dict(max_size=int(os.environ.get("MNIST_QUEUE_SIZE", "64")))
+                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs())
+# max_size: requests waiting beyond it are refused at once with Gradio's "queue is full" message.
+# api_open=False: /gradio_api/run/* and /api/* refuse our events (all queued) instead of running
+# them outside the queue and its limits; gradio_client goes through the queue and is unaffected.
+QUEUE_OPTIONS = dict(max_size=int(os.environ.get("MNIST_QUEUE_SIZE", "64")), api_open=False)

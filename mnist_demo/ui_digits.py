@@ -21,6 +21,7 @@ from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_
 from .evaluate import confusion_matrix, predict_labels
 from .inputs import MINE, SHIPPED, digit_from_page, event_fields
 from .insight import per_class_accuracy
+from .limits import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
 from .ui_draw import DrawTab, chosen_models, page_file, summary_markdown, weight_sources
@@ -132,6 +133,7 @@ def clear_all(session):
     return views(session)
 
 
+@gives_back_memory
 def import_files(files, session):
     """Merge the files' digits into the collection, each digit once: all the new ones, or none and
     a sentence why. The import box is emptied, so the next import starts from nothing."""

@@ -21,9 +21,10 @@ import numpy as np
 from .collection import EMPTY
 from .data import mnist_or_error
 from .inference import Predictor
-from .inputs import MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page, open_image
+from .inputs import MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page
 from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES, build_model
+from .pictures import open_image
 from .preprocess import RECIPE, ImageInputError, preprocess
 from .weights import WeightsError, weights_to_bytes
 

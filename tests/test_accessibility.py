@@ -22,6 +22,15 @@ def gradios_own(rule: str, node: dict) -> bool:
     return False
 
 
+def open_tab(page, name: str) -> None:
+    """Click a tab, through Gradio's "More tabs" menu where a phone has no room for it."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if not tab.is_visible():
+        page.get_by_role("button", name="More tabs").click()
+        tab = page.locator(".overflow-dropdown button", has_text=name)
+    tab.click()
+
+
 def serious_violations(page) -> list[str]:
     found = []
     for violation in Axe().run(page).response["violations"]:
@@ -38,11 +47,12 @@ def serious_violations(page) -> list[str]:
                                            ("phone", dict(PHONE, color_scheme="light"))])
 def test_no_serious_violation_on_any_tab(browser, app_url, mode, context):
     page = open_app(browser, app_url, **context)
-    (touch_draw if mode == "phone" else draw)(page, DIGITS["7"])  # the answer cards, their "% sure" line and "Wrong?" row are shown
+    # A drawing first: the answer cards, their "% sure" line and "Wrong?" row are then shown.
+    (touch_draw if mode == "phone" else draw)(page, DIGITS["7"])
     found = {}
     for tab in TABS:
         if tab != "Draw":
-            page.get_by_role("tab", name=tab).click()
+            open_tab(page, tab)
             page.wait_for_timeout(300)
         found[tab] = serious_violations(page)
     page.close()

@@ -245,14 +245,6 @@ def test_classify_still_works_through_the_queue(app, tmp_path):
         client.predict(handle_file(str(tmp_path / "blank.png")), api_name="/classify")
 
 
-def _wired() -> bool:
-    from mnist_demo import pictures, ui
-
-    return getattr(ui, "open_image", None) is pictures.open_image
-
-
-@pytest.mark.skipif(not _wired(), reason="ui.py still reads pictures with ui_draw's own open_image (the lead "
-                                          "switches it to pictures.open_image)")
 def test_the_png_bomb_through_classify(app, tmp_path):
     from gradio_client import Client, handle_file
     from test_pictures import bomb_png
