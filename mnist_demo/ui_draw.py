@@ -14,35 +14,22 @@ import base64
 import binascii
 import io
 import math
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .inference import Predictor
-from .models import MODEL_NAMES, MODEL_TITLES, build_model
-from .preprocess import FIELD, MAX_SIDE, RECIPE, ImageInputError, preprocess
-from .weights import WeightsError, weights_from_bytes, weights_to_bytes
+from .models import MODEL_NAMES, MODEL_TITLES
+from .page_assets import PAGE as PAGE  # "as": re-exported, as ui.py, ui_digits.py and tests import them from here
+from .page_assets import SHIPPED, page_head, page_setup, page_weights
+from .page_assets import model_shapes as model_shapes
+from .page_assets import page_file as page_file
+from .preprocess import FIELD, MAX_SIDE, ImageInputError, preprocess
+from .weights import WeightsError, weights_from_bytes
 
-PAGE = Path(__file__).with_name("page")
-PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js")  # pure code, before pad.js (the wiring) runs
 MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as the uploads' max_file_size
-SHIPPED, MINE = "shipped", "my trained weights"
-
-
-def page_file(name: str) -> str:
-    return (PAGE / name).read_text(encoding="utf-8")
-
-
-def model_shapes() -> dict[str, dict[str, list[int]]]:
-    """Every tensor's shape, read off the PyTorch models: the page checks weights against these."""
-    return {name: {k: list(v.shape) for k, v in build_model(name).state_dict().items()} for name in MODEL_NAMES}
-
-
-def page_weights(model, source: str) -> dict:
-    """A model as the page receives it: its safetensors bytes (base64) and where they came from."""
-    return {"source": source, "safetensors": base64.b64encode(weights_to_bytes(model)).decode()}
+MINE = "my trained weights"
 
 
 # ---------------------------------------------------------------------------- reading input
@@ -92,7 +79,7 @@ def models_from_page(weights: dict, shipped: dict) -> dict:
         raise WeightsError(f"Expected weights for {', '.join(MODEL_NAMES)}.")
     models = {}
     for name, choice in weights.items():
-        if choice == "shipped":
+        if choice == SHIPPED:
             models[name] = shipped[name]
             continue
         source = f"your {name} weights"
@@ -146,9 +133,8 @@ class DrawTab:
         self.shipped = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
         self.pad = gr.HTML(
             value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
-            head="".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS), apply_default_css=False,
-            server_functions=[read_digit_for(predictor)],
-            setup={"recipe": RECIPE, "shapes": model_shapes(), "titles": MODEL_TITLES}, models=self.shipped)
+            head=page_head(), apply_default_css=False, server_functions=[read_digit_for(predictor)],
+            setup=page_setup(), models=self.shipped)
         if below_pad is not None:  # made elsewhere (the collection's line), shown right under the pad
             below_pad.render()
         with gr.Row():

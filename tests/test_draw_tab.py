@@ -146,3 +146,28 @@ def test_preview_is_crisp_and_white_on_black():
     assert big.shape == (224, 224) and big.dtype == np.uint8
     assert set(np.unique(big)) == {0, 255}  # nearest-neighbour: no blur
     assert big[24:32, 32:40].min() == 255
+
+
+def test_esc_and_ctrl_z_work_right_after_drawing_with_the_mouse(browser, app_url):
+    """Drawing focuses the pad (the keys' handlers live there), without scrolling the page."""
+    from pad_driver import DESKTOP, DIGITS, card, draw, open_app
+    from playwright.sync_api import expect
+
+    page = open_app(browser, app_url, **DESKTOP)
+    frame = page.locator("#pad .pad-frame")
+    scroll = page.evaluate("() => window.scrollY")
+    draw(page, DIGITS["1"])
+    expect(card(page, "linear")).to_have_attribute("data-label", "1")
+    assert page.evaluate("() => document.activeElement.classList.contains('pad-canvas')")
+    assert page.evaluate("() => window.scrollY") == scroll
+    page.keyboard.press("Escape")
+    expect(frame).to_have_class(re.compile(r"\bempty\b"))
+    expect(card(page, "linear")).to_contain_text("Draw a digit")
+    draw(page, DIGITS["4"])  # two strokes
+    expect(card(page, "cnn")).to_have_attribute("data-label", "4")
+    page.keyboard.press("Control+z")  # the upright goes, the first stroke stays
+    expect(card(page, "cnn")).not_to_have_attribute("data-label", "4")
+    expect(page.locator("#pad .pad-undo")).to_be_enabled()
+    page.keyboard.press("Control+z")
+    expect(frame).to_have_class(re.compile(r"\bempty\b"))
+    page.close()
