@@ -13,11 +13,12 @@ import gradio as gr
 import numpy as np
 
 from .models import MODEL_NAMES
+from .page_assets import SHIPPED
 from .pictures import MAX_FILE_BYTES as MAX_PICTURE_BYTES
 from .preprocess import FIELD, ImageInputError
 from .weights import WeightsError, weights_from_bytes
 
-SHIPPED, MINE = "shipped", "my trained weights"  # the two weights a visitor can choose
+MINE = "my trained weights"  # the visitor's choice of their own weights (SHIPPED: the shipped ones)
 
 
 def bytes_from_data_url(url) -> bytes:

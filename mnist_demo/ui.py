@@ -12,11 +12,12 @@ import gradio as gr
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
 from .limits import app_kwargs, gives_back_memory
+from .page_assets import page_file
 from .pictures import open_image
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
 from .ui_digits import digits_tab
-from .ui_draw import draw_tab, page_file
+from .ui_draw import draw_tab
 from .ui_inside import inside_tab
 from .ui_train import build_train_tab
 

@@ -23,8 +23,9 @@ from .inputs import MINE, SHIPPED, digit_from_page, event_fields
 from .insight import per_class_accuracy
 from .limits import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
+from .page_assets import page_file
 from .preprocess import ImageInputError
-from .ui_draw import DrawTab, chosen_models, page_file, summary_markdown, weight_sources
+from .ui_draw import DrawTab, chosen_models, summary_markdown, weight_sources
 from .ui_evaluation import confusion_table
 
 MAX_CELL_DIGITS = 60  # digits shown for one confusion cell (MNIST's diagonal holds thousands)
@@ -91,7 +92,7 @@ def digit_test_html(results: dict, sources: dict[str, str]) -> str:
              f'<th>yours</th>{header}</tr>{"".join(rows)}</table></div>')
     parts = []
     for (n, s), c in confusions.items():
-        whose = "your trained weights" if sources[n] != "shipped" else "shipped weights"
+        whose = "your trained weights" if sources[n] != SHIPPED else "shipped weights"
         parts.append(f'<div class="confusion"><h4>{MODEL_TITLES[n]} ({whose}) on {SETS[s]}: '
                      f'{np.trace(c) / c.sum():.1%} of {c.sum():,}</h4>{confusion_table(c, f"{s} {n}")}</div>')
     return (f'{table}<p class="digit-test-help">Confusion matrices: rows are the true digit, columns the '

@@ -10,9 +10,7 @@ page cannot run the models itself.
 
 from __future__ import annotations
 
-import base64
 import functools
-from pathlib import Path
 from typing import NamedTuple
 
 import gradio as gr
@@ -23,27 +21,11 @@ from .data import mnist_or_error
 from .inference import Predictor
 from .inputs import MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page
 from .insight import digit_picture
-from .models import MODEL_NAMES, MODEL_TITLES, build_model
+from .models import MODEL_NAMES, MODEL_TITLES
+from .page_assets import page_file, page_head, page_setup, page_weights
 from .pictures import open_image
-from .preprocess import RECIPE, ImageInputError, preprocess
-from .weights import WeightsError, weights_to_bytes
-
-PAGE = Path(__file__).with_name("page")
-PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js")  # pure code, before pad.js (the wiring) runs
-
-
-def page_file(name: str) -> str:
-    return (PAGE / name).read_text(encoding="utf-8")
-
-
-def model_shapes() -> dict[str, dict[str, list[int]]]:
-    """Every tensor's shape, read off the PyTorch models: the page checks weights against these."""
-    return {name: {k: list(v.shape) for k, v in build_model(name).state_dict().items()} for name in MODEL_NAMES}
-
-
-def page_weights(model, source: str) -> dict:
-    """A model as the page receives it: its safetensors bytes (base64) and where they came from."""
-    return {"source": source, "safetensors": base64.b64encode(weights_to_bytes(model)).decode()}
+from .preprocess import ImageInputError, preprocess
+from .weights import WeightsError
 
 
 def read_digit(predictor: Predictor, data) -> dict:
@@ -132,9 +114,9 @@ def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
     reader.__name__ = read_digit.__name__  # the page calls it by this name: server.read_digit
     pad = gr.HTML(
         value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
-        head="".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS), apply_default_css=False,
+        head=page_head(), apply_default_css=False,
         server_functions=[reader],
-        setup={"recipe": RECIPE, "shapes": model_shapes(), "titles": MODEL_TITLES}, models=shipped_page)
+        setup=page_setup(), models=shipped_page)
     summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary")
     with gr.Row():
         choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",

@@ -13,9 +13,10 @@ from PIL import Image
 from mnist_demo.data import PIXEL_SCALE
 from mnist_demo.inference import Predictor
 from mnist_demo.models import MODEL_NAMES, build_model
+from mnist_demo.page_assets import PAGE, model_shapes, page_weights
 from mnist_demo.pictures import open_image
 from mnist_demo.preprocess import RECIPE, WORK_SIDE, preprocess
-from mnist_demo.ui_draw import PAGE, model_shapes, page_weights, read_digit
+from mnist_demo.ui_draw import read_digit
 from mnist_demo.weights import weights_from_bytes
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from mnist_demo.inference import Predictor
 from mnist_demo.inputs import SHIPPED, digit_from_page, event_fields, models_from_page
+from mnist_demo.page_assets import page_weights
 from mnist_demo.preprocess import ImageInputError
-from mnist_demo.ui_draw import page_weights
 from mnist_demo.weights import WeightsError
 
 

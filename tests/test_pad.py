@@ -6,6 +6,7 @@ server fallback when the page cannot run the models."""
 import asyncio
 import base64
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -247,4 +248,26 @@ def test_shipped_weights_reach_the_page_as_safetensors(browser, app_url, shipped
         assert set(held[name]) == set(shipped)
         for key, tensor in shipped.items():
             assert base64.b64decode(held[name][key]) == tensor.astype("<f4").tobytes(), key
+    page.close()
+
+
+def test_esc_and_ctrl_z_work_right_after_drawing_with_the_mouse(browser, app_url):
+    """Drawing focuses the pad (the keys' handlers live there), without scrolling the page."""
+    page = open_app(browser, app_url, **DESKTOP)
+    frame = page.locator("#pad .pad-frame")
+    scroll = page.evaluate("() => window.scrollY")
+    draw(page, DIGITS["1"])
+    expect(card(page, "linear")).to_have_attribute("data-label", "1")
+    assert page.evaluate("() => document.activeElement.classList.contains('pad-canvas')")
+    assert page.evaluate("() => window.scrollY") == scroll
+    page.keyboard.press("Escape")
+    expect(frame).to_have_class(re.compile(r"\bempty\b"))
+    expect(card(page, "linear")).to_contain_text("Draw a digit")
+    draw(page, DIGITS["4"])  # two strokes
+    expect(card(page, "cnn")).to_have_attribute("data-label", "4")
+    page.keyboard.press("Control+z")  # the upright goes, the first stroke stays
+    expect(card(page, "cnn")).not_to_have_attribute("data-label", "4")
+    expect(page.locator("#pad .pad-undo")).to_be_enabled()
+    page.keyboard.press("Control+z")
+    expect(frame).to_have_class(re.compile(r"\bempty\b"))
     page.close()

@@ -1,11 +1,15 @@
 // The Draw tab's pad, run by gr.HTML as `js_on_load` with `element`, `props`, `trigger`,
-// `server`, `upload` and `watch` given. A thin layer: strokes in, pixels to recipe.js, the
-// digit to models.js (on weights read by weights.js), answers out to the cards. Nothing goes to
-// the server while drawing; `props.value` holds the finished drawing's 28x28 for the events
-// that need Python.
-const { MnistRecipe: recipe, MnistWeights: weights, MnistModels: nets } = window;
-const setup = props.setup; // recipe (recipe.json), shapes of each model's tensors, titles
-const SIDE = setup.recipe.pad_side, PEN = setup.recipe.pen_width, NAMES = Object.keys(setup.titles);
+// `server`, `upload` and `watch` given. DOM wiring only: strokes.js keeps and paints the strokes,
+// recipe.js turns the ink into the 28x28, models.js answers (on weights read by weights.js), and
+// answers.js says what the cards show. Nothing goes to the server while drawing; `props.value`
+// holds the finished drawing's 28x28 for the events that need Python.
+const { MnistRecipe: recipe, MnistWeights: weights, MnistModels: nets, MnistStrokes: pen, MnistAnswers: say } = window;
+// Every value shared with Python comes from Python (page_assets.page_setup): the recipe
+// (recipe.json), the models' names, titles and tensor shapes, the shipped weights' name, the
+// weights' size limit.
+const setup = props.setup;
+const SIDE = setup.recipe.pad_side, PEN = setup.recipe.pen_width, NAMES = setup.names;
+const FIELD = setup.recipe.field, SCALE = setup.recipe.pixel_scale;
 const $ = (selector) => element.querySelector(selector);
 const pad = $(".pad-canvas"), frame = $(".pad-frame"), status = $(".pad-status");
 const undoButton = $(".pad-undo"), clearButton = $(".pad-clear"), fileInput = $(".pad-upload input");
@@ -16,8 +20,7 @@ const ink = document.createElement("canvas");
 ink.width = ink.height = SIDE;
 const inkContext = ink.getContext("2d", { willReadFrequently: true });
 
-let strokes = []; // each a list of [x, y] in ink-canvas pixels
-let drawing = null; // {id, points} while a pointer is down
+const strokes = pen.createStrokes();
 let picture = null; // {digit, url} after a picture was read by the server
 let models = {}, modelProblem = null, digit = null, pending = 0, serverCall = 0;
 
@@ -28,7 +31,10 @@ function loadModels() {
   modelProblem = null;
   try {
     if (!weights || !nets) throw new Error("the page's model code did not load");
-    for (const name of NAMES) models[name] = weights.loadModel(name, weights.base64ToBytes(props.models[name].safetensors), setup.shapes[name]);
+    for (const name of NAMES) {
+      const bytes = weights.base64ToBytes(props.models[name].safetensors);
+      models[name] = weights.loadModel(name, bytes, setup.shapes[name], setup.max_weights_bytes);
+    }
   } catch (e) {
     models = {};
     modelProblem = e.message || String(e);
@@ -44,46 +50,22 @@ function showModelStatus() {
 
 // ------------------------------------------------------------------ strokes -> canvases
 
-function tracePath(context, points) {
-  context.beginPath();
-  context.moveTo(points[0][0], points[0][1]);
-  if (points.length === 1) context.lineTo(points[0][0] + 0.01, points[0][1]); // a tap is a dot
-  for (const [x, y] of points.slice(1)) context.lineTo(x, y);
-  context.stroke();
-}
-
-function paint(context, scale, colour) {
-  context.setTransform(1, 0, 0, 1, 0, 0);
-  context.clearRect(0, 0, context.canvas.width, context.canvas.height);
-  context.setTransform(scale, 0, 0, scale, 0, 0);
-  Object.assign(context, { lineWidth: PEN, lineCap: "round", lineJoin: "round", strokeStyle: colour });
-  for (const points of strokes) tracePath(context, points);
-}
-
 function paintAll() {
   const side = Math.round(pad.clientWidth * (window.devicePixelRatio || 1));
   if (side > 0 && pad.width !== side) pad.width = pad.height = side;
-  paint(pad.getContext("2d"), pad.width / SIDE, getComputedStyle(pad).color);
-  paint(inkContext, 1, "#000");
+  pen.paintStrokes(pad.getContext("2d"), strokes.list, { scale: pad.width / SIDE, colour: getComputedStyle(pad).color, pen: PEN });
+  pen.paintStrokes(inkContext, strokes.list, { scale: 1, colour: "#000", pen: PEN });
 }
 
 // ------------------------------------------------------------------ answers -> DOM
 
-const percent = (p) => `${Math.round(100 * p)}%`;
-
-function buildCard(name) {
-  const card = $(`#card-${name}`);
-  const bars = Array.from({ length: 10 }, (_, d) =>
-    `<div class="bar"><span class="pct"></span><div class="fill"></div><span class="digit">${d}</span></div>`).join("");
-  card.innerHTML = `<h3>${setup.titles[name]} <small class="source"></small></h3>
-    <div class="answer"><span class="top"></span><span class="conf"></span></div>
-    <div class="placeholder">Draw a digit</div><div class="bars">${bars}</div>
-    <div class="fix">Wrong? It’s a <button type="button" data-keep></button> <button type="button" data-keep></button></div>`;
-}
+// One card per model Python names, so a renamed or added model cannot drift from the page.
+$(".cards").innerHTML = NAMES.map((name) => say.cardMarkup(name, setup.titles[name])).join("");
+const cards = Object.fromEntries(NAMES.map((name) => [name, $(`#card-${name}`)]));
 
 function showCard(name, out) {
-  const card = $(`#card-${name}`);
-  card.querySelector(".source").textContent = props.models[name].source === "shipped" ? "" : "· your weights";
+  const card = cards[name];
+  card.querySelector(".source").textContent = props.models[name].source === setup.shipped ? "" : "· your weights";
   card.classList.toggle("empty", !out);
   if (!out) { // the page contract: data-model and data-label only while something is drawn
     card.removeAttribute("data-model");
@@ -92,39 +74,42 @@ function showCard(name, out) {
     card.querySelector(".placeholder").textContent = modelProblem && digit ? "Asking the server…" : "Draw a digit";
     return;
   }
-  const p = out.probabilities;
-  const ranks = p.map((v, d) => [v, d]).sort((a, b) => b[0] - a[0]).slice(0, 3).map(([, d]) => d);
-  Object.assign(card.dataset, { model: name, label: String(out.label), confidence: p[out.label].toFixed(6) });
-  card.querySelector(".top").textContent = out.label;
-  card.querySelector(".conf").textContent = `${percent(p[out.label])} sure`;
+  const view = say.cardView(out);
+  Object.assign(card.dataset, { model: name, label: view.top, confidence: view.confidence });
+  card.querySelector(".top").textContent = view.top;
+  card.querySelector(".conf").textContent = view.sure;
   card.querySelectorAll(".bar").forEach((bar, d) => {
-    const rank = ranks.indexOf(d) + 1;
+    const { rank, title, pct, height } = view.bars[d];
     bar.className = `bar rank${rank}`;
-    bar.title = `${d}: ${(100 * p[d]).toFixed(1)}%`;
-    bar.querySelector(".pct").textContent = rank ? percent(p[d]) : "";
-    bar.querySelector(".fill").style.height = `${Math.max(p[d], 0.01) * 80}%`;
+    bar.title = title;
+    bar.querySelector(".pct").textContent = pct;
+    bar.querySelector(".fill").style.height = height;
   });
-  card.querySelectorAll(".fix [data-keep]").forEach((button, k) => { // its next guesses, one tap to keep
-    button.dataset.keep = button.textContent = String(ranks[k + 1]);
-    button.title = `Keep this drawing as a ${ranks[k + 1]}`;
+  const articles = card.querySelectorAll(".fix-article");
+  card.querySelectorAll(".fix [data-keep]").forEach((button, k) => {
+    const fix = view.fixes[k];
+    button.dataset.keep = button.textContent = fix.digit;
+    button.title = fix.title;
+    articles[k].textContent = fix.article;
   });
 }
 
 function showVerdict(answers) {
-  const box = $("#verdict");
-  if (!answers) { box.className = "verdict"; box.innerHTML = ""; return; }
-  const labels = NAMES.map((n) => answers[n].label);
-  const agree = labels.every((l) => l === labels[0]);
-  box.className = `verdict ${agree ? "agree" : "disagree"}`;
-  box.innerHTML = agree ? `Both models read <b>${labels[0]}</b>.`
-    : `⚠️ The models disagree: ${NAMES.map((n, i) => `${setup.titles[n]} says <b>${labels[i]}</b>`).join(", ")}.`;
+  const box = $("#verdict"), said = say.verdict(NAMES, setup.titles, answers);
+  box.className = said ? `verdict ${said.agree ? "agree" : "disagree"}` : "verdict";
+  box.innerHTML = said ? said.html : "";
 }
 
+const previewCanvas = $("#preview");
+previewCanvas.width = previewCanvas.height = FIELD;
+previewCanvas.setAttribute("aria-label", `The ${FIELD}x${FIELD} picture the models see`);
+$(".pad-preview figcaption").textContent = `What the models see (${FIELD}×${FIELD})`;
+
 function showPreview(x) {
-  const preview = $("#preview").getContext("2d");
-  const image = preview.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = x ? Math.min(255, Math.round(x[i] * 256)) : 0; // white ink on black, like MNIST
+  const preview = previewCanvas.getContext("2d");
+  const image = preview.createImageData(FIELD, FIELD);
+  for (let i = 0; i < FIELD * FIELD; i++) {
+    const v = x ? Math.min(255, Math.round(x[i] * SCALE)) : 0; // white ink on black, like MNIST
     image.data.set([v, v, v, 255], 4 * i);
   }
   preview.putImageData(image, 0, 0);
@@ -135,9 +120,9 @@ function show(answers) {
   for (const name of NAMES) showCard(name, answers && answers[name]);
   showVerdict(answers);
   showPreview(digit);
-  const empty = !strokes.length && !picture;
+  const empty = !strokes.list.length && !picture;
   frame.classList.toggle("empty", empty);
-  undoButton.disabled = !strokes.length;
+  undoButton.disabled = !strokes.list.length;
   clearButton.disabled = empty;
   element.querySelectorAll(".keep-digits button").forEach((button) => { button.disabled = !digit; });
 }
@@ -160,7 +145,7 @@ function update(final) {
   pending = 0;
   paintAll();
   try {
-    digit = strokes.length ? prepare() : picture && picture.digit;
+    digit = strokes.list.length ? prepare() : picture && picture.digit;
   } catch (e) { // the page cannot prepare the drawing: the server can, from the ink itself
     digit = null;
     if (final) askServer({ image: ink.toDataURL("image/png") }, `Could not prepare the drawing in this page (${e.message})`);
@@ -191,7 +176,7 @@ async function askServer(payload, reason) {
   const call = ++serverCall;
   setStatus(`${reason}. Asking the server instead (slower).`, true);
   try {
-    const chosen = Object.fromEntries(NAMES.map((n) => [n, props.models[n].source === "shipped" ? "shipped" : props.models[n].safetensors]));
+    const chosen = Object.fromEntries(NAMES.map((n) => [n, props.models[n].source === setup.shipped ? setup.shipped : props.models[n].safetensors]));
     const reply = await server.read_digit({ ...payload, weights: chosen });
     if (call !== serverCall) return; // a newer drawing has taken over
     if (reply.error) throw new Error(reply.error);
@@ -205,10 +190,7 @@ async function askServer(payload, reason) {
 
 // ------------------------------------------------------------------ input
 
-function toPad(event) {
-  const box = pad.getBoundingClientRect();
-  return [((event.clientX - box.left) / box.width) * SIDE, ((event.clientY - box.top) / box.height) * SIDE];
-}
+const toPad = (event, box = pad.getBoundingClientRect()) => pen.toInk(event.clientX, event.clientY, box, SIDE);
 
 function forgetPicture() {
   picture = null;
@@ -216,27 +198,24 @@ function forgetPicture() {
 }
 
 pad.addEventListener("pointerdown", (event) => {
-  if (drawing || (event.pointerType === "mouse" && event.button !== 0)) return; // one pen at a time
-  event.preventDefault();
+  if (strokes.drawing || (event.pointerType === "mouse" && event.button !== 0)) return; // one pen at a time
+  event.preventDefault(); // no text selection or drag; but that also keeps focus where it was, so:
+  pad.focus({ preventScroll: true }); // Esc and Ctrl+Z work right after drawing
   pad.setPointerCapture(event.pointerId);
-  if (picture) { forgetPicture(); strokes = []; }
+  if (picture) { forgetPicture(); strokes.clear(); }
   showModelStatus(); // a new drawing: "Kept as…" or a picture's note no longer applies
-  drawing = { id: event.pointerId, points: [toPad(event)] };
-  strokes.push(drawing.points);
+  strokes.start(event.pointerId, toPad(event));
   schedule();
 });
 
 pad.addEventListener("pointermove", (event) => {
-  if (!drawing || event.pointerId !== drawing.id) return;
   const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
-  for (const e of events.length ? events : [event]) drawing.points.push(toPad(e));
-  schedule();
+  const box = pad.getBoundingClientRect();
+  if (strokes.extend(event.pointerId, (events.length ? events : [event]).map((e) => toPad(e, box)))) schedule();
 });
 
 function endStroke(event) {
-  if (!drawing || event.pointerId !== drawing.id) return;
-  drawing = null;
-  update(true);
+  if (strokes.end(event.pointerId)) update(true);
 }
 pad.addEventListener("pointerup", endStroke);
 pad.addEventListener("pointercancel", endStroke);
@@ -245,14 +224,11 @@ pad.addEventListener("pointercancel", endStroke);
 for (const type of ["touchstart", "touchmove"]) pad.addEventListener(type, (event) => event.preventDefault(), { passive: false });
 
 function undo() {
-  if (drawing || !strokes.length) return;
-  strokes.pop();
-  update(true);
+  if (strokes.undo()) update(true);
 }
 
 function clear() {
-  if (drawing) return;
-  strokes = [];
+  if (!strokes.clear()) return; // not while a pen is down
   forgetPicture();
   serverCall++;
   showModelStatus();
@@ -263,25 +239,26 @@ function clear() {
  * session), then clear the pad for the next one. The digit travels with the event: props.value
  * is cleared at once. */
 function keep(label) {
-  if (drawing || !digit) return;
+  if (strokes.drawing || !digit) return;
   trigger("keep", { label, digit: Array.from(digit) });
   clear();
-  setStatus(`Kept as a ${label}. Draw the next one.`);
+  setStatus(say.keptMessage(label));
 }
 
 $(".keep-digits").innerHTML = Array.from({ length: 10 }, (_, d) =>
-  `<button type="button" data-keep="${d}" title="Keep this drawing as a ${d}">${d}</button>`).join("");
+  `<button type="button" data-keep="${d}" title="${say.keepTitle(d)}">${d}</button>`).join("");
 element.addEventListener("click", (event) => {
   const button = event.target.closest("[data-keep]");
   if (button && element.contains(button) && button.dataset.keep !== "") keep(Number(button.dataset.keep));
 });
 undoButton.addEventListener("click", undo);
 clearButton.addEventListener("click", clear);
+// Keys pressed with the focus anywhere in the pad: on its canvas (focused by drawing) or a button.
 element.addEventListener("keydown", (event) => {
-  if ((event.ctrlKey || event.metaKey) && event.key === "z") { event.preventDefault(); undo(); }
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z" && !event.shiftKey) { event.preventDefault(); undo(); }
   if (event.key === "Escape") clear();
 });
-pad.tabIndex = 0; // focusable, so the keys above work after a click on the pad
+pad.tabIndex = 0; // focusable: by Tab, and by pointerdown above
 
 async function readPicture(file) {
   if (!file) return;
@@ -292,7 +269,7 @@ async function readPicture(file) {
     reader.onerror = () => reject(reader.error);
     reader.readAsDataURL(file);
   });
-  strokes = [];
+  if (!strokes.clear()) return; // a pen is down: the drawing wins
   picture = { digit: null, url };
   frame.style.backgroundImage = `url("${url}")`;
   setStatus("Reading the picture…");
@@ -309,7 +286,6 @@ frame.addEventListener("drop", (event) => { event.preventDefault(); readPicture(
 
 // ------------------------------------------------------------------ start
 
-NAMES.forEach(buildCard);
 loadModels();
 watch("models", () => { // the visitor switched between shipped and their own weights
   loadModels();
@@ -322,5 +298,7 @@ const themeWatch = new MutationObserver(paintAll);
 for (const node of [document.documentElement, document.body, element.closest(".gradio-container")]) {
   if (node) themeWatch.observe(node, { attributes: true, attributeFilter: ["class"] });
 }
-element.mnistPad = { strokes: () => strokes, digit: () => digit, ink: () => inkContext.getImageData(0, 0, SIDE, SIDE).data, models: () => models };
+// Read-only views for the browser tests (tests/pad_driver.py): the ink canvas and the loaded
+// models are not in the DOM, and the 28x28 is compared with Python to float precision.
+element.mnistPad = { strokes: () => strokes.list, digit: () => digit, ink: () => inkContext.getImageData(0, 0, SIDE, SIDE).data, models: () => models };
 update(false);

@@ -20,8 +20,10 @@
 
   /** A .safetensors file (8-byte little-endian header length, JSON header, raw little-endian
    * data), checked like mnist_demo/weights.py: exactly the expected tensors, float32, the
-   * expected shapes, offsets inside the file, finite values. Returns {metadata, tensors}. */
-  function parseSafetensors(bytes, expectedShapes, maxBytes = 1000000) {
+   * expected shapes, offsets inside the file, finite values. `maxBytes` is weights.py's
+   * MAX_BYTES, sent by the server (setup.max_weights_bytes). Returns {metadata, tensors}. */
+  function parseSafetensors(bytes, expectedShapes, maxBytes) {
+    if (!Number.isSafeInteger(maxBytes)) throw new TypeError("parseSafetensors needs the size limit (maxBytes)");
     if (!(bytes instanceof Uint8Array)) throw new WeightsError("weights must be bytes");
     if (bytes.length > maxBytes) throw new WeightsError(`${bytes.length} bytes; the demo's weights are under ${maxBytes}`);
     if (bytes.length < 8) throw new WeightsError("too short to be a safetensors file");
@@ -67,9 +69,10 @@
   }
 
   /** One model from its safetensors bytes. `shapes` is the tensors' expected shapes (from the
-   * server, which reads them off the PyTorch models). The metadata must name this model. */
-  function loadModel(name, bytes, shapes) {
-    const { metadata, tensors } = parseSafetensors(bytes, shapes);
+   * server, which reads them off the PyTorch models), `maxBytes` the file's size limit. The
+   * metadata must name this model. */
+  function loadModel(name, bytes, shapes, maxBytes) {
+    const { metadata, tensors } = parseSafetensors(bytes, shapes, maxBytes);
     if (metadata.model !== name) throw new WeightsError(`the file holds the ${metadata.model} model, expected ${name}`);
     const finalRelu = metadata.final_relu === undefined ? "true" : metadata.final_relu;
     if (finalRelu !== "true" && finalRelu !== "false") throw new WeightsError(`final_relu is ${finalRelu}, expected true/false`);

@@ -5,10 +5,10 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const W = require("../../mnist_demo/page/weights.js");
 const M = require("../../mnist_demo/page/models.js");
-const { SHAPES, safetensors, linearTensors } = require("./helpers.js");
+const { SHAPES, MAX_BYTES, safetensors, linearTensors } = require("./helpers.js");
 
 test("the linear model is template . pixels + bias", () => {
-  const model = W.loadModel("linear", safetensors(linearTensors(0.5), { model: "linear" }), SHAPES.linear);
+  const model = W.loadModel("linear", safetensors(linearTensors(0.5), { model: "linear" }), SHAPES.linear, MAX_BYTES);
   const x = new Float32Array(784).fill(0.25);
   const logits = M.linearLogits(model, x);
   logits.forEach((v, k) => assert.ok(Math.abs(v - (k + 784 * 0.125)) < 1e-9));
@@ -22,8 +22,8 @@ test("the CNN's last ReLU follows the weights' final_relu", () => {
   const tensors = Object.fromEntries(Object.entries(SHAPES.cnn).map(([k, s]) => [k, zero(s)]));
   tensors["conv3.bias"] = { shape: [10], values: [-1, 2, -3, 4, -5, 6, -7, 8, -9, 10] };
   const x = new Float32Array(784);
-  const relu = W.loadModel("cnn", safetensors(tensors, { model: "cnn", final_relu: "true" }), SHAPES.cnn);
-  const raw = W.loadModel("cnn", safetensors(tensors, { model: "cnn", final_relu: "false" }), SHAPES.cnn);
+  const relu = W.loadModel("cnn", safetensors(tensors, { model: "cnn", final_relu: "true" }), SHAPES.cnn, MAX_BYTES);
+  const raw = W.loadModel("cnn", safetensors(tensors, { model: "cnn", final_relu: "false" }), SHAPES.cnn, MAX_BYTES);
   assert.deepEqual(Array.from(M.cnnLogits(relu, x)), [0, 2, 0, 4, 0, 6, 0, 8, 0, 10]);
   assert.deepEqual(Array.from(M.cnnLogits(raw, x)), [-1, 2, -3, 4, -5, 6, -7, 8, -9, 10]);
 });

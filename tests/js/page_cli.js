@@ -2,7 +2,7 @@
 // page's code can be compared with the Python reference on real data without a browser.
 //   node page_cli.js preprocess IN OUT   IN: [n, h, w] as 3 uint32 then n*h*w uint8 ink maps;
 //                                          OUT: n*784 float32 (NaN-filled when nothing is drawn)
-//   node page_cli.js forward W_JSON IN OUT   W_JSON: {"shapes", "linear", "cnn" (base64)};
+//   node page_cli.js forward W_JSON IN OUT   W_JSON: {"setup" (page_setup()), "linear", "cnn" (base64)};
 //                                          IN: n*784 float32; OUT: n*20 float64 (linear, cnn logits)
 "use strict";
 const fs = require("fs");
@@ -25,13 +25,14 @@ if (command === "preprocess") {
   fs.writeFileSync(args[1], Buffer.from(out.buffer));
 } else if (command === "forward") {
   const spec = JSON.parse(fs.readFileSync(args[0], "utf8"));
-  const nets = ["linear", "cnn"].map((name) => weights.loadModel(name, weights.base64ToBytes(spec[name]), spec.shapes[name]));
+  const { names, shapes, max_weights_bytes: maxBytes } = spec.setup;
+  const nets = names.map((name) => weights.loadModel(name, weights.base64ToBytes(spec[name]), shapes[name], maxBytes));
   const buf = fs.readFileSync(args[1]);
   const x = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const n = x.length / 784, out = new Float64Array(n * 20);
+  const n = x.length / 784, out = new Float64Array(n * 10 * nets.length);
   for (let k = 0; k < n; k++) {
     const digit = x.subarray(k * 784, (k + 1) * 784);
-    nets.forEach((m, j) => out.set(models.predict(m, digit).logits, k * 20 + j * 10));
+    nets.forEach((m, j) => out.set(models.predict(m, digit).logits, (k * nets.length + j) * 10));
   }
   fs.writeFileSync(args[2], Buffer.from(out.buffer));
 } else {

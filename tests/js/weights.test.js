@@ -3,22 +3,22 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const W = require("../../mnist_demo/page/weights.js");
-const { SHAPES, shipped, safetensors, linearTensors } = require("./helpers.js");
+const { SHAPES, MAX_BYTES, shipped, safetensors, linearTensors } = require("./helpers.js");
 
 test("the shipped weights load, with the metadata the server wrote", () => {
   for (const name of ["linear", "cnn"]) {
-    const model = W.loadModel(name, shipped(name), SHAPES[name]);
+    const model = W.loadModel(name, shipped(name), SHAPES[name], MAX_BYTES);
     assert.equal(model.name, name);
     for (const [key, shape] of Object.entries(SHAPES[name])) {
       assert.equal(model.tensors[key].length, shape.reduce((a, b) => a * b, 1));
     }
   }
-  assert.equal(W.loadModel("cnn", shipped("cnn"), SHAPES.cnn).finalRelu, true);
+  assert.equal(W.loadModel("cnn", shipped("cnn"), SHAPES.cnn, MAX_BYTES).finalRelu, true);
 });
 
 test("bad weights are refused with a reason", () => {
   const good = safetensors(linearTensors(), { model: "linear" });
-  assert.ok(W.loadModel("linear", good, SHAPES.linear));
+  assert.ok(W.loadModel("linear", good, SHAPES.linear, MAX_BYTES));
   const cases = {
     "too short": good.slice(0, 5),
     "header claims": good.slice(0, 100),
@@ -34,8 +34,9 @@ test("bad weights are refused with a reason", () => {
     "not a JSON object": (() => { const b = Buffer.alloc(12); b.writeUInt32LE(4, 0); b.write("[1] ", 8); return new Uint8Array(b); })(),
   };
   for (const [reason, bytes] of Object.entries(cases)) {
-    assert.throws(() => W.loadModel("linear", bytes, SHAPES.linear), (e) => e instanceof W.WeightsError && e.message.includes(reason), reason);
+    assert.throws(() => W.loadModel("linear", bytes, SHAPES.linear, MAX_BYTES), (e) => e instanceof W.WeightsError && e.message.includes(reason), reason);
   }
-  assert.throws(() => W.parseSafetensors(new Uint8Array(2_000_000), SHAPES.linear), /under/);
+  assert.throws(() => W.parseSafetensors(new Uint8Array(MAX_BYTES + 1), SHAPES.linear, MAX_BYTES), /under/);
+  assert.throws(() => W.parseSafetensors(good, SHAPES.linear), TypeError); // no silent default limit
 });
 

@@ -1,0 +1,51 @@
+"""What the Draw tab's page is made of and what it is told: its files in ``page/``, and
+``page_setup()``, every value the page shares with Python, sent once as the pad's ``setup``.
+
+The page hard-codes none of these: tests/test_page_parity.py checks ``page_setup()`` against
+Python's own truth, and the page's Node tests (tests/js/helpers.js) read it from here too.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from .models import MODEL_NAMES, MODEL_TITLES, build_model
+from .preprocess import RECIPE
+from .weights import MAX_BYTES, weights_to_bytes
+
+PAGE = Path(__file__).with_name("page")
+# Pure code, loaded in this order before pad.js (the wiring) runs.
+PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.js")
+SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
+
+
+def page_file(name: str) -> str:
+    return (PAGE / name).read_text(encoding="utf-8")
+
+
+def page_head() -> str:
+    """The pure scripts, inlined for the pad's ``head``."""
+    return "".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS)
+
+
+def model_shapes() -> dict[str, dict[str, list[int]]]:
+    """Every tensor's shape, read off the PyTorch models: the page checks weights against these."""
+    return {name: {k: list(v.shape) for k, v in build_model(name).state_dict().items()} for name in MODEL_NAMES}
+
+
+def page_weights(model, source: str) -> dict:
+    """A model as the page receives it: its safetensors bytes (base64) and where they came from."""
+    return {"source": source, "safetensors": base64.b64encode(weights_to_bytes(model)).decode()}
+
+
+def page_setup() -> dict:
+    """The pad's ``setup``: plain JSON, read by pad.js and by the page's Node tests."""
+    return {
+        "recipe": RECIPE,  # recipe.json: the 28x28 field, pixel scale, pad side, pen width...
+        "names": list(MODEL_NAMES),  # the answer cards, in this order
+        "titles": MODEL_TITLES,
+        "shapes": model_shapes(),
+        "shipped": SHIPPED,
+        "max_weights_bytes": MAX_BYTES,
+    }
