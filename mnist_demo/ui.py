@@ -64,7 +64,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
     with gr.Blocks(title="MNIST Draw & Train", delete_cache=(3600, 3600)) as demo:
         # Per browser session; when the session ends, its training stops and its files go.
         session = gr.State(Session(), delete_callback=close_session)
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO, elem_id="intro")
         with gr.Tab("Draw"):
             draw = draw_tab(predictor, session)
         with gr.Tab("Your digits", elem_id="digits-tab") as tab:
