@@ -118,11 +118,22 @@ def test_phone_finger_draws_without_scrolling(browser, app_url, scheme):
     box = page.locator("#pad .pad-canvas").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 340  # fills the width
     assert abs(box["width"] - box["height"]) < 1  # square
-    page.locator("#pad .pad-canvas").scroll_into_view_if_needed()
-    scroll = page.evaluate("() => window.scrollY")
+    assert page.evaluate("() => window.scrollY") == 0  # as the page opens: nothing scrolled yet
     touch_draw(page, DIGITS["7"])
     expect(card(page, "cnn")).to_have_attribute("data-label", "7")
-    assert page.evaluate("() => window.scrollY") == scroll  # drawing did not scroll the page
+    assert page.evaluate("() => window.scrollY") == 0  # drawing did not scroll the page
+    # The pad and both answers (top digit and confidence) on one screen, without scrolling.
+    for name in MODEL_NAMES:
+        for part in (".top", ".conf"):
+            answer = card(page, name).locator(part).bounding_box()
+            assert answer["height"] > 0 and answer["y"] + answer["height"] <= 844, (name, part, answer)
+    # Every button a finger can reach is at least 44x44 px; corrections look unlike Keep.
+    for button in page.locator("#pad .keep-digits button, #pad .fix button, #pad .pad-tools button").all():
+        size = button.bounding_box()
+        assert size["width"] >= 44 and size["height"] >= 44, (button.text_content(), size)
+    keep_style, fix_style = (page.locator(f"#pad {s}").first.evaluate("b => getComputedStyle(b).borderColor")
+                             for s in (".keep-digits button", ".fix button"))
+    assert keep_style != fix_style
     page.locator("#pad .pad-clear").tap()
     expect(card(page, "cnn")).to_contain_text("Draw a digit")
     touch_draw(page, DIGITS["1"])  # the pen is still ready after Clear
