@@ -3,8 +3,9 @@ training and then drawing with your own model, and the Look inside tab."""
 
 import re
 
-from pad_driver import DESKTOP, DIGITS, card, draw, open_app, screenshot
 from playwright.sync_api import expect
+
+from tests.pad_driver import DESKTOP, DIGITS, card, draw, open_app, screenshot
 
 # Legend labels that a clipping ancestor (overflow other than visible) cuts off, inside a plot.
 LEGEND_CLIPPED = """(selector) => {

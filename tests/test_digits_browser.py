@@ -5,8 +5,9 @@ before/after, export, open a fresh session, import, and find the same collection
 import re
 import urllib.request
 
-from pad_driver import DESKTOP, DIGITS, PHONE, card, draw, open_app, screenshot, touch_draw
 from playwright.sync_api import expect
+
+from tests.pad_driver import DESKTOP, DIGITS, PHONE, card, draw, open_app, screenshot, touch_draw
 
 KEPT = ["1", "7", "0", "4"] * 5  # 20 drawings, five of each
 

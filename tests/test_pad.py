@@ -10,9 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from digit_strokes import digit_strokes, place
-from drawn_digits import redraw, render
-from pad_driver import (
+from playwright.sync_api import expect
+
+from mnist_demo.inference import Predictor
+from mnist_demo.models import MODEL_NAMES
+from mnist_demo.preprocess import RECIPE, ink_to_mnist
+from tests.digit_strokes import digit_strokes, place
+from tests.drawn_digits import redraw, render
+from tests.pad_driver import (
     ARGS,
     CHROMIUM,
     DESKTOP,
@@ -30,11 +35,6 @@ from pad_driver import (
     screenshot,
     touch_draw,
 )
-from playwright.sync_api import expect
-
-from mnist_demo.inference import Predictor
-from mnist_demo.models import MODEL_NAMES
-from mnist_demo.preprocess import RECIPE, ink_to_mnist
 
 # The page's 28x28 may differ from Python's by float32 rounding (measured: at most 2e-6): sin()
 # and summation order differ between V8 and C. 1e-4 is 40x below one grey level (1/256) of

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from drawn_digits import redraw
 from scipy import ndimage
 
 from mnist_demo.inference import load_shipped_models
 from mnist_demo.preprocess import ink_to_mnist
 from mnist_demo.ui_draw import model_shapes
+from tests.drawn_digits import redraw
 
 CLI = Path(__file__).parent / "js" / "page_cli.js"
 NODE = shutil.which("node") or "node"  # .ci/run installs Node where it is missing
