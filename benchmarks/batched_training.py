@@ -3,7 +3,7 @@
 against the app's way, K separate trainings with one torch thread each in K threads. Training
 steps only (batch 64 each, plain SGD for both), on random digits, measured in one run.
 
-    python benchmarks/batched_training.py             # K = 2, 4
+    python -m benchmarks.batched_training             # K = 2, 4
 """
 
 from __future__ import annotations
@@ -11,17 +11,14 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, stack_module_state, vmap
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mnist_demo.models import build_model  # noqa: E402
+from mnist_demo.models import build_model
 
 BATCH, LR = 64, 1e-3
 X, Y = torch.rand(8192, 784), torch.randint(0, 10, (8192,))
@@ -82,6 +79,7 @@ def main() -> None:
     args = p.parse_args()
     for k in map(int, args.ks.split(",")):
         models = [build_model("cnn") for _ in range(k)]
+        separate(models, 1.0), batched(models, 1, 1.0)  # warm-up: first steps are slow (oneDNN, vmap tracing)
         runs = {"separate": [], "batched, 1 thread": [], "batched, 2 threads": []}
         for _ in range(args.rounds):
             runs["separate"].append(separate(models, args.seconds))

@@ -2,8 +2,8 @@
 second, all trainings together) with K CNN trainings running side by side in one process, as the
 app runs them (one worker thread each), for each torch thread count. Measured in one run.
 
-    python benchmarks/concurrent_training.py                 # K = 1, 2, 4; 1 and 2 torch threads
-    python benchmarks/concurrent_training.py --digits 5000
+    python -m benchmarks.concurrent_training                 # K = 1, 2, 4; 1 and 2 torch threads
+    python -m benchmarks.concurrent_training --digits 5000
 
 Each training is the tutorial recipe on the first --digits training digits for one epoch,
 validation included, as in the app. What to look for: whether K > 1 raises the total (then
@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
 import threading
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mnist_demo.data import load_mnist  # noqa: E402
-from mnist_demo.train import PRESETS, new_model, train  # noqa: E402
+from mnist_demo.data import load_mnist
+from mnist_demo.train import PRESETS, new_model, train
 
 
 def run_side_by_side(k: int, data, cfg) -> float:

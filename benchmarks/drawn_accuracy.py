@@ -1,31 +1,36 @@
-"""Accuracy on drawn digits: MNIST validation digits re-drawn as a sketchpad sends them
-(tests/drawn_digits.py), read by the shipped models in process.
+"""Accuracy on drawn digits: MNIST validation digits re-drawn as visitors send them
+(tests/drawn_digits.py: the pad's transparent canvas, black on white, white on dark, a JPEG),
+read by the shipped models in process.
 
-1. The drawn-digit set by background style, with MNIST's preprocessing, and the linear model
-   after a plain resize of the canvas instead.
+1. The drawn-digit set by kind of picture, with MNIST's preprocessing, and the linear model
+   after a plain resize of the canvas instead (``naive_resize`` below, the baseline).
 2. A sweep of pen widths (the same digits, every pen grown or shrunk by the same amount), with
    and without the stroke-width normalisation.
 
-    python benchmarks/drawn_accuracy.py [--n 1000] [--seed 0] [--sweep-n 300]
+    python -m benchmarks.drawn_accuracy [--n 1000] [--seed 0] [--sweep-n 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from mnist_demo.data import PIXEL_SCALE, load_mnist
+from mnist_demo.inference import Predictor
+from mnist_demo.preprocess import FIELD, ink_to_mnist, to_ink
+from tests import drawn_digits
 
-import drawn_digits  # noqa: E402
 
-from mnist_demo.data import load_mnist  # noqa: E402
-from mnist_demo.inference import Predictor  # noqa: E402
-from mnist_demo.preprocess import ink_to_mnist, naive_resize, to_ink  # noqa: E402
+def naive_resize(image) -> np.ndarray | None:
+    """What not to do: squash the whole canvas to 28x28 (the baseline MNIST's recipe fixes)."""
+    ink = to_ink(image)
+    if ink is None or ink.max() <= 0:
+        return None
+    small = np.asarray(Image.fromarray(ink).resize((FIELD, FIELD), Image.Resampling.BILINEAR))
+    return (np.clip(small / small.max(), 0, 1) * np.float32(255 / PIXEL_SCALE)).astype(np.float32)
 
 
 class FixedPen:
@@ -64,7 +69,7 @@ def pen_sweep(predictor: Predictor, data, n: int) -> None:
         hits = defaultdict(int)
         for k, i in enumerate(idx):
             mask = drawn_digits.redraw(data.x_valid[i].reshape(28, 28), FixedPen(radius, k))
-            ink = to_ink(drawn_digits.render(mask, "sketch"))
+            ink = to_ink(drawn_digits.render(mask, "transparent"))  # the pad's canvas
             for normalise in (True, False):
                 digit = ink_to_mnist(ink, normalise=normalise)
                 out = predictor.predict_digit(digit)

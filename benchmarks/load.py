@@ -3,8 +3,8 @@ do-nothing `/classify` with the app's own settings (benchmarks/noop_app.py) unde
 the same run; then again while other sessions train the CNN on the full split (two by default:
 the app's own limit on 2 CPUs). Bounded in count and time.
 
-    python benchmarks/load.py                       # 20 clients x 10 requests, starts both apps
-    python benchmarks/load.py --url http://127.0.0.1:7860/ --clients 20 --requests 10
+    python -m benchmarks.load                       # 20 clients x 10 requests, starts both apps
+    python -m benchmarks.load --url http://127.0.0.1:7860/ --clients 20 --requests 10
 
 Goals on a 2-core machine: 0 errors; the app's p95 within 1.25x of the do-nothing endpoint's.
 """
@@ -21,21 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).parent))  # predict_latency, beside this file
-from serve import serve  # noqa: E402
-
-
-def digit_png(folder: Path) -> str:
-    """The same 800x800 transparent '7' that predict_latency.py measures."""
-    from predict_latency import sketch_800
-
-    path = folder / "seven.png"
-    Image.fromarray(sketch_800()["layers"][0]).save(path)
-    return str(path)
+from benchmarks.predict_latency import save_png  # the same 800x800 transparent '7' it measures
+from tests.app_launcher import launch
 
 
 def hammer(url: str, path: str, clients: int, requests: int, time_limit: float) -> tuple[list[float], list[str]]:
@@ -93,8 +81,8 @@ def main() -> None:
     args.clients, args.requests = min(args.clients, 100), min(args.requests, 100)  # stay bounded
 
     with contextlib.ExitStack() as stack:  # each app in its own process, as deployed
-        url = args.url or stack.enter_context(serve("app.py"))[0]
-        baseline = stack.enter_context(serve("benchmarks/noop_app.py"))[0]
+        url = args.url or stack.enter_context(launch("app.py", timeout=300))[0]
+        baseline = stack.enter_context(launch("-m", "benchmarks.noop_app", timeout=300))[0]
         run(args, url, baseline)
 
 
@@ -106,7 +94,7 @@ def run(args, url: str, baseline: str):
     print(f"{args.clients} clients x {args.requests} requests of /classify (800x800 PNG) against {url}, "
           f"and against a do-nothing /classify at {baseline}; rounds alternate to share the machine's noise")
     with tempfile.TemporaryDirectory() as tmp:
-        path = digit_png(Path(tmp))
+        path = save_png(Path(tmp))
         results = {"do-nothing": ([], [], 0.0), "app": ([], [], 0.0)}
         for _round in range(args.rounds):
             for name, target in (("do-nothing", baseline), ("app", url)):

@@ -1,14 +1,11 @@
 """The baseline for benchmarks/load.py: a `/classify` that takes the same file and does no work,
-launched with the app's own queue and launch options: `python benchmarks/noop_app.py --port P`."""
+launched with the app's own queue and launch options: `python -m benchmarks.noop_app --port P`."""
 
 import argparse
-import sys
-from pathlib import Path
 
 import gradio as gr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mnist_demo.ui import CLASSIFY_CONCURRENCY, LAUNCH_OPTIONS, QUEUE_OPTIONS  # noqa: E402
+from mnist_demo.ui import CLASSIFY_CONCURRENCY, LAUNCH_OPTIONS, QUEUE_OPTIONS
 
 ANSWER = {"linear": {"label": 7, "probabilities": [0.1] * 10}, "cnn": {"label": 7, "probabilities": [0.1] * 10},
           "agree": True}  # the same shape and size as the app's answer

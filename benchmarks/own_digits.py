@@ -22,13 +22,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mnist_demo.collection import Digits, to_bytes  # noqa: E402
-from mnist_demo.data import load_mnist  # noqa: E402
-from mnist_demo.digit_files import write_idx_pair  # noqa: E402
-from mnist_demo.inference import load_shipped_models  # noqa: E402
-from mnist_demo.preprocess import RECIPE, ink_to_mnist  # noqa: E402
-from mnist_demo.train import PRESETS, as_tensors, evaluate, evaluate_digits, train  # noqa: E402
+from mnist_demo.collection import Digits, to_bytes
+from mnist_demo.data import load_mnist
+from mnist_demo.digit_files import write_idx_pair
+from mnist_demo.inference import load_shipped_models
+from mnist_demo.preprocess import RECIPE, ink_to_mnist
+from mnist_demo.train import PRESETS, as_tensors, evaluate, evaluate_digits, train
 
 # Strokes in a unit square (x right, y down); each style is one way of writing its digit.
 SEGMENT = {"a": [(0.25, 0.1), (0.75, 0.1)], "b": [(0.75, 0.1), (0.75, 0.5)], "c": [(0.75, 0.5), (0.75, 0.9)],

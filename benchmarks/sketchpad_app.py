@@ -1,5 +1,5 @@
 """The baseline for benchmarks/stroke_cost.py: Gradio's own Sketchpad with a do-nothing handler
-(it only counts strokes), launched like the app: `python benchmarks/sketchpad_app.py --port P`."""
+(it only counts strokes), launched like the app: `python -m benchmarks.sketchpad_app --port P`."""
 
 import argparse
 

@@ -1,10 +1,10 @@
 """What one stroke on the Draw tab costs: mouse-up -> both answers on screen, and the server's
 CPU per stroke; beside Gradio's own Sketchpad with a do-nothing handler, measured in the same run.
 
-    python benchmarks/stroke_cost.py                      # 40 strokes on each app
-    python benchmarks/stroke_cost.py --class-size 30      # and then a class: 30 visitors at once
+    python -m benchmarks.stroke_cost                      # 40 strokes on each app
+    python -m benchmarks.stroke_cost --class-size 30      # and then a class: 30 visitors at once
 
-Each app runs in its own process (benchmarks/serve.py); Chromium draws real mouse strokes. The
+Each app runs in its own process (tests/app_launcher.py); Chromium draws real mouse strokes. The
 latency runs from the pointerup event's timestamp to the first animation frame after the answer
 reached the page (the frame that paints it). Server CPU per stroke is the app process's CPU
 while drawing, less its idle rate with the same page open. Goals: median <= 30 ms, <= 5 ms of
@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from serve import cpu_seconds, serve  # noqa: E402
+from tests.app_launcher import launch
+from tests.pad_driver import ARGS, CHROMIUM
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+CLOCK_TICKS = 100  # /proc/<pid>/stat counts CPU time in these (SC_CLK_TCK)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
 
 # Records, per stroke, pointerup -> the frame after the answer element first changed.
 WATCH = """([answer, canvas]) => {
@@ -46,7 +50,7 @@ WATCH = """([answer, canvas]) => {
 
 APPS = {  # what to draw on, what changes when the answer arrives, how to clear
     "pad": {"cmd": ["app.py"], "canvas": "#pad .pad-canvas", "answer": "#pad .cards", "clear": "#pad .pad-clear"},
-    "sketchpad": {"cmd": ["benchmarks/sketchpad_app.py"], "canvas": "#sketch canvas", "answer": "#out",
+    "sketchpad": {"cmd": ["-m", "benchmarks.sketchpad_app"], "canvas": "#sketch canvas", "answer": "#out",
                   "brush": '#sketch button[aria-label="Brush"]'},
 }
 
@@ -137,7 +141,7 @@ def main():
     args.class_size = min(args.class_size, 60)  # bounded: every visitor is a Chromium page here
     results = {}
     for name in ([] if args.skip_baseline else ["sketchpad"]) + ["pad"]:
-        with serve(*APPS[name]["cmd"]) as (url, proc):
+        with launch(*APPS[name]["cmd"], timeout=300) as (url, proc):
             results[name] = asyncio.run(measure(name, url, proc, args.strokes, args.idle))
             show(results[name])
             if name == "pad" and args.class_size:

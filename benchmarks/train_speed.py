@@ -30,12 +30,11 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mnist_demo import tutorial
+from mnist_demo.data import load_mnist
+from mnist_demo.train import PRESETS, TrainConfig, as_tensors, evaluate, new_model, train
 
-from mnist_demo import tutorial  # noqa: E402
-from mnist_demo.data import load_mnist  # noqa: E402
-from mnist_demo.train import PRESETS, TrainConfig, as_tensors, evaluate, new_model, train  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 TUTORIAL_CLASSES = {"linear": tutorial.FeedForward, "cnn": tutorial.CNN}
 

@@ -3,7 +3,8 @@
 Pure functions of a model and a 28x28 digit: the linear model's ten templates and the evidence
 (weight x pixel) behind its top two answers; the CNN's first-layer filters and its feature maps
 after each convolution. Colours come from matplotlib's colour maps; no figure is drawn, so a
-whole set renders in a few milliseconds and can follow every stroke.
+whole set renders in a few milliseconds. The app computes them only when the "Look inside" tab is
+selected, for the digit the pad holds at that moment (they do not follow the strokes).
 """
 
 from __future__ import annotations

@@ -1,11 +1,16 @@
-"""From whatever the user drew or uploaded to a 28x28 MNIST digit, the way MNIST itself was made.
+"""From a picture or the pad's canvas to a 28x28 MNIST digit, the way MNIST itself was made.
 
 MNIST's recipe (LeCun et al.): take the ink, crop it to its bounding box, scale it to fit a 20x20
 box keeping the aspect ratio (anti-aliased), and paste it in a 28x28 field so that its centre of
 mass sits at the centre. A plain resize of a big canvas gives a small, off-centre digit that the
 linear model in particular cannot read (~14 % instead of ~90 % on drawn digits).
 
-Pure numpy / PIL / scipy; nothing here knows about Gradio. ``None`` means "nothing drawn".
+``preprocess`` reads what visitors send: picture files opened with PIL (``/classify`` and the
+Draw tab's upload, any format, dark ink on light or light on dark, with or without transparency)
+and arrays (e.g. the pad's RGBA canvas: transparent background, the ink in its alpha).
+``ink_to_mnist`` is the recipe itself; the page's ``page/recipe.js`` is its twin, which runs it
+in the browser on every stroke, and both read their constants from ``recipe.json``.
+``None`` means "nothing drawn".
 """
 
 from __future__ import annotations
@@ -89,29 +94,10 @@ def _array_to_pil(a: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(a))
 
 
-def ink_from_sketch(value: dict) -> np.ndarray | None:
-    """Gradio's Sketchpad value: the ink is the alpha of the drawn layers (the composite is
-    opaque white under the ink, so its alpha says nothing)."""
-    layers = [np.asarray(layer) for layer in (value.get("layers") or []) if layer is not None]
-    layers = [layer for layer in layers if layer.ndim == 3 and layer.shape[2] == 4 and layer.size]
-    if layers and len({layer.shape for layer in layers}) == 1:
-        alpha = layers[0][:, :, 3]
-        for layer in layers[1:]:
-            alpha = np.maximum(alpha, layer[:, :, 3])
-        if alpha.any():  # uint8 on purpose: ink_to_mnist crops before any float conversion
-            return np.asarray(_reduce(Image.fromarray(alpha.astype(np.uint8, copy=False))))
-    for key in ("composite", "background"):  # e.g. an uploaded picture, no layers drawn
-        if value.get(key) is not None:
-            return to_ink(value[key])
-    return None
-
-
 def to_ink(image) -> np.ndarray | None:
-    """Any supported input as an ink map in [0, 1]; None for no input."""
+    """A PIL image or an image array as an ink map in [0, 1]; None for no input."""
     if image is None:
         return None
-    if isinstance(image, dict):
-        return ink_from_sketch(image)
     if isinstance(image, Image.Image):
         return ink_from_pil(image)
     if isinstance(image, np.ndarray):
@@ -159,7 +145,7 @@ def normalise_stroke(crop: np.ndarray) -> np.ndarray:
 
 def ink_to_mnist(ink: np.ndarray, normalise: bool = True) -> np.ndarray | None:
     """A (H, W) ink map to a (28, 28) float32 digit scaled like training (/256): floats in
-    [0, 1], or uint8 in 0..255 (kept as bytes until cropped: the per-stroke path stays fast).
+    [0, 1], or uint8 in 0..255 (kept as bytes until cropped: a big canvas costs little).
     None if there is no digit (empty, or only a speck). ``normalise``: adjust the stroke width."""
     ink = np.asarray(ink)
     if ink.dtype != np.uint8:
@@ -185,15 +171,7 @@ def ink_to_mnist(ink: np.ndarray, normalise: bool = True) -> np.ndarray | None:
 
 
 def preprocess(image) -> np.ndarray | None:
-    """Sketchpad dict, PIL image or array in; (28, 28) float32 MNIST digit or None out."""
+    """PIL image (an opened picture file) or image array in; (28, 28) float32 MNIST digit or None out."""
     ink = to_ink(image)
     return None if ink is None else ink_to_mnist(ink)
 
-
-def naive_resize(image) -> np.ndarray | None:
-    """What not to do (kept for the comparison in the tests): squash the canvas to 28x28."""
-    ink = to_ink(image)
-    if ink is None or ink.max() <= 0:
-        return None
-    small = np.asarray(Image.fromarray(ink).resize((FIELD, FIELD), Image.Resampling.BILINEAR))
-    return (np.clip(small / small.max(), 0, 1) * np.float32(255 / PIXEL_SCALE)).astype(np.float32)

@@ -20,46 +20,14 @@ def shipped_weights_dir():
     return REPO / "weights"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url():
     """The real app, launched as a user would (`python app.py`), on a free loopback port."""
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    from tests.app_launcher import launch
 
-    port = _free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    log = open(REPO / ".pytest_cache" / "app.log", "w") if (REPO / ".pytest_cache").is_dir() else None
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"app did not start (exit code {proc.poll()})") from None
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    if log:
-        log.close()
+    log = REPO / ".pytest_cache" / "app.log" if (REPO / ".pytest_cache").is_dir() else None
+    with launch("app.py", log=log) as (url, _process):
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +40,9 @@ def client(app_url):
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, driven by Playwright (its own browser download cannot work offline)."""
-    from pad_driver import ARGS, CHROMIUM
     from playwright.sync_api import sync_playwright
+
+    from tests.pad_driver import ARGS, CHROMIUM
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

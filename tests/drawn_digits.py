@@ -1,14 +1,17 @@
-"""A drawn-digit test set made from MNIST validation digits, re-drawn as a sketchpad sends them:
+"""A drawn-digit test set made from MNIST validation digits, re-drawn as visitors send them:
 a random size and place on a big canvas, hard-edged strokes of varied thickness, and one of
-four backgrounds (the Sketchpad's own layer dict, transparent PNG, white, dark)."""
+four kinds of picture (transparent with the ink in the alpha, as the pad's canvas; black on
+white; white on dark; a JPEG of dark ink on off-white paper)."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-STYLES = ("sketch", "transparent", "white", "dark")
+STYLES = ("transparent", "white", "dark", "jpeg")
 
 
 def redraw(digit28: np.ndarray, rng: np.random.Generator, canvas: int = 560) -> np.ndarray:
@@ -37,18 +40,10 @@ def redraw(digit28: np.ndarray, rng: np.random.Generator, canvas: int = 560) -> 
     return out
 
 
-def render(mask: np.ndarray, style: str):
-    """The mask as the app would receive it: a Sketchpad dict or a PIL image."""
-    h, w = mask.shape
-    if style == "sketch":
-        layer = np.zeros((h, w, 4), dtype=np.uint8)
-        layer[..., 3] = mask
-        white = np.full((h, w, 4), 255, dtype=np.uint8)
-        composite = white.copy()
-        composite[..., :3] = 255 - mask[..., None]
-        return {"background": white, "layers": [layer], "composite": composite}
-    if style == "transparent":
-        rgba = np.zeros((h, w, 4), dtype=np.uint8)
+def render(mask: np.ndarray, style: str) -> Image.Image:
+    """The mask as a picture the app would receive, opened with PIL."""
+    if style == "transparent":  # the pad's canvas, or a transparent PNG: the ink is in the alpha
+        rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
         rgba[..., 3] = mask
         return Image.fromarray(rgba)
     if style == "white":
@@ -56,6 +51,12 @@ def render(mask: np.ndarray, style: str):
     if style == "dark":
         dark = (40 + mask.astype(np.float32) * (215 / 255)).astype(np.uint8)  # white ink on #282828
         return Image.fromarray(np.stack([dark] * 3, axis=-1))
+    if style == "jpeg":  # ink #202020 on paper #f0ece0, as a photo or a scan would send it
+        t = mask.astype(np.float32)[..., None] / 255
+        rgb = (np.array([240, 236, 224]) * (1 - t) + 32 * t).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, "JPEG", quality=85)
+        return Image.open(buf)
     raise ValueError(style)
 
 

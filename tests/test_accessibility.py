@@ -4,7 +4,8 @@ own components and that no theme or CSS can reach (docs/accessibility.md lists t
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from pad_driver import DESKTOP, DIGITS, PHONE, draw, open_app, touch_draw
+
+from tests.pad_driver import DESKTOP, DIGITS, PHONE, draw, open_app, touch_draw
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

@@ -4,9 +4,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from drawn_digits import drawn_digits
 from gradio_client import Client, handle_file
 from PIL import Image
+
+from tests.drawn_digits import drawn_digits
 
 
 def save(image, path):

@@ -4,8 +4,9 @@ training and then drawing with your own model, and the Look inside tab."""
 import re
 
 import pytest
-from pad_driver import DESKTOP, DIGITS, card, draw, open_app, screenshot
 from playwright.sync_api import expect
+
+from tests.pad_driver import DESKTOP, DIGITS, card, draw, open_app, screenshot
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

@@ -7,10 +7,10 @@ import urllib.request
 
 import numpy as np
 import pytest
-from pad_driver import DESKTOP, DIGITS, PHONE, card, draw, open_app, screenshot, touch_draw
 from playwright.sync_api import expect
 
 from mnist_demo.collection import held_out
+from tests.pad_driver import DESKTOP, DIGITS, PHONE, card, draw, open_app, screenshot, touch_draw
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

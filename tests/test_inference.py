@@ -1,8 +1,10 @@
+import io
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from mnist_demo.inference import Predictor
 from mnist_demo.models import build_model
@@ -43,9 +45,27 @@ def test_disagreement_is_reported(mnist):
     assert out.agree is False
 
 
+def png(array: np.ndarray) -> Image.Image:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    buf.seek(0)
+    return Image.open(buf)
+
+
+def test_a_picture_file_is_read_as_the_digit_it_shows(predictor, mnist):
+    """What /classify does: a picture file (here a validation digit, black on white, 280 px)
+    opened with PIL, preprocessed, read by both models."""
+    for i in range(20):
+        digit = mnist.x_valid[i].reshape(28, 28)
+        ink = Image.fromarray((digit / digit.max() * 255).astype(np.uint8)).resize((280, 280), Image.Resampling.BICUBIC)
+        out = predictor.predict(png(255 - np.asarray(ink)))
+        assert out.outputs["cnn"].label == predictor.predict_digit(digit).outputs["cnn"].label == mnist.y_valid[i]
+
+
 def test_blank_is_none(predictor):
     assert predictor.predict(None) is None
-    assert predictor.predict(np.zeros((100, 100), np.uint8)) is None
+    assert predictor.predict(np.zeros((100, 100, 4), np.uint8)) is None  # the pad's canvas, untouched
+    assert predictor.predict(png(np.full((100, 100, 3), 255, np.uint8))) is None  # a white picture
 
 
 def test_many_threads_at_once_give_the_same_answers(predictor, mnist):

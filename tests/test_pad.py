@@ -11,9 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from digit_strokes import digit_strokes, place
-from drawn_digits import redraw, render
-from pad_driver import (
+from playwright.sync_api import expect
+
+from mnist_demo.inference import Predictor
+from mnist_demo.models import MODEL_NAMES
+from mnist_demo.preprocess import RECIPE, ink_to_mnist
+from tests.digit_strokes import digit_strokes, place
+from tests.drawn_digits import redraw, render
+from tests.pad_driver import (
     ARGS,
     CHROMIUM,
     DESKTOP,
@@ -31,11 +36,6 @@ from pad_driver import (
     screenshot,
     touch_draw,
 )
-from playwright.sync_api import expect
-
-from mnist_demo.inference import Predictor
-from mnist_demo.models import MODEL_NAMES
-from mnist_demo.preprocess import RECIPE, ink_to_mnist
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

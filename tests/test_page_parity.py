@@ -12,7 +12,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import torch
-from drawn_digits import redraw
 from scipy import ndimage
 
 from mnist_demo import inputs, page_assets, ui_draw, weights
@@ -20,6 +19,7 @@ from mnist_demo.inference import Predictor, load_shipped_models
 from mnist_demo.models import MODEL_NAMES, MODEL_TITLES, build_model
 from mnist_demo.page_assets import SHIPPED, page_setup, page_weights
 from mnist_demo.preprocess import ink_to_mnist
+from tests.drawn_digits import redraw
 
 CLI = Path(__file__).parent / "js" / "page_cli.js"
 NODE = shutil.which("node") or "node"  # .ci/run installs Node where it is missing

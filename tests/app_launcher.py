@@ -1,0 +1,60 @@
+"""Launch a Gradio app as a user would, `python app.py --port P` (or `python -m MODULE --port P`),
+in its own process on a free loopback port; wait until it answers; stop it afterwards. The one launcher of the tests'
+``app_url`` fixture and of the benchmarks (whose clients must not share the server's CPU
+accounting or its GIL)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def launch(*command: str, log: Path | None = None, timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python COMMAND... --port P`` in the repository (``launch("app.py")``,
+    ``launch("-m", "benchmarks.noop_app")``); yields (url, process).
+
+    The process's output goes to ``log`` (a file path) or nowhere. RuntimeError if it exits or
+    does not answer within ``timeout`` seconds; terminated (then killed) on exit."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(log, "w")) if log else subprocess.DEVNULL
+        proc = subprocess.Popen([sys.executable, *(command or ("app.py",)), "--port", str(port)], cwd=REPO, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+        stack.callback(stop, proc)
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{' '.join(command)} did not start (exit code {proc.poll()})") from None
+                time.sleep(0.2)
+        yield url, proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
