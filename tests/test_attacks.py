@@ -67,7 +67,7 @@ def report(name: str, peak: int, seconds: float | None = None):
 
 
 def test_a_674_kb_png_declaring_13000_by_13000(tmp_path):
-    from test_pictures import bomb_png
+    from tests.test_pictures import bomb_png
 
     bomb = bomb_png(13000, 13000)
     (tmp_path / "bomb.png").write_bytes(bomb)
@@ -88,7 +88,7 @@ def test_a_674_kb_png_declaring_13000_by_13000(tmp_path):
 
 
 def test_the_largest_picture_read_stays_within_the_budget(tmp_path):
-    from test_pictures import bomb_png
+    from tests.test_pictures import bomb_png
 
     (tmp_path / "big.png").write_bytes(bomb_png(4000, 4000))  # 16 megapixels RGBA: the most that is read
     answer, peak = measured("""
@@ -247,7 +247,7 @@ def test_classify_still_works_through_the_queue(app, tmp_path):
 
 def test_the_png_bomb_through_classify(app, tmp_path):
     from gradio_client import Client, handle_file
-    from test_pictures import bomb_png
+    from tests.test_pictures import bomb_png
 
     port, pid = app
     (tmp_path / "bomb.png").write_bytes(bomb_png(13000, 13000))

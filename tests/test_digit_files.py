@@ -217,7 +217,7 @@ def test_zips_are_bounded_before_they_are_unpacked(tmp_path):
 
 
 def test_a_png_declaring_a_huge_picture_is_refused_from_its_header(tmp_path):
-    from test_pictures import bomb_png
+    from tests.test_pictures import bomb_png
 
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w") as z:
