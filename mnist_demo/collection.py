@@ -8,6 +8,7 @@ digit's drawings were kept, so a digit held out stays held out as more are added
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass
 
@@ -90,14 +91,37 @@ def checked(pixels, labels) -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels
 
 
+MAX_ID = 2**53  # ids are made on the device (page/store.js): whole numbers exact in JSON and in float64
+
+
+def new_ids(n: int, taken: set[int]) -> np.ndarray:
+    """``n`` fresh random ids, none in ``taken``: a stale delete never hits another digit."""
+    ids: list[int] = []
+    while len(ids) < n:
+        candidate = secrets.randbelow(MAX_ID)
+        if candidate not in taken:
+            taken.add(candidate)
+            ids.append(candidate)
+    return np.array(ids, dtype=np.int64)
+
+
+def checked_ids(ids, n: int) -> np.ndarray:
+    """``n`` ids from the page: whole numbers from 0 to 2**53, or CollectionError."""
+    ids = np.asarray(ids)
+    if ids.shape != (n,) or (n and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= MAX_ID)):
+        raise CollectionError("A digit's id must be a whole number from 0 to 2**53.")
+    return ids.astype(np.int64)
+
+
 class Collection:
     """One session's digits. Every change is all or nothing, under a lock (a session's events
-    may run at once), and replaces the snapshot readers hold rather than editing it."""
+    may run at once), and replaces the snapshot readers hold rather than editing it. Ids come
+    from the page, which keeps the same digits in the browser; a digit whose id is already here
+    is skipped, so a keep repeated by a double tap or a network retry is kept once."""
 
     def __init__(self, cap: int = CAP):
         self.cap = cap
         self._digits = EMPTY
-        self._next_id = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -106,15 +130,27 @@ class Collection:
     def snapshot(self) -> Digits:
         return self._digits
 
-    def add(self, digit, label: int) -> int:
+    def add(self, digit, label: int, digit_id: int | None = None) -> int:
         """Keep one digit (784 floats in [0, 1]) under its true label; returns its id."""
-        return int(self.add_many(to_bytes(digit)[None], np.array([label]))[0])
+        ids = None if digit_id is None else [digit_id]
+        added, _ = self.add_many(to_bytes(digit)[None], np.array([label]), ids)
+        return int(added[0]) if len(added) else int(digit_id)
 
-    def add_many(self, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Keep (N, 784) uint8 digits with their labels, all of them or none; returns their ids."""
+    def add_many(self, pixels, labels, ids=None) -> tuple[np.ndarray, int]:
+        """Keep (N, 784) uint8 digits with their labels, all of them or none. With ``ids`` (the
+        page's), digits whose id is here already, or repeated, are skipped. Returns the ids added
+        and how many were skipped."""
         pixels, labels = checked(pixels, labels)
         with self._lock:
-            return self._append(pixels, labels)
+            taken = set(self._digits.ids.tolist())
+            if ids is None:
+                return self._append(pixels, labels, new_ids(len(labels), taken)), 0
+            ids = checked_ids(ids, len(labels))
+            new = np.zeros(len(ids), dtype=bool)
+            for i, digit_id in enumerate(ids.tolist()):
+                new[i] = digit_id not in taken
+                taken.add(digit_id)
+            return self._append(pixels[new], labels[new], ids[new]), int((~new).sum())
 
     def add_unseen(self, pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
         """Keep the digits that are not already here (same pixels, same label), each once: an
@@ -129,17 +165,16 @@ class Collection:
                 key = (int(label), row.tobytes())
                 new[i] = key not in seen
                 seen.add(key)
-            return self._append(pixels[new], labels[new]), int((~new).sum())
+            ids = new_ids(int(new.sum()), set(self._digits.ids.tolist()))
+            return self._append(pixels[new], labels[new], ids), int((~new).sum())
 
-    def _append(self, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Add checked digits; the caller holds the lock."""
+    def _append(self, pixels: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Add checked digits under their ids; the caller holds the lock."""
         now = self._digits
         if len(now) + len(labels) > self.cap:
             raise CollectionError(
                 f"Your collection holds at most {self.cap:,} digits: it has {len(now):,}, and "
                 f"{len(labels):,} more would not fit. Delete some (or export and clear) first.")
-        ids = np.arange(self._next_id, self._next_id + len(labels), dtype=np.int64)
-        self._next_id += len(labels)
         self._digits = Digits(np.concatenate([now.pixels, pixels]),
                               np.concatenate([now.labels, labels.astype(np.uint8)]),
                               np.concatenate([now.ids, ids]))

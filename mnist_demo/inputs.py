@@ -12,6 +12,7 @@ import math
 import gradio as gr
 import numpy as np
 
+from .collection import CAP, MAX_ID, PIXELS, CollectionError
 from .models import MODEL_NAMES
 from .page_assets import SHIPPED
 from .pictures import MAX_FILE_BYTES as MAX_PICTURE_BYTES
@@ -49,25 +50,51 @@ def digit_from_page(value) -> np.ndarray | None:
     return digit.astype(np.float32).reshape(FIELD, FIELD)
 
 
+def model_from_page(name: str, encoded) -> tuple:
+    """One model from the page's base64 safetensors (as the page stores trained weights), validated
+    as any weights file: (model, metadata), or WeightsError."""
+    source = f"your {name} weights"
+    try:
+        blob = base64.b64decode(str(encoded), validate=True)
+    except (binascii.Error, ValueError):
+        raise WeightsError(f"{source} are damaged") from None
+    model, meta = weights_from_bytes(blob, source=source)
+    if meta["model"] != name:
+        raise WeightsError(f"{source} hold the {meta['model']} model")
+    return model, meta
+
+
 def models_from_page(weights: dict, shipped: dict) -> dict:
     """For each model, "shipped" or the page's own safetensors bytes (base64), validated as any file."""
     if not isinstance(weights, dict) or set(weights) != set(MODEL_NAMES):
         raise WeightsError(f"Expected weights for {', '.join(MODEL_NAMES)}.")
-    models = {}
-    for name, choice in weights.items():
-        if choice == SHIPPED:
-            models[name] = shipped[name]
-            continue
-        source = f"your {name} weights"
+    return {name: shipped[name] if choice == SHIPPED else model_from_page(name, choice)[0]
+            for name, choice in weights.items()}
+
+
+def digits_from_page(entries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kept digits as the page stores them (page/store.js): a list of {"id", "label", "pixels":
+    base64 of MNIST's 784 bytes}, at most a collection's worth. Returns (pixels (N, 784) uint8,
+    labels, ids), or CollectionError saying what is wrong; the ids and labels are checked by
+    the collection."""
+    if not isinstance(entries, list) or len(entries) > CAP:
+        raise CollectionError(f"Expected a list of at most {CAP:,} kept digits.")
+    pixels, labels, ids = np.zeros((len(entries), PIXELS), np.uint8), [], []
+    for k, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("pixels"), str) \
+                or len(entry["pixels"]) != math.ceil(PIXELS / 3) * 4:
+            raise CollectionError("A kept digit is its id, its label and 784 bytes in base64.")
         try:
-            blob = base64.b64decode(str(choice), validate=True)
+            pixels[k] = np.frombuffer(base64.b64decode(entry["pixels"], validate=True), np.uint8)
         except (binascii.Error, ValueError):
-            raise WeightsError(f"{source} are damaged") from None
-        model, meta = weights_from_bytes(blob, source=source)
-        if meta["model"] != name:
-            raise WeightsError(f"{source} hold the {meta['model']} model")
-        models[name] = model
-    return models
+            raise CollectionError("A kept digit's pixels are damaged.") from None
+        labels.append(entry.get("label"))
+        ids.append(entry.get("id"))
+    if any(type(v) is not int for v in labels + ids):  # not bool, float or text: numpy would coerce them
+        raise CollectionError("A kept digit's id and label must be whole numbers.")
+    if not all(0 <= v <= 9 for v in labels) or not all(0 <= v < MAX_ID for v in ids):
+        raise CollectionError("A kept digit's label is 0 to 9, and its id a whole number from 0 to 2**53.")
+    return pixels, np.array(labels, dtype=np.int64), np.array(ids, dtype=np.int64)
 
 
 def event_fields(evt: gr.EventData) -> dict:

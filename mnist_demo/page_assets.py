@@ -16,7 +16,7 @@ from .weights import MAX_BYTES, weights_to_bytes
 
 PAGE = Path(__file__).with_name("page")
 # Pure code, loaded in this order before pad.js (the wiring) runs.
-PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.js")
+PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.js", "store.js")
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
 
 

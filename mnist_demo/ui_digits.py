@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import secrets
 import time
 
 import gradio as gr
@@ -19,14 +20,14 @@ from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
 from .data import mnist_or_error
 from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_pair, write_png_zip
 from .evaluate import confusion_matrix, predict_labels
-from .inputs import MINE, SHIPPED, digit_from_page, event_fields
+from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_page
 from .insight import per_class_accuracy
 from .limits import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file
-from .preprocess import ImageInputError
 from .ui_draw import DrawTab, chosen_models, summary_markdown, weight_sources
 from .ui_evaluation import confusion_table
+from .weights import WeightsError
 
 MAX_CELL_DIGITS = 60  # digits shown for one confusion cell (MNIST's diagonal holds thousands)
 SETS = {"yours": "your digits", "mnist": "MNIST validation"}
@@ -109,16 +110,33 @@ def views(session):
 
 
 def keep(session, evt: gr.EventData):
-    """The page's "Keep as N" / "it's a N": the drawing's 784 numbers and its true digit."""
-    data = event_fields(evt)
+    """The page's "Keep as N" / "it's a N": the digit as the page stored it in the browser (its id,
+    its true label, its 784 bytes). The same id again (a double tap, a retry) is kept once."""
     try:
-        digit = digit_from_page(data.get("digit"))
-        if digit is None:
-            raise CollectionError("Nothing is drawn: draw a digit first.")
-        session.digits.add(digit, data.get("label"))  # the collection refuses any label but 0..9
-    except (CollectionError, ImageInputError) as e:
+        pixels, labels, ids = digits_from_page([event_fields(evt)])
+        session.digits.add_many(pixels, labels, ids)
+    except CollectionError as e:
         gr.Warning(str(e))
     return summary_markdown(session.digits.snapshot())  # the gallery is drawn when its tab is shown
+
+
+def restore(session, evt: gr.EventData):
+    """The page opened: what it kept in this browser (digits, trained weights) comes back to this
+    session, which holds it in memory for as long as the page is open. Each part is all or
+    nothing, and a bad one gets a sentence."""
+    data = event_fields(evt)
+    try:
+        session.digits.add_many(*digits_from_page(data.get("digits", [])))
+    except CollectionError as e:
+        gr.Warning(f"Your digits kept in this browser could not be read back: {e}")
+    weights = data.get("weights") or {}
+    for name in MODEL_NAMES:
+        if name in weights:
+            try:
+                session.models[name] = model_from_page(name, weights[name])[0]
+            except WeightsError as e:
+                gr.Warning(f"Your trained weights kept in this browser could not be read back: {e}")
+    return summary_markdown(session.digits.snapshot())
 
 
 def remove(session, evt: gr.EventData):
@@ -137,16 +155,27 @@ def clear_all(session):
 @gives_back_memory
 def import_files(files, session):
     """Merge the files' digits into the collection, each digit once: all the new ones, or none and
-    a sentence why. The import box is emptied, so the next import starts from nothing."""
+    a sentence why. The new ones also go to the page, which keeps them in the browser; the import
+    box is emptied, so the next import starts from nothing."""
+    added = EMPTY
     try:
         pixels, labels = read_digit_files(files or [])  # gr.File gives paths
-        added, skipped = session.digits.add_unseen(pixels, labels)
-        status = f"Imported {len(added):,} digits; you have {len(session.digits):,}."
+        ids, skipped = session.digits.add_unseen(pixels, labels)
+        added = session.digits.snapshot().part(np.isin(session.digits.snapshot().ids, ids))
+        status = f"Imported {len(ids):,} digits; you have {len(session.digits):,}."
         if skipped:
             status += f" Skipped {skipped:,} already in your collection (or repeated in the files)."
     except (DigitFileError, CollectionError) as e:
         status = f"⚠️ Nothing imported. {e}"
-    return *views(session), status, None
+    summary, html = views(session)
+    return summary, gr.HTML(html, added=page_entries(added)), status, None
+
+
+def page_entries(digits: Digits) -> dict:
+    """Digits as the page stores them (page/store.js), for it to keep in the browser."""
+    return {"digits": [{"id": int(i), "label": int(label), "pixels": base64.b64encode(row.tobytes()).decode()}
+                       for i, label, row in zip(digits.ids, digits.labels, digits.pixels, strict=True)],
+            "batch": secrets.token_hex(4)}  # a new value each time, so the page sees every import
 
 
 def export_files(session):
@@ -211,7 +240,7 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
                 "sees them and the server stores nothing; export them to keep them. In the Train tab, "
                 "*Include my digits* fine-tunes the models on them.")
     gallery = gr.HTML(gallery_html(EMPTY), elem_id="my-digits", js_on_load=page_file("digits.js"),
-                      apply_default_css=False)
+                      apply_default_css=False, added=None)
     with gr.Row():
         with gr.Column():
             export_button = gr.Button("Export (MNIST IDX files and a zip of PNGs)", elem_id="export-digits")
@@ -238,6 +267,7 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
     # A tap sends back one line, not the whole gallery (1.1 MB at the cap): a phone in a class
     # keeps digit after digit, and the gallery is drawn when its tab is shown.
     draw.pad.keep(keep, session, draw.summary, trigger_mode="multiple", **quiet)
+    draw.pad.restore(restore, session, draw.summary, **quiet)
     tab.select(lambda s: gallery_html(s.digits.snapshot()), session, gallery, **quiet)
     gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)
     gallery.clear_all(clear_all, session, both, **quiet)

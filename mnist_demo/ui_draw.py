@@ -116,7 +116,7 @@ def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
         value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
         head=page_head(), apply_default_css=False,
         server_functions=[reader],
-        setup=page_setup(), models=shipped_page)
+        setup=page_setup(), models=shipped_page, trained=None)
     summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary")
     with gr.Row():
         choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",

@@ -247,6 +247,7 @@ def test_classify_still_works_through_the_queue(app, tmp_path):
 
 def test_the_png_bomb_through_classify(app, tmp_path):
     from gradio_client import Client, handle_file
+
     from tests.test_pictures import bomb_png
 
     port, pid = app

@@ -97,3 +97,21 @@ def test_concurrent_keeps_are_all_kept():
     for t in threads:
         t.join()
     assert len(c) == 200 and len(set(c.snapshot().ids)) == 200
+
+
+def test_a_digit_kept_twice_under_its_page_id_is_kept_once():
+    # A double tap or a network retry sends the same keep again: the page's id makes it one digit.
+    c = Collection()
+    first = c.add(np.full(784, 0.5), 3, digit_id=2**53 - 1)
+    again = c.add(np.full(784, 0.5), 3, digit_id=2**53 - 1)
+    assert first == again == 2**53 - 1 and len(c) == 1
+    added, skipped = c.add_many(np.zeros((3, 784), np.uint8), np.array([1, 2, 2]), [7, 8, 7])
+    assert added.tolist() == [7, 8] and skipped == 1 and len(c) == 3
+
+
+@pytest.mark.parametrize("ids", [[-1], [2**53], [1.5], ["7"], [[1]], [1, 2]])
+def test_a_bad_page_id_changes_nothing(ids):
+    c = Collection()
+    with pytest.raises(CollectionError, match="id must be a whole number"):
+        c.add_many(np.zeros((1, 784), np.uint8), np.array([1]), ids)
+    assert len(c) == 0

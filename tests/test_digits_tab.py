@@ -1,5 +1,6 @@
 """The Your digits tab's handlers and the Train tab's fine-tune, called as Gradio calls them."""
 
+import base64
 import copy
 import os
 import re
@@ -9,10 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_demo.collection import held_out
+from mnist_demo.collection import held_out, to_bytes
 from mnist_demo.digit_files import write_idx_pair
 from mnist_demo.inference import load_shipped_models
+from mnist_demo.inputs import MINE
+from mnist_demo.page_assets import page_weights
 from mnist_demo.session import Session, close_session
+from mnist_demo.train import TrainConfig, new_model
 from mnist_demo.ui_digits import (
     cell_digits,
     clear_all,
@@ -21,6 +25,7 @@ from mnist_demo.ui_digits import (
     import_files,
     keep,
     remove,
+    restore,
     run_digit_test,
 )
 from mnist_demo.ui_train import run_training
@@ -31,44 +36,69 @@ def event(**data):
     return gr.EventData(None, data)
 
 
+def kept(digit, label: int, digit_id: int) -> gr.EventData:
+    """The page's keep event: the digit as page/store.js keeps it in the browser."""
+    return event(id=digit_id, label=label, pixels=base64.b64encode(to_bytes(digit).tobytes()).decode())
+
+
 @pytest.fixture
 def session(mnist):
     """A session that kept 24 validation digits through the page's "keep" event."""
     s = Session()
     for i in range(24):
-        keep(s, event(label=int(mnist.y_valid[i]), digit=mnist.x_valid[i].tolist()))
+        keep(s, kept(mnist.x_valid[i], int(mnist.y_valid[i]), 1000 + i))
     return s
 
 
 def test_keep_files_the_drawing_under_its_digit_and_updates_both_views(mnist, session):
     assert len(session.digits) == 24
     np.testing.assert_array_equal(session.digits.snapshot().x, mnist.x_valid[:24])
-    summary = keep(session, event(label=3, digit=mnist.x_valid[30].tolist()))
+    summary = keep(session, kept(mnist.x_valid[30], 3, 7))
     assert "25 kept" in summary
+    assert "25 kept" in keep(session, kept(mnist.x_valid[30], 3, 7))  # a repeated event: kept once
     gallery = gallery_html(session.digits.snapshot())
     assert gallery.count('<figure class="kept') == 25
     assert gallery.count("kept held") == held_out(session.digits.snapshot().labels).sum() > 0
 
 
 @pytest.mark.parametrize("data", [dict(label=10), dict(label=True), dict(label="3"), dict(label=None),
-                                  dict(label=3, digit=None), dict(label=3, digit=[0.5] * 783),
-                                  dict(label=3, digit=[2.0] * 784), dict(label=3, digit="ink"), {},
-                                  dict(label=[3]), dict(label=3.0), dict(label=10**40)])
+                                  dict(label=[3]), dict(label=3.0), dict(label=10**40), dict(id=-1),
+                                  dict(id=2**53), dict(id=1.5), dict(id="7"), dict(id=None), dict(pixels=None),
+                                  dict(pixels="AAAA"), dict(pixels="@" * 1048), dict(pixels=[0] * 784)])
 def test_a_bad_keep_changes_nothing(mnist, session, data):
-    data = {"digit": mnist.x_valid[0].tolist(), **data}
+    data = {**kept(mnist.x_valid[0], 3, 5)._data, **data}
     before = session.digits.snapshot()
     with pytest.warns(UserWarning):  # gr.Warning: the visitor reads why
         keep(session, event(**data))
     assert session.digits.snapshot() is before
 
 
+def test_the_page_restores_its_digits_and_weights_into_a_new_session(mnist, session):
+    """A reload (or a restarted server): the page sends back what it keeps in the browser."""
+    digits = session.digits.snapshot()
+    stored = [kept(row / 256, int(label), int(i))._data for row, label, i in zip(
+        digits.pixels, digits.labels, digits.ids, strict=True)]
+    trained = page_weights(new_model("linear", TrainConfig()), MINE)["safetensors"]
+    fresh = Session()
+    summary = restore(fresh, event(digits=stored, weights={"linear": trained}))
+    assert "24 kept" in summary and "linear" in fresh.models and "cnn" not in fresh.models
+    np.testing.assert_array_equal(fresh.digits.snapshot().pixels, digits.pixels)
+    np.testing.assert_array_equal(fresh.digits.snapshot().ids, digits.ids)
+    with pytest.warns(UserWarning, match="could not be read back"):  # damaged weights: a sentence
+        restore(Session(), event(digits=stored, weights={"cnn": trained}))
+    broken = Session()
+    with pytest.warns(UserWarning, match="could not be read back"):
+        restore(broken, event(digits=[*stored, {"id": 1}], weights={}))
+    assert len(broken.digits) == 0  # all or nothing
+
+
 def test_keep_at_the_cap_warns_and_keeps_nothing(mnist):
     s = Session()
     s.digits.cap = 2
     for i in range(2):
-        keep(s, event(label=1, digit=mnist.x_valid[i].tolist()))
+        keep(s, kept(mnist.x_valid[i], 1, i))
     with pytest.warns(UserWarning, match="at most 2 digits: it has 2, and 1 more would not fit"):
-        keep(s, event(label=1, digit=mnist.x_valid[2].tolist()))
+        keep(s, kept(mnist.x_valid[2], 1, 2))
     assert len(s.digits) == 2
 
 

@@ -15,6 +15,7 @@ import torch
 from scipy import ndimage
 
 from mnist_demo import inputs, page_assets, ui_draw, weights
+from mnist_demo.collection import to_bytes
 from mnist_demo.inference import Predictor, load_shipped_models
 from mnist_demo.models import MODEL_NAMES, MODEL_TITLES, build_model
 from mnist_demo.page_assets import SHIPPED, page_setup, page_weights
@@ -91,3 +92,16 @@ def test_preprocessing_equals_python_on_redrawn_digits(mnist, tmp_path):
         else:
             assert np.abs(page[k] - ref).max() <= 1e-4, k
     assert np.isnan(page[-1]).all()
+
+
+def test_the_page_stores_a_digit_as_the_collection_keeps_it(mnist, tmp_path):
+    """The page keeps digits in the browser as MNIST's bytes (page/store.js); the server's
+    collection makes the same bytes of the same numbers (collection.to_bytes), halves included."""
+    x = np.concatenate([mnist.x_valid[:200].reshape(-1),
+                        np.random.default_rng(0).random(784 * 20, dtype=np.float32),
+                        np.arange(0, 256, 0.5, dtype=np.float32) / 256,  # every half-way case
+                        np.zeros(784 - 512, np.float32)]).astype("<f4").reshape(-1, 784)
+    x.tofile(tmp_path / "x.bin")
+    run_node("bytes", tmp_path / "x.bin", tmp_path / "bytes.bin")
+    page = np.fromfile(tmp_path / "bytes.bin", np.uint8).reshape(-1, 784)
+    np.testing.assert_array_equal(page, np.stack([to_bytes(row) for row in x]))

@@ -1,11 +1,15 @@
-// The "Your digits" gallery (gr.HTML's `js_on_load`). Python renders the collection; this only
-// turns clicks into events: delete one digit, or delete all after a second, explicit tap.
+// The "Your digits" gallery (gr.HTML's `js_on_load`). Python renders the collection; this turns
+// clicks into events (delete one digit, or all after a second, explicit tap) and keeps the copy in
+// this browser (page/store.js, loaded with the pad) in step: deletions, and the digits an import
+// added.
+const kept = window.MnistStore.createStore(window.MnistStore.browserStorage(window));
 element.addEventListener("click", (event) => {
   const target = event.target.closest("button");
   if (!target || !element.contains(target)) return;
   const head = element.querySelector(".clear-all");
   if (target.dataset.remove !== undefined) {
     target.closest(".kept").classList.add("going"); // gone at once; the server's answer re-renders
+    kept.remove(Number(target.dataset.remove));
     trigger("remove", { id: Number(target.dataset.remove) });
   } else if (target.classList.contains("ask-clear")) {
     head.classList.add("asking");
@@ -14,6 +18,10 @@ element.addEventListener("click", (event) => {
     head.classList.remove("asking");
   } else if (target.classList.contains("do-clear")) {
     head.classList.remove("asking");
+    kept.clearDigits();
     trigger("clear_all");
   }
+});
+watch("added", () => { // an import: the new digits are kept in this browser too
+  if (props.added && props.added.digits.length) kept.add(props.added.digits);
 });

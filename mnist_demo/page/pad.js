@@ -3,7 +3,8 @@
 // recipe.js turns the ink into the 28x28, models.js answers (on weights read by weights.js), and
 // answers.js says what the cards show. Nothing goes to the server while drawing; `props.value`
 // holds the finished drawing's 28x28 for the events that need Python.
-const { MnistRecipe: recipe, MnistWeights: weights, MnistModels: nets, MnistStrokes: pen, MnistAnswers: say } = window;
+const { MnistRecipe: recipe, MnistWeights: weights, MnistModels: nets, MnistStrokes: pen, MnistAnswers: say,
+  MnistStore: store } = window;
 // Every value shared with Python comes from Python (page_assets.page_setup): the recipe
 // (recipe.json), the models' names, titles and tensor shapes, the shipped weights' name, the
 // weights' size limit.
@@ -235,14 +236,25 @@ function clear() {
   update(true);
 }
 
-/** File the drawing under its true digit in the visitor's collection (Python keeps it, in the
- * session), then clear the pad for the next one. The digit travels with the event: props.value
- * is cleared at once. */
+// ------------------------------------------------------------------ keeping, in this browser
+
+// The visitor's digits and trained weights live in this browser (store.js): a reload or a server
+// restart loses nothing, and the server holds them only while this page is open.
+const kept = store.createStore(store.browserStorage(window));
+$(".pad-storage").textContent = kept.available()
+  ? "Your digits and trained weights are kept in this browser only. Delete all (Your digits tab) removes the digits; clearing this site's data removes everything."
+  : "This browser keeps nothing for this page (private browsing, or the app shown inside another site): your digits last until you close this tab. Open the app at its own address to keep them.";
+
+/** File the drawing under its true digit: in this browser first (it survives a reload), then in
+ * the server's session, which the Your digits tab, the test and fine-tuning read. The id is made
+ * here, so a repeated event is still one digit. */
 function keep(label) {
   if (strokes.drawing || !digit) return;
-  trigger("keep", { label, digit: Array.from(digit) });
+  const entry = { id: store.newId(), label, pixels: store.bytesToBase64(store.digitBytes(digit, SCALE)) };
+  const saved = kept.add([entry]);
+  trigger("keep", entry);
   clear();
-  setStatus(say.keptMessage(label));
+  setStatus(saved.ok ? say.keptMessage(label) : `${say.keptMessage(label)} ${saved.problem}`, !saved.ok);
 }
 
 $(".keep-digits").innerHTML = Array.from({ length: 10 }, (_, d) =>
@@ -287,6 +299,12 @@ frame.addEventListener("drop", (event) => { event.preventDefault(); readPicture(
 // ------------------------------------------------------------------ start
 
 loadModels();
+if (kept.digits.length || Object.keys(kept.weights).length) {
+  trigger("restore", { digits: kept.digits, weights: kept.weights }); // back into this page's new session
+}
+watch("trained", () => { // a training finished: its weights are kept in this browser too
+  if (props.trained) kept.setWeights(props.trained);
+});
 watch("models", () => { // the visitor switched between shipped and their own weights
   loadModels();
   update(true);

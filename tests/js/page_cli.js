@@ -4,12 +4,14 @@
 //                                          OUT: n*784 float32 (NaN-filled when nothing is drawn)
 //   node page_cli.js forward W_JSON IN OUT   W_JSON: {"setup" (page_setup()), "linear", "cnn" (base64)};
 //                                          IN: n*784 float32; OUT: n*20 float64 (linear, cnn logits)
+//   node page_cli.js bytes IN OUT        IN: n*784 float32 digits; OUT: n*784 uint8, as the page stores them
 "use strict";
 const fs = require("fs");
 const path = require("path");
 const recipes = require("../../mnist_demo/page/recipe.js");
 const weights = require("../../mnist_demo/page/weights.js");
 const models = require("../../mnist_demo/page/models.js");
+const store = require("../../mnist_demo/page/store.js");
 const recipe = JSON.parse(fs.readFileSync(path.join(__dirname, "../../mnist_demo/recipe.json"), "utf8"));
 
 const [command, ...args] = process.argv.slice(2);
@@ -35,7 +37,11 @@ if (command === "preprocess") {
     nets.forEach((m, j) => out.set(models.predict(m, digit).logits, (k * nets.length + j) * 10));
   }
   fs.writeFileSync(args[2], Buffer.from(out.buffer));
+} else if (command === "bytes") {
+  const buf = fs.readFileSync(args[0]);
+  const x = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  fs.writeFileSync(args[1], Buffer.from(store.digitBytes(x, recipe.pixel_scale)));
 } else {
-  console.error("usage: page_cli.js preprocess IN OUT | forward W_JSON IN OUT");
+  console.error("usage: page_cli.js preprocess IN OUT | forward W_JSON IN OUT | bytes IN OUT");
   process.exit(2);
 }
