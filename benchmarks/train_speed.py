@@ -35,7 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from mnist_demo import tutorial  # noqa: E402
 from mnist_demo.data import load_mnist  # noqa: E402
-from mnist_demo.train import PRESETS, TrainConfig, as_tensors, evaluate, new_model, train  # noqa: E402
+from mnist_demo.evaluation import evaluate  # noqa: E402
+from mnist_demo.train import PRESETS, TrainConfig, as_tensors, new_model, train  # noqa: E402
 
 TUTORIAL_CLASSES = {"linear": tutorial.FeedForward, "cnn": tutorial.CNN}
 

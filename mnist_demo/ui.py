@@ -14,14 +14,12 @@ from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
+from .settings import Settings, from_env
 from .ui_digits import DigitsTab, summary_markdown
 from .ui_draw import MAX_PICTURE_BYTES, DrawTab, digit_from_page, open_image, page_file
 from .ui_evaluation import mnist_or_error
 from .ui_inside import build_inside_tab, evaluation, look_inside
-from .ui_train import build_train_tab
-
-# /classify requests handled at once; each is ~5 ms of work, the rest is Gradio's own overhead.
-CLASSIFY_CONCURRENCY = int(os.environ.get("MNIST_CLASSIFY_CONCURRENCY", "8"))
+from .ui_train import train_tab
 
 INTRO = """
 # ✍️ MNIST Draw & Train
@@ -32,8 +30,9 @@ see the same 28×28 picture, prepared the way MNIST's digits were: cropped to th
 """
 
 
-def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
+def build_demo(predictor: Predictor | None = None, settings: Settings | None = None) -> gr.Blocks:
     predictor = predictor or Predictor()
+    settings = settings or from_env(os.environ)
 
     def classify(path: str | None) -> dict:
         """One image file of any size and background in; both models' answers out."""
@@ -81,7 +80,7 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         with gr.Tab("Your digits", elem_id="digits-tab") as digits_tab_ui:
             digits_tab = DigitsTab(session, draw)
         with gr.Tab("Train"):
-            build_train_tab(session, predictor.models)
+            train_tab(session, settings, predictor.models)
         with gr.Tab("Look inside", elem_id="inside-tab") as inside_tab:
             inside = build_inside_tab()
         with gr.Tab("API"):
@@ -99,7 +98,8 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         grid_button.click(random_grid, [session, *draw.choices], grid, api_visibility="private")
         inside.button.click(lambda s, *c: evaluation(draw.chosen(s, c), "Chosen"), [session, *draw.choices],
                             inside.result, api_visibility="private")
-        api_button.click(classify, api_file, api_json, api_name="classify", concurrency_limit=CLASSIFY_CONCURRENCY)
+        api_button.click(classify, api_file, api_json, api_name="classify",
+                         concurrency_limit=settings.classify_concurrency)
         digits_tab.wire(session, digits_summary, digits_tab_ui)
         demo.unload(stop_on_tab_close)
     return demo
@@ -107,5 +107,8 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
 
 LAUNCH_OPTIONS = dict(css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
                       enable_monitoring=False, show_error=False)
-# Requests waiting beyond this are refused at once with Gradio's "queue is full" message.
-QUEUE_OPTIONS = dict(max_size=int(os.environ.get("MNIST_QUEUE_SIZE", "64")))
+
+
+def queue_options(settings: Settings) -> dict:
+    """Requests waiting beyond the queue's size are refused at once with Gradio's "queue is full"."""
+    return dict(max_size=settings.queue_size)

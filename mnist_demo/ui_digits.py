@@ -17,8 +17,7 @@ import numpy as np
 
 from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
 from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_pair, write_png_zip
-from .evaluate import confusion_matrix, predict_labels
-from .insight import per_class_accuracy
+from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
 from .models import MODEL_NAMES, MODEL_TITLES
 from .preprocess import ImageInputError
 from .ui_draw import MINE, SHIPPED, digit_from_page, page_file

@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 
 from .data import DataError, load_mnist
-from .evaluate import Evaluation, evaluate_model
+from .evaluation import Evaluation, evaluate_model
 from .insight import digit_picture
 from .models import MODEL_TITLES
 

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import gradio as gr
 
 from . import insight
+from .evaluation import per_class_accuracy
 from .models import MODEL_TITLES
 from .ui_evaluation import confusion_section, evaluate_all
 
@@ -30,7 +31,7 @@ def per_class_table(evaluations: dict) -> str:
     for d in range(10):
         cells = "".join(
             f'<td><span class="acc-bar" style="width:{a * 60:.0f}px"></span> {a:.1%}</td>'
-            for a in (insight.per_class_accuracy(ev.confusion)[d] for ev in evaluations.values()))
+            for a in (per_class_accuracy(ev.confusion)[d] for ev in evaluations.values()))
         rows.append(f"<tr><th>{d}</th>{cells}</tr>")
     return f'<table class="per-class"><tr><th>digit</th>{head}</tr>{"".join(rows)}</table>'
 
