@@ -66,7 +66,8 @@ class TrainConfig:
     optimizer: str = setting("adam", "adam, or sgd (with momentum 0.9)", label="Optimizer", choices=OPTIMIZERS)
     schedule: str = setting("constant", "learning-rate schedule", label="Learning-rate schedule",
                             choices=SCHEDULES)
-    class_bias_init: float | None = setting(None, "start value of the CNN's conv3.bias (default: PyTorch's)")
+    class_bias_init: float | None = setting(None, "start value of the CNN's conv3.bias (default: PyTorch's)",
+                                            low=-10.0, high=10.0)
     final_relu: bool = setting(True, "leave out the tutorial's ReLU on the CNN's class scores")
     augment: bool = setting(False, "random shifts, rotations, scale and stroke thickness",
                             label="Augment (small shifts, rotations, scale, stroke width)")

@@ -123,7 +123,8 @@ def test_every_setting_has_help_and_the_numbers_bounds():
         rule = setting_of(f.name)
         assert rule.help, f.name
         assert rule.choices or f.type.startswith("bool") or rule.low is not None, f"{f.name} has no bounds"
-    assert bounded_fields() == ["epochs", "lr", "batch_size", "limit", "seed", "log_every", "target_acc", "own_share"]
+    assert bounded_fields() == ["epochs", "lr", "batch_size", "class_bias_init", "limit", "seed", "log_every",
+                                "target_acc", "own_share"]
 
 
 @pytest.mark.parametrize("field, value, message", [
