@@ -5,15 +5,16 @@ import os
 
 import torch
 
-from mnist_demo.ui import LAUNCH_OPTIONS, QUEUE_OPTIONS, build_demo
-from mnist_demo.ui_train import TRAINING_THREADS
+from mnist_demo.settings import from_env
+from mnist_demo.ui import LAUNCH_OPTIONS, build_demo, queue_options
 
+SETTINGS = from_env(os.environ)  # docs/settings.md lists the variables
 # The serving process's share of torch's threads per training, set once before any worker thread
 # exists (then every thread computes alike), at module level so that every way of serving this
 # file (python app.py, gradio app.py, a Space) gets it: trainings side by side must not
 # oversubscribe the CPUs.
-torch.set_num_threads(TRAINING_THREADS)
-demo = build_demo()
+torch.set_num_threads(SETTINGS.training_threads)
+demo = build_demo(settings=SETTINGS)
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
@@ -21,5 +22,5 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args()
-    demo.queue(**QUEUE_OPTIONS).launch(server_name=args.host, server_port=args.port, share=args.share,
-                                       **LAUNCH_OPTIONS)
+    demo.queue(**queue_options(SETTINGS)).launch(server_name=args.host, server_port=args.port, share=args.share,
+                                                 **LAUNCH_OPTIONS)

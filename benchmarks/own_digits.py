@@ -4,8 +4,8 @@ fine-tune on and 40 held out, prepared by the app's own recipe (``ink_to_mnist``
 twin). The shipped CNN is fine-tuned exactly as the app's "fine-tune" recipe does it with "include
 my digits", and measured before and after on the held-out drawings and on MNIST validation.
 
-    python benchmarks/own_digits.py            # goal: >= +20 points held out, <= 1 point on MNIST
-    python benchmarks/own_digits.py --save out # also write the 80 drawings as an IDX pair
+    python -m benchmarks.own_digits            # goal: >= +20 points held out, <= 1 point on MNIST
+    python -m benchmarks.own_digits --save out # also write the 80 drawings as an IDX pair
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from PIL import Image, ImageDraw
 from mnist_demo.collection import Digits, to_bytes
 from mnist_demo.data import load_mnist
 from mnist_demo.digit_files import write_idx_pair
+from mnist_demo.evaluation import evaluate, evaluate_digits
 from mnist_demo.inference import load_shipped_models
 from mnist_demo.preprocess import RECIPE, ink_to_mnist
-from mnist_demo.train import PRESETS, as_tensors, evaluate, evaluate_digits, train
+from mnist_demo.train import PRESETS, as_tensors, train
 
 # Strokes in a unit square (x right, y down); each style is one way of writing its digit.
 SEGMENT = {"a": [(0.25, 0.1), (0.75, 0.1)], "b": [(0.75, 0.1), (0.75, 0.5)], "c": [(0.75, 0.5), (0.75, 0.9)],
@@ -85,12 +86,12 @@ def main() -> int:
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--limit", type=int)
-    p.add_argument("--extra-share", type=float)
+    p.add_argument("--own-share", type=float)
     p.add_argument("--save", help="folder for the drawings of the first seed as an IDX pair (fit, held)")
     args = p.parse_args()
     data = load_mnist()
     overrides = {k: v for k, v in dict(epochs=args.epochs, lr=args.lr, limit=args.limit,
-                                       extra_share=args.extra_share).items() if v is not None}
+                                       own_share=args.own_share).items() if v is not None}
     cfg = dataclasses.replace(PRESETS["fine-tune"], **overrides)
     shipped = load_shipped_models()["cnn"]
     print(f"recipe: {cfg}\nstyles: {', '.join(STYLES)}; {args.per_style} of each to fine-tune on, "
@@ -105,7 +106,7 @@ def main() -> int:
         model = copy.deepcopy(shipped)
         before = evaluate_digits(model, held), mnist_accuracy(model, data)
         start = time.perf_counter()
-        for _ in train(model, data, dataclasses.replace(cfg, seed=seed), extra=fit, held=held):
+        for _ in train(model, data, dataclasses.replace(cfg, seed=seed), own=fit, own_held=held):
             pass
         after = evaluate_digits(model, held), mnist_accuracy(model, data)
         gains.append(100 * (after[0] - before[0]))

@@ -77,7 +77,7 @@ def timed(fn, n: int) -> list[float]:
 
 
 def in_process(n: int) -> None:
-    from mnist_demo.ui_draw import open_image  # the app's own reading of an uploaded file
+    from mnist_demo.pictures import open_image  # the app's own reading of an uploaded file
 
     predictor = Predictor()
     for fmt in ("PNG", "JPEG"):
@@ -172,8 +172,8 @@ import time
 import gradio  # noqa: F401  (Gradio's own import time is not counted)
 t0 = time.perf_counter()
 import app
-from mnist_demo.ui import LAUNCH_OPTIONS, QUEUE_OPTIONS
-app.demo.queue(**QUEUE_OPTIONS).launch(prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
+from mnist_demo.ui import LAUNCH_OPTIONS, queue_options
+app.demo.queue(**queue_options(app.SETTINGS)).launch(prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
 print(f"startup-seconds {time.perf_counter() - t0:.3f}", flush=True)
 app.demo.close()
 """

@@ -13,9 +13,9 @@ Part 3, the `fast` preset: the tutorial's own loop for its 15 epochs (its own in
 against ``--preset fast --target-acc 0.95`` in process, seeds 0-2, and the whole command as a
 process. Goal: 95 % in at most 1/8 of the tutorial's wall time.
 
-    python benchmarks/train_speed.py                 # 2 epochs on the full 50,000
-    python benchmarks/train_speed.py --epochs 15     # the tutorial's full 15 (slow)
-    python benchmarks/train_speed.py --only-fast     # part 3 alone
+    python -m benchmarks.train_speed                 # 2 epochs on the full 50,000
+    python -m benchmarks.train_speed --epochs 15     # the tutorial's full 15 (slow)
+    python -m benchmarks.train_speed --only-fast     # part 3 alone
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import torch
 
 from mnist_demo import tutorial
 from mnist_demo.data import load_mnist
-from mnist_demo.train import PRESETS, TrainConfig, as_tensors, evaluate, new_model, train
+from mnist_demo.evaluation import evaluate
+from mnist_demo.train import PRESETS, TrainConfig, as_tensors, new_model, train
 
 REPO = Path(__file__).resolve().parents[1]
 

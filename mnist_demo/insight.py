@@ -104,6 +104,3 @@ def cnn_feature_maps(model, digit: np.ndarray) -> list[np.ndarray]:
         out.append(tile([colorize(x, diverging, vmax, zoom) for x in a], cols=cols))
     return out
 
-
-def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
-    return np.diag(confusion) / np.maximum(confusion.sum(1), 1)

@@ -1,6 +1,7 @@
-"""A visitor's browser session, as the app keeps it in a ``gr.State``: the models they trained,
-the flags their Start and Stop buttons set, the digits they kept (and their last test on them),
-and the folder holding their download files. Everything here ends with the session."""
+"""A visitor's browser session, as the app keeps it in a ``gr.State``: the models they trained
+(with each one's validation accuracy), the flags their Start and Stop buttons set, the digits they
+kept (and their last test on them), and the folder holding their download files. Everything here
+ends with the session."""
 
 from __future__ import annotations
 
@@ -20,13 +21,26 @@ class Session:
     each time, all removed with the session."""
 
     def __init__(self):
-        self.models: dict = {}
+        self.models: dict = {}  # "my trained weights", by model name
+        self.accuracy: dict[str, float] = {}  # each of those models' validation accuracy
         self.stop = threading.Event()
         self.running = False
         self.waiting = False  # its Start was pressed and the training waits in the queue
         self.digits = Collection()
         self.tested: dict | None = None
         self.downloads: str | None = None
+
+    def keep_better(self, trained: dict, accuracy: dict[str, float]) -> dict[str, float]:
+        """Make each newly trained model this session's, unless the one it already has scored a
+        higher validation accuracy: a stopped or worse run never silently replaces a better model.
+        Returns the earlier accuracy of each model kept instead of the new one."""
+        kept = {}
+        for name, model in trained.items():
+            if self.accuracy.get(name, -1.0) > accuracy[name]:
+                kept[name] = self.accuracy[name]
+            else:
+                self.models[name], self.accuracy[name] = model, accuracy[name]
+        return kept
 
     def new_downloads(self, kind: str = "weights") -> str:
         """A fresh, empty folder for this kind of download (the last one's files are removed)."""

@@ -31,28 +31,62 @@ from torch import nn
 
 from .collection import Digits
 from .data import MNIST, DataError, load_mnist
+from .evaluation import evaluate, evaluate_digits
 from .models import MODEL_NAMES, architecture, build_model
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one TrainConfig field accepts and how it is explained, read by ``check_config``, the
+    command line's options and the Train tab's controls alike. ``low``/``high`` bound a number
+    (None values are always allowed: they mean "off"); ``step`` is the controls' step."""
+
+    help: str
+    label: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    step: float | None = None
+
+
+def setting(default, help: str, **kw):
+    return dataclasses.field(default=default, metadata={"setting": Setting(help, **kw)})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 15
-    lr: float = 1e-3  # the constant rate, or the peak of the one-cycle schedule
-    batch_size: int = 64
-    optimizer: str = "adam"  # "sgd" is SGD with momentum 0.9
-    schedule: str = "constant"
-    class_bias_init: float | None = None  # start value of the CNN's conv3.bias (None: PyTorch's)
-    final_relu: bool = True  # the tutorial's ReLU on the CNN's class scores
-    augment: bool = False  # random shifts, rotations, scale and stroke thickness
-    limit: int | None = None  # train on the first `limit` training digits only
-    seed: int = 0
-    device: str = "auto"  # "auto" = CUDA when present, else CPU
-    log_every: int = 50  # steps between StepEvents
-    target_acc: float | None = None  # stop after the first epoch whose validation accuracy reaches this
-    extra_share: float = 0.05  # the share of each epoch's rows that are the visitor's own digits (when given)
+    epochs: int = setting(15, "passes over the training digits", label="Epochs", low=1, high=100, step=1)
+    lr: float = setting(1e-3, "learning rate: the constant rate, or the peak of the one-cycle schedule",
+                        label="Learning rate (peak, for one-cycle)", low=1e-5, high=1.0)
+    batch_size: int = setting(64, "digits per training step", label="Batch size", low=1, high=4096, step=8)
+    optimizer: str = setting("adam", "adam, or sgd (with momentum 0.9)", label="Optimizer", choices=OPTIMIZERS)
+    schedule: str = setting("constant", "learning-rate schedule", label="Learning-rate schedule",
+                            choices=SCHEDULES)
+    class_bias_init: float | None = setting(None, "start value of the CNN's conv3.bias (default: PyTorch's)",
+                                            low=-10.0, high=10.0)
+    final_relu: bool = setting(True, "leave out the tutorial's ReLU on the CNN's class scores")
+    augment: bool = setting(False, "random shifts, rotations, scale and stroke thickness",
+                            label="Augment (small shifts, rotations, scale, stroke width)")
+    limit: int | None = setting(None, "train on the first N training digits", low=10, high=50_000, step=1000,
+                                label="Training digits (5,000 trains in seconds for a class demo)")
+    seed: int = setting(0, "seed of the weights, the shuffling and the augmentation", label="Seed",
+                        low=0, high=2**31 - 1)
+    device: str = setting("auto", "auto is CUDA when present, else the CPU", choices=DEVICES)
+    log_every: int = setting(50, "steps between progress events", low=1, high=10_000)
+    target_acc: float | None = setting(None, "stop after the first epoch whose validation accuracy reaches "
+                                             "this fraction (e.g. 0.95)", low=0.0, high=1.0,
+                                       label="Stop at this validation accuracy (%; 0 = train every epoch)")
+    own_share: float = setting(0.05, "share of each epoch's rows that are your own digits (when given)",
+                               low=0.0, high=0.5)
+
+
+def setting_of(name: str) -> Setting:
+    """The Setting of one TrainConfig field."""
+    return next(f.metadata["setting"] for f in dataclasses.fields(TrainConfig) if f.name == name)
 
 
 PRESETS = {
@@ -75,26 +109,21 @@ PRESET_HELP = {
                  "digits at 3e-4, with your digits mixed in when included.",
 }
 
-# Server-side bounds: the app refuses anything outside them, whatever its sliders send.
-BOUNDS = {"epochs": (1, 100), "lr": (1e-5, 1.0), "batch_size": (1, 4096),
-          "limit": (10, 50_000), "log_every": (1, 10_000), "seed": (0, 2**31 - 1), "target_acc": (0.0, 1.0),
-          "extra_share": (0.0, 0.5)}
-
 
 def check_config(cfg: TrainConfig) -> TrainConfig:
-    """Return ``cfg`` unchanged, or raise ValueError saying which setting is out of range."""
-    for name, (low, high) in BOUNDS.items():
-        value = getattr(cfg, name)
+    """Return ``cfg`` unchanged, or raise ValueError saying which setting is out of range. The app
+    calls it on every request, whatever its controls sent."""
+    for f in dataclasses.fields(TrainConfig):
+        rule, value = f.metadata["setting"], getattr(cfg, f.name)
         if value is None:
             continue
-        if isinstance(value, float) and not math.isfinite(value) or not low <= value <= high:
-            raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value}")
-    if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
-    if cfg.schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {cfg.schedule!r}")
-    if cfg.device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {cfg.device!r}")
+        if rule.choices and value not in rule.choices:
+            raise ValueError(f"{f.name} must be one of {', '.join(rule.choices)}, got {value!r}")
+        if rule.low is not None and (isinstance(value, float) and not math.isfinite(value)
+                                     or not rule.low <= value <= rule.high):
+            raise ValueError(f"{f.name} must be between {rule.low:g} and {rule.high:g}, got {value}"
+                             if isinstance(rule.high, float) else
+                             f"{f.name} must be between {rule.low} and {rule.high}, got {value}")
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device cuda was asked for, but no CUDA GPU is available")
     return cfg
@@ -124,7 +153,7 @@ class EpochEvent:
     valid_acc: float  # fraction in [0, 1]
     elapsed: float
     samples_per_sec: float  # training throughput of this epoch
-    held_acc: float | None = None  # accuracy on the visitor's held-out digits, when there are some
+    own_held_acc: float | None = None  # accuracy on the visitor's held-out own digits, when there are some
 
 
 def new_model(name: str, cfg: TrainConfig) -> nn.Module:
@@ -149,20 +178,6 @@ def as_tensors(data: MNIST, device: torch.device, limit: int | None = None):
     return [t.to(device) for t in xs]
 
 
-@torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000):
-    """Mean cross-entropy and accuracy over (x, y), in large batches."""
-    was_training = model.training
-    model.eval()
-    loss_sum, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        logits = model(x[i:i + batch_size])
-        loss_sum += F.cross_entropy(logits, y[i:i + batch_size], reduction="sum").item()
-        correct += (logits.argmax(1) == y[i:i + batch_size]).sum().item()
-    model.train(was_training)
-    return loss_sum / len(x), correct / len(x)
-
-
 def augment_batch(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Random small affine moves and stroke-thickness changes, as drawn digits vary."""
     n = len(xb)
@@ -183,7 +198,7 @@ def augment_batch(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return img.reshape(xb.shape)
 
 
-def extra_repeats(mnist_rows: int, own_digits: int, share: float) -> int:
+def own_repeats(mnist_rows: int, own_digits: int, share: float) -> int:
     """How many times each of the visitor's digits appears per epoch, so that they make up
     ``share`` of its rows: 40 drawings among 50,000 MNIST digits would otherwise never matter."""
     if not own_digits or share <= 0:
@@ -191,78 +206,96 @@ def extra_repeats(mnist_rows: int, own_digits: int, share: float) -> int:
     return max(1, round(share / (1 - share) * mnist_rows / own_digits))
 
 
-def steps_per_epoch(data: MNIST, cfg: TrainConfig, extra: Digits | None = None) -> int:
+@dataclass(frozen=True)
+class OwnMix:
+    """One epoch's rows: the first ``limit`` MNIST digits, then each of the visitor's own digits
+    ``repeats`` times. Worked out once here for the step count, the loop and the metadata."""
+
+    mnist: int
+    own: int
+    repeats: int
+
+    @classmethod
+    def of(cls, data: MNIST, cfg: TrainConfig, own: Digits | None) -> OwnMix:
+        mnist, n_own = len(data.x_train[:cfg.limit]), len(own) if own is not None else 0
+        return cls(mnist, n_own, own_repeats(mnist, n_own, cfg.own_share))
+
+    @property
+    def rows(self) -> int:
+        return self.mnist + self.own * self.repeats
+
+
+def steps_per_epoch(data: MNIST, cfg: TrainConfig, own: Digits | None = None) -> int:
     """The last, partial batch is kept, as the tutorial's DataLoader does."""
-    rows = len(data.x_train[:cfg.limit])
-    if extra is not None:
-        rows += len(extra) * extra_repeats(rows, len(extra), cfg.extra_share)
-    return math.ceil(rows / cfg.batch_size)
+    return math.ceil(OwnMix.of(data, cfg, own).rows / cfg.batch_size)
 
 
 def run_metadata(cfg: TrainConfig, preset: str, data: MNIST, last: EpochEvent | None, start: str = "new weights",
-                 extra: Digits | None = None, held: Digits | None = None) -> dict[str, str]:
+                 own: Digits | None = None, own_held: Digits | None = None) -> dict[str, str]:
     """What a weights file says about the training that made it (CLI and app alike): its recipe,
     data, result, what it started from and whether the visitor's own digits were in it."""
+    mix = OwnMix.of(data, cfg, own)
     meta = {
         "preset": preset, "config": json.dumps(dataclasses.asdict(cfg)),
-        "split": f"train {len(data.x_train[:cfg.limit])} of 50000 / valid 20000 (tutorial split, pixels/256)",
+        "split": f"train {mix.mnist} of {len(data.x_train)} / valid {len(data.x_valid)} "
+                 "(tutorial split, pixels/256)",
         "data_source": data.source if data.source.startswith("openml") else
                        "MNIST IDX files (the same rows as openml:mnist_784)",
     }
     if start != "new weights":
         meta["started_from"] = start
-    if extra is not None and len(extra):
-        repeats = extra_repeats(len(data.x_train[:cfg.limit]), len(extra), cfg.extra_share)
-        meta["own_digits"] = (f"{len(extra)} kept digits, each {repeats}x per epoch (augmented); "
-                              f"{len(held) if held is not None else 0} held out")
-    if last is not None and last.held_acc is not None:
-        meta["own_held_out_acc"] = f"{last.held_acc:.6f}"
+    if mix.own:
+        meta["own_digits"] = (f"{mix.own} kept digits, each {mix.repeats}x per epoch (augmented); "
+                              f"{len(own_held) if own_held is not None else 0} held out")
+    if last is not None and last.own_held_acc is not None:
+        meta["own_held_out_acc"] = f"{last.own_held_acc:.6f}"
     if last is not None:  # a run stopped before its first epoch ended has no validation yet
         meta.update(valid_loss=f"{last.valid_loss:.6f}", valid_acc=f"{last.valid_acc:.6f}",
                     epochs_done=str(last.epoch + 1), train_seconds=f"{last.elapsed:.1f}")
     return meta
 
 
-def train(model: nn.Module, data: MNIST, cfg: TrainConfig, extra: Digits | None = None,
-          held: Digits | None = None) -> Iterator[StepEvent | EpochEvent]:
-    """Train ``model`` in place under ``cfg``, yielding progress events. ``extra``: the visitor's
-    own digits, mixed into every epoch (``cfg.extra_share`` of its rows) and always augmented;
-    ``held``: their held-out digits, only measured (``EpochEvent.held_acc``)."""
+def optimizer_for(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        # fused=True: one kernel for all parameters instead of a Python loop over them.
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+
+
+def train(model: nn.Module, data: MNIST, cfg: TrainConfig, own: Digits | None = None,
+          own_held: Digits | None = None) -> Iterator[StepEvent | EpochEvent]:
+    """Train ``model`` in place under ``cfg``, yielding progress events. ``own``: the visitor's
+    own digits, mixed into every epoch (``cfg.own_share`` of its rows) and always augmented;
+    ``own_held``: their held-out digits, only measured (``EpochEvent.own_held_acc``)."""
     check_config(cfg)
     name = architecture(model)["model"]
     device = resolve_device(cfg.device)
     model.to(device).train()
     x_train, y_train, x_valid, y_valid = as_tensors(data, device, cfg.limit)
-    n_mnist = len(x_train)
-    if extra is not None and len(extra):
-        repeats = extra_repeats(n_mnist, len(extra), cfg.extra_share)
-        x_train = torch.cat([x_train, torch.from_numpy(extra.x).to(device).repeat(repeats, 1)])
-        y_train = torch.cat([y_train, torch.from_numpy(extra.y).to(device).repeat(repeats)])
-    n = len(x_train)
-    steps = steps_per_epoch(data, cfg, extra)
-    if cfg.optimizer == "adam":
-        # fused=True: one kernel for all parameters instead of a Python loop over them.
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+    mix = OwnMix.of(data, cfg, own)
+    if mix.repeats:
+        x_train = torch.cat([x_train, torch.from_numpy(own.x).to(device).repeat(mix.repeats, 1)])
+        y_train = torch.cat([y_train, torch.from_numpy(own.y).to(device).repeat(mix.repeats)])
+    steps = math.ceil(mix.rows / cfg.batch_size)
+    opt = optimizer_for(model, cfg)
     sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
              if cfg.schedule == "onecycle" else None)
     gen = torch.Generator().manual_seed(cfg.seed)  # shuffling and augmentation, on the CPU
     start = time.perf_counter()
     for epoch in range(cfg.epochs):
         epoch_start = time.perf_counter()
-        perm = torch.randperm(n, generator=gen).to(device)
+        perm = torch.randperm(mix.rows, generator=gen).to(device)
         running, since = torch.zeros((), device=device), 0
         for step in range(steps):
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             xb, yb = x_train[idx], y_train[idx]
             if cfg.augment:
                 xb = augment_batch(xb, gen)
-            elif n > n_mnist:  # the visitor's digits are always augmented: a few drawings, many views
-                own = idx >= n_mnist
-                if own.any():
+            elif mix.repeats:  # the visitor's digits are always augmented: a few drawings, many views
+                is_own = idx >= mix.mnist
+                if is_own.any():
                     xb = xb.clone()
-                    xb[own] = augment_batch(xb[own], gen)
+                    xb[is_own] = augment_batch(xb[is_own], gen)
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -278,22 +311,15 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig, extra: Digits | None 
                 since = 0
         train_seconds = time.perf_counter() - epoch_start
         valid_loss, valid_acc = evaluate(model, x_valid, y_valid)
-        held_acc = evaluate_digits(model, held) if held is not None and len(held) else None
+        held_acc = evaluate_digits(model, own_held) if own_held is not None and len(own_held) else None
         yield EpochEvent(name, epoch, cfg.epochs, valid_loss, valid_acc,
-                         time.perf_counter() - start, n / train_seconds, held_acc)
+                         time.perf_counter() - start, mix.rows / train_seconds, held_acc)
         if reached_target(cfg, valid_acc):
             break
     model.eval()
 
-
 def reached_target(cfg: TrainConfig, valid_acc: float) -> bool:
     return cfg.target_acc is not None and valid_acc >= cfg.target_acc
-
-
-def evaluate_digits(model: nn.Module, digits: Digits) -> float:
-    """Accuracy on some of the visitor's digits, on whichever device the model is."""
-    device = next(model.parameters()).device
-    return evaluate(model, torch.from_numpy(digits.x).to(device), torch.from_numpy(digits.y).to(device))[1]
 
 
 def initial_model(name: str, cfg: TrainConfig, init: str | None) -> nn.Module:
@@ -310,32 +336,46 @@ def initial_model(name: str, cfg: TrainConfig, init: str | None) -> nn.Module:
 # ---------------------------------------------------------------------------- command line
 
 
+def option_type(f: dataclasses.Field) -> type:
+    """The Python type behind a field's annotation ("float | None" -> float)."""
+    return {"int": int, "float": float, "str": str, "bool": bool}[f.type.split(" |")[0]]
+
+
+def plain(text: str) -> str:
+    """Help text with its % signs doubled: argparse %-formats every help string."""
+    return text.replace("%", "%%")
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field, from its Setting. An option not given is left out of the
+    namespace, so the preset's value stands; a boolean becomes a switch away from its default."""
+    for f in dataclasses.fields(TrainConfig):
+        rule, flag = f.metadata["setting"], "--" + f.name.replace("_", "-")
+        if option_type(f) is bool:
+            switch = flag if not f.default else "--no-" + flag[2:]
+            p.add_argument(switch, dest=f.name, action="store_const", const=not f.default,
+                           default=argparse.SUPPRESS, help=plain(rule.help))
+        else:
+            p.add_argument(flag, type=option_type(f), choices=rule.choices or None, default=argparse.SUPPRESS,
+                           help=plain(rule.help))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m mnist_demo.train", description=__doc__.split("\n")[0],
+    description = __doc__.split("\n")[0] + " Every training setting not given takes the preset's value."
+    p = argparse.ArgumentParser(prog="python -m mnist_demo.train", description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", choices=[*MODEL_NAMES, "both"], default="both")
     p.add_argument("--preset", choices=list(PRESETS), default="tutorial",
-                   help="; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
-    # Every option below defaults to the preset's value (shown as None here).
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--schedule", choices=SCHEDULES)
-    p.add_argument("--class-bias-init", type=float)
-    p.add_argument("--no-final-relu", dest="final_relu", action="store_false", default=None)
-    p.add_argument("--augment", action="store_true", default=None)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--target-acc", type=float, help="stop after the first epoch whose validation accuracy "
-                                                      "reaches this fraction (e.g. 0.95)")
-    p.add_argument("--limit", type=int, help="train on the first N training digits")
+                   help=plain(" ".join(f"{k}: {v}" for k, v in PRESET_HELP.items())))
+    add_config_options(p)
+    # --extra-share and --extra-digits: the older names of --own-share and --own-digits, still read.
+    p.add_argument("--extra-share", dest="own_share", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--init", metavar="WEIGHTS", help="start from these weights instead of new ones: 'shipped' "
                    "(weights/<model>.safetensors) or a folder or file of <model>.safetensors (fine-tuning)")
-    p.add_argument("--extra-digits", nargs="+", metavar="FILE",
-                   help="your own digits, as the app exports them (the IDX pair, or one file of it, or the "
-                        "zip of PNGs): mixed into every epoch and augmented, a quarter held out and measured")
-    p.add_argument("--extra-share", type=float, help="share of each epoch's rows that are your digits")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    own_help = ("your own digits, as the app exports them (the IDX pair, or one file of it, or the zip of "
+                "PNGs): mixed into every epoch and augmented, a quarter held out and measured")
+    p.add_argument("--own-digits", nargs="+", metavar="FILE", help=own_help)
+    p.add_argument("--extra-digits", dest="own_digits", nargs="+", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--data-dir", help="folder of the four MNIST IDX files (default: $MNIST_DIR, "
                                       "else download from OpenML)")
@@ -374,28 +414,28 @@ def main(argv: list[str] | None = None) -> int:
     names = MODEL_NAMES if args.model == "both" else (args.model,)
     try:
         starts = {name: initial_model(name, cfg, args.init) for name in names}
-        extra, held = load_extra_digits(args.extra_digits).split() if args.extra_digits else (None, None)
+        own, own_held = load_extra_digits(args.own_digits).split() if args.own_digits else (None, None)
     except (WeightsError, DigitFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    if extra is not None:
-        repeats = extra_repeats(len(data.x_train[:cfg.limit]), len(extra), cfg.extra_share)
-        print(f"your digits: {len(extra)} to train on ({repeats}x each per epoch, augmented), "
-              f"{len(held)} held out")
+    if own is not None:
+        mix = OwnMix.of(data, cfg, own)
+        print(f"your digits: {mix.own} to train on ({mix.repeats}x each per epoch, augmented), "
+              f"{len(own_held)} held out")
     for name in names:
         model = starts[name]
         last = None
-        total = cfg.epochs * steps_per_epoch(data, cfg, extra)
-        if held is not None and len(held):
-            print(f"{name} before: your held-out digits {evaluate_digits(model, held):.1%}")
+        total = cfg.epochs * steps_per_epoch(data, cfg, own)
+        if own_held is not None and len(own_held):
+            print(f"{name} before: your held-out digits {evaluate_digits(model, own_held):.1%}")
         with tqdm(total=total, desc=name, unit="step", leave=False, file=sys.stderr) as bar:
-            for event in train(model, data, cfg, extra, held):
+            for event in train(model, data, cfg, own, own_held):
                 if isinstance(event, StepEvent):
                     bar.update(event.epoch * event.steps_per_epoch + event.step - bar.n)
                     bar.set_postfix(loss=f"{event.train_loss:.4f}")
                 else:
                     last = event
-                    held_acc = "" if event.held_acc is None else f"  your_held_out {event.held_acc:.1%}"
+                    held_acc = "" if event.own_held_acc is None else f"  your_held_out {event.own_held_acc:.1%}"
                     tqdm.write(f"{name} epoch {event.epoch:2d}  valid_loss {event.valid_loss:.4f}  "
                                f"valid_acc {event.valid_acc:.2%}{held_acc}  {event.elapsed:6.1f}s  "
                                f"{event.samples_per_sec:,.0f} samples/s")
@@ -405,10 +445,10 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "reached" if reached_target(cfg, last.valid_acc) else "did not reach"
             print(f"{name}: {verdict} the {cfg.target_acc:.2%} target ({last.valid_acc:.2%} after "
                   f"{last.epoch + 1} epoch{'s' * (last.epoch > 0)}, {last.elapsed:.1f} s)")
-        if held is not None and len(held):
-            print(f"{name} after: your held-out digits {evaluate_digits(model, held):.1%}")
+        if own_held is not None and len(own_held):
+            print(f"{name} after: your held-out digits {evaluate_digits(model, own_held):.1%}")
         path = Path(args.out) / f"{name}.safetensors"
-        save_weights(model, path, run_metadata(cfg, args.preset, data, last, args.init or "new weights", extra, held))
+        save_weights(model, path, run_metadata(cfg, args.preset, data, last, args.init or "new weights", own, own_held))
         print(f"wrote {path}  (valid_acc {last.valid_acc:.2%})")
     return 0
 

@@ -16,13 +16,11 @@ from .page_assets import page_file
 from .pictures import open_image
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
+from .settings import Settings, from_env
 from .ui_digits import digits_tab
 from .ui_draw import draw_tab
 from .ui_inside import inside_tab
-from .ui_train import build_train_tab
-
-# /classify requests handled at once; each is ~5 ms of work, the rest is Gradio's own overhead.
-CLASSIFY_CONCURRENCY = int(os.environ.get("MNIST_CLASSIFY_CONCURRENCY", "8"))
+from .ui_train import train_tab
 
 INTRO = """
 # ✍️ MNIST Draw & Train
@@ -47,18 +45,19 @@ def classify(predictor: Predictor, path: str | None) -> dict:
     return prediction.as_dict()
 
 
-def api_tab(predictor: Predictor) -> None:
+def api_tab(predictor: Predictor, settings: Settings) -> None:
     gr.Markdown("`/classify`: one image file in, both models' answers out as JSON. "
                 "See the README for a `gradio_client` example.")
     api_file = gr.File(label="Image", file_types=["image"], type="filepath")
     api_button = gr.Button("Classify")
     api_json = gr.JSON(label="Result")
     api_button.click(functools.partial(classify, predictor), api_file, api_json, api_name="classify",
-                     concurrency_limit=CLASSIFY_CONCURRENCY)
+                     concurrency_limit=settings.classify_concurrency)
 
 
-def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
+def build_demo(predictor: Predictor | None = None, settings: Settings | None = None) -> gr.Blocks:
     predictor = predictor or Predictor()
+    settings = settings or from_env(os.environ)
     shipped = predictor.models
     # Gradio's copies of the files it served (weight downloads) are removed after an hour.
     with gr.Blocks(title="MNIST Draw & Train", delete_cache=(3600, 3600)) as demo:
@@ -70,11 +69,11 @@ def build_demo(predictor: Predictor | None = None) -> gr.Blocks:
         with gr.Tab("Your digits", elem_id="digits-tab") as tab:
             digits_tab(tab, draw, session, shipped)
         with gr.Tab("Train"):
-            build_train_tab(session, shipped)
+            train_tab(session, settings, shipped)
         with gr.Tab("Look inside", elem_id="inside-tab") as tab:
             inside_tab(tab, draw, session, shipped)
         with gr.Tab("API"):
-            api_tab(predictor)
+            api_tab(predictor, settings)
         demo.unload(stop_on_tab_close)
     return demo
 
@@ -92,7 +91,10 @@ THEME = gr.themes.Default().set(
 # app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them.
 LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
                       enable_monitoring=False, show_error=False, app_kwargs=app_kwargs())
-# max_size: requests waiting beyond it are refused at once with Gradio's "queue is full" message.
-# api_open=False: /gradio_api/run/* and /api/* refuse our events (all queued) instead of running
-# them outside the queue and its limits; gradio_client goes through the queue and is unaffected.
-QUEUE_OPTIONS = dict(max_size=int(os.environ.get("MNIST_QUEUE_SIZE", "64")), api_open=False)
+
+
+def queue_options(settings: Settings) -> dict:
+    """max_size: requests waiting beyond it are refused at once with Gradio's "queue is full".
+    api_open=False: /gradio_api/run/* and /api/* refuse our events (all queued) instead of running
+    them outside the queue and its limits; gradio_client goes through the queue and is unaffected."""
+    return dict(max_size=settings.queue_size, api_open=False)

@@ -19,9 +19,8 @@ import numpy as np
 from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
 from .data import mnist_or_error
 from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_pair, write_png_zip
-from .evaluate import confusion_matrix, predict_labels
+from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
 from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_page
-from .insight import per_class_accuracy
 from .limits import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file

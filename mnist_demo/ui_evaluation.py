@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data import mnist_or_error
-from .evaluate import Evaluation, evaluate_model
+from .evaluation import Evaluation, evaluate_model
 from .insight import digit_picture
 from .models import MODEL_TITLES
 

@@ -8,8 +8,8 @@ import functools
 import gradio as gr
 
 from . import insight
+from .evaluation import per_class_accuracy
 from .inputs import digit_from_page
-from .insight import per_class_accuracy
 from .models import MODEL_TITLES
 from .preprocess import ImageInputError
 from .ui_draw import DrawTab, chosen_models

@@ -1,13 +1,20 @@
 """The Train tab: retrain either model or both, watch the curves stream in, stop, and use the
-result in the Draw tab. A training belongs to the browser session that started it."""
+result in the Draw tab. A training belongs to the browser session that started it.
+
+The pieces, each testable alone: ``TrainRequest`` (the controls, checked on the server), ``Curves``
+(the plotted series), ``Eta`` (time left) and ``verdict`` (the closing sentence); ``run_training``
+wires them into the stream that the Start button and the /train API consume."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import functools
+import math
 import os
 import time
+from collections.abc import Sequence
 
 import gradio as gr
 import numpy as np
@@ -15,68 +22,91 @@ import pandas as pd
 import torch
 
 from .collection import Digits
+from .evaluation import evaluate, evaluate_digits
 from .models import MODEL_NAMES, MODEL_TITLES
 from .session import RUNNING, Session, accept_start, stop_session
+from .settings import Settings, from_env
 from .train import (
-    BOUNDS,
-    OPTIMIZERS,
     PRESET_HELP,
     PRESETS,
-    SCHEDULES,
     EpochEvent,
+    StepEvent,
+    TrainConfig,
     as_tensors,
     check_config,
-    evaluate,
-    evaluate_digits,
     new_model,
     reached_target,
     run_metadata,
+    setting_of,
     steps_per_epoch,
     train,
 )
-from .ui_evaluation import evaluation_outputs, mnist_or_error
+from .ui_evaluation import confusion_section, evaluate_all, evaluation_outputs, mistakes_gallery, mnist_or_error
 from .weights import weights_to_bytes
 
-# How many trainings may run at once across all sessions (the rest wait in the queue), and torch's
-# threads. Measured on 2 CPUs (benchmarks/concurrent_training.py): two trainings with one thread
-# each train 1.23x the digits per second of one training with two threads, while two trainings
-# sharing two threads each collapse to 0.35x. So: one training per CPU, the CPUs shared out.
-CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-MAX_TRAININGS = max(1, int(os.environ.get("MNIST_MAX_TRAININGS", str(CPUS))))
-TRAINING_THREADS = max(1, CPUS // MAX_TRAININGS)
-# What a host allows every visitor (a class on one small server, say): at most this many epochs and
-# training digits per training. The sliders stop there, and the server refuses more whatever is sent.
-MAX_EPOCHS = max(1, min(int(os.environ.get("MNIST_MAX_EPOCHS", "50")), BOUNDS["epochs"][1]))
-MAX_DIGITS = max(1000, min(int(os.environ.get("MNIST_MAX_DIGITS", str(BOUNDS["limit"][1]))), BOUNDS["limit"][1]))
 UI_UPDATE_SECONDS = 0.25  # at most four plot updates a second, however fast the steps are
 SMOOTHING = 0.8  # exponential moving average of the training loss
 ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316", "Linear · your held-out digits": "#93c5fd",
                "CNN · your held-out digits": "#fdba74"}
-START_FROM = ("new weights", "shipped weights", "my trained weights")
 LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
                 "CNN training": "#fdba74", "CNN validation": "#c2410c"}
+MODEL_CHOICES = (*MODEL_NAMES, "both")
+START_FROM = ("new weights", "shipped weights", "my trained weights")
+# The /train API's inputs, in order. start_from and include come last, so that clients of the
+# older 10- and 11-input /train get their components' defaults.
+CONTROLS = ("which", "preset", "epochs", "lr", "batch_size", "optimizer", "schedule", "subset", "seed", "augment",
+            "target", "start_from", "include")
+# A training step's cost relative to the linear model's, for a model whose steps are not measured
+# yet. Measured with one torch thread: a CNN step costs 6x a linear one at batch 64, 15x at 256.
+STEP_COST = {"linear": 1.0, "cnn": 8.0}
 
 
-def config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target=0):
-    """The controls as a TrainConfig, bounded on the server whatever the client sends. ``target``
-    is a validation accuracy in % to stop at (0: every epoch)."""
-    if preset not in PRESETS:
-        raise gr.Error(f"Unknown recipe {preset!r}.")
+# ---------------------------------------------------------------------------- the request
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainRequest:
+    """What a visitor asked for, checked on the server whatever the client sent."""
+
+    names: tuple[str, ...]  # the models to train, in order
+    preset: str
+    config: TrainConfig
+    start_from: str
+    include_own: bool  # mix the visitor's own digits in
+
+    @classmethod
+    def from_controls(cls, values: Sequence, settings: Settings) -> TrainRequest:
+        """The controls' values, in CONTROLS order, as a request; gr.Error names what is wrong."""
+        if len(values) != len(CONTROLS):
+            raise gr.Error(f"A training takes {len(CONTROLS)} settings, got {len(values)}.")
+        v = dict(zip(CONTROLS, values, strict=True))
+        if v["which"] not in MODEL_CHOICES:
+            raise gr.Error(f"Unknown model {v['which']!r}.")
+        if v["preset"] not in PRESETS:
+            raise gr.Error(f"Unknown recipe {v['preset']!r}.")
+        if v["start_from"] not in START_FROM:
+            raise gr.Error(f"Start from one of: {', '.join(START_FROM)}.")
+        names = MODEL_NAMES if v["which"] == "both" else (v["which"],)
+        return cls(names, v["preset"], config_from_controls(v, settings), v["start_from"], bool(v["include"]))
+
+
+def config_from_controls(v: dict, settings: Settings) -> TrainConfig:
+    """The preset with the controls' values, within TrainConfig's bounds and the host's caps.
+    ``target`` is a validation accuracy in % to stop at (0: every epoch)."""
     try:
-        cfg = dataclasses.replace(
-            PRESETS[preset], epochs=int(epochs), lr=float(lr), batch_size=int(batch_size), optimizer=optimizer,
-            schedule=schedule, limit=int(subset), seed=int(seed), augment=bool(augment),
-            target_acc=float(target) / 100 if target else None)
-        cfg = check_config(cfg)
+        cfg = check_config(dataclasses.replace(
+            PRESETS[v["preset"]], epochs=int(v["epochs"]), lr=float(v["lr"]), batch_size=int(v["batch_size"]),
+            optimizer=v["optimizer"], schedule=v["schedule"], limit=int(v["subset"]), seed=int(v["seed"]),
+            augment=bool(v["augment"]), target_acc=float(v["target"]) / 100 if v["target"] else None))
     except (TypeError, ValueError) as e:
         raise gr.Error(f"Invalid training settings: {e}") from None
-    if cfg.epochs > MAX_EPOCHS or cfg.limit > MAX_DIGITS:
-        raise gr.Error(f"This server allows at most {MAX_EPOCHS} epochs and {MAX_DIGITS:,} training digits "
-                       "per training (set by its host).")
+    if cfg.epochs > settings.max_epochs or cfg.limit > settings.max_digits:
+        raise gr.Error(f"This server allows at most {settings.max_epochs} epochs and {settings.max_digits:,} "
+                       "training digits per training (set by its host).")
     return cfg
 
 
-# ---------------------------------------------------------------------------- rendering
+# ---------------------------------------------------------------------------- curves, time left, verdict
 
 
 def plot_frame(rows: list[dict], x: str, y: str, key: str, series) -> pd.DataFrame:
@@ -84,6 +114,158 @@ def plot_frame(rows: list[dict], x: str, y: str, key: str, series) -> pd.DataFra
     of series at the first update, so a curve that only appears later would never be drawn."""
     placeholders = [{x: np.nan, y: np.nan, key: name} for name in series]
     return pd.DataFrame(placeholders + rows, columns=[x, y, key])
+
+
+class Curves:
+    """The plotted series of one run: each model's smoothed training loss at every StepEvent, its
+    validation loss and accuracy at every EpochEvent, and where a model started (epoch 0) when it
+    was trained before or is measured on the visitor's held-out digits."""
+
+    def __init__(self, names: Sequence[str], with_held: bool):
+        titles = [MODEL_TITLES[n] for n in names]
+        self.loss_series = [f"{t} {kind}" for t in titles for kind in ("training", "validation")]
+        self.acc_series = [*titles, *(f"{t} · your held-out digits" for t in titles if with_held)]
+        self.losses: list[dict] = []
+        self.accs: list[dict] = []
+        self.smooth: dict[str, float] = {}
+
+    def accuracy(self, name: str, epoch: int, valid_acc: float, held_acc: float | None) -> None:
+        title = MODEL_TITLES[name]
+        self.accs.append({"epoch": epoch, "accuracy": 100 * valid_acc, "model": title})
+        if held_acc is not None:
+            self.accs.append({"epoch": epoch, "accuracy": 100 * held_acc, "model": f"{title} · your held-out digits"})
+
+    def add(self, event: StepEvent | EpochEvent) -> None:
+        title = MODEL_TITLES[event.model]
+        if isinstance(event, EpochEvent):
+            self.losses.append({"epoch": event.epoch + 1, "loss": event.valid_loss, "curve": f"{title} validation"})
+            self.accuracy(event.model, event.epoch + 1, event.valid_acc, event.own_held_acc)
+            return
+        before = self.smooth.get(event.model)
+        smooth = event.train_loss if before is None else SMOOTHING * before + (1 - SMOOTHING) * event.train_loss
+        self.smooth[event.model] = smooth
+        self.losses.append({"epoch": event.epoch + event.step / event.steps_per_epoch, "loss": smooth,
+                            "curve": f"{title} training"})
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return (plot_frame(self.losses, "epoch", "loss", "curve", self.loss_series),
+                plot_frame(self.accs, "epoch", "accuracy", "model", self.acc_series))
+
+
+class Eta:
+    """Seconds left in a run: the steps that remain for every model, each at its model's measured
+    seconds per step. A model not started yet is estimated from a measured one, scaled by STEP_COST
+    (otherwise a run of both models would promise the CNN the linear model's speed)."""
+
+    def __init__(self, steps: dict[str, int]):
+        self.steps = dict(steps)  # each model's steps in this run
+        self.done = dict.fromkeys(steps, 0)
+        self.seconds = dict.fromkeys(steps, 0.0)
+
+    def record(self, name: str, steps_done: int, seconds: float) -> None:
+        """``name`` has done ``steps_done`` steps in ``seconds`` (validation included)."""
+        self.done[name], self.seconds[name] = steps_done, seconds
+
+    def finish(self, name: str) -> None:
+        """``name`` is done, maybe early (a target accuracy reached): none of its steps remain."""
+        self.steps[name] = self.done[name]
+
+    @property
+    def steps_done(self) -> int:
+        return sum(self.done.values())
+
+    @property
+    def total_steps(self) -> int:
+        return sum(self.steps.values())
+
+    def seconds_left(self) -> float | None:
+        """None until a step has been measured."""
+        rates = {n: self.seconds[n] / self.done[n] for n in self.steps if self.done[n]}
+        if not rates:
+            return None
+        known = max(rates, key=self.done.get)  # the rate measured over the most steps
+
+        def rate(name: str) -> float:
+            return rates.get(name, rates[known] * STEP_COST[name] / STEP_COST[known])
+
+        return sum((self.steps[n] - self.done[n]) * rate(n) for n in self.steps)
+
+
+def record(eta: Eta, event: StepEvent | EpochEvent, steps_per_epoch: int) -> None:
+    done = (event.epoch + 1) * steps_per_epoch if isinstance(event, EpochEvent) else \
+        event.epoch * event.steps_per_epoch + event.step
+    eta.record(event.model, done, event.elapsed)
+
+
+def progress_line(event: StepEvent | EpochEvent, epochs: int, eta: Eta) -> str:
+    speed = f" · {event.samples_per_sec:,.0f} samples/s" if isinstance(event, EpochEvent) else ""
+    return (f"**{MODEL_TITLES[event.model]}** · epoch {event.epoch + 1}/{epochs} · "
+            f"step {eta.steps_done:,}/{eta.total_steps:,} · ETA {eta.seconds_left() or 0:,.0f} s{speed}")
+
+
+def before_after(title: str, before: tuple[float, float | None], after: EpochEvent, held: int) -> str:
+    """One model's figures before and after training from trained weights or with own digits."""
+    text = f". {title}: MNIST validation {before[0]:.2%} → {after.valid_acc:.2%}"
+    if before[1] is not None and after.own_held_acc is not None:
+        text += f", your {held} held-out digits {before[1]:.0%} → {after.own_held_acc:.0%}"
+    return text
+
+
+def verdict(stopped: bool, seconds: float, cfg: TrainConfig, last: dict[str, EpochEvent],
+            before: dict[str, tuple[float, float | None]], held: int, accuracy: dict[str, float],
+            kept: dict[str, float]) -> str:
+    """The run's closing sentence: how it ended, the target, the before/after figures, and which
+    weights are now "my trained weights" (``kept``: the earlier accuracy of each better model
+    kept instead of this run's, whose ``accuracy`` is the validation accuracy it ended with)."""
+    text = "Stopped" if stopped else "Finished"
+    if cfg.target_acc is not None:
+        text += "; " + ", ".join(
+            f"{MODEL_TITLES[n]} {'reached' if reached_target(cfg, e.valid_acc) else 'did not reach'} the "
+            f"{cfg.target_acc:.1%} target ({e.valid_acc:.2%} after epoch {e.epoch + 1})" for n, e in last.items())
+    text += f" after {seconds:.0f} s"
+    text += "".join(before_after(MODEL_TITLES[n], before[n], e, held) for n, e in last.items() if n in before)
+    for n, earlier in kept.items():
+        text += (f". {MODEL_TITLES[n]}: this run ended at {accuracy[n]:.2%}, below your earlier {earlier:.2%}, so "
+                 f"the earlier one stays your “my trained weights” (this run's is in the download)")
+    if len(kept) == len(accuracy):
+        return text + ". Download this run's weights below."
+    return text + ". Your weights are ready: pick “my trained weights” in the Draw tab, or download them below."
+
+
+# ---------------------------------------------------------------------------- the training stream
+
+
+def starting_models(req: TrainRequest, session: Session, shipped: dict | None) -> dict:
+    """The models a training starts from: new ones, or copies of trained ones to fine-tune."""
+    if req.start_from == "my trained weights":
+        missing = [MODEL_TITLES[n] for n in req.names if n not in session.models]
+        if missing:
+            raise gr.Error(f"No trained {' or '.join(missing)} in this tab yet: train one first, or start from "
+                           "the shipped weights.")
+        return {n: copy.deepcopy(session.models[n]).train() for n in req.names}
+    if req.start_from == "shipped weights":
+        if shipped is None:
+            raise gr.Error("This app has no shipped weights to start from.")
+        return {n: copy.deepcopy(shipped[n]).train() for n in req.names}
+    return {n: new_model(n, req.config) for n in req.names}
+
+
+def own_digits(include: bool, session: Session) -> tuple[Digits | None, Digits | None]:
+    """(own digits to train on, own digits held out) when the visitor includes their collection."""
+    if not include:
+        return None, None
+    own, own_held = session.digits.snapshot().split()
+    if not len(own):
+        raise gr.Error("Your collection has no digits to train on yet: keep a few in the Draw tab first "
+                       "(a quarter of them is held out to measure the result).")
+    return own, own_held
+
+
+def starting_point(model, data, own_held: Digits | None) -> tuple[float, float | None]:
+    """A model's validation accuracy, and on the held-out own digits, before its training."""
+    x_valid, y_valid = as_tensors(data, torch.device("cpu"))[2:]
+    held = evaluate_digits(model, own_held) if own_held is not None and len(own_held) else None
+    return evaluate(model, x_valid, y_valid)[1], held
 
 
 def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Session) -> list[str]:
@@ -98,177 +280,152 @@ def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Se
     return paths
 
 
-# ---------------------------------------------------------------------------- the training stream
-
-
-def starting_models(names, start_from: str, cfg, session: Session, shipped: dict | None) -> dict:
-    """The models a training starts from: new ones, or copies of trained ones to fine-tune."""
-    if start_from not in START_FROM:
-        raise gr.Error(f"Start from one of: {', '.join(START_FROM)}.")
-    if start_from == "my trained weights":
-        missing = [MODEL_TITLES[n] for n in names if n not in session.models]
-        if missing:
-            raise gr.Error(f"No trained {' or '.join(missing)} in this tab yet: train one first, or start from "
-                           "the shipped weights.")
-        return {n: copy.deepcopy(session.models[n]).train() for n in names}
-    if start_from == "shipped weights":
-        if shipped is None:
-            raise gr.Error("This app has no shipped weights to start from.")
-        return {n: copy.deepcopy(shipped[n]).train() for n in names}
-    return {n: new_model(n, cfg) for n in names}
-
-
-def own_digits(include, session: Session) -> tuple[Digits | None, Digits | None]:
-    """(digits to train on, digits held out) when the visitor includes their collection."""
-    if not include:
-        return None, None
-    fit, held = session.digits.snapshot().split()
-    if not len(fit):
-        raise gr.Error("Your collection has no digits to train on yet: keep a few in the Draw tab first "
-                       "(a quarter of them is held out to measure the result).")
-    return fit, held
-
-
-def run_training(which, preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target,
-                 start_from="new weights", include=False, session: Session | None = None,
-                 request: gr.Request | None = None, shipped: dict | None = None):
-    """Generator: yields (loss plot, accuracy plot, progress, confusion, mistakes, file, session).
-    ``start_from`` and ``include`` (the visitor's own digits) come last, so that clients of the
-    older 10- and 11-input /train get their defaults."""
-    waiting, session.waiting = session.waiting, False  # True when its Start button queued it
-    cfg = config_from_controls(preset, epochs, lr, batch_size, optimizer, schedule, subset, seed, augment, target)
-    names = MODEL_NAMES if which == "both" else (which,)
-    if any(n not in MODEL_NAMES for n in names):
-        raise gr.Error(f"Unknown model {which!r}.")
-    if session.running:
-        raise gr.Error("A training is already running in this tab: stop it first.")
-    starts = starting_models(names, start_from, cfg, session, shipped)
-    extra, held = own_digits(include, session)
-    done = gr.skip()
-    if waiting and session.stop.is_set():  # Stop pressed while it waited: it leaves the queue
-        yield None, None, "Stopped while waiting for its turn: nothing was trained.", done, done, done, done
-        return
-    if not waiting:  # an API call, which has no Start button: only a Stop from now on counts
-        session.stop.clear()
+@contextlib.contextmanager
+def running(session: Session, request: gr.Request | None):
+    """The session is training: a second Start is refused, and closing the tab stops it."""
     session.running = True
     key = request.session_hash if request is not None else None
     if key:
         RUNNING[key] = session
     try:
-        yield None, None, "Loading MNIST… (the first time on a new machine this downloads it)", done, done, done, done
-        data = mnist_or_error()
-        losses, accs, trained, last, before = [], [], {}, {}, {}
-        titles = [MODEL_TITLES[n] for n in names]
-        loss_series = [f"{t} {kind}" for t in titles for kind in ("training", "validation")]
-        acc_series = [*titles, *(f"{t} · your held-out digits" for t in titles if held is not None and len(held))]
-
-        def frames():
-            return (plot_frame(losses, "epoch", "loss", "curve", loss_series),
-                    plot_frame(accs, "epoch", "accuracy", "model", acc_series))
-
-        per_model = cfg.epochs * steps_per_epoch(data, cfg, extra)
-        start, last_ui = time.perf_counter(), 0.0
-        for k, name in enumerate(names):
-            model, smooth, title = starts[name], None, MODEL_TITLES[name]
-            if start_from != "new weights" or held is not None:  # where it starts: epoch 0 on the curves
-                before[name] = starting_point(model, data, held)
-                accs.append({"epoch": 0, "accuracy": 100 * before[name][0], "model": title})
-                if before[name][1] is not None:
-                    accs.append({"epoch": 0, "accuracy": 100 * before[name][1],
-                                 "model": f"{title} · your held-out digits"})
-            for event in train(model, data, cfg, extra, held):
-                if isinstance(event, EpochEvent):
-                    last[name] = event
-                    losses.append({"epoch": event.epoch + 1, "loss": event.valid_loss, "curve": f"{title} validation"})
-                    accs.append({"epoch": event.epoch + 1, "accuracy": 100 * event.valid_acc, "model": title})
-                    if event.held_acc is not None:
-                        accs.append({"epoch": event.epoch + 1, "accuracy": 100 * event.held_acc,
-                                     "model": f"{title} · your held-out digits"})
-                    steps_done = (event.epoch + 1) * (per_model // cfg.epochs)
-                    speed = f" · {event.samples_per_sec:,.0f} samples/s"
-                else:
-                    smooth = event.train_loss if smooth is None else (
-                        SMOOTHING * smooth + (1 - SMOOTHING) * event.train_loss)
-                    losses.append({"epoch": event.epoch + event.step / event.steps_per_epoch, "loss": smooth,
-                                   "curve": f"{title} training"})
-                    steps_done, speed = event.epoch * event.steps_per_epoch + event.step, ""
-                now = time.perf_counter()
-                if isinstance(event, EpochEvent) or now - last_ui >= UI_UPDATE_SECONDS or session.stop.is_set():
-                    last_ui = now
-                    done_all, total = k * per_model + steps_done, per_model * len(names)
-                    eta = (now - start) / max(1, done_all) * (total - done_all)
-                    progress = (f"**{title}** · epoch {event.epoch + 1}/{cfg.epochs} · step {done_all:,}/{total:,}"
-                                f" · ETA {eta:,.0f} s{speed}")
-                    yield (*frames(), progress, done, done, done, done)
-                if session.stop.is_set():
-                    break
-            trained[name] = model.to("cpu").eval()
-            if session.stop.is_set():
-                break
-        session.models.update(trained)
-        verdict = "Stopped" if session.stop.is_set() else "Finished"
-        if cfg.target_acc is not None:
-            verdict += "; " + ", ".join(
-                f"{MODEL_TITLES[n]} {'reached' if reached_target(cfg, e.valid_acc) else 'did not reach'} the "
-                f"{cfg.target_acc:.1%} target ({e.valid_acc:.2%} after epoch {e.epoch + 1})" for n, e in last.items())
-        figures = "".join(before_after(MODEL_TITLES[n], before[n], e, len(held) if held is not None else 0)
-                          for n, e in last.items() if n in before)
-        html, gallery = evaluation_outputs(trained, "Your")
-        files = weights_files(trained, {n: run_metadata(cfg, f"{preset}, trained in the app", data, last.get(n),
-                                                         start_from, extra, held)
-                                        for n in trained}, session)
-        yield (*frames(),
-               f"{verdict} after {time.perf_counter() - start:.0f} s{figures}. Your weights are ready: pick "
-               f"“my trained weights” in the Draw tab, or download them below.",
-               html, gallery, files, session)
+        yield
     finally:
         session.running = False
         RUNNING.pop(key, None)
 
 
-def starting_point(model, data, held: Digits | None) -> tuple[float, float | None]:
-    """A model's validation accuracy, and on the held-out own digits, before its training."""
-    x_valid, y_valid = as_tensors(data, torch.device("cpu"))[2:]
-    own = evaluate_digits(model, held) if held is not None and len(held) else None
-    return evaluate(model, x_valid, y_valid)[1], own
+def run_training(session: Session, request: gr.Request | None, *controls, settings: Settings | None = None,
+                 shipped: dict | None = None):
+    """Generator behind Start and /train: ``controls`` in CONTROLS order; yields (loss plot,
+    accuracy plot, progress, confusion, mistakes, files, session)."""
+    waiting, session.waiting = session.waiting, False  # True when its Start button queued it
+    req = TrainRequest.from_controls(controls, settings or from_env(os.environ))
+    if session.running:
+        raise gr.Error("A training is already running in this tab: stop it first.")
+    starts = starting_models(req, session, shipped)
+    own, own_held = own_digits(req.include_own, session)
+    if waiting and session.stop.is_set():  # Stop pressed while it waited: it leaves the queue
+        skip = gr.skip()
+        yield None, None, "Stopped while waiting for its turn: nothing was trained.", skip, skip, skip, skip
+        return
+    if not waiting:  # an API call, which has no Start button: only a Stop from now on counts
+        session.stop.clear()
+    with running(session, request):
+        yield from training_stream(req, session, starts, own, own_held)
 
 
-def before_after(title: str, before: tuple[float, float | None], after: EpochEvent, held: int) -> str:
-    """One model's figures before and after training from trained weights or with own digits."""
-    text = f". {title}: MNIST validation {before[0]:.2%} → {after.valid_acc:.2%}"
-    if before[1] is not None and after.held_acc is not None:
-        text += f", your {held} held-out digits {before[1]:.0%} → {after.held_acc:.0%}"
-    return text
+def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digits | None,
+                    own_held: Digits | None):
+    """Train each model in turn, streaming the curves, then evaluate, keep and offer the results."""
+    skip = gr.skip()
+    yield None, None, "Loading MNIST… (the first time on a new machine this downloads it)", skip, skip, skip, skip
+    data = mnist_or_error()
+    cfg = req.config
+    per_epoch = steps_per_epoch(data, cfg, own)
+    curves, eta = Curves(req.names, own_held is not None and len(own_held) > 0), Eta(
+        dict.fromkeys(req.names, cfg.epochs * per_epoch))
+    trained, last, before = {}, {}, {}
+    start, last_ui = time.perf_counter(), 0.0
+    for name in req.names:
+        model = starts[name]
+        if req.start_from != "new weights" or own_held is not None:  # where it starts: epoch 0 on the curves
+            before[name] = starting_point(model, data, own_held)
+            curves.accuracy(name, 0, *before[name])
+        for event in train(model, data, cfg, own, own_held):
+            curves.add(event)
+            record(eta, event, per_epoch)
+            if isinstance(event, EpochEvent):
+                last[name] = event
+            now = time.perf_counter()
+            if isinstance(event, EpochEvent) or now - last_ui >= UI_UPDATE_SECONDS or session.stop.is_set():
+                last_ui = now
+                yield (*curves.frames(), progress_line(event, cfg.epochs, eta), skip, skip, skip, skip)
+            if session.stop.is_set():
+                break
+        eta.finish(name)
+        trained[name] = model.to("cpu").eval()
+        if session.stop.is_set():
+            break
+    evaluations, x_valid = evaluate_all(trained)
+    accuracy = {n: ev.accuracy for n, ev in evaluations.items()}
+    kept = session.keep_better(trained, accuracy)
+    files = weights_files(trained, {n: run_metadata(cfg, f"{req.preset}, trained in the app", data, last.get(n),
+                                                    req.start_from, own, own_held) for n in trained}, session)
+    gallery = [item for n, ev in evaluations.items() for item in mistakes_gallery(n, ev, x_valid)]
+    held = len(own_held) if own_held is not None else 0
+    text = verdict(session.stop.is_set(), time.perf_counter() - start, cfg, last, before, held, accuracy, kept)
+    yield (*curves.frames(), text, confusion_section(evaluations, "Your"), gallery, files, session)
 
 
-# ---------------------------------------------------------------------------- layout
+# ---------------------------------------------------------------------------- controls and layout
 
 
-def build_train_tab(session_state: gr.State, shipped_models: dict):
+def slider_minimum(low: float, step: float) -> float:
+    """The smallest value on the slider's grid: Gradio's slider steps from its minimum, so a
+    minimum off the grid would put the defaults (64, 10,000...) between two stops."""
+    return math.ceil(low / step) * step
+
+
+def control(name: str, settings: Settings, **kw) -> gr.Component:
+    """The Train tab's control for one TrainConfig field: its kind, limits, step and label from
+    the field's Setting, its maximum clipped by the host's caps, its value the tutorial's."""
+    rule, value = setting_of(name), getattr(PRESETS["tutorial"], name)
+    if rule.choices:
+        return gr.Radio(list(rule.choices), value=value, label=rule.label, **kw)
+    if isinstance(value, bool):
+        return gr.Checkbox(value, label=rule.label, **kw)
+    high = min(rule.high, {"epochs": settings.max_epochs, "limit": settings.max_digits}.get(name, rule.high))
+    value = high if value is None else min(value, high)  # no limit: every digit the host allows
+    if rule.step:
+        return gr.Slider(slider_minimum(rule.low, rule.step), high, value=value, step=rule.step, label=rule.label,
+                         **kw)
+    return gr.Number(value, label=rule.label, minimum=rule.low, maximum=high,
+                     precision=0 if isinstance(value, int) else None, **kw)
+
+
+def target_control() -> gr.Number:
+    """The target accuracy in %, 0 for none: TrainConfig's target_acc is a fraction."""
+    rule = setting_of("target_acc")
+    return gr.Number(0, label=rule.label, minimum=100 * rule.low, maximum=100 * rule.high, elem_id="train-target")
+
+
+def on_preset(settings: Settings, name: str):
+    """A recipe's help and its values, for the controls it sets."""
+    cfg = PRESETS.get(name, PRESETS["tutorial"])
+    return (gr.Dropdown(info=PRESET_HELP.get(name, "")), cfg.lr, cfg.schedule, min(cfg.epochs, settings.max_epochs),
+            min(cfg.limit or settings.max_digits, settings.max_digits))
+
+
+def preset_for(start_from: str) -> str:
+    """Trained weights are fine-tuned; new ones get the tutorial's recipe."""
+    return "tutorial" if start_from == START_FROM[0] else "fine-tune"
+
+
+def shipped_evaluation(shipped_models: dict):
+    return evaluation_outputs(shipped_models, "Shipped")
+
+
+def train_tab(session: gr.State, settings: Settings, shipped_models: dict) -> None:
+    """Lay out the Train tab and wire its events (called inside ``gr.Tab``)."""
     gr.Markdown("Retrain the tutorial's models here. Your training stays yours: the shipped models, and "
                 "what every other visitor sees, never change.")
+    c = {}  # the controls, by their CONTROLS name
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
-            which = gr.Radio(["linear", "cnn", "both"], value="both", label="Model", elem_id="train-model")
-            start_from = gr.Radio(list(START_FROM), value=START_FROM[0], label="Start from", elem_id="train-start-from",
-                                  info="Trained weights are fine-tuned: the recipe switches to “fine-tune”.")
-            include = gr.Checkbox(False, label="Include my digits (kept in the Draw tab; a quarter held out to "
-                                               "measure the result)", elem_id="train-include")
-            preset = gr.Dropdown(list(PRESETS), value="tutorial", label="Recipe",
-                                 info=PRESET_HELP["tutorial"], elem_id="train-preset")
-            subset = gr.Slider(1000, MAX_DIGITS, value=MAX_DIGITS, step=1000, elem_id="train-subset",
-                               label="Training digits (5,000 trains in seconds for a class demo)")
-            epochs = gr.Slider(1, MAX_EPOCHS, value=min(15, MAX_EPOCHS), step=1, label="Epochs", elem_id="train-epochs")
+            c["which"] = gr.Radio(list(MODEL_CHOICES), value="both", label="Model", elem_id="train-model")
+            c["start_from"] = gr.Radio(list(START_FROM), value=START_FROM[0], label="Start from",
+                                       elem_id="train-start-from",
+                                       info="Trained weights are fine-tuned: the recipe switches to “fine-tune”.")
+            c["include"] = gr.Checkbox(False, label="Include my digits (kept in the Draw tab; a quarter held out "
+                                                    "to measure the result)", elem_id="train-include")
+            c["preset"] = gr.Dropdown(list(PRESETS), value="tutorial", label="Recipe", info=PRESET_HELP["tutorial"],
+                                      elem_id="train-preset")
+            c["subset"] = control("limit", settings, elem_id="train-subset")
+            c["epochs"] = control("epochs", settings, elem_id="train-epochs")
             with gr.Accordion("More settings", open=False):
-                lr = gr.Number(1e-3, label="Learning rate (peak, for one-cycle)", minimum=BOUNDS["lr"][0],
-                               maximum=BOUNDS["lr"][1])
-                batch = gr.Slider(8, 1024, value=64, step=8, label="Batch size")
-                optimizer = gr.Radio(list(OPTIMIZERS), value="adam", label="Optimizer")
-                schedule = gr.Radio(list(SCHEDULES), value="constant", label="Learning-rate schedule")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                augment = gr.Checkbox(False, label="Augment (small shifts, rotations, scale, stroke width)")
-                target = gr.Number(0, label="Stop at this validation accuracy (%; 0 = train every epoch)",
-                                   minimum=0, maximum=100, elem_id="train-target")
+                for name in ("lr", "batch_size", "optimizer", "schedule", "seed", "augment"):
+                    c[name] = control(name, settings)
+                c["target"] = target_control()
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", elem_id="train-stop")
@@ -285,21 +442,22 @@ def build_train_tab(session_state: gr.State, shipped_models: dict):
         download = gr.File(label="Download your trained weights (.safetensors)", file_count="multiple",
                            interactive=False, elem_id="download")
 
-    def on_preset(name):
-        cfg = PRESETS.get(name, PRESETS["tutorial"])
-        return (gr.Dropdown(info=PRESET_HELP.get(name, "")), cfg.lr, cfg.schedule, min(cfg.epochs, MAX_EPOCHS),
-                min(cfg.limit or MAX_DIGITS, MAX_DIGITS))
-
     quiet = dict(api_visibility="private", show_progress="hidden")
-    preset.change(on_preset, preset, [preset, lr, schedule, epochs, subset], **quiet)  # its help: the chosen one
-    start_from.change(lambda s: "tutorial" if s == START_FROM[0] else "fine-tune", start_from, preset, **quiet)
-    inputs = [which, preset, epochs, lr, batch, optimizer, schedule, subset, seed, augment, target, start_from,
-              include, session_state]
-    start.click(accept_start, session_state, None, queue=False, api_visibility="private").then(
-        functools.partial(run_training, shipped=shipped_models), inputs,
-                [loss_plot, acc_plot, progress, confusion, mistakes, download, session_state],
-                api_name="train", concurrency_limit=MAX_TRAININGS, concurrency_id="train",
-                show_progress="full", show_progress_on=[progress])  # queued visitors see their place there
-    stop.click(stop_session, session_state, None, queue=False, api_visibility="private")
-    shipped_button.click(lambda: evaluation_outputs(shipped_models, "Shipped"), None, [confusion, mistakes],
+    preset, start_from = c["preset"], c["start_from"]
+    preset.change(functools.partial(on_preset, settings), preset,  # its help: the chosen recipe's
+                  [preset, c["lr"], c["schedule"], c["epochs"], c["subset"]], **quiet)
+    start_from.change(preset_for, start_from, preset, **quiet)
+
+    def start_training(session: Session, request: gr.Request, *controls):
+        """run_training with this app's settings and shipped models. Not a functools.partial:
+        Gradio cannot read a partial's gr.Request annotation, and would then pass no request."""
+        yield from run_training(session, request, *controls, settings=settings, shipped=shipped_models)
+
+    start.click(accept_start, session, None, queue=False, api_visibility="private").then(
+        start_training, [session, *(c[name] for name in CONTROLS)],
+        [loss_plot, acc_plot, progress, confusion, mistakes, download, session],
+        api_name="train", concurrency_limit=settings.max_trainings, concurrency_id="train",
+        show_progress="full", show_progress_on=[progress])  # queued visitors see their place there
+    stop.click(stop_session, session, None, queue=False, api_visibility="private")
+    shipped_button.click(functools.partial(shipped_evaluation, shipped_models), None, [confusion, mistakes],
                          api_visibility="private")

@@ -92,14 +92,15 @@ def test_look_inside_after_drawing(browser, app_url):
 def test_a_waiting_visitor_sees_their_place_in_the_queue_and_can_leave_it(browser, app_url):
     """Every training slot taken (one per CPU): the next visitor is told where they stand, and Stop
     takes them out of the queue (their training never starts)."""
+    import os
     import time
 
     from gradio_client import Client
+    from train_requests import controls
 
-    from mnist_demo.ui_train import MAX_TRAININGS
-    busy = [Client(app_url, verbose=False).submit("cnn", "tutorial", 30, 1e-3, 64, "adam", "constant", 50_000, 0,
-                                                  False, 0, "new weights", False, api_name="/train")
-            for _ in range(MAX_TRAININGS)]
+    from mnist_demo.settings import from_env
+    busy = [Client(app_url, verbose=False).submit(*controls(which="cnn", epochs=30, subset=50_000), api_name="/train")
+            for _ in range(from_env(os.environ).max_trainings)]
     try:
         deadline = time.monotonic() + 60
         while any(len(job.outputs()) < 2 for job in busy) and time.monotonic() < deadline:

@@ -30,6 +30,7 @@ from mnist_demo.ui_digits import (
 )
 from mnist_demo.ui_train import run_training
 from mnist_demo.weights import load_weights
+from tests.train_requests import controls
 
 
 def event(**data):
@@ -169,16 +170,14 @@ def test_test_results_and_the_digits_behind_each_cell(session):
 
 
 def train_args(**over):
-    a = dict(which="cnn", preset="fine-tune", epochs=1, lr=3e-4, batch_size=64, optimizer="adam",
-             schedule="constant", subset=2000, seed=0, augment=False, target=0, start_from="shipped weights",
-             include=True)
-    return list({**a, **over}.values())
+    return controls(**{**dict(which="cnn", preset="fine-tune", lr=3e-4, start_from="shipped weights", include=True),
+                       **over})
 
 
 def test_fine_tune_from_the_shipped_weights_reports_before_and_after(session):
     shipped = load_shipped_models()
     untouched = copy.deepcopy(shipped["cnn"].state_dict())
-    updates = list(run_training(*train_args(), session=session, shipped=shipped))
+    updates = list(run_training(session, None, *train_args(), shipped=shipped))
     final = updates[-1][2]
     held = int(np.sum(session.digits.snapshot().split()[1].labels >= 0))
     assert re.search(rf"CNN: MNIST validation 96\.75% → \d+\.\d\d%, your {held} held-out digits \d+% → \d+%", final)
@@ -194,8 +193,8 @@ def test_fine_tune_from_the_shipped_weights_reports_before_and_after(session):
 
 def test_fine_tune_refuses_what_it_cannot_do(session):
     with pytest.raises(gr.Error, match="No trained CNN in this tab yet"):
-        next(run_training(*train_args(start_from="my trained weights"), session=session))
+        next(run_training(session, None, *train_args(start_from="my trained weights")))
     with pytest.raises(gr.Error, match="no digits to train on"):
-        next(run_training(*train_args(start_from="new weights"), session=Session()))
+        next(run_training(Session(), None, *train_args(start_from="new weights")))
     with pytest.raises(gr.Error, match="Start from one of"):
-        next(run_training(*train_args(start_from="yesterday"), session=session))
+        next(run_training(session, None, *train_args(start_from="yesterday")))

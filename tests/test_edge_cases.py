@@ -131,23 +131,25 @@ def test_spaces_front_matter_matches_requirements():
 
 
 def test_public_launch_settings():
-    from mnist_demo.ui import LAUNCH_OPTIONS, QUEUE_OPTIONS
+    from mnist_demo.settings import from_env
+    from mnist_demo.ui import LAUNCH_OPTIONS, queue_options
     assert LAUNCH_OPTIONS["mcp_server"] is False and LAUNCH_OPTIONS["enable_monitoring"] is False
     assert LAUNCH_OPTIONS["show_error"] is False and LAUNCH_OPTIONS["max_file_size"]
-    assert "allowed_paths" not in LAUNCH_OPTIONS and QUEUE_OPTIONS["max_size"] > 0
+    assert "allowed_paths" not in LAUNCH_OPTIONS and queue_options(from_env({}))["max_size"] > 0
 
 
 @pytest.mark.parametrize("n", [2])
 def test_two_sessions_training_at_once_keep_their_own_models(n):
     import threading
 
+    from train_requests import controls
+
     from mnist_demo.session import Session
     from mnist_demo.ui_train import run_training
     sessions = [Session() for _ in range(n)]
 
     def go(k):
-        for _ in run_training("linear", "tutorial", 1, 1e-3, 64, "adam", "constant", 1000, k, False, 0,
-                                  session=sessions[k]):
+        for _ in run_training(sessions[k], None, *controls(which="linear", subset=1000, seed=k)):
             pass
     threads = [threading.Thread(target=go, args=(k,)) for k in range(n)]
     for t in threads:

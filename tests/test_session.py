@@ -36,3 +36,13 @@ def test_start_forgets_an_earlier_stop_but_not_one_made_while_waiting():
     assert not s.stop.is_set() and s.waiting
     stop_session(s)
     assert s.stop.is_set() and s.waiting  # run_training will see it and leave the queue
+
+
+def test_a_worse_or_stopped_run_never_replaces_a_better_model():
+    s = Session()
+    first, worse, better = object(), object(), object()
+    assert s.keep_better({"cnn": first}, {"cnn": 0.95}) == {}
+    assert s.keep_better({"cnn": worse, "linear": worse}, {"cnn": 0.60, "linear": 0.90}) == {"cnn": 0.95}
+    assert s.models == {"cnn": first, "linear": worse} and s.accuracy == {"cnn": 0.95, "linear": 0.90}
+    assert s.keep_better({"cnn": better}, {"cnn": 0.97}) == {}
+    assert s.models["cnn"] is better and s.accuracy["cnn"] == 0.97

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mnist_demo.train import evaluate
+from mnist_demo.evaluation import evaluate
 from mnist_demo.weights import load_weights
 
 BARS = {"linear": 0.925, "cnn": 0.95}

@@ -1,27 +1,24 @@
 """The Train tab through its API (`/train`, streamed) against the launched app."""
 
 import os
-import subprocess
-import sys
+import re
 import time
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
 from mnist_demo.session import Session
-from mnist_demo.ui_train import config_from_controls, run_training
+from mnist_demo.settings import from_env
+from mnist_demo.train import EpochEvent, StepEvent, TrainConfig
+from mnist_demo.ui_train import STEP_COST, Curves, Eta, TrainRequest, control, run_training, verdict
+from tests.train_requests import controls
 
-TINY = dict(which="both", preset="tutorial", epochs=1, lr=1e-3, batch_size=64, optimizer="adam",
-            schedule="constant", subset=2000, seed=0, augment=False, target=0, start_from="new weights",
-            include=False)
-
-
-def args(**over):
-    a = {**TINY, **over}
-    return [a[k] for k in ("which", "preset", "epochs", "lr", "batch_size", "optimizer", "schedule", "subset",
-                           "seed", "augment", "target", "start_from", "include")]
+SETTINGS = from_env(os.environ)  # what the launched app reads too
+# A training that runs long enough to hold a slot, and answers a cancel within a step: 16 steps an epoch.
+LONG = dict(which="cnn", epochs=SETTINGS.max_epochs, subset=1000)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +29,7 @@ def digit_png(mnist, tmp_path_factory):
 
 
 def test_short_training_streams_and_returns_weights(app_url):
-    job = Client(app_url, verbose=False).submit(*args(), api_name="/train")
+    job = Client(app_url, verbose=False).submit(*controls(), api_name="/train")
     final = job.result(timeout=120)
     assert len(job.outputs()) >= 3  # loading message, progress updates, final
     drawn = [row for row in final[0]["data"] if row[1] is not None and row[1] == row[1]]  # not the NaN seeds
@@ -47,7 +44,7 @@ def test_short_training_streams_and_returns_weights(app_url):
 def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_url, digit_png):
     trainer, other = Client(app_url, verbose=False), Client(app_url, verbose=False)
     before = other.predict(digit_png, api_name="/classify")
-    job = trainer.submit(*args(which="cnn", epochs=30, subset=50_000), api_name="/train")
+    job = trainer.submit(*controls(**LONG), api_name="/train")
     deadline = time.monotonic() + 60
     while len(job.outputs()) < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -59,7 +56,7 @@ def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_
         time.sleep(0.1)
     assert job.done()
     # the same session can train again: it is not stuck "running"
-    again = trainer.predict(*args(which="linear", subset=1000), api_name="/train")
+    again = trainer.predict(*controls(which="linear", subset=1000), api_name="/train")
     assert "Finished" in again[2]
     after = other.predict(digit_png, api_name="/classify")
     assert before == during == after
@@ -68,19 +65,17 @@ def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_
 def test_visitors_train_side_by_side_one_per_cpu(app_url):
     """With one training per CPU, a second visitor's training runs while a first one's long
     training goes on, instead of waiting in the queue for it."""
-    from mnist_demo.ui_train import CPUS
-
     first, second = Client(app_url, verbose=False), Client(app_url, verbose=False)
-    long_job = first.submit(*args(which="cnn", epochs=30, subset=50_000), api_name="/train")
+    long_job = first.submit(*controls(**LONG), api_name="/train")
     deadline = time.monotonic() + 60
     while len(long_job.outputs()) < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
     try:
-        short = second.submit(*args(which="linear", subset=1000), api_name="/train")
-        if CPUS >= 2:
+        short = second.submit(*controls(which="linear", subset=1000), api_name="/train")
+        if SETTINGS.max_trainings >= 2:
             assert "Finished" in short.result(timeout=60)[2]
             assert not long_job.done()
-        else:  # one CPU: one training at a time, the second waits its turn
+        else:  # one slot: one training at a time, the second waits its turn
             time.sleep(5)
             assert not short.done()
     finally:
@@ -88,44 +83,56 @@ def test_visitors_train_side_by_side_one_per_cpu(app_url):
 
 
 @pytest.mark.parametrize("over, message", [
-    (dict(epochs=10**6), "epochs|maximum"), (dict(batch_size=10**7), "batch|maximum"),
-    (dict(lr=50.0), "lr|maximum"), (dict(preset="bogus"), "bogus|preset|Value"),
-    (dict(which="resnet"), "resnet|Value"), (dict(subset=3), "limit|minimum")])
-def test_out_of_range_requests_are_refused(client, over, message):
+    (dict(epochs=10**6), f"Value 1000000 is greater than maximum value {SETTINGS.max_epochs}"),
+    (dict(batch_size=10**7), "Value 10000000 is greater than maximum value 4096"),
+    (dict(lr=50.0), r"Value 50\.0 is greater than maximum value 1\.0"),
+    (dict(subset=3), "Value 3 is less than minimum value 1000"),
+    (dict(preset="bogus"), r"Value: bogus is not in the list of choices: \['tutorial', "),
+    (dict(which="resnet"), "Value: 'resnet' .* is not in the list of choices")])
+def test_the_components_refuse_what_they_do_not_offer(client, over, message):
     with pytest.raises(Exception, match=message):
-        client.predict(*args(**over), api_name="/train")
+        client.predict(*controls(**over), api_name="/train")
 
 
-def test_server_side_bounds_without_the_components():
-    """The bounds hold even if a request bypasses the sliders' own checks."""
-    import gradio as gr
-    with pytest.raises(gr.Error, match="epochs must be between"):
-        config_from_controls("tutorial", 10**6, 1e-3, 64, "adam", "constant", 1000, 0, False)
-    with pytest.raises(gr.Error, match="batch_size must be between"):
-        config_from_controls("tutorial", 1, 1e-3, 10**7, "adam", "constant", 1000, 0, False)
+def test_controls_are_made_from_the_config_fields_and_the_host_caps():
+    capped = from_env({"MNIST_MAX_EPOCHS": "3", "MNIST_MAX_DIGITS": "5000"}, cpus=1)
+    with gr.Blocks():
+        epochs, batch, lr, subset, optimizer = (control(n, capped) for n in
+                                                ("epochs", "batch_size", "lr", "limit", "optimizer"))
+    assert (epochs.minimum, epochs.maximum, epochs.step, epochs.value) == (1, 3, 1, 3)
+    assert (batch.minimum, batch.maximum, batch.step, batch.value) == (8, 4096, 8, 64)
+    assert (lr.minimum, lr.maximum, lr.value, lr.label) == (1e-5, 1.0, 1e-3, "Learning rate (peak, for one-cycle)")
+    assert (subset.minimum, subset.maximum, subset.step, subset.value) == (1000, 5000, 1000, 5000)
+    assert [value for _, value in optimizer.choices] == ["adam", "sgd"]
 
 
-def test_a_host_caps_epochs_and_digits_for_everyone(monkeypatch):
-    import gradio as gr
+def test_a_request_is_checked_on_the_server_whatever_the_client_sends():
+    req = TrainRequest.from_controls(controls(target=80, include=True), SETTINGS)
+    assert req.names == ("linear", "cnn") and req.config.target_acc == 0.8 and req.include_own
+    assert (req.config.epochs, req.config.limit, req.config.lr) == (1, 2000, 1e-3)
+    for over, message in [(dict(epochs=10**6), "Invalid training settings: epochs must be between 1 and 100"),
+                          (dict(batch_size=0), "Invalid training settings: batch_size must be between 1 and 4096"),
+                          (dict(seed="x"), "Invalid training settings: invalid literal"),
+                          (dict(which="resnet"), "Unknown model 'resnet'"),
+                          (dict(preset="bogus"), "Unknown recipe 'bogus'"),
+                          (dict(start_from="yesterday"), "Start from one of: new weights, ")]:
+        with pytest.raises(gr.Error, match=re.escape(message)):
+            TrainRequest.from_controls(controls(**over), SETTINGS)
+    with pytest.raises(gr.Error, match="takes 13 settings, got 10"):
+        TrainRequest.from_controls(controls()[:10], SETTINGS)
 
-    from mnist_demo import ui_train
 
-    monkeypatch.setattr(ui_train, "MAX_EPOCHS", 3)
-    monkeypatch.setattr(ui_train, "MAX_DIGITS", 5000)
-    assert config_from_controls("tutorial", 3, 1e-3, 64, "adam", "constant", 5000, 0, False).epochs == 3
+def test_a_host_caps_epochs_and_digits_for_everyone():
+    capped = from_env({"MNIST_MAX_EPOCHS": "3", "MNIST_MAX_DIGITS": "5000"}, cpus=1)
+    assert TrainRequest.from_controls(controls(epochs=3, subset=5000), capped).config.epochs == 3
     for epochs, digits in ((4, 5000), (3, 6000)):
         with pytest.raises(gr.Error, match="at most 3 epochs and 5,000 training digits"):
-            config_from_controls("tutorial", epochs, 1e-3, 64, "adam", "constant", digits, 0, False)
-    read = subprocess.run(  # the caps come from the environment, clamped to the trainer's own bounds
-        [sys.executable, "-c", "from mnist_demo import ui_train as u; print(u.MAX_EPOCHS, u.MAX_DIGITS)"],
-        env={**os.environ, "MNIST_MAX_EPOCHS": "5", "MNIST_MAX_DIGITS": "999999"},
-        capture_output=True, text=True, check=True)
-    assert read.stdout.split() == ["5", "50000"]
+            TrainRequest.from_controls(controls(epochs=epochs, subset=digits), capped)
 
 
 def test_stop_flag_ends_the_stream_and_keeps_the_model(mnist):
     session = Session()
-    stream = run_training(*args(which="cnn", epochs=20, subset=50_000), session)
+    stream = run_training(session, None, *controls(which="cnn", epochs=20, subset=1000))
     for i, _update in enumerate(stream):
         if i == 2:
             session.stop.set()
@@ -139,16 +146,16 @@ def test_download_folders_are_replaced_and_removed_with_the_session(mnist):
     from mnist_demo.session import close_session
 
     session = Session()
-    first = Path(list(run_training(*args(which="linear", subset=1000), session))[-1][5][0]).parent
+    first = Path(list(run_training(session, None, *controls(which="linear", subset=1000)))[-1][5][0]).parent
     assert first.is_dir()
-    second = Path(list(run_training(*args(which="linear", subset=1000), session))[-1][5][0]).parent
+    second = Path(list(run_training(session, None, *controls(which="linear", subset=1000)))[-1][5][0]).parent
     assert second.is_dir() and not first.exists()  # a new training replaces the old files
     close_session(session)
     assert not second.exists() and session.stop.is_set()
 
 
 def test_a_target_accuracy_ends_the_training_and_says_so(app_url):
-    final = Client(app_url, verbose=False).predict(*args(which="linear", epochs=10, subset=5000, target=80),
+    final = Client(app_url, verbose=False).predict(*controls(which="linear", epochs=10, subset=5000, target=80),
                                                    api_name="/train")
     assert "Linear reached the 80.0% target" in final[2] and "after epoch 1)" in final[2]
     epochs = [row[0] for row in final[1]["data"] if row[1] == row[1] and row[1] is not None]
@@ -156,16 +163,15 @@ def test_a_target_accuracy_ends_the_training_and_says_so(app_url):
 
 
 def test_older_api_clients_without_a_target_still_train(app_url):
-    final = Client(app_url, verbose=False).predict(*args(which="linear", subset=1000)[:10], api_name="/train")
+    final = Client(app_url, verbose=False).predict(*controls(which="linear", subset=1000)[:10], api_name="/train")
     assert "Finished" in final[2] and "target" not in final[2]
 
 
 def test_one_training_per_session():
-    import gradio as gr
     session = Session()
     session.running = True
     with pytest.raises(gr.Error, match="already running"):
-        next(run_training(*args(), session))
+        next(run_training(session, None, *controls()))
 
 
 def test_plot_frames_name_every_series_from_the_first_update():
@@ -181,10 +187,81 @@ def test_stop_while_waiting_leaves_the_queue_and_a_stale_stop_blocks_nothing(mni
     session = Session()
     accept_start(session)  # Start pressed: the training waits for its turn...
     stop_session(session)  # ...and the visitor changes their mind
-    updates = list(run_training(*args(which="linear", subset=1000), session=session))
+    updates = list(run_training(session, None, *controls(which="linear", subset=1000)))
     assert updates[-1][2] == "Stopped while waiting for its turn: nothing was trained."
     assert not session.models and not session.running
     stop_session(session)  # a Stop long before an API call does not stop that call
-    assert "Finished" in list(run_training(*args(which="linear", subset=1000), session=session))[-1][2]
+    assert "Finished" in list(run_training(session, None, *controls(which="linear", subset=1000)))[-1][2]
     accept_start(session)  # and a new Start forgets old Stops
-    assert "Finished" in list(run_training(*args(which="linear", subset=1000), session=session))[-1][2]
+    assert "Finished" in list(run_training(session, None, *controls(which="linear", subset=1000)))[-1][2]
+
+
+def step(model, epoch, step_, elapsed, loss=1.0, per_epoch=10):
+    return StepEvent(model, epoch, step_, per_epoch, loss, elapsed)
+
+
+def epoch_end(model, epoch, elapsed, acc=0.9, held=None):
+    return EpochEvent(model, epoch, 2, 0.3, acc, elapsed, 1000.0, held)
+
+
+def test_curves_smooth_each_models_loss_and_plot_every_series():
+    curves = Curves(["linear", "cnn"], with_held=True)
+    curves.accuracy("cnn", 0, 0.97, 0.25)  # fine-tuning starts from trained weights
+    for event in (step("linear", 0, 5, 1.0, loss=2.0), step("linear", 0, 10, 2.0, loss=1.0),
+                  epoch_end("linear", 0, 2.5), step("cnn", 0, 5, 3.0, loss=4.0)):
+        curves.add(event)
+    losses, accs = curves.frames()
+    assert set(losses["curve"]) == {"Linear training", "Linear validation", "CNN training", "CNN validation"}
+    drawn = losses.dropna()
+    assert drawn["loss"].tolist() == [2.0, 0.8 * 2.0 + 0.2 * 1.0, 0.3, 4.0]  # the CNN's curve starts afresh
+    assert drawn["epoch"].tolist() == [0.5, 1.0, 1, 0.5]
+    assert accs.dropna().values.tolist() == [[0, 97.0, "CNN"], [0, 25.0, "CNN · your held-out digits"],
+                                             [1, 90.0, "Linear"]]
+    assert "Linear · your held-out digits" in set(accs["model"])
+
+
+def test_the_eta_counts_the_slower_models_steps_still_to_come():
+    eta = Eta({"linear": 100, "cnn": 100})
+    assert eta.seconds_left() is None  # nothing measured yet
+    eta.record("linear", 50, 5.0)  # 0.1 s a step
+    linear_left, cnn_estimate = 50 * 0.1, 100 * 0.1 * STEP_COST["cnn"]
+    assert eta.seconds_left() == pytest.approx(linear_left + cnn_estimate)
+    eta.record("linear", 100, 10.0)
+    eta.record("cnn", 10, 3.0)  # the CNN measured: 0.3 s a step
+    assert eta.seconds_left() == pytest.approx(90 * 0.3)
+    assert (eta.steps_done, eta.total_steps) == (110, 200)
+    eta.record("linear", 40, 4.0)
+    eta.finish("linear")  # it reached its target early: none of its steps remain
+    assert eta.total_steps == 140 and eta.seconds_left() == pytest.approx(90 * 0.3)
+
+
+def test_the_verdict_says_how_it_ended_and_which_weights_are_kept():
+    cfg = TrainConfig(target_acc=0.95)
+    last = {"linear": epoch_end("linear", 1, 9.0, acc=0.92), "cnn": epoch_end("cnn", 0, 9.0, acc=0.96)}
+    text = verdict(False, 12.4, cfg, last, {}, 0, {"linear": 0.92, "cnn": 0.96}, {})
+    assert text.startswith("Finished; Linear did not reach the 95.0% target (92.00% after epoch 2), CNN reached "
+                           "the 95.0% target (96.00% after epoch 1) after 12 s.")
+    assert text.endswith("pick “my trained weights” in the Draw tab, or download them below.")
+    kept = verdict(True, 3, TrainConfig(), {}, {}, 0, {"cnn": 0.41}, {"cnn": 0.97})
+    assert kept.startswith("Stopped after 3 s. CNN: this run ended at 41.00%, below your earlier 97.00%")
+    assert kept.endswith("Download this run's weights below.")
+
+
+def test_a_stopped_run_keeps_the_sessions_better_model_and_offers_the_new_one(mnist):
+    from mnist_demo.inference import load_shipped_models
+    from mnist_demo.weights import load_weights
+
+    session = Session()
+    shipped = load_shipped_models()["linear"]
+    session.keep_better({"linear": shipped}, {"linear": 0.92})
+    updates = []
+    for update in run_training(session, None, *controls(which="linear", epochs=5, subset=1000)):
+        updates.append(update)
+        if len(updates) == 2:
+            session.stop.set()  # at its first progress update: far below the earlier model
+    final = updates[-1][2]
+    assert session.models["linear"] is shipped and session.accuracy["linear"] == 0.92
+    assert "below your earlier 92.00%" in final and "the earlier one stays your “my trained weights”" in final
+    new, meta = load_weights(updates[-1][5][0], expect="linear")  # the new one is still there to download
+    assert "valid_acc" not in meta  # stopped before its first epoch ended
+    assert not all(p.equal(q) for p, q in zip(new.parameters(), shipped.parameters(), strict=True))

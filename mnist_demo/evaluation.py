@@ -1,4 +1,6 @@
-"""How a model does on the validation split: confusion matrix and its most confident mistakes."""
+"""How well a model does, in one place: loss and accuracy over tensors (the training loop's
+validation), accuracy on a set of the visitor's digits, and on the validation split the confusion
+matrix, per-class accuracy and most confident mistakes that the tabs show."""
 
 from __future__ import annotations
 
@@ -6,9 +8,32 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from .collection import Digits
 from .data import MNIST
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over (x, y), in large batches; the model's train/eval mode
+    is left as it was, so the training loop can call it between epochs."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        logits = model(x[i:i + batch_size])
+        loss_sum += F.cross_entropy(logits, y[i:i + batch_size], reduction="sum").item()
+        correct += (logits.argmax(1) == y[i:i + batch_size]).sum().item()
+    model.train(was_training)
+    return loss_sum / len(x), correct / len(x)
+
+
+def evaluate_digits(model: nn.Module, digits: Digits) -> float:
+    """Accuracy on some of the visitor's digits, on whichever device the model is."""
+    device = next(model.parameters()).device
+    return evaluate(model, torch.from_numpy(digits.x).to(device), torch.from_numpy(digits.y).to(device))[1]
 
 
 @dataclass(frozen=True)
@@ -20,6 +45,7 @@ class Evaluation:
 
 @torch.inference_mode()
 def evaluate_model(model: nn.Module, data: MNIST, max_mistakes: int = 12, batch: int = 4000) -> Evaluation:
+    """Confusion matrix, accuracy and the most confident mistakes on the validation split."""
     model.eval()
     probs = torch.cat([torch.softmax(model(torch.tensor(data.x_valid[i:i + batch])), 1)
                        for i in range(0, len(data.x_valid), batch)]).numpy()
@@ -45,3 +71,8 @@ def confusion_matrix(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (np.asarray(truth, np.int64), np.asarray(predicted, np.int64)), 1)
     return confusion
+
+
+def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
+    """Each true digit's share answered right (0 for a digit with no examples)."""
+    return np.diag(confusion) / np.maximum(confusion.sum(1), 1)

@@ -1,0 +1,71 @@
+"""The host's settings, read from environment variables in one place (docs/settings.md lists
+them). ``from_env(os.environ)`` is called where the app is built; tests pass a plain dict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .train import setting_of
+
+PROJECT = Path(__file__).resolve().parents[1]
+MIN_DIGITS_CAP = 1000  # the Train tab's digits slider steps in thousands
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    cpus: int
+    max_trainings: int  # trainings at once across all sessions; the rest wait in the queue
+    max_epochs: int  # per training, for every visitor
+    max_digits: int  # training digits per training, for every visitor
+    classify_concurrency: int  # /classify requests handled at once
+    queue_size: int  # requests waiting beyond this are refused with Gradio's "queue is full"
+    mnist_dir: str | None  # the four MNIST IDX files; None: download from OpenML
+    data_dir: Path  # the app's own files (kept out of git)
+
+    @property
+    def training_threads(self) -> int:
+        """torch's threads per training. Measured on 2 CPUs (benchmarks/concurrent_training.py):
+        two trainings with one thread each train 1.23x the digits per second of one training with
+        two threads, while two trainings sharing two threads each collapse to 0.35x. So the CPUs
+        are shared out between the trainings that may run at once."""
+        return max(1, self.cpus // self.max_trainings)
+
+
+def positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    """An environment variable as a positive integer, or a ValueError that names it."""
+    text = environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
+    """The settings a host gave in ``environ``; the caps on epochs and digits are clamped to what
+    the trainer itself accepts (TrainConfig's bounds)."""
+    cpus = cpus or usable_cpus()
+    epochs, limit = setting_of("epochs"), setting_of("limit")
+    max_epochs = min(positive_int(environ, "MNIST_MAX_EPOCHS", 50), int(epochs.high))
+    max_digits = min(positive_int(environ, "MNIST_MAX_DIGITS", int(limit.high)), int(limit.high))
+    return Settings(
+        cpus=cpus,
+        max_trainings=positive_int(environ, "MNIST_MAX_TRAININGS", cpus),
+        max_epochs=max_epochs,
+        max_digits=max(MIN_DIGITS_CAP, max_digits),
+        classify_concurrency=positive_int(environ, "MNIST_CLASSIFY_CONCURRENCY", 8),
+        queue_size=positive_int(environ, "MNIST_QUEUE_SIZE", 64),
+        mnist_dir=environ.get("MNIST_DIR") or None,
+        data_dir=Path(environ.get("MNIST_DATA_DIR") or PROJECT / "data"),
+    )
