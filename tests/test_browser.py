@@ -96,9 +96,9 @@ def test_a_waiting_visitor_sees_their_place_in_the_queue_and_can_leave_it(browse
     import time
 
     from gradio_client import Client
-    from train_requests import controls
 
     from mnist_demo.settings import from_env
+    from tests.train_requests import controls
     busy = [Client(app_url, verbose=False).submit(*controls(which="cnn", epochs=30, subset=50_000), api_name="/train")
             for _ in range(from_env(os.environ).max_trainings)]
     try:

@@ -138,14 +138,13 @@ def test_public_launch_settings():
     assert "allowed_paths" not in LAUNCH_OPTIONS and queue_options(from_env({}))["max_size"] > 0
 
 
-@pytest.mark.parametrize("n", [2])
-def test_two_sessions_training_at_once_keep_their_own_models(n):
+def test_two_sessions_training_at_once_keep_their_own_models():
     import threading
-
-    from train_requests import controls
 
     from mnist_demo.session import Session
     from mnist_demo.ui_train import run_training
+    from tests.train_requests import controls
+    n = 2
     sessions = [Session() for _ in range(n)]
 
     def go(k):
