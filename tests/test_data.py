@@ -43,6 +43,7 @@ def test_loaded_once_and_read_only(mnist):
         mnist.x_train[0, 0] = 1.0
 
 
+@pytest.mark.slow  # the quick loop skips it: trains or builds for seconds
 def test_openml_path_gives_the_same_arrays(mnist, monkeypatch):
     """fetch_openml returns float64 pixels 0..255 and string labels; both paths must agree."""
     pixels = np.concatenate([mnist.x_train, mnist.x_valid]).astype(np.float64) * 256

@@ -174,6 +174,7 @@ def train_args(**over):
                        **over})
 
 
+@pytest.mark.slow  # the quick loop skips it: trains or builds for seconds
 def test_fine_tune_from_the_shipped_weights_reports_before_and_after(session):
     shipped = load_shipped_models()
     untouched = copy.deepcopy(shipped["cnn"].state_dict())

@@ -77,6 +77,7 @@ def test_edge_case_table_through_the_api(app_url, tmp_path):
     assert client.predict(handle_file(str(tmp_path / "rgb.png")), api_name="/classify")["cnn"]["label"] == 1
 
 
+@pytest.mark.slow  # the quick loop skips it: a subprocess that trains or is killed
 def test_save_killed_mid_write_keeps_the_previous_file(tmp_path):
     target = tmp_path / "cnn.safetensors"
     marker = tmp_path / "writing"

@@ -33,6 +33,7 @@ def bomb() -> bytes:
     return bomb_png(13000, 13000)
 
 
+@pytest.mark.slow  # the quick loop skips it: trains or builds for seconds
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_the_bomb_is_small_and_declares_13000_by_13000(bomb):
     assert len(bomb) < 1_000_000

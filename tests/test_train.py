@@ -243,6 +243,7 @@ def test_own_digits_are_oversampled_to_their_share_of_each_epoch(mnist):
     assert meta["own_digits"] == "30 kept digits, each 18x per epoch (augmented); 30 held out"
 
 
+@pytest.mark.slow  # the quick loop skips it: trains or builds for seconds
 def test_fine_tuning_the_shipped_cnn_on_own_digits_teaches_their_style(mnist):
     import copy
 
@@ -263,6 +264,7 @@ def test_without_own_digits_nothing_is_mixed_in_or_measured(mnist):
     assert all(e.own_held_acc is None for e in events if isinstance(e, EpochEvent))
 
 
+@pytest.mark.slow  # the quick loop skips it: a subprocess that trains or is killed
 def test_cli_fine_tunes_shipped_weights_on_exported_digits(mnist, tmp_path, capsys):
     from mnist_demo.digit_files import write_idx_pair
     images, _labels = write_idx_pair(slashed_zeros(mnist), tmp_path, "mine")
@@ -287,6 +289,7 @@ def test_cli_refuses_bad_digit_files_and_weights(tmp_path, capsys):
     assert not list(tmp_path.glob("*.safetensors"))
 
 
+@pytest.mark.slow  # the quick loop skips it: trains or builds for seconds
 def test_fast_preset_reaches_95_percent_in_two_epochs_from_the_command_line(tmp_path, capsys):
     """The fast recipe's promise, as its help states it. Its speed against the tutorial's loop is
     benchmarks/train_speed.py's job."""
