@@ -69,7 +69,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
         with gr.Tab("Your digits", elem_id="digits-tab") as tab:
             digits_tab(tab, draw, session, shipped)
         with gr.Tab("Train"):
-            train_tab(session, settings, shipped)
+            train_tab(session, settings, shipped, draw)
         with gr.Tab("Look inside", elem_id="inside-tab") as tab:
             inside_tab(tab, draw, session, shipped)
         with gr.Tab("API"):

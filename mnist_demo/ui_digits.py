@@ -132,7 +132,8 @@ def restore(session, evt: gr.EventData):
     for name in MODEL_NAMES:
         if name in weights:
             try:
-                session.models[name] = model_from_page(name, weights[name])[0]
+                session.models[name], meta = model_from_page(name, weights[name])
+                session.accuracy[name] = recorded_accuracy(meta)
             except WeightsError as e:
                 gr.Warning(f"Your trained weights kept in this browser could not be read back: {e}")
     return summary_markdown(session.digits.snapshot())
@@ -168,6 +169,14 @@ def import_files(files, session):
         status = f"⚠️ Nothing imported. {e}"
     summary, html = views(session)
     return summary, gr.HTML(html, added=page_entries(added)), status, None
+
+
+def recorded_accuracy(meta: dict) -> float:
+    """The validation accuracy a weights file records (what a new run must beat); 0 if none."""
+    try:
+        return min(max(float(meta.get("valid_acc", 0.0)), 0.0), 1.0)
+    except ValueError:
+        return 0.0
 
 
 def page_entries(digits: Digits) -> dict:

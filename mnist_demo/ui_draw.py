@@ -64,15 +64,28 @@ def chosen_models(shipped: dict, session, choices) -> dict:
             for n, source in weight_sources(session, choices).items()}
 
 
+def page_models(shipped_page: dict, session, choices) -> dict:
+    """What the pad loads for each model: the shipped weights, or the visitor's where chosen and had."""
+    return {n: shipped_page[n] if source == SHIPPED else page_weights(session.models[n], MINE)
+            for n, source in weight_sources(session, choices).items()}
+
+
 def send_models(shipped_page: dict, session, *choices):
-    """The chosen weights to the page (which re-reads the drawing with them)."""
+    """The visitor picked weights: the chosen ones to the page (which re-reads the drawing with
+    them). "my trained weights" before any training says so and goes back to the shipped ones."""
     sources = weight_sources(session, choices)
     missing = [MODEL_TITLES[n] for n, c in zip(MODEL_NAMES, choices, strict=True) if c == MINE != sources[n]]
     if missing:
-        gr.Warning(f"No trained {' or '.join(missing)} in this tab yet: train one in the Train tab. "
+        gr.Warning(f"No trained {' or '.join(missing)} yet: train one in the Train tab. "
                    "The shipped weights answer meanwhile.")
-    return gr.HTML(models={n: shipped_page[n] if source == SHIPPED else page_weights(session.models[n], MINE)
-                           for n, source in sources.items()})
+    return gr.HTML(models=page_models(shipped_page, session, choices)), *sources.values()
+
+
+def send_trained(shipped_page: dict, session, *choices):
+    """A training ended: its weights to the page, which keeps them in the browser and, where the
+    visitor already chose their own, answers with them at once."""
+    trained = {n: page_weights(model, MINE)["safetensors"] for n, model in session.models.items()}
+    return gr.HTML(models=page_models(shipped_page, session, choices), trained=trained)
 
 
 def random_grid(shipped: dict, session, *choices):
@@ -103,9 +116,10 @@ def summary_markdown(digits) -> str:
 
 class DrawTab(NamedTuple):
     """What the other tabs read from the Draw tab."""
-    pad: gr.HTML  # its value: the drawing's 784 numbers; its events: keep
+    pad: gr.HTML  # its value: the drawing's 784 numbers; its events: keep, restore
     choices: list[gr.Radio]  # the weights each model answers with
     summary: gr.Markdown  # the line about the visitor's kept digits
+    shipped_page: dict  # the shipped weights as the page receives them, encoded once
 
 
 def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
@@ -127,7 +141,8 @@ def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
 
     quiet = dict(api_visibility="private", show_progress="hidden")
     for choice in choices:  # the page re-reads the drawing with the weights it is sent
-        choice.change(functools.partial(send_models, shipped_page), [session, *choices], pad, **quiet)
+        # .input, not .change: the handler may set the radios back, which must not call it again
+        choice.input(functools.partial(send_models, shipped_page), [session, *choices], [pad, *choices], **quiet)
     grid_button.click(functools.partial(random_grid, predictor.models), [session, *choices], grid,
                       api_visibility="private")
-    return DrawTab(pad, choices, summary)
+    return DrawTab(pad, choices, summary, shipped_page)

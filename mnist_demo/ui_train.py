@@ -41,6 +41,7 @@ from .train import (
     steps_per_epoch,
     train,
 )
+from .ui_draw import DrawTab, send_trained
 from .ui_evaluation import confusion_section, evaluate_all, evaluation_outputs, mistakes_gallery, mnist_or_error
 from .weights import weights_to_bytes
 
@@ -52,6 +53,7 @@ LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
                 "CNN training": "#fdba74", "CNN validation": "#c2410c"}
 MODEL_CHOICES = (*MODEL_NAMES, "both")
 START_FROM = ("new weights", "shipped weights", "my trained weights")
+DEFAULT_PRESET = "fast"  # a class demo: both models in seconds; the tutorial's 15 epochs are one tap away
 # The /train API's inputs, in order. start_from and include come last, so that clients of the
 # older 10- and 11-input /train get their components' defaults.
 CONTROLS = ("which", "preset", "epochs", "lr", "batch_size", "optimizer", "schedule", "subset", "seed", "augment",
@@ -368,8 +370,8 @@ def slider_minimum(low: float, step: float) -> float:
 
 def control(name: str, settings: Settings, **kw) -> gr.Component:
     """The Train tab's control for one TrainConfig field: its kind, limits, step and label from
-    the field's Setting, its maximum clipped by the host's caps, its value the tutorial's."""
-    rule, value = setting_of(name), getattr(PRESETS["tutorial"], name)
+    the field's Setting, its maximum clipped by the host's caps, its value the default recipe's."""
+    rule, value = setting_of(name), getattr(PRESETS[DEFAULT_PRESET], name)
     if rule.choices:
         return gr.Radio(list(rule.choices), value=value, label=rule.label, **kw)
     if isinstance(value, bool):
@@ -397,16 +399,17 @@ def on_preset(settings: Settings, name: str):
 
 
 def preset_for(start_from: str) -> str:
-    """Trained weights are fine-tuned; new ones get the tutorial's recipe."""
-    return "tutorial" if start_from == START_FROM[0] else "fine-tune"
+    """Trained weights are fine-tuned; new ones get the default (quick) recipe."""
+    return DEFAULT_PRESET if start_from == START_FROM[0] else "fine-tune"
 
 
 def shipped_evaluation(shipped_models: dict):
     return evaluation_outputs(shipped_models, "Shipped")
 
 
-def train_tab(session: gr.State, settings: Settings, shipped_models: dict) -> None:
-    """Lay out the Train tab and wire its events (called inside ``gr.Tab``)."""
+def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw: DrawTab) -> None:
+    """Lay out the Train tab and wire its events (called inside ``gr.Tab``). A finished training
+    goes to the Draw tab's pad: kept in the browser, and answering at once where chosen."""
     gr.Markdown("Retrain the tutorial's models here. Your training stays yours: the shipped models, and "
                 "what every other visitor sees, never change.")
     c = {}  # the controls, by their CONTROLS name
@@ -418,8 +421,8 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict) -> No
                                        info="Trained weights are fine-tuned: the recipe switches to “fine-tune”.")
             c["include"] = gr.Checkbox(False, label="Include my digits (kept in the Draw tab; a quarter held out "
                                                     "to measure the result)", elem_id="train-include")
-            c["preset"] = gr.Dropdown(list(PRESETS), value="tutorial", label="Recipe", info=PRESET_HELP["tutorial"],
-                                      elem_id="train-preset")
+            c["preset"] = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="Recipe",
+                                      info=PRESET_HELP[DEFAULT_PRESET], elem_id="train-preset")
             c["subset"] = control("limit", settings, elem_id="train-subset")
             c["epochs"] = control("epochs", settings, elem_id="train-epochs")
             with gr.Accordion("More settings", open=False):
@@ -457,7 +460,8 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict) -> No
         start_training, [session, *(c[name] for name in CONTROLS)],
         [loss_plot, acc_plot, progress, confusion, mistakes, download, session],
         api_name="train", concurrency_limit=settings.max_trainings, concurrency_id="train",
-        show_progress="full", show_progress_on=[progress])  # queued visitors see their place there
+        show_progress="full", show_progress_on=[progress]).then(  # queued visitors see their place there
+        functools.partial(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)
     stop.click(stop_session, session, None, queue=False, api_visibility="private")
     shipped_button.click(functools.partial(shipped_evaluation, shipped_models), None, [confusion, mistakes],
                          api_visibility="private")

@@ -121,3 +121,31 @@ def test_the_server_answers_with_the_pages_own_weights(read_digit_on_server, mni
 def test_bad_input_gets_a_sentence_not_a_crash(read_digit_on_server, data, message):
     reply = read_digit_on_server(data)
     assert set(reply) == {"error"} and message in reply["error"]
+
+
+def test_choosing_my_weights_before_any_training_says_so_and_goes_back(predictor):
+    from mnist_demo.inputs import MINE
+    from mnist_demo.page_assets import SHIPPED
+    from mnist_demo.session import Session
+    from mnist_demo.ui_draw import send_models
+
+    shipped_page = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}
+    with pytest.warns(UserWarning, match="No trained Linear yet"):
+        pad, *choices = send_models(shipped_page, Session(), MINE, SHIPPED)
+    assert choices == [SHIPPED, SHIPPED]  # the radio shows what answers
+    assert {m["source"] for m in pad.props["models"].values()} == {SHIPPED}
+
+
+def test_a_finished_training_reaches_the_page_at_once(predictor):
+    from mnist_demo.inputs import MINE
+    from mnist_demo.page_assets import SHIPPED
+    from mnist_demo.session import Session
+    from mnist_demo.ui_draw import send_trained
+
+    session = Session()
+    session.models["cnn"] = build_model("cnn")
+    shipped_page = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}
+    pad = send_trained(shipped_page, session, SHIPPED, MINE)
+    assert pad.props["models"]["cnn"]["source"] == MINE and pad.props["models"]["linear"]["source"] == SHIPPED
+    model, meta = weights_from_bytes(base64.b64decode(pad.props["trained"]["cnn"]))  # kept by the browser
+    assert meta["model"] == "cnn" and set(pad.props["trained"]) == {"cnn"}
