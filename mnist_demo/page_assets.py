@@ -8,8 +8,13 @@ Python's own truth, and the page's Node tests (tests/js/helpers.js) read it from
 from __future__ import annotations
 
 import base64
+import functools
 from pathlib import Path
 
+import numpy as np
+
+from .collection import CAP
+from .digit_files import png_bytes
 from .models import MODEL_NAMES, MODEL_TITLES, build_model
 from .preprocess import RECIPE
 from .weights import MAX_BYTES, weights_to_bytes
@@ -49,3 +54,9 @@ def page_setup() -> dict:
         "shipped": SHIPPED,
         "max_weights_bytes": MAX_BYTES,
     }
+
+
+@functools.lru_cache(maxsize=4 * CAP)  # a collection's digits, and those of its test cells
+def thumbnail(pixels: bytes) -> str:
+    """A kept digit as a PNG data URL (28x28, white on black; the page enlarges it, pixelated)."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(np.frombuffer(pixels, np.uint8))).decode()

@@ -45,9 +45,26 @@ def classify(predictor: Predictor, path: str | None) -> dict:
     return prediction.as_dict()
 
 
+API_HELP = """
+**`/classify`**: one image file of any size and background in (PNG transparency is kept), both
+models' answers out as JSON. From Python, with `pip install gradio_client`:
+
+```python
+from gradio_client import Client, handle_file
+
+client = Client("{url}")   # this page's address, or "user/space-name" on Hugging Face
+result = client.predict(handle_file("digit.png"), api_name="/classify")
+# {{"linear": {{"label": 7, "probabilities": [10 floats]}},
+#  "cnn":    {{"label": 7, "probabilities": [10 floats]}},
+#  "agree": true}}
+```
+
+A file that is not a picture, or a blank one, gets an error with a sentence saying why. Or try it here:
+"""
+
+
 def api_tab(predictor: Predictor, settings: Settings) -> None:
-    gr.Markdown("`/classify`: one image file in, both models' answers out as JSON. "
-                "See the README for a `gradio_client` example.")
+    gr.Markdown(API_HELP.format(url="http://127.0.0.1:7860/"), elem_id="api-help")
     api_file = gr.File(label="Image", file_types=["image"], type="filepath")
     api_button = gr.Button("Classify")
     api_json = gr.JSON(label="Result")

@@ -18,24 +18,18 @@ import numpy as np
 
 from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
 from .data import mnist_or_error
-from .digit_files import DigitFileError, png_bytes, read_digit_files, write_idx_pair, write_png_zip
+from .digit_files import DigitFileError, read_digit_files, write_idx_pair, write_png_zip
 from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
 from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_page
 from .limits import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
-from .page_assets import page_file
+from .page_assets import page_file, thumbnail
 from .ui_draw import DrawTab, chosen_models, summary_markdown, weight_sources
 from .ui_evaluation import confusion_table
 from .weights import WeightsError
 
 MAX_CELL_DIGITS = 60  # digits shown for one confusion cell (MNIST's diagonal holds thousands)
 SETS = {"yours": "your digits", "mnist": "MNIST validation"}
-
-
-@functools.lru_cache(maxsize=4 * CAP)
-def thumbnail(pixels: bytes) -> str:
-    """A kept digit as a PNG data URL (28x28, white on black; the page enlarges it, pixelated)."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(np.frombuffer(pixels, np.uint8))).decode()
 
 
 # ---------------------------------------------------------------------------- rendering

@@ -16,13 +16,12 @@ from typing import NamedTuple
 import gradio as gr
 import numpy as np
 
-from .collection import EMPTY
+from .collection import EMPTY, to_bytes
 from .data import mnist_or_error
 from .inference import Predictor
 from .inputs import MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page
-from .insight import digit_picture
 from .models import MODEL_NAMES, MODEL_TITLES
-from .page_assets import page_file, page_head, page_setup, page_weights
+from .page_assets import page_file, page_head, page_setup, page_weights, thumbnail
 from .pictures import open_image
 from .preprocess import ImageInputError, preprocess
 from .weights import WeightsError
@@ -88,18 +87,20 @@ def send_trained(shipped_page: dict, session, *choices):
     return gr.HTML(models=page_models(shipped_page, session, choices), trained=trained)
 
 
-def random_grid(shipped: dict, session, *choices):
-    """The tutorial's 3x3 grid: nine random validation digits, their labels and both answers."""
+def random_grid(shipped: dict, session, *choices) -> str:
+    """The tutorial's 3x3 grid: nine random validation digits, their labels and both answers,
+    mistakes marked, as three rows of three that fit any screen."""
     data = mnist_or_error()
     idx = np.random.default_rng().choice(len(data.x_valid), size=9, replace=False)
     labels = Predictor(chosen_models(shipped, session, choices)).predict_batch(data.x_valid[idx])
-    items = []
+    figures = []
     for k, i in enumerate(idx):
         true = int(data.y_valid[i])
         said = " · ".join(f"{MODEL_TITLES[n]} {labels[n][k]}{'' if labels[n][k] == true else ' ✗'}"
                           for n in MODEL_NAMES)
-        items.append((digit_picture(data.x_valid[i], 4), f"true {true} — {said}"))
-    return items
+        figures.append(f'<figure><img src="{thumbnail(to_bytes(data.x_valid[i]).tobytes())}" '
+                       f'alt="a validation {true}"><figcaption><b>true {true}</b><br>{said}</figcaption></figure>')
+    return f'<div class="grid3">{"".join(figures)}</div>'
 
 
 def summary_markdown(digits) -> str:
@@ -137,7 +138,7 @@ def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
                             elem_id=f"weights-{n}", interactive=True) for n in MODEL_NAMES]
     with gr.Accordion("The tutorial's 3×3 grid: nine random validation digits", open=False):
         grid_button = gr.Button("Show nine random validation digits", elem_id="grid-button")
-        grid = gr.Gallery(columns=3, height="auto", elem_id="grid", show_label=False, object_fit="contain")
+        grid = gr.HTML(elem_id="grid", apply_default_css=False)
 
     quiet = dict(api_visibility="private", show_progress="hidden")
     for choice in choices:  # the page re-reads the drawing with the weights it is sent
