@@ -65,7 +65,7 @@ def gallery_html(digits: Digits) -> str:
             f'<span class="clear-all"><button type="button" class="ask-clear">Delete all…</button>'
             f'<span class="confirm">Delete all {len(digits):,}? <button type="button" class="do-clear">'
             f'Delete all</button> <button type="button" class="cancel-clear">Cancel</button></span></span></div>'
-            f'{"".join(groups)}</div>')
+            f'<div class="kept-groups">{"".join(groups)}</div></div>')
 
 
 def digit_test_html(results: dict, sources: dict[str, str]) -> str:
@@ -246,8 +246,10 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
     with gr.Row():
         with gr.Column():
             export_button = gr.Button("Export (MNIST IDX files and a zip of PNGs)", elem_id="export-digits")
-            exported = gr.File(label="Your collection", file_count="multiple", interactive=False,
-                               elem_id="exported-digits", height=150)
+            # All three files in view (no inner scroll): the IDX pair any MNIST tool and the
+            # command line read, and the same digits as a zip of PNGs.
+            exported = gr.File(label="Your collection: MNIST's IDX pair (images, labels) and a zip of PNGs",
+                               file_count="multiple", interactive=False, elem_id="exported-digits")
         with gr.Column():
             importer = gr.File(label="Import: an exported IDX pair (.gz) or zip of PNGs; several at once merge "
                                      "(a class's files, say), each digit once", file_count="multiple",
@@ -261,7 +263,9 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
         test_button = gr.Button("Test both models on your digits and on MNIST validation",
                                 variant="primary", elem_id="test-digits", scale=2, size="lg")
     test = gr.HTML(elem_id="digit-test", js_on_load=page_file("confusion.js"), apply_default_css=False)
-    cell = gr.HTML(elem_id="cell-digits", apply_default_css=False)
+    # The digits behind a clicked cell show below the matrices: bring them into view.
+    cell = gr.HTML(elem_id="cell-digits", apply_default_css=False,
+                   js_on_load='watch("value", () => { if (props.value) element.scrollIntoView({block: "nearest"}); });')
 
     quiet = dict(api_visibility="private", show_progress="hidden")
     both = [draw.summary, gallery]
