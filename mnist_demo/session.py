@@ -23,6 +23,7 @@ class Session:
     def __init__(self):
         self.models: dict = {}  # "my trained weights", by model name
         self.accuracy: dict[str, float] = {}  # each of those models' validation accuracy
+        self.set_aside: dict[str, tuple] = {}  # (model, accuracy) of a last run that scored lower
         self.stop = threading.Event()
         self.running = False
         self.waiting = False  # its Start was pressed and the training waits in the queue
@@ -34,13 +35,25 @@ class Session:
         """Make each newly trained model this session's, unless the one it already has scored a
         higher validation accuracy: a stopped or worse run never silently replaces a better model.
         Returns the earlier accuracy of each model kept instead of the new one."""
-        kept = {}
+        kept, self.set_aside = {}, {}
         for name, model in trained.items():
             if self.accuracy.get(name, -1.0) > accuracy[name]:
                 kept[name] = self.accuracy[name]
+                self.set_aside[name] = (model, accuracy[name])
             else:
                 self.models[name], self.accuracy[name] = model, accuracy[name]
         return kept
+
+    def use_set_aside(self) -> dict[str, tuple[float, float]]:
+        """The visitor chose the last run's weights over the better earlier ones: swap them (the
+        earlier ones are set aside in turn, so the choice can be undone). Returns, by model, the
+        accuracy now in use and the one set aside."""
+        swapped = {}
+        for name, (model, accuracy) in list(self.set_aside.items()):
+            self.set_aside[name] = (self.models[name], self.accuracy[name])
+            self.models[name], self.accuracy[name] = model, accuracy
+            swapped[name] = (accuracy, self.set_aside[name][1])
+        return swapped
 
     def new_downloads(self, kind: str = "weights") -> str:
         """A fresh, empty folder for this kind of download (the last one's files are removed)."""

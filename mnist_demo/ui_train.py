@@ -228,7 +228,8 @@ def verdict(stopped: bool, seconds: float, cfg: TrainConfig, last: dict[str, Epo
     text += "".join(before_after(MODEL_TITLES[n], before[n], e, held) for n, e in last.items() if n in before)
     for n, earlier in kept.items():
         text += (f". {MODEL_TITLES[n]}: this run ended at {accuracy[n]:.2%}, below your earlier {earlier:.2%}, so "
-                 f"the earlier one stays your “my trained weights” (this run's is in the download)")
+                 "the earlier one stays your “my trained weights” (press “Use the other weights instead” to "
+                 "choose this run's, which is also in the download)")
     if len(kept) == len(accuracy):
         return text + ". Download this run's weights below."
     return text + ". Your weights are ready: pick “my trained weights” in the Draw tab, or download them below."
@@ -403,6 +404,21 @@ def preset_for(start_from: str) -> str:
     return DEFAULT_PRESET if start_from == START_FROM[0] else "fine-tune"
 
 
+def offer_swap(session: Session) -> gr.Button:
+    """After a run that scored below the weights kept, the visitor may still choose it."""
+    return gr.Button(visible=bool(session.set_aside))
+
+
+def swap_weights(session: Session):
+    """Swap "my trained weights" with the ones set aside, and say which are in use now."""
+    swapped = session.use_set_aside()
+    if not swapped:
+        return "Nothing to swap: train first.", gr.Button(visible=False)
+    said = "; ".join(f"{MODEL_TITLES[n]} now answers with the weights at {now:.2%} (the ones at {other:.2%} are "
+                     f"set aside: press again to switch back)" for n, (now, other) in swapped.items())
+    return said + ".", gr.Button(visible=True)
+
+
 def shipped_evaluation(shipped_models: dict):
     return evaluation_outputs(shipped_models, "Shipped")
 
@@ -432,6 +448,7 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", elem_id="train-stop")
+            swap = gr.Button("Use the other weights instead", visible=False, elem_id="train-swap")
         with gr.Column(scale=2):
             progress = gr.Markdown("Set the options and press **Start training**.", elem_id="train-progress")
             loss_plot = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss (training smoothed)",
@@ -461,6 +478,9 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         [loss_plot, acc_plot, progress, confusion, mistakes, download, session],
         api_name="train", concurrency_limit=settings.max_trainings, concurrency_id="train",
         show_progress="full", show_progress_on=[progress]).then(  # queued visitors see their place there
+        offer_swap, session, swap, **quiet).then(
+        functools.partial(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)
+    swap.click(swap_weights, session, [progress, swap], **quiet).then(
         functools.partial(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)
     stop.click(stop_session, session, None, queue=False, api_visibility="private")
     shipped_button.click(functools.partial(shipped_evaluation, shipped_models), None, [confusion, mistakes],

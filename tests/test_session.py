@@ -46,3 +46,17 @@ def test_a_worse_or_stopped_run_never_replaces_a_better_model():
     assert s.models == {"cnn": first, "linear": worse} and s.accuracy == {"cnn": 0.95, "linear": 0.90}
     assert s.keep_better({"cnn": better}, {"cnn": 0.97}) == {}
     assert s.models["cnn"] is better and s.accuracy["cnn"] == 0.97
+
+
+def test_the_visitor_can_choose_the_run_that_scored_lower_and_switch_back():
+    from mnist_demo.session import Session
+
+    s = Session()
+    good, worse = object(), object()
+    assert s.keep_better({"cnn": good}, {"cnn": 0.95}) == {}
+    assert s.keep_better({"cnn": worse}, {"cnn": 0.57}) == {"cnn": 0.95}  # Stop: the better one stays
+    assert s.models["cnn"] is good and s.set_aside["cnn"] == (worse, 0.57)
+    assert s.use_set_aside() == {"cnn": (0.57, 0.95)}  # chosen anyway
+    assert s.models["cnn"] is worse and s.accuracy["cnn"] == 0.57
+    s.use_set_aside()  # and back
+    assert s.models["cnn"] is good and s.accuracy["cnn"] == 0.95
