@@ -243,7 +243,12 @@ function clear() {
 const kept = store.createStore(store.browserStorage(window));
 $(".pad-storage").textContent = kept.available()
   ? "Your digits and trained weights are kept in this browser only. Delete all (Your digits tab) removes the digits; clearing this site's data removes everything."
-  : "This browser keeps nothing for this page (private browsing, or the app shown inside another site): your digits last until you close this tab. Open the app at its own address to keep them.";
+  : "This browser keeps nothing for this page (private browsing, or the app shown inside another site): your digits last until you close this tab.";
+if (window.self !== window.top) { // inside another site's page (a Space on the Hub): its storage is partitioned
+  const own = document.createElement("a");
+  Object.assign(own, { href: window.location.href, target: "_blank", rel: "noopener", textContent: "Open the app at its own address" });
+  $(".pad-storage").append(" ", own, " to be sure your digits are kept (Safari forgets what an embedded page stores).");
+}
 
 /** File the drawing under its true digit: in this browser first (it survives a reload), then in
  * the server's session, which the Your digits tab, the test and fine-tuning read. The id is made

@@ -1,0 +1,82 @@
+"""Nothing lost: a student on a phone keeps digits, reloads, and the server restarts; the digits
+are still there, because the browser keeps them (page/store.js) and gives them back to each new
+session. And where the browser refuses storage, the page says so and keeping still works."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.app_launcher import free_port, launch
+from tests.pad_driver import DIGITS, PHONE, screenshot, touch_draw
+
+pytestmark = pytest.mark.browser  # drives Chromium
+
+KEPT = ["1", "7", "0"]
+
+
+def keep_by_touch(page, digits):
+    for digit in digits:
+        touch_draw(page, DIGITS[digit])
+        page.locator(f'#pad .keep-digits button[data-keep="{digit}"]').tap()
+        expect(page.locator("#pad .pad-status")).to_have_text(f"Kept as a {digit}. Draw the next one.")
+
+
+def summary(page):
+    return page.locator("#digits-summary")
+
+
+def test_kept_digits_survive_a_reload_and_a_server_restart(browser):
+    port = free_port()
+    context = browser.new_context(**PHONE, color_scheme="light")
+    try:
+        with launch("app.py", port=port) as (url, _):
+            page = context.new_page()
+            page.goto(url)
+            expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
+            expect(page.locator("#pad .pad-storage")).to_contain_text("kept in this browser only")
+            keep_by_touch(page, KEPT)
+            expect(summary(page)).to_contain_text("3 kept")
+            page.reload()
+            expect(summary(page)).to_contain_text("3 kept (0: 1 · 1: 1 · 7: 1)")  # back from the browser
+        with launch("app.py", port=port) as (url, _):  # the server restarted, at the same address
+            page.reload()
+            expect(summary(page)).to_contain_text("3 kept")
+            page.get_by_role("tab", name="Your digits").tap()
+            expect(page.locator("#my-digits .kept")).to_have_count(3)
+            page.locator("#my-digits .kept .remove").first.tap()  # a deletion is kept too
+            expect(page.locator("#my-digits .kept")).to_have_count(2)
+            page.reload()
+            expect(summary(page)).to_contain_text("2 kept")
+            screenshot(page, "storage-after-restart")
+    finally:
+        context.close()
+
+
+def test_the_same_in_the_dark_theme_and_a_double_tap_is_one_digit(browser, app_url):
+    context = browser.new_context(**PHONE, color_scheme="dark")
+    page = context.new_page()
+    page.goto(app_url)
+    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
+    touch_draw(page, DIGITS["4"])
+    keep = page.locator('#pad .keep-digits button[data-keep="4"]')
+    keep.tap()
+    keep.tap()  # the pad was cleared by the first tap: the second keeps nothing
+    expect(summary(page)).to_contain_text("1 kept")
+    page.reload()
+    expect(summary(page)).to_contain_text("1 kept (4: 1)")
+    context.close()
+
+
+def test_refused_storage_is_said_and_keeping_still_works(browser, app_url):
+    context = browser.new_context(**PHONE)
+    # A browser that denies the page storage (an embedded page in a private window, say).
+    context.add_init_script("""Object.defineProperty(window, "localStorage", {
+        get() { throw new DOMException("The operation is insecure.", "SecurityError"); } });""")
+    page = context.new_page()
+    page.goto(app_url)
+    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
+    expect(page.locator("#pad .pad-storage")).to_contain_text("keeps nothing for this page")
+    touch_draw(page, DIGITS["1"])
+    page.locator('#pad .keep-digits button[data-keep="1"]').tap()
+    expect(page.locator("#pad .pad-status")).to_contain_text("does not let the page store anything")
+    expect(summary(page)).to_contain_text("1 kept")  # the session has it while the tab is open
+    context.close()
