@@ -6,10 +6,12 @@ ends with the session."""
 from __future__ import annotations
 
 import glob
+import math
 import os
 import shutil
 import tempfile
 import threading
+import time
 
 import gradio as gr
 
@@ -25,11 +27,23 @@ class Session:
         self.accuracy: dict[str, float] = {}  # each of those models' validation accuracy
         self.set_aside: dict[str, tuple] = {}  # (model, accuracy) of a last run that scored lower
         self.stop = threading.Event()
-        self.running = False
+        self._training = threading.Lock()  # held while this session trains: one training per tab
         self.waiting = False  # its Start was pressed and the training waits in the queue
         self.digits = Collection()
         self.tested: dict | None = None
         self.downloads: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._training.locked()
+
+    def claim_training(self) -> bool:
+        """Take this session's one training slot; False if a training holds it already (two Starts
+        at once, from a double tap or two API calls, cannot both pass a check and then both run)."""
+        return self._training.acquire(blocking=False)
+
+    def release_training(self) -> None:
+        self._training.release()
 
     def keep_better(self, trained: dict, accuracy: dict[str, float]) -> dict[str, float]:
         """Make each newly trained model this session's, unless the one it already has scored a
@@ -76,6 +90,45 @@ class Session:
 RUNNING: dict[str, Session] = {}
 
 
+class TrainingLine:
+    """The trainings admitted to the queue and not started yet: at most one per session, and at
+    most ``capacity`` in all, checked before a training enters the queue. Every visitor's cheap
+    events (keep, /classify, Look inside) share that queue, so no visitor, and no crowd of made-up
+    sessions, can fill it with trainings. An entry whose training never starts (its client went
+    away) is forgotten after ``max_wait`` seconds."""
+
+    def __init__(self, max_wait: float = 3600.0):
+        self.max_wait = max_wait
+        self._waiting: dict[Session, float] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def admit(self, session: Session, capacity: int, slots: int, now: float | None = None) -> str | None:
+        """Take the session's training into the line; or the sentence saying why not."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for old in [s for s, since in self._waiting.items() if now - since > self.max_wait]:
+                del self._waiting[old]
+            if session.running or session in self._waiting:
+                return "A training is already waiting or running in this tab: stop it first."
+            if len(self._waiting) >= capacity:
+                minutes = max(1, math.ceil(len(self._waiting) / slots))  # about a minute a training
+                return (f"{len(self._waiting)} trainings are already waiting for this server: try again in "
+                        f"about {minutes} minute{'s' * (minutes > 1)}. Drawing, keeping and testing work meanwhile.")
+            self._waiting[session] = now
+            return None
+
+    def leave(self, session: Session) -> None:
+        """Its training started, or its session ended."""
+        with self._lock:
+            self._waiting.pop(session, None)
+
+
+WAITING = TrainingLine()
+
+
 def stop_session(session: Session | None) -> None:
     if session is not None:
         session.stop.set()
@@ -86,6 +139,7 @@ def close_session(session: Session | None) -> None:
     if session is not None:
         session.stop.set()
         session.remove_downloads()
+        WAITING.leave(session)
 
 
 def accept_start(session: Session) -> None:

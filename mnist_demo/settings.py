@@ -26,6 +26,7 @@ class Settings:
     max_digits: int  # training digits per training, for every visitor
     classify_concurrency: int  # /classify requests handled at once
     queue_size: int  # requests waiting beyond this are refused with Gradio's "queue is full"
+    max_waiting_trainings: int  # trainings waiting for a slot, all sessions together: the queue keeps room
     mnist_dir: str | None  # the four MNIST IDX files; None: download from OpenML
     data_dir: Path  # the app's own files (kept out of git)
 
@@ -59,13 +60,15 @@ def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
     epochs, limit = setting_of("epochs"), setting_of("limit")
     max_epochs = min(positive_int(environ, "MNIST_MAX_EPOCHS", 50), int(epochs.high))
     max_digits = min(positive_int(environ, "MNIST_MAX_DIGITS", int(limit.high)), int(limit.high))
+    queue_size = max(2, positive_int(environ, "MNIST_QUEUE_SIZE", 64))
     return Settings(
         cpus=cpus,
         max_trainings=positive_int(environ, "MNIST_MAX_TRAININGS", cpus),
         max_epochs=max_epochs,
         max_digits=max(MIN_DIGITS_CAP, max_digits),
         classify_concurrency=positive_int(environ, "MNIST_CLASSIFY_CONCURRENCY", 8),
-        queue_size=positive_int(environ, "MNIST_QUEUE_SIZE", 64),
+        queue_size=queue_size,
+        max_waiting_trainings=min(positive_int(environ, "MNIST_MAX_WAITING_TRAININGS", 16), queue_size // 2),
         mnist_dir=environ.get("MNIST_DIR") or None,
         data_dir=Path(environ.get("MNIST_DATA_DIR") or PROJECT / "data"),
     )

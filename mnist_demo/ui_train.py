@@ -24,7 +24,7 @@ import torch
 from .collection import Digits
 from .evaluation import evaluate, evaluate_digits
 from .models import MODEL_NAMES, MODEL_TITLES
-from .session import RUNNING, Session, accept_start, stop_session
+from .session import RUNNING, WAITING, Session, accept_start, stop_session
 from .settings import Settings, from_env
 from .train import (
     PRESET_HELP,
@@ -286,14 +286,15 @@ def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Se
 @contextlib.contextmanager
 def running(session: Session, request: gr.Request | None):
     """The session is training: a second Start is refused, and closing the tab stops it."""
-    session.running = True
+    if not session.claim_training():
+        raise gr.Error("A training is already running in this tab: stop it first.")
     key = request.session_hash if request is not None else None
     if key:
         RUNNING[key] = session
     try:
         yield
     finally:
-        session.running = False
+        session.release_training()
         RUNNING.pop(key, None)
 
 
@@ -302,6 +303,7 @@ def run_training(session: Session, request: gr.Request | None, *controls, settin
     """Generator behind Start and /train: ``controls`` in CONTROLS order; yields (loss plot,
     accuracy plot, progress, confusion, mistakes, files, session)."""
     waiting, session.waiting = session.waiting, False  # True when its Start button queued it
+    WAITING.leave(session)  # its turn came: its place in the line is free
     req = TrainRequest.from_controls(controls, settings or from_env(os.environ))
     if session.running:
         raise gr.Error("A training is already running in this tab: stop it first.")
@@ -404,6 +406,14 @@ def preset_for(start_from: str) -> str:
     return DEFAULT_PRESET if start_from == START_FROM[0] else "fine-tune"
 
 
+def admit_training(settings: Settings, session: Session, *controls) -> list[dict]:
+    """Gradio's validator for the training event, run before it enters the queue: a place in the
+    line of waiting trainings, or the sentence saying why not (shown on the Model choice)."""
+    problem = WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings)
+    return [gr.validate(True, ""), gr.validate(problem is None, problem or ""),
+            *(gr.validate(True, "") for _ in controls[1:])]
+
+
 def offer_swap(session: Session) -> gr.Button:
     """After a run that scored below the weights kept, the visitor may still choose it."""
     return gr.Button(visible=bool(session.set_aside))
@@ -477,6 +487,7 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         start_training, [session, *(c[name] for name in CONTROLS)],
         [loss_plot, acc_plot, progress, confusion, mistakes, download, session],
         api_name="train", concurrency_limit=settings.max_trainings, concurrency_id="train",
+        validator=functools.partial(admit_training, settings),
         show_progress="full", show_progress_on=[progress]).then(  # queued visitors see their place there
         offer_swap, session, swap, **quiet).then(
         functools.partial(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)

@@ -60,3 +60,29 @@ def test_the_visitor_can_choose_the_run_that_scored_lower_and_switch_back():
     assert s.models["cnn"] is worse and s.accuracy["cnn"] == 0.57
     s.use_set_aside()  # and back
     assert s.models["cnn"] is good and s.accuracy["cnn"] == 0.95
+
+
+def test_the_line_of_waiting_trainings_has_one_place_per_session_and_a_cap():
+    from mnist_demo.session import Session, TrainingLine
+
+    line = TrainingLine(max_wait=60)
+    first, second, third = Session(), Session(), Session()
+    assert line.admit(first, capacity=2, slots=2, now=0) is None
+    assert "already waiting or running in this tab" in line.admit(first, capacity=2, slots=2, now=1)
+    assert line.admit(second, capacity=2, slots=2, now=2) is None
+    refused = line.admit(third, capacity=2, slots=2, now=3)  # the line is full: cheap events keep their room
+    assert refused.startswith("2 trainings are already waiting") and "try again in about 1 minute" in refused
+    line.leave(first)  # its training started
+    assert line.admit(third, capacity=2, slots=2, now=4) is None
+    assert line.admit(first, capacity=3, slots=2, now=100) is None  # the others' places expired (client gone)
+    assert len(line) == 1
+
+
+def test_a_closed_session_leaves_the_line():
+    from mnist_demo.session import WAITING, Session, close_session
+
+    s = Session()
+    assert WAITING.admit(s, capacity=100, slots=1) is None
+    close_session(s)
+    assert WAITING.admit(s, capacity=100, slots=1) is None  # its place was freed
+    WAITING.leave(s)

@@ -169,9 +169,33 @@ def test_older_api_clients_without_a_target_still_train(app_url):
 
 def test_one_training_per_session():
     session = Session()
-    session.running = True
+    assert session.claim_training()
     with pytest.raises(gr.Error, match="already running"):
         next(run_training(session, None, *controls()))
+
+
+def test_two_starts_at_once_in_one_tab_run_one_training():
+    """Two Starts from one tab at the same moment (a double tap, two API calls): one trains,
+    the other is refused, and never both (the check and the claim are one step)."""
+    import threading
+
+    session, outcomes, go = Session(), [], threading.Barrier(2)
+
+    def start():
+        go.wait()
+        try:
+            for _ in run_training(session, None, *controls(which="linear", subset=1000, epochs=1)):
+                pass
+            outcomes.append("trained")
+        except gr.Error as e:
+            outcomes.append(e.message)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(outcomes) == ["A training is already running in this tab: stop it first.", "trained"]
 
 
 def test_plot_frames_name_every_series_from_the_first_update():
