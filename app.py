@@ -5,6 +5,7 @@ import os
 
 import torch
 
+from mnist_demo import downloads
 from mnist_demo.settings import from_env
 from mnist_demo.ui import LAUNCH_OPTIONS, build_demo, queue_options
 
@@ -14,6 +15,7 @@ SETTINGS = from_env(os.environ)  # docs/settings.md lists the variables
 # file (python app.py, gradio app.py, a Space) gets it: trainings side by side must not
 # oversubscribe the CPUs.
 torch.set_num_threads(SETTINGS.training_threads)
+downloads.reset()  # a previous run's download files (even one killed with -9) go
 demo = build_demo(settings=SETTINGS)
 
 if __name__ == "__main__":

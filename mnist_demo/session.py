@@ -5,16 +5,13 @@ ends with the session."""
 
 from __future__ import annotations
 
-import glob
 import math
-import os
-import shutil
-import tempfile
 import threading
 import time
 
 import gradio as gr
 
+from . import downloads
 from .collection import Collection
 
 
@@ -31,7 +28,7 @@ class Session:
         self.waiting = False  # its Start was pressed and the training waits in the queue
         self.digits = Collection()
         self.tested: dict | None = None
-        self.downloads: str | None = None
+        self.downloads: str | None = None  # its folder's name under downloads.ROOT, once it has one
 
     @property
     def running(self) -> bool:
@@ -72,14 +69,12 @@ class Session:
     def new_downloads(self, kind: str = "weights") -> str:
         """A fresh, empty folder for this kind of download (the last one's files are removed)."""
         if self.downloads is None:
-            self.downloads = tempfile.mkdtemp(prefix="mnist-session-")
-        for old in glob.glob(os.path.join(self.downloads, f"{kind}-*")):
-            shutil.rmtree(old, ignore_errors=True)
-        return tempfile.mkdtemp(prefix=f"{kind}-", dir=self.downloads)  # a new name: no stale cached copy
+            self.downloads = downloads.new_owner()
+        return str(downloads.new_folder(self.downloads, kind))
 
     def remove_downloads(self) -> None:
         if self.downloads:
-            shutil.rmtree(self.downloads, ignore_errors=True)
+            downloads.remove(self.downloads)
             self.downloads = None
 
     def __deepcopy__(self, memo):  # gr.State copies its default per session: give a fresh one

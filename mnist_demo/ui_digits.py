@@ -238,9 +238,9 @@ def digit_test_for(shipped: dict, session, weights: str):
 
 
 def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> None:
-    gr.Markdown("The digits you keep in the Draw tab. They live in this browser tab only: no other visitor "
-                "sees them and the server stores nothing; export them to keep them. In the Train tab, "
-                "*Include my digits* fine-tunes the models on them.")
+    gr.Markdown("The digits you keep in the Draw tab. They are kept in this browser (a reload or a restarted "
+                "server loses nothing) and no other visitor sees them; export them to take them elsewhere. In "
+                "the Train tab, *Include my digits* fine-tunes the models on them.")
     gallery = gr.HTML(gallery_html(EMPTY), elem_id="my-digits", js_on_load=page_file("digits.js"),
                       apply_default_css=False, added=None)
     with gr.Row():

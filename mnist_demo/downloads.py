@@ -1,0 +1,71 @@
+"""The files visitors asked for (their exports and trained weights), each session's in a folder of
+its own under one root. The root is emptied when the app starts (what a previous run left, even
+one killed with -9), a session's folder goes when the session ends, and each new folder first
+sweeps the root: folders older than ``MAX_AGE`` go, then the oldest until the root is under
+``MAX_BYTES``, so sessions that end without a goodbye (evicted, a browser that vanished) cannot
+fill the disk. Gradio serves copies of these files from its own cache, which it empties itself."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(tempfile.gettempdir()) / "mnist-draw-train-downloads"
+MAX_AGE = 3600.0  # seconds a session's folder may outlive its last download
+MAX_BYTES = 512 * 1024 * 1024  # all sessions' downloads together
+
+
+def reset(root: Path | None = None) -> None:
+    """Start empty: whatever an earlier run of the app left is removed."""
+    root = root or ROOT
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def new_owner() -> str:
+    """A session's folder name: random, so no visitor can guess another's."""
+    return secrets.token_hex(16)
+
+
+def new_folder(owner: str, kind: str, root: Path | None = None) -> Path:
+    """A fresh, empty folder for one download of this kind; the session's earlier ones of the
+    same kind are removed (a new name each time: a browser never gets a stale cached copy)."""
+    root = root or ROOT
+    sweep(root)
+    home = root / owner
+    home.mkdir(parents=True, exist_ok=True)
+    for old in home.glob(f"{kind}-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    home.touch()  # its age counts from its last download
+    return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=home))
+
+
+def remove(owner: str, root: Path | None = None) -> None:
+    shutil.rmtree((root or ROOT) / owner, ignore_errors=True)
+
+
+def sweep(root: Path | None = None, now: float | None = None, max_age: float = MAX_AGE,
+          max_bytes: int = MAX_BYTES) -> None:
+    """Remove session folders older than ``max_age``, then the oldest until under ``max_bytes``."""
+    root, now = root or ROOT, time.time() if now is None else now
+    if not root.is_dir():
+        return
+    folders = []
+    for home in root.iterdir():
+        try:
+            age, size = now - home.stat().st_mtime, sum(f.stat().st_size for f in home.rglob("*") if f.is_file())
+        except OSError:  # removed meanwhile by its own session
+            continue
+        if age > max_age:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            folders.append((age, size, home))
+    total = sum(size for _, size, _ in folders)
+    for _age, size, home in sorted(folders, reverse=True):  # oldest first
+        if total <= max_bytes:
+            break
+        shutil.rmtree(home, ignore_errors=True)
+        total -= size

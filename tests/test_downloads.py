@@ -1,0 +1,48 @@
+"""Visitors' download files: a folder per session, gone with the session, the root emptied at
+start, and the whole bounded in age and size."""
+
+import os
+import time
+
+from mnist_demo import downloads
+from mnist_demo.session import Session, close_session
+
+
+def test_a_session_folder_is_fresh_each_time_and_goes_with_the_session(tmp_path):
+    owner = downloads.new_owner()
+    first = downloads.new_folder(owner, "digits", tmp_path)
+    (first / "x.gz").write_bytes(b"x")
+    second = downloads.new_folder(owner, "digits", tmp_path)
+    weights = downloads.new_folder(owner, "weights", tmp_path)
+    assert second != first and not first.exists() and weights.exists()  # one per kind, the last one
+    downloads.remove(owner, tmp_path)
+    assert not (tmp_path / owner).exists()
+
+
+def test_an_export_only_session_leaves_nothing(monkeypatch, tmp_path):
+    monkeypatch.setattr(downloads, "ROOT", tmp_path)
+    session = Session()
+    folder = session.new_downloads("digits")
+    assert folder.startswith(str(tmp_path))
+    close_session(session)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_root_starts_empty_after_a_restart(tmp_path):
+    root = tmp_path / "downloads"
+    leftover = downloads.new_folder("killed-session", "weights", root)  # a run killed with -9
+    (leftover / "cnn.safetensors").write_bytes(b"w")
+    downloads.reset(root)
+    assert root.is_dir() and list(root.iterdir()) == []
+
+
+def test_the_sweep_bounds_age_and_size(tmp_path):
+    old, big, new = (downloads.new_folder(name, "digits", tmp_path) for name in ("old", "big", "new"))
+    (big / "f").write_bytes(b"b" * 3000)
+    (new / "f").write_bytes(b"n" * 1000)
+    hour_ago = time.time() - 7200
+    os.utime(tmp_path / "old", (hour_ago, hour_ago))  # a session evicted without its cleanup
+    os.utime(tmp_path / "big", (time.time() - 60, time.time() - 60))
+    downloads.sweep(tmp_path, max_age=3600, max_bytes=2000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]  # too old; then the oldest over the cap
+    assert old.parent.name == "old"
