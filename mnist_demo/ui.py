@@ -49,7 +49,7 @@ API_HELP = """
 **`/classify`**: one image file of any size and background in (PNG transparency is kept), both
 models' answers out as JSON. From Python, with `pip install gradio_client`:
 
-```python
+```text
 from gradio_client import Client, handle_file
 
 client = Client("{url}")   # this page's address, or "user/space-name" on Hugging Face

@@ -41,7 +41,8 @@ def make_cases(tmp: Path):
         "rgb": (save(one("RGB"), tmp / "rgb.png"), 1),
         "cmyk": (save(one("CMYK"), tmp / "cmyk.jpg", quality=95), 1),
         "animated gif": (tmp / "anim.gif", 1),
-        "huge 8000x8000": (save(one("L", (8000, 8000)), tmp / "huge.png"), 1),
+        "big 4000x4000": (save(one("L", (4000, 4000)), tmp / "big.png"), 1),  # a phone photo's size: read
+        "huge 8000x8000": (save(one("L", (8000, 8000)), tmp / "huge.png"), "16 megapixels"),  # over the budget
         "blank white": (save(Image.new("RGB", (300, 300), "white"), tmp / "white.png"), "blank"),
         "fully transparent": (save(Image.new("RGBA", (300, 300), (0, 0, 0, 0)), tmp / "clear.png"), "blank"),
         "1x1": (save(Image.new("L", (1, 1), 0), tmp / "dot.png"), "blank"),
