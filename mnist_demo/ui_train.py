@@ -100,7 +100,7 @@ def config_from_controls(v: dict, settings: Settings) -> TrainConfig:
             PRESETS[v["preset"]], epochs=int(v["epochs"]), lr=float(v["lr"]), batch_size=int(v["batch_size"]),
             optimizer=v["optimizer"], schedule=v["schedule"], limit=int(v["subset"]), seed=int(v["seed"]),
             augment=bool(v["augment"]), target_acc=float(v["target"]) / 100 if v["target"] else None))
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:  # OverflowError: an infinite whole number
         raise gr.Error(f"Invalid training settings: {e}") from None
     if cfg.epochs > settings.max_epochs or cfg.limit > settings.max_digits:
         raise gr.Error(f"This server allows at most {settings.max_epochs} epochs and {settings.max_digits:,} "

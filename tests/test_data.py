@@ -74,6 +74,22 @@ def test_offline_without_local_data_says_what_to_do(monkeypatch):
     assert "--data-dir" in str(e.value)
 
 
+def test_an_app_event_without_data_shows_the_whole_advice(monkeypatch):
+    """Gradio shows an error's message as HTML: an offline reason, "<urlopen error …>", would be
+    taken for a tag and hide everything after it, the advice included."""
+    import gradio as gr
+
+    def offline(*a, **kw):
+        raise DataError("Could not download MNIST from OpenML (URLError: <urlopen error [Errno -3]>). "
+                        "Set MNIST_DIR=/path/to/folder.")
+
+    monkeypatch.setattr(data_mod, "load_mnist", offline)
+    with pytest.raises(gr.Error) as e:
+        data_mod.mnist_or_error()
+    message = e.value.message
+    assert "&lt;urlopen error [Errno -3]&gt;" in message and message.endswith("MNIST_DIR=/path/to/folder.")
+
+
 def test_env_var_and_explicit_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_DIR", str(tmp_path))
     assert data_mod.resolve_data_dir() == str(tmp_path.resolve())

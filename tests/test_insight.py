@@ -88,3 +88,17 @@ def test_digit_picture_is_crisp_and_white_on_black():
     assert big.shape == (224, 224) and big.dtype == np.uint8
     assert set(np.unique(big)) == {0, 255}
     assert big[24:32, 32:40].min() == 255
+
+
+def test_look_inside_after_clear_shows_the_weights_views():
+    """After Clear, Undo to empty or Keep, the page's value is null, which reaches the server as "":
+    the templates and filters (which need no drawing) are still shown, with a note."""
+    from mnist_demo.session import Session
+    from mnist_demo.ui_inside import NOTHING_DRAWN, show_inside
+
+    for cleared in ("", None, []):
+        templates, top, second, filters, *maps, note = show_inside(load_shipped_models(), cleared, Session(),
+                                                                   "shipped", "shipped")
+        assert templates is not None and filters is not None and top is None and note == NOTHING_DRAWN
+    *_, note = show_inside(load_shipped_models(), [7.0] * 784, Session(), "shipped", "shipped")
+    assert "784 numbers" in note  # a damaged drawing: a sentence, and still the weights' views

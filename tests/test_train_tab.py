@@ -113,6 +113,9 @@ def test_a_request_is_checked_on_the_server_whatever_the_client_sends():
     for over, message in [(dict(epochs=10**6), "Invalid training settings: epochs must be between 1 and 100"),
                           (dict(batch_size=0), "Invalid training settings: batch_size must be between 1 and 4096"),
                           (dict(seed="x"), "Invalid training settings: invalid literal"),
+                          (dict(seed=float("nan")), "Invalid training settings: cannot convert float NaN"),
+                          (dict(seed=float("inf")), "Invalid training settings: cannot convert float infinity"),
+                          (dict(lr=float("nan")), "Invalid training settings: lr must be between"),
                           (dict(which="resnet"), "Unknown model 'resnet'"),
                           (dict(preset="bogus"), "Unknown recipe 'bogus'"),
                           (dict(start_from="yesterday"), "Start from one of: new weights, ")]:
