@@ -9,7 +9,6 @@ import gzip
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,10 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.app_launcher import launch
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="measures memory through /proc")]
 
 REPO = Path(__file__).resolve().parents[1]
+START_RSS: list[int] = []  # the app's memory as the attacks began
 BUDGET = 300 * 1024 * 1024
 MB = 1024 * 1024
 
@@ -160,35 +162,12 @@ def test_many_small_gzip_idx_pairs_over_the_cap(tmp_path):
 # ---------------------------------------------------------------------------- against the app
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app():
-    """`python app.py` as a Space runs it: (port, pid)."""
-    port = _free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"app did not start (exit code {proc.poll()})") from None
-            time.sleep(0.3)
-    yield port, proc.pid
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    """`python app.py` as a Space runs it: (port, pid), and its memory when it started answering."""
+    with launch("app.py", timeout=120) as (url, proc):
+        START_RSS.append(status_bytes(proc.pid, "VmRSS"))
+        yield int(url.rsplit(":", 1)[1].strip("/")), proc.pid
 
 
 def post(port, path, body, headers=None, chunked=False):
@@ -292,3 +271,86 @@ def test_memory_is_given_back_after_large_pictures():
     print(f"\n[memory] start {start / MB:.0f} MB, after three pictures {kept / MB:.0f} MB, "
           f"after give_back_memory {after / MB:.0f} MB")
     assert after < kept - 64 * MB and after - start < 64 * MB
+
+
+def test_64_trainings_from_64_sessions_do_not_lock_anyone_out(app, tmp_path):
+    """The queue is shared by everyone's events: 64 long trainings, each from a session of its
+    own, must leave room for a new visitor's /classify (and so its Keep). Trainings wait in a
+    line of their own before the queue; past its cap they get a sentence at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from tests.train_requests import controls
+
+    url = f"http://127.0.0.1:{app[0]}/"
+    picture = tmp_path / "one.png"
+    drawn = Image.new("L", (300, 300), 255)  # a black "1" on white
+    drawn.paste(0, (140, 40, 160, 260))
+    drawn.save(picture)
+    visitor = Client(url, verbose=False)
+    began = time.perf_counter()
+    assert visitor.predict(handle_file(str(picture)), api_name="/classify")["cnn"]["label"] == 1
+    normal = time.perf_counter() - began
+
+    def attack(k):
+        client = Client(url, verbose=False)  # a session of its own
+        job = client.submit(*controls(which="cnn", epochs=20, subset=50_000, seed=k), api_name="/train")
+        try:
+            job.result(timeout=0.5)  # refused at once, or still waiting
+        except Exception as e:
+            return job, str(e)
+        return job, ""
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attack, range(64)))
+    refused = [message for _, message in outcomes if "trainings are already waiting" in message]
+    try:
+        began = time.perf_counter()
+        answer = visitor.predict(handle_file(str(picture)), api_name="/classify")
+        busy = time.perf_counter() - began
+    finally:
+        for job, _ in outcomes:
+            job.cancel()
+    print(f"\n[attack] 64 trainings from 64 sessions: {len(refused)} refused with a sentence; /classify "
+          f"{normal * 1000:.0f} ms before, {busy * 1000:.0f} ms during")
+    assert answer["cnn"]["label"] == 1  # answered, not "Queue is full"
+    assert len(refused) >= 64 - 16 - 2  # the line's cap (16) and the slots (one per CPU)
+    assert busy < 5.0
+
+
+def test_no_session_files_remain_after_sessions_end_and_after_a_restart(tmp_path):
+    """Every kind of session leaves nothing: one that exported, one that trained, and what a
+    process killed with -9 left is gone when the app starts again."""
+    from mnist_demo import downloads
+
+    code = textwrap.dedent("""
+        import os, pathlib, signal
+        from mnist_demo.session import Session
+        export_only, trained = Session(), Session()
+        (pathlib.Path(export_only.new_downloads("digits")) / "x.gz").write_bytes(b"x")
+        (pathlib.Path(trained.new_downloads("weights")) / "cnn.safetensors").write_bytes(b"w")
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind runs
+    """)
+    killed = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    killed.wait(120)
+    left = downloads.ROOT / str(killed.pid)
+    assert any(p.is_file() for p in left.rglob("*"))  # the killed run left its sessions' files
+    subprocess.run([sys.executable, "-c", "import app"], cwd=REPO, timeout=300, check=True,
+                   env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})  # the app starting again
+    assert not left.exists()
+    from mnist_demo.session import Session, close_session
+    for kind in ("digits", "weights"):  # and a session that ends removes its own
+        session = Session()
+        folder = Path(session.new_downloads(kind))
+        close_session(session)
+        assert not folder.exists() and not folder.parent.exists()
+
+
+def test_memory_at_the_end_is_near_where_it_started(app):
+    """After every attack above (this test runs last), the app gives its memory back."""
+    now = status_bytes(app[1], "VmRSS")
+    print(f"\n[attack] app RSS: {START_RSS[0] / MB:.0f} MB at start, {now / MB:.0f} MB after the attacks")
+    assert now - START_RSS[0] < 200 * MB
+

@@ -25,15 +25,20 @@ def test_an_export_only_session_leaves_nothing(monkeypatch, tmp_path):
     folder = session.new_downloads("digits")
     assert folder.startswith(str(tmp_path))
     close_session(session)
-    assert list(tmp_path.iterdir()) == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file() or p.parent != tmp_path] == []
 
 
-def test_the_root_starts_empty_after_a_restart(tmp_path):
-    root = tmp_path / "downloads"
-    leftover = downloads.new_folder("killed-session", "weights", root)  # a run killed with -9
-    (leftover / "cnn.safetensors").write_bytes(b"w")
-    downloads.reset(root)
-    assert root.is_dir() and list(root.iterdir()) == []
+def test_a_restart_removes_what_dead_runs_left_and_nothing_of_live_ones(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, live = tmp_path / gone.stdout.strip(), tmp_path / "1"  # pid 1 is always running
+    for root in (dead, live):
+        folder = downloads.new_folder("a-session", "weights", root)  # as a run killed with -9 left it
+        (folder / "cnn.safetensors").write_bytes(b"w")
+    downloads.reset(tmp_path)
+    assert not dead.exists() and live.exists() and (tmp_path / str(os.getpid())).is_dir()
 
 
 def test_the_sweep_bounds_age_and_size(tmp_path):
