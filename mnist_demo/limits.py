@@ -22,6 +22,7 @@ import json
 import math
 import threading
 
+from .collection import CAP
 from .pictures import MAX_FILE_BYTES as PICTURE_BYTES
 from .weights import MAX_BYTES as WEIGHTS_BYTES
 
@@ -36,11 +37,14 @@ def _base64(n: int) -> int:
 #   upload            one picture or a collection's files as multipart (10 MB, plus the form's framing)
 #   component_server  the pad's read_digit: a picture as a data URL, or the ink with both models'
 #                     weights as base64 safetensors (the two together at most)
-#   anything else     queue/join and friends: the pad's 784 numbers, radio choices, file references
+#   queue/join        every event; the largest is the page's restore: a whole collection as it keeps it
+#                     in the browser (CAP digits of ~1.1 kB as JSON) and both trained weights
+#   anything else     the rest: heartbeats, cancels, file references
 UPLOAD_LIMIT = PICTURE_BYTES + MIB
 COMPONENT_SERVER_LIMIT = _base64(PICTURE_BYTES) + 2 * _base64(WEIGHTS_BYTES) + 256 * 1024
 DEFAULT_LIMIT = MIB
-ROUTE_LIMITS = {"/upload": UPLOAD_LIMIT, "/component_server": COMPONENT_SERVER_LIMIT}
+QUEUE_JOIN_LIMIT = CAP * 1200 + 2 * _base64(WEIGHTS_BYTES) + 256 * 1024
+ROUTE_LIMITS = {"/upload": UPLOAD_LIMIT, "/component_server": COMPONENT_SERVER_LIMIT, "/queue/join": QUEUE_JOIN_LIMIT}
 TRIM_AFTER = 4 * MIB  # a request body at least this large: give memory back once it is answered
 
 

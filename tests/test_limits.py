@@ -2,6 +2,7 @@
 over real HTTP against a small app launched as app.py launches the real one; the REST routes
 that skip the queue are closed; memory is given back."""
 
+import base64
 import http.client
 import json
 import socket
@@ -11,9 +12,11 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from mnist_demo.collection import CAP
 from mnist_demo.limits import (
     COMPONENT_SERVER_LIMIT,
     DEFAULT_LIMIT,
+    QUEUE_JOIN_LIMIT,
     UPLOAD_LIMIT,
     app_kwargs,
     give_back_memory,
@@ -62,6 +65,9 @@ def test_the_limits_fit_what_the_app_sends():
     assert UPLOAD_LIMIT > 10 * 1024 * 1024  # a 10 MB picture and its multipart framing
     assert COMPONENT_SERVER_LIMIT > (10 * 1024 * 1024) * 4 // 3 + 2 * 1_333_336  # data URL + two weights
     assert DEFAULT_LIMIT >= 784 * 25 * 4  # the pad's 784 numbers, many times over
+    # The page's restore: a full collection as page/store.js keeps it, and both trained weights.
+    entry = json.dumps({"id": 2**53 - 1, "label": 7, "pixels": base64.b64encode(bytes(784)).decode()})
+    assert QUEUE_JOIN_LIMIT > CAP * (len(entry) + 1) + 2 * 1_333_336
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(server):
@@ -71,7 +77,8 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(server):
     assert "The request is too large: this app accepts at most" in json.loads(body)["detail"]
 
 
-@pytest.mark.parametrize("path, limit", [("/gradio_api/queue/join", DEFAULT_LIMIT),
+@pytest.mark.parametrize("path, limit", [("/gradio_api/queue/join", QUEUE_JOIN_LIMIT),
+                                         ("/gradio_api/cancel", DEFAULT_LIMIT),
                                          ("/gradio_api/component_server", COMPONENT_SERVER_LIMIT),
                                          ("/gradio_api/upload", UPLOAD_LIMIT)])
 def test_a_streamed_body_is_counted_and_refused_at_its_limit(server, path, limit):
