@@ -6,7 +6,6 @@ clear_refs before the attack). Goal: no request costs more than 300 MB.
 """
 
 import gzip
-import http.client
 import json
 import os
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.app_launcher import launch
+from tests.test_limits import post
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="measures memory through /proc")]
@@ -168,21 +168,6 @@ def app():
     with launch("app.py", timeout=120) as (url, proc):
         START_RSS.append(status_bytes(proc.pid, "VmRSS"))
         yield int(url.rsplit(":", 1)[1].strip("/")), proc.pid
-
-
-def post(port, path, body, headers=None, chunked=False):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Content-Type": "application/json", **(headers or {})}
-    if chunked:
-        headers["Transfer-Encoding"] = "chunked"
-    try:
-        conn.request("POST", path, body=body, headers=headers, encode_chunked=chunked)
-        response = conn.getresponse()
-        return response.status, response.read()
-    except (ConnectionResetError, BrokenPipeError):
-        return None, b""
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["with Content-Length", "chunked"])

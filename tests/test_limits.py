@@ -5,7 +5,6 @@ that skip the queue are closed; memory is given back."""
 import base64
 import http.client
 import json
-import socket
 
 import gradio as gr
 import pytest
@@ -23,12 +22,7 @@ from mnist_demo.limits import (
     gives_back_memory,
     rss_bytes,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.app_launcher import free_port
 
 
 @pytest.fixture(scope="module")
