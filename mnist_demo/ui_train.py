@@ -487,7 +487,10 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         start_training, [session, *(c[name] for name in CONTROLS)],
         [loss_plot, acc_plot, progress, confusion, mistakes, download, session],
         api_name="train", concurrency_limit=settings.max_trainings, concurrency_id="train",
-        validator=functools.partial(admit_training, settings),
+        # The validator takes a place in the line before the queue. preprocess=False: the values
+        # reach TrainRequest as sent, which refuses anything out of bounds with its own sentence
+        # (a component's refusal there would surface to API clients as a bare HTTP 400).
+        validator=functools.partial(admit_training, settings), preprocess=False,
         show_progress="full", show_progress_on=[progress]).then(  # queued visitors see their place there
         offer_swap, session, swap, **quiet).then(
         functools.partial(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)

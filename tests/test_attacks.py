@@ -255,7 +255,8 @@ def test_memory_is_given_back_after_large_pictures():
     start, kept, after = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"\n[memory] start {start / MB:.0f} MB, after three pictures {kept / MB:.0f} MB, "
           f"after give_back_memory {after / MB:.0f} MB")
-    assert after < kept - 64 * MB and after - start < 64 * MB
+    assert kept - start > 32 * MB  # the pictures did cost memory that glibc kept
+    assert after - start < (kept - start) / 2  # and most of it went back
 
 
 def test_64_trainings_from_64_sessions_do_not_lock_anyone_out(app, tmp_path):
