@@ -52,9 +52,9 @@ def test_bad_input_gets_a_clear_message_and_the_server_stays_up(client, tmp_path
 
 def test_drawn_digit_set_through_the_api(app_url, mnist, tmp_path):
     """MNIST validation digits re-drawn as people draw them: random size and place, uniform
-    pens of varied width, four backgrounds: 120 of them through the real route (the benchmark
+    pens of varied width, four backgrounds: 60 of them through the real route (the benchmark
     benchmarks/drawn_accuracy.py measures 1,000 in process). Bars: CNN >= 95 %, linear >= 90 %."""
-    digits = list(drawn_digits(mnist.x_valid, mnist.y_valid, 120, seed=0))
+    digits = list(drawn_digits(mnist.x_valid, mnist.y_valid, 60, seed=0))
     files = [save(image, tmp_path / f"{k}.png") for k, (image, _label, _style) in enumerate(digits)]
     # Four clients, one per thread, each sending its requests one after the other (a single
     # gradio_client.Client shared by threads can lose its event stream under load).

@@ -45,7 +45,7 @@ pytestmark = pytest.mark.browser  # drives Chromium
 PIXEL_TOLERANCE = 1e-4
 # A sample: the Node parity tests (test_page_parity.py) hold every pixel of the page's recipe to
 # Python's on hundreds of digits; this shows the real path (mouse, canvas, pad.js) agrees with them.
-N_REDRAWN = 48
+N_REDRAWN = 24
 PAGES = 4  # drawn side by side
 
 
