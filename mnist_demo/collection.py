@@ -152,21 +152,24 @@ class Collection:
                 taken.add(digit_id)
             return self._append(pixels[new], labels[new], ids[new]), int((~new).sum())
 
-    def add_unseen(self, pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
+    def add_unseen(self, pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int, int]:
         """Keep the digits that are not already here (same pixels, same label), each once: an
-        export imported twice, or a class's pooled files, adds nothing twice. Returns the new ids
-        and how many were skipped; all or none, like ``add_many``."""
+        export imported twice, or a class's pooled files, adds nothing twice. Returns the new ids,
+        how many different digits given were here already, and how many given were copies of
+        others given (an export's IDX pair and zip hold the same digits); all or none, like
+        ``add_many``."""
         pixels, labels = checked(pixels, labels)
         with self._lock:
-            seen = {(int(label), row.tobytes()) for row, label in zip(self._digits.pixels, self._digits.labels,
+            here = {(int(label), row.tobytes()) for row, label in zip(self._digits.pixels, self._digits.labels,
                                                                         strict=True)}
+            seen: set = set()
             new = np.zeros(len(labels), dtype=bool)
             for i, (row, label) in enumerate(zip(pixels, labels, strict=True)):
                 key = (int(label), row.tobytes())
-                new[i] = key not in seen
+                new[i] = key not in here and key not in seen
                 seen.add(key)
             ids = new_ids(int(new.sum()), set(self._digits.ids.tolist()))
-            return self._append(pixels[new], labels[new], ids), int((~new).sum())
+            return self._append(pixels[new], labels[new], ids), len(seen & here), len(labels) - len(seen)
 
     def _append(self, pixels: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Add checked digits under their ids; the caller holds the lock."""

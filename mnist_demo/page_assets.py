@@ -39,9 +39,11 @@ def model_shapes() -> dict[str, dict[str, list[int]]]:
     return {name: {k: list(v.shape) for k, v in build_model(name).state_dict().items()} for name in MODEL_NAMES}
 
 
-def page_weights(model, source: str) -> dict:
-    """A model as the page receives it: its safetensors bytes (base64) and where they came from."""
-    return {"source": source, "safetensors": base64.b64encode(weights_to_bytes(model)).decode()}
+def page_weights(model, source: str, metadata: dict[str, str] | None = None) -> dict:
+    """A model as the page receives it: its safetensors bytes (base64), with ``metadata`` (a
+    trained model's validation accuracy: the page keeps it, and a reload must still know what a
+    new run has to beat), and where they came from."""
+    return {"source": source, "safetensors": base64.b64encode(weights_to_bytes(model, metadata)).decode()}
 
 
 def page_setup() -> dict:

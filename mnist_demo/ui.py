@@ -52,11 +52,11 @@ models' answers out as JSON. From Python, with `pip install gradio_client`:
 ```text
 from gradio_client import Client, handle_file
 
-client = Client("{url}")   # this page's address, or "user/space-name" on Hugging Face
+client = Client(URL)  # URL: this page's address, or "user/space-name" on Hugging Face
 result = client.predict(handle_file("digit.png"), api_name="/classify")
-# {{"linear": {{"label": 7, "probabilities": [10 floats]}},
-#  "cnn":    {{"label": 7, "probabilities": [10 floats]}},
-#  "agree": true}}
+# {"linear": {"label": 7, "probabilities": [10 floats]},
+#  "cnn":    {"label": 7, "probabilities": [10 floats]},
+#  "agree": true}
 ```
 
 A file that is not a picture, or a blank one, gets an error with a sentence saying why. Or try it here:
@@ -64,7 +64,7 @@ A file that is not a picture, or a blank one, gets an error with a sentence sayi
 
 
 def api_tab(predictor: Predictor, settings: Settings) -> None:
-    gr.Markdown(API_HELP.format(url="http://127.0.0.1:7860/"), elem_id="api-help")
+    gr.Markdown(API_HELP, elem_id="api-help")
     api_file = gr.File(label="Image", file_types=["image"], type="filepath")
     api_button = gr.Button("Classify")
     api_json = gr.JSON(label="Result")

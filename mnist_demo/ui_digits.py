@@ -24,7 +24,7 @@ from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_pa
 from .limits import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, thumbnail
-from .ui_draw import DrawTab, chosen_models, summary_markdown, weight_sources
+from .ui_draw import DrawTab, chosen_models, summary_markdown, use_restored, weight_sources
 from .ui_evaluation import confusion_table
 from .weights import WeightsError
 
@@ -154,11 +154,14 @@ def import_files(files, session):
     added = EMPTY
     try:
         pixels, labels = read_digit_files(files or [])  # gr.File gives paths
-        ids, skipped = session.digits.add_unseen(pixels, labels)
+        ids, already, copies = session.digits.add_unseen(pixels, labels)
         added = session.digits.snapshot().part(np.isin(session.digits.snapshot().ids, ids))
         status = f"Imported {len(ids):,} digits; you have {len(session.digits):,}."
-        if skipped:
-            status += f" Skipped {skipped:,} already in your collection (or repeated in the files)."
+        if already:
+            status += f" Skipped {already:,} already in your collection."
+        if copies:
+            status += (f" The files held {copies:,} copies of digits in them (an export's IDX pair and zip hold "
+                       "the same ones).")
     except (DigitFileError, CollectionError) as e:
         status = f"⚠️ Nothing imported. {e}"
     summary, html = views(session)
@@ -251,8 +254,8 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
             exported = gr.File(label="Your collection: MNIST's IDX pair (images, labels) and a zip of PNGs",
                                file_count="multiple", interactive=False, elem_id="exported-digits")
         with gr.Column():
-            importer = gr.File(label="Import: an exported IDX pair (.gz) or zip of PNGs; several at once merge "
-                                     "(a class's files, say), each digit once", file_count="multiple",
+            importer = gr.File(label="Import exported digits (IDX pair or zip); a digit already here is skipped",
+                               file_count="multiple",
                                elem_id="import-digits", height=150)
             import_status = gr.Markdown(elem_id="import-status")
     gr.Markdown("### Test the models on your digits")
@@ -273,7 +276,8 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
     # A tap sends back one line, not the whole gallery (1.1 MB at the cap): a phone in a class
     # keeps digit after digit, and the gallery is drawn when its tab is shown.
     draw.pad.keep(keep, session, draw.summary, trigger_mode="multiple", **quiet)
-    draw.pad.restore(restore, session, draw.summary, **quiet)
+    draw.pad.restore(restore, session, draw.summary, **quiet).then(
+        functools.partial(use_restored, draw.shipped_page), session, [draw.pad, *draw.choices], **quiet)
     tab.select(lambda s: gallery_html(s.digits.snapshot()), session, gallery, **quiet)
     gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)
     gallery.clear_all(clear_all, session, both, **quiet)

@@ -63,9 +63,15 @@ def chosen_models(shipped: dict, session, choices) -> dict:
             for n, source in weight_sources(session, choices).items()}
 
 
+def own_page_weights(session, name: str) -> dict:
+    """The visitor's trained model as the page receives it, its validation accuracy recorded."""
+    accuracy = session.accuracy.get(name)
+    return page_weights(session.models[name], MINE, None if accuracy is None else {"valid_acc": f"{accuracy:.6f}"})
+
+
 def page_models(shipped_page: dict, session, choices) -> dict:
     """What the pad loads for each model: the shipped weights, or the visitor's where chosen and had."""
-    return {n: shipped_page[n] if source == SHIPPED else page_weights(session.models[n], MINE)
+    return {n: shipped_page[n] if source == SHIPPED else own_page_weights(session, n)
             for n, source in weight_sources(session, choices).items()}
 
 
@@ -83,8 +89,14 @@ def send_models(shipped_page: dict, session, *choices):
 def send_trained(shipped_page: dict, session, *choices):
     """A training ended: its weights to the page, which keeps them in the browser and, where the
     visitor already chose their own, answers with them at once."""
-    trained = {n: page_weights(model, MINE)["safetensors"] for n, model in session.models.items()}
+    trained = {n: own_page_weights(session, n)["safetensors"] for n in session.models}
     return gr.HTML(models=page_models(shipped_page, session, choices), trained=trained)
+
+
+def use_restored(shipped_page: dict, session):
+    """The page gave back trained weights (a reload): they answer again, as before the reload."""
+    choices = [MINE if n in session.models else SHIPPED for n in MODEL_NAMES]
+    return gr.HTML(models=page_models(shipped_page, session, choices)), *choices
 
 
 def random_grid(shipped: dict, session, *choices) -> str:
@@ -96,8 +108,8 @@ def random_grid(shipped: dict, session, *choices) -> str:
     figures = []
     for k, i in enumerate(idx):
         true = int(data.y_valid[i])
-        said = " · ".join(f"{MODEL_TITLES[n]} {labels[n][k]}{'' if labels[n][k] == true else ' ✗'}"
-                          for n in MODEL_NAMES)
+        said = "<br>".join(f"{MODEL_TITLES[n]} {labels[n][k]}{'' if labels[n][k] == true else ' ✗'}"
+                           for n in MODEL_NAMES)
         figures.append(f'<figure><img src="{thumbnail(to_bytes(data.x_valid[i]).tobytes())}" '
                        f'alt="a validation {true}"><figcaption><b>true {true}</b><br>{said}</figcaption></figure>')
     return f'<div class="grid3">{"".join(figures)}</div>'

@@ -35,8 +35,8 @@ def confusion_html(title: str, ev: Evaluation) -> str:
 
 
 def mistakes_gallery(name: str, ev: Evaluation, x_valid: np.ndarray):
-    return [(digit_picture(x_valid[i], 4), f"{MODEL_TITLES[name]}: true {t}, said {p} ({c:.0%})")
-            for i, t, p, c in ev.mistakes]
+    """Each mistake with a caption short enough for its thumbnail: "CNN 7→2 99%" (true → said, sure)."""
+    return [(digit_picture(x_valid[i], 4), f"{MODEL_TITLES[name]} {t}→{p} {c:.0%}") for i, t, p, c in ev.mistakes]
 
 
 def evaluate_all(models: dict) -> tuple[dict[str, Evaluation], np.ndarray]:

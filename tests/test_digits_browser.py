@@ -115,7 +115,7 @@ def test_keep_test_fine_tune_export_and_import(browser, app_url, tmp_path):
     # digit to the importer: each is imported once, and it says how many it skipped.
     unique = [list(p) for p in dict.fromkeys(map(tuple, before))]
     expect(fresh.locator("#import-status")).to_contain_text(
-        f"Imported {len(unique)} digits; you have {len(unique)}. Skipped {19 - len(unique)} already")
+        f"Imported {len(unique)} digits; you have {len(unique)}. The files held {19 - len(unique)} copies")
     expect(fresh.locator("#my-digits .kept")).to_have_count(len(unique))
     assert sorted(kept_pictures(fresh)) == sorted(unique)
     expect(fresh.locator("#digits-summary")).to_contain_text(f"{len(unique)} kept")

@@ -137,16 +137,17 @@ def test_import_merges_each_digit_once_and_a_bad_file_changes_nothing(session, t
     *_views, status, _box = import_files([str(good[0]), str(bad)], session)
     assert status.startswith("⚠️ Nothing imported.") and "truncated-labels-idx1-ubyte.gz" in status
     assert len(session.digits) == 24
-    # The same export again, as the pair and as the zip: nothing is duplicated, and it says so.
+    # The same export again, as the pair, as the zip, and both: nothing is duplicated, and it says so.
     zipped = export_files(session)[2]
-    for files in ([str(p) for p in good], [zipped], [str(p) for p in good] + [zipped]):
+    for files, copies in (([str(p) for p in good], 0), ([zipped], 0), ([str(p) for p in good] + [zipped], 24)):
         *_views, status, _box = import_files(files, session)
-        assert len(session.digits) == 24 and "Imported 0 digits" in status and "Skipped" in status
+        assert len(session.digits) == 24 and status.startswith("Imported 0 digits; you have 24. Skipped 24 already")
+        assert (f"The files held {copies} copies" in status) == bool(copies)
     fresh = Session()
     fresh.digits.add_many(session.digits.snapshot().pixels[:10], session.digits.snapshot().labels[:10])
     fresh.digits.cap = 30
     *_views, status = import_files([str(p) for p in good], fresh)[:-1]
-    assert len(fresh.digits) == 24 and "Imported 14 digits" in status and "Skipped 10" in status
+    assert len(fresh.digits) == 24 and "Imported 14 digits" in status and "Skipped 10 already" in status
     fresh.digits.cap = 20
     fresh.digits.clear()
     *_views, status, _box = import_files([str(p) for p in good], fresh)

@@ -6,6 +6,7 @@ import functools
 import io
 import re
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
@@ -161,3 +162,24 @@ def test_the_grid_is_three_rows_of_three_with_readable_captions(predictor, mnist
     for true, said in captions:  # each model's answer, a ✗ exactly where it differs from the truth
         for title, answer, wrong in re.findall(r"(Linear|CNN) (\d)( ✗)?", said):
             assert bool(wrong) == (answer != true), (title, true, said)
+
+
+def test_trained_weights_reach_the_page_with_their_accuracy_and_come_back_after_a_reload(predictor):
+    """What the page keeps records the validation accuracy, so that after a reload a stopped or
+    worse run still cannot silently replace the better weights; and they answer again at once."""
+    from mnist_demo.inputs import MINE
+    from mnist_demo.page_assets import SHIPPED
+    from mnist_demo.session import Session
+    from mnist_demo.ui_digits import restore
+    from mnist_demo.ui_draw import send_trained, use_restored
+
+    trained = Session()
+    trained.keep_better({"cnn": build_model("cnn")}, {"cnn": 0.9542})
+    shipped_page = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}
+    kept = send_trained(shipped_page, trained, SHIPPED, SHIPPED).props["trained"]  # what the browser keeps
+    reloaded = Session()
+    restore(reloaded, gr.EventData(None, {"digits": [], "weights": kept}))
+    assert reloaded.accuracy == {"cnn": 0.9542}
+    assert reloaded.keep_better({"cnn": build_model("cnn")}, {"cnn": 0.5}) == {"cnn": 0.9542}  # a stopped run
+    pad, *choices = use_restored(shipped_page, reloaded)
+    assert choices == [SHIPPED, MINE] and pad.props["models"]["cnn"]["source"] == MINE
