@@ -13,15 +13,22 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
 import warnings
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .preprocess import MAX_SIDE, ImageInputError
+from .memory import give_back_memory
+from .preprocess import MAX_SIDE, ImageInputError, preprocess
 
 MAX_PIXELS = 16_000_000  # 4,000x4,000: a phone photo; decoded as RGBA at most 64 MB
 MAX_FRAMES = 1_000  # animations and multi-page files: only the first frame is used
 MAX_FILE_BYTES = 10 * 1024 * 1024  # also the uploads' max_file_size (ui.LAUNCH_OPTIONS)
+# One picture decoded and prepared at a time, whatever the route (the queue's /classify, or the
+# pad's read_digit, which runs outside the queue): the largest costs ~190 MB while it is read, so
+# eight at once would cost 1.5 GB. A small picture takes ~20 ms: the others wait that long.
+PICTURE_SLOT = threading.BoundedSemaphore(1)
 
 
 def _size(width: int, height: int) -> str:
@@ -92,3 +99,12 @@ def open_image(source: str | bytes | os.PathLike, size: tuple[int, int] | None =
     except (OSError, ValueError, EOFError, SyntaxError, IndexError, struct.error, MemoryError):
         raise ImageInputError("Could not read the file as an image: it is damaged or truncated.") from None
 
+
+def digit_from_picture(source: str | bytes | os.PathLike) -> np.ndarray | None:
+    """A picture (a path or its bytes) as the models' 28x28 digit, None when it looks blank; one
+    picture at a time in the whole process (PICTURE_SLOT)."""
+    with PICTURE_SLOT:
+        try:
+            return preprocess(open_image(source))
+        finally:  # before the next picture: freed memory otherwise stays in this thread's arena
+            give_back_memory()

@@ -13,7 +13,7 @@ from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
 from .limits import app_kwargs, gives_back_memory
 from .page_assets import page_file
-from .pictures import open_image
+from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
 from .settings import Settings, from_env
@@ -37,12 +37,12 @@ def classify(predictor: Predictor, path: str | None) -> dict:
     if not path:
         raise gr.Error("Send one image file (PNG, JPEG, GIF, WebP, BMP...).")
     try:
-        prediction = predictor.predict(open_image(path))
+        digit = digit_from_picture(path)
     except ImageInputError as e:
         raise gr.Error(str(e)) from None
-    if prediction is None:
+    if digit is None:
         raise gr.Error("No digit found in the image: it looks blank.")
-    return prediction.as_dict()
+    return predictor.predict_digit(digit).as_dict()
 
 
 API_HELP = """

@@ -22,8 +22,8 @@ from .inference import Predictor
 from .inputs import MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, page_head, page_setup, page_weights, thumbnail
-from .pictures import open_image
-from .preprocess import ImageInputError, preprocess
+from .pictures import digit_from_picture
+from .preprocess import ImageInputError
 from .weights import WeightsError
 
 
@@ -35,7 +35,7 @@ def read_digit(predictor: Predictor, data) -> dict:
         if not isinstance(data, dict):
             raise ImageInputError("Expected an object with an image or a digit.")
         if "image" in data:
-            digit = preprocess(open_image(bytes_from_data_url(data["image"])))
+            digit = digit_from_picture(bytes_from_data_url(data["image"]))
             if digit is None:
                 return {"error": "No digit found in the picture: it looks blank."}
         else:

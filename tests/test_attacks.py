@@ -103,6 +103,24 @@ def test_the_largest_picture_read_stays_within_the_budget(tmp_path):
     assert peak < BUDGET
 
 
+def test_eight_of_the_largest_pictures_at_once_stay_within_the_budget(tmp_path):
+    """Eight visitors send the largest picture at once, as /classify (8 at a time) or the pad's
+    read_digit (outside the queue) would run them: one is read at a time."""
+    from tests.test_pictures import bomb_png
+
+    (tmp_path / "big.png").write_bytes(bomb_png(4000, 4000))
+    answer, peak = measured("""
+        from concurrent.futures import ThreadPoolExecutor
+        from mnist_demo.pictures import digit_from_picture
+    """, f"""
+        with ThreadPoolExecutor(8) as pool:
+            answer = list(pool.map(digit_from_picture, [{str(tmp_path / "big.png")!r}] * 8))
+    """)
+    report("eight 4,000x4,000 RGBA PNGs at once", peak)
+    assert answer == str([None] * 8)
+    assert peak < BUDGET
+
+
 def test_a_nested_safetensors_header():
     answer, peak = measured("""
         import struct
