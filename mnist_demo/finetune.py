@@ -48,7 +48,7 @@ from .train import (
 SHARES = (0.1, 0.2, 0.3)  # the visitor's share of each stage's rows, one epoch per stage
 MAX_MNIST_LOSS = 0.01  # at most 1 point of MNIST validation accuracy lost, on all 20,000
 SUBSET_MARGIN = 0.002  # a stage qualifies on the subset with this much to spare
-BLENDS = (0.75, 0.5)  # each checkpoint is also tried this far from the starting weights
+BLENDS = (0.75, 0.5, 0.25)  # each checkpoint is also tried this far from the starting weights
 FULL_CHECKS = 3  # candidates checked on all of validation before giving up and keeping the start
 VALID_EVERY = 10  # the subset measured after each stage: every 10th validation digit (2,000)
 
