@@ -80,6 +80,7 @@ class FineTuneChoice:
     held_after: float
     valid_before: float  # all of MNIST validation
     valid_after: float
+    valid_loss_after: float
     subset_before: float  # the starting weights on the validation subset that the stages are measured on
     tried: tuple[Stage, ...]
     seconds: float
@@ -112,8 +113,9 @@ class FineTuneChoice:
 
     def event(self, elapsed: float) -> EpochEvent:
         """The chosen weights as the run's last EpochEvent (all of validation), for its metadata."""
-        return EpochEvent(self.model, max(self.stages - 1, 0), len({s.epochs for s in self.tried}), float("nan"),
-                          self.valid_after, elapsed, 0.0, self.held_after if self.judged_on == "held-out" else None)
+        return EpochEvent(self.model, max(self.stages - 1, 0), len({s.epochs for s in self.tried}),
+                          self.valid_loss_after, self.valid_after, elapsed, 0.0,
+                          self.held_after if self.judged_on == "held-out" else None)
 
 
 def stage_rows(cfg: TrainConfig, data: MNIST, shares=SHARES) -> int:
@@ -157,7 +159,7 @@ class AdaptiveFineTune:
         self.total_steps = stage_steps(data, cfg, own, self.shares)
         self._quick = subset(data)
         self._start_state: dict | None = None
-        self._before: tuple[float, float, float, float] | None = None
+        self._before: tuple[float, float, float, tuple[float, float]] | None = None
         self._t0 = 0.0
 
     def _measure(self) -> tuple[float, float, float]:
@@ -168,9 +170,10 @@ class AdaptiveFineTune:
         x_valid, y_valid = as_tensors(self._quick, device)[2:]
         return held_acc, held_loss, evaluate(self.model, x_valid, y_valid)[1]
 
-    def _full_valid(self) -> float:
+    def _full_valid(self) -> tuple[float, float]:
+        """(loss, accuracy) on all of MNIST validation."""
         x_valid, y_valid = as_tensors(self.data, next(self.model.parameters()).device)[2:]
-        return evaluate(self.model, x_valid, y_valid)[1]
+        return evaluate(self.model, x_valid, y_valid)
 
     def __iter__(self) -> Iterator[StepEvent | EpochEvent]:
         self._t0 = time.perf_counter()
@@ -215,28 +218,29 @@ class AdaptiveFineTune:
             return self.choice
         if self._start_state is None:
             raise RuntimeError("finish() before the run started")
-        held0, loss0, sub0, full0 = self._before
+        held0, loss0, sub0, (valid_loss0, full0) = self._before
         key = lambda c: (c[0].held_acc, -c[0].held_loss)  # noqa: E731
         ranked = sorted((c for c in self._candidates()
                          if sub0 - c[0].subset_acc <= MAX_MNIST_LOSS - SUBSET_MARGIN and key(c) > (held0, -loss0)),
                         key=key, reverse=True)
-        chosen, full = None, full0
+        chosen, (valid_loss, full) = None, (valid_loss0, full0)
         for stage, state in ranked[:FULL_CHECKS]:  # the final word: all 20,000 validation digits
             self.model.load_state_dict(state)
-            full = self._full_valid()
+            valid_loss, full = self._full_valid()
             if full0 - full <= MAX_MNIST_LOSS:
                 chosen = stage
                 break
         if chosen is None:
             self.model.load_state_dict(self._start_state)
-            full = full0
+            valid_loss, full = valid_loss0, full0
         self.model.eval()
         self.choice = FineTuneChoice(
             model=architecture(self.model)["model"], share=chosen.share if chosen else None,
             stages=chosen.epochs if chosen else 0, blend=chosen.blend if chosen else 0.0, mnist_rows=self.rows,
             held=len(self.judge), judged_on="held-out" if self.own_held is not None else "training",
             held_before=held0, held_after=chosen.held_acc if chosen else held0, valid_before=full0,
-            valid_after=full, subset_before=sub0, tried=tuple(self.tried), seconds=time.perf_counter() - self._t0)
+            valid_after=full, valid_loss_after=valid_loss, subset_before=sub0, tried=tuple(self.tried),
+            seconds=time.perf_counter() - self._t0)
         self.states.clear()  # the checkpoints are no longer needed
         return self.choice
 

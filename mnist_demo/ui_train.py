@@ -349,7 +349,8 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
             now = time.perf_counter()
             if isinstance(event, EpochEvent) or now - last_ui >= UI_UPDATE_SECONDS or session.stop.is_set():
                 last_ui = now
-                yield (*curves.frames(), progress_line(event, cfg.epochs, eta), skip, skip, skip, skip)
+                yield (*curves.frames(), progress_line(event, len(SHARES) if adaptive else cfg.epochs, eta), skip,
+                       skip, skip, skip)
             if session.stop.is_set():
                 break
         if run is not None:  # stopped or not: the best weights within 1 point on MNIST, or the start

@@ -70,6 +70,7 @@ def test_it_learns_a_held_out_style_and_keeps_mnist(mnist, shipped):
     assert float(meta["adaptive_valid_after"]) == pytest.approx(choice.valid_after, abs=1e-6)
     last = choice.event(3.0)
     assert last.valid_acc == choice.valid_after and last.own_held_acc == choice.held_after
+    assert last.valid_loss == pytest.approx(evaluate(model, *as_tensors(mnist, torch.device("cpu"))[2:])[0])
 
 
 def test_digits_labelled_against_mnist_never_cost_more_than_a_point(mnist, shipped):
