@@ -23,6 +23,7 @@ import torch
 
 from .collection import Digits
 from .evaluation import evaluate, evaluate_digits
+from .finetune import SHARES, adaptive_finetune, stage_steps
 from .models import MODEL_NAMES, MODEL_TITLES
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
 from .settings import Settings, from_env
@@ -327,16 +328,20 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
     data = mnist_or_error()
     cfg = req.config
     per_epoch = steps_per_epoch(data, cfg, own)
+    adaptive = own is not None and req.start_from != "new weights"  # trained weights + own digits
+    if adaptive:  # the adaptive fine-tune: its stages are the curves' epochs
+        per_epoch = math.ceil(stage_steps(data, cfg, own) / len(SHARES))
     curves, eta = Curves(req.names, own_held is not None and len(own_held) > 0), Eta(
-        dict.fromkeys(req.names, cfg.epochs * per_epoch))
-    trained, last, before = {}, {}, {}
+        dict.fromkeys(req.names, stage_steps(data, cfg, own) if adaptive else cfg.epochs * per_epoch))
+    trained, last, before, choices = {}, {}, {}, {}
     start, last_ui = time.perf_counter(), 0.0
     for name in req.names:
         model = starts[name]
         if req.start_from != "new weights" or own_held is not None:  # where it starts: epoch 0 on the curves
             before[name] = starting_point(model, data, own_held)
             curves.accuracy(name, 0, *before[name])
-        for event in train(model, data, cfg, own, own_held):
+        run = adaptive_finetune(model, data, cfg, own, own_held) if adaptive else None
+        for event in run or train(model, data, cfg, own, own_held):
             curves.add(event)
             record(eta, event, per_epoch)
             if isinstance(event, EpochEvent):
@@ -344,9 +349,13 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
             now = time.perf_counter()
             if isinstance(event, EpochEvent) or now - last_ui >= UI_UPDATE_SECONDS or session.stop.is_set():
                 last_ui = now
-                yield (*curves.frames(), progress_line(event, cfg.epochs, eta), skip, skip, skip, skip)
+                yield (*curves.frames(), progress_line(event, len(SHARES) if adaptive else cfg.epochs, eta), skip,
+                       skip, skip, skip)
             if session.stop.is_set():
                 break
+        if run is not None:  # stopped or not: the best weights within 1 point on MNIST, or the start
+            choices[name] = run.finish()
+            last[name] = choices[name].event(last[name].elapsed if name in last else 0.0)
         eta.finish(name)
         trained[name] = model.to("cpu").eval()
         if session.stop.is_set():
@@ -355,10 +364,12 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
     accuracy = {n: ev.accuracy for n, ev in evaluations.items()}
     kept = session.keep_better(trained, accuracy)
     files = weights_files(trained, {n: run_metadata(cfg, f"{req.preset}, trained in the app", data, last.get(n),
-                                                    req.start_from, own, own_held) for n in trained}, session)
+                                                    req.start_from, own, own_held)
+                                       | (choices[n].metadata() if n in choices else {}) for n in trained}, session)
     gallery = [item for n, ev in evaluations.items() for item in mistakes_gallery(n, ev, x_valid)]
     held = len(own_held) if own_held is not None else 0
     text = verdict(session.stop.is_set(), time.perf_counter() - start, cfg, last, before, held, accuracy, kept)
+    text += "".join(f" {MODEL_TITLES[n]}: {c.sentence()}." for n, c in choices.items())
     yield (*curves.frames(), text, confusion_section(evaluations, "Your"), gallery, files, session)
 
 

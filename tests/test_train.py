@@ -278,6 +278,9 @@ def test_cli_fine_tunes_shipped_weights_on_exported_digits(mnist, tmp_path, caps
     assert float(meta["valid_acc"]) > 0.95  # started from the shipped weights, not from scratch
     assert meta["started_from"] == "shipped" and meta["own_digits"].startswith("30 kept digits, each ")
     assert meta["own_digits"].endswith("10 held out") and 0 <= float(meta["own_held_out_acc"]) <= 1
+    # --init with --own-digits: the adaptive fine-tune chose, and says what, here and in the file.
+    assert "cnn: The adaptive fine-tune" in out and meta["adaptive_fine_tune"] in out
+    assert float(meta["valid_acc"]) >= float(meta["adaptive_valid_before"]) - 0.01
 
 
 def test_cli_refuses_bad_digit_files_and_weights(tmp_path, capsys):
