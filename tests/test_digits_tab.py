@@ -202,3 +202,16 @@ def test_fine_tune_refuses_what_it_cannot_do(session):
         next(run_training(Session(), None, *train_args(start_from="new weights")))
     with pytest.raises(gr.Error, match="Start from one of"):
         next(run_training(session, None, *train_args(start_from="yesterday")))
+
+
+@pytest.mark.slow  # the quick loop skips it: trains for seconds
+def test_a_fine_tune_on_own_digits_is_adopted_though_it_trades_a_little_mnist(session):
+    """The adaptive fine-tune keeps MNIST within a point by construction and improves the
+    visitor's held-out digits: it becomes their weights even when the weights it started from
+    scored higher on MNIST (which "a worse run never replaces a better one" would refuse)."""
+    shipped = load_shipped_models()
+    session.keep_better({"cnn": copy.deepcopy(shipped["cnn"])}, {"cnn": 0.999})  # as if it were near perfect
+    before = session.models["cnn"]
+    final = list(run_training(session, None, *train_args(start_from="my trained weights"), shipped=shipped))[-1][2]
+    assert session.models["cnn"] is not before and session.accuracy["cnn"] < 0.999
+    assert "below your earlier" not in final and not session.set_aside
