@@ -4,8 +4,9 @@ own components and that no theme or CSS can reach (docs/accessibility.md lists t
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
-from tests.pad_driver import DESKTOP, DIGITS, PHONE, draw, open_app, touch_draw
+from tests.pad_driver import DESKTOP, DIGITS, PHONE, draw, touch_draw
 
 pytestmark = pytest.mark.browser  # drives Chromium
 
@@ -46,8 +47,14 @@ def serious_violations(page) -> list[str]:
 @pytest.mark.parametrize("mode, context", [("light", dict(DESKTOP, color_scheme="light")),
                                            ("dark", dict(DESKTOP, color_scheme="dark")),
                                            ("phone", dict(PHONE, color_scheme="light"))])
-def test_no_serious_violation_on_any_tab(browser, app_url, mode, context):
-    page = open_app(browser, app_url, **context)
+def test_no_serious_violation_on_any_tab_and_no_other_host_asked(browser, app_url, mode, context):
+    """Also: everything the page loads (scripts, styles, fonts, weights) comes from the app's own
+    address, so a school network without internet serves it whole."""
+    asked = []
+    page = browser.new_page(**context)
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(app_url, wait_until="load")
+    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
     # A drawing first: the answer cards, their "% sure" line and "Wrong?" row are then shown.
     (touch_draw if mode == "phone" else draw)(page, DIGITS["7"])
     found = {}
@@ -58,3 +65,5 @@ def test_no_serious_violation_on_any_tab(browser, app_url, mode, context):
         found[tab] = serious_violations(page)
     page.close()
     assert not any(found.values()), found
+    own = app_url.split("/")[2]
+    assert asked and [url for url in asked if url.split("/")[2] != own] == []
