@@ -1,0 +1,37 @@
+"""The addresses other machines on the local network can open the app at, for a school laptop
+serving its class (`python app.py --host 0.0.0.0`). Read from the machine itself (Linux's routing
+table, else the host name's addresses): nothing is sent, and no internet is needed."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+FIB_TRIE = Path("/proc/net/fib_trie")
+
+
+def local_addresses(fib_trie: str | None = None) -> list[str]:
+    """This machine's own IPv4 addresses, loopback left out. ``fib_trie``: the text of Linux's
+    /proc/net/fib_trie, where each of them is an address followed by a "/32 host LOCAL" line."""
+    if fib_trie is None:
+        try:
+            fib_trie = FIB_TRIE.read_text()
+        except OSError:
+            fib_trie = ""
+    found, last = set(), None
+    for line in fib_trie.splitlines():
+        text = line.strip()
+        if text.startswith("|-- "):
+            last = text[4:]
+        elif text.startswith("/32 host LOCAL") and last:
+            found.add(last)
+    if not found:  # not Linux: the addresses the host's name resolves to
+        try:
+            found = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+        except OSError:
+            found = set()
+    return sorted(a for a in found if not a.startswith("127."))
+
+
+def lan_urls(port: int, addresses: list[str] | None = None) -> list[str]:
+    return [f"http://{address}:{port}/" for address in (local_addresses() if addresses is None else addresses)]
