@@ -4,8 +4,9 @@ how long is decided by the run itself, within a budget of at most 1 point lost o
 A fixed share of the visitor's digits per epoch is right only for the handwriting it was measured
 on: a style far from MNIST needs more of it, one close to MNIST less. ``adaptive_finetune`` trains
 in stages of one epoch each, continuing from the previous stage, with a rising share of the
-visitor's digits (``SHARES``: 5 % → 10 % → 20 % → 30 %). After each stage it measures their
-held-out digits and MNIST validation (a fixed tenth of it, to stay fast) and keeps a checkpoint.
+visitor's digits (``SHARES``: 10 % → 20 % → 30 %), each checkpoint also tried blended with the
+starting weights (``BLENDS``). After each stage it measures their held-out digits and MNIST
+validation (a fixed tenth of it, to stay fast).
 At the end it picks the checkpoint that reads the held-out digits best among those within the
 budget, confirms it on all 20,000 validation digits, and leaves the model there. When none
 qualifies, the starting weights come back, and its sentence says so.
