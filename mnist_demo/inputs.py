@@ -1,7 +1,7 @@
 """What the page sends the server, read and checked in one place: pictures as data URLs (decoded
-by pictures.open_image), the
-drawing as 784 numbers, weights as base64 safetensors, and the fields of a page event. Each reader
-returns clean values or raises an error whose message is a sentence for the visitor."""
+by pictures.py), the drawing as 784 numbers, weights as base64 safetensors, kept digits as the
+browser stores them, and the fields of a page event. Each reader returns clean values or raises
+an error whose message is a sentence for the visitor."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import math
 import gradio as gr
 import numpy as np
 
-from .collection import CAP, MAX_ID, PIXELS, CollectionError
+from .collection import CAP, PIXELS, CollectionError
 from .models import MODEL_NAMES
 from .page_assets import SHIPPED
 from .pictures import MAX_FILE_BYTES as MAX_PICTURE_BYTES
@@ -92,9 +92,9 @@ def digits_from_page(entries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ids.append(entry.get("id"))
     if any(type(v) is not int for v in labels + ids):  # not bool, float or text: numpy would coerce them
         raise CollectionError("A kept digit's id and label must be whole numbers.")
-    if not all(0 <= v <= 9 for v in labels) or not all(0 <= v < MAX_ID for v in ids):
-        raise CollectionError("A kept digit's label is 0 to 9, and its id a whole number from 0 to 2**53.")
-    return pixels, np.array(labels, dtype=np.int64), np.array(ids, dtype=np.int64)
+    # No dtype: a whole number too large for int64 becomes an object array, which the collection
+    # refuses with the rest of its checks on ranges.
+    return pixels, np.array(labels), np.array(ids)
 
 
 def event_fields(evt: gr.EventData) -> dict:

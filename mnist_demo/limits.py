@@ -1,15 +1,11 @@
 """What one request may cost the server: its body's size, checked before Gradio parses anything,
-and the memory a large request leaves behind, given back to the system afterwards.
+and the memory a large request leaves behind, given back to the system afterwards (memory.py).
 
 ``BodyLimit`` is a pure ASGI middleware (no Starlette ``BaseHTTPMiddleware``, which buffers):
 a declared ``Content-Length`` over the route's limit is refused at once with HTTP 413 and a
 sentence, and a body sent without one (chunked) is counted as it streams and refused the moment
 it passes the limit. Install it through ``demo.launch(app_kwargs=app_kwargs())``: Gradio passes
 ``app_kwargs`` to its FastAPI app, whose ``middleware`` list runs before any route.
-
-``give_back_memory`` asks glibc to return freed memory to the system (``malloc_trim(0)``);
-elsewhere it does nothing. Without it a process that once decoded a large picture keeps the
-peak as its size for good.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ import json
 import math
 
 from .collection import CAP
-from .memory import give_back_memory, gives_back_memory, peak_rss_bytes, rss_bytes  # noqa: F401 (re-exported)
+from .memory import give_back_memory
 from .pictures import MAX_FILE_BYTES as PICTURE_BYTES
 from .weights import MAX_BYTES as WEIGHTS_BYTES
 

@@ -36,11 +36,6 @@ def rss_bytes() -> int:
     return _status_field("VmRSS")
 
 
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory so far (Linux's VmHWM; 0 elsewhere)."""
-    return _status_field("VmHWM")
-
-
 def _status_field(name: str) -> int:
     try:
         with open("/proc/self/status") as f:

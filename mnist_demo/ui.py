@@ -11,7 +11,7 @@ import gradio as gr
 
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
-from .limits import app_kwargs, gives_back_memory
+from .limits import app_kwargs
 from .page_assets import page_file
 from .pictures import digit_from_picture
 from .preprocess import ImageInputError
@@ -31,7 +31,6 @@ see the same 28×28 picture, prepared the way MNIST's digits were: cropped to th
 """
 
 
-@gives_back_memory
 def classify(predictor: Predictor, path: str | None) -> dict:
     """One image file of any size and background in; both models' answers out."""
     if not path:

@@ -21,7 +21,7 @@ from .data import mnist_or_error
 from .digit_files import DigitFileError, read_digit_files, write_idx_pair, write_png_zip
 from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
 from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_page
-from .limits import gives_back_memory
+from .memory import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, thumbnail
 from .ui_draw import DrawTab, chosen_models, summary_markdown, use_restored, weight_sources
@@ -126,8 +126,8 @@ def restore(session, evt: gr.EventData):
     for name in MODEL_NAMES:
         if name in weights:
             try:
-                session.models[name], meta = model_from_page(name, weights[name])
-                session.accuracy[name] = recorded_accuracy(meta)
+                model, meta = model_from_page(name, weights[name])
+                session.adopt({name: model}, {name: recorded_accuracy(meta)})
             except WeightsError as e:
                 gr.Warning(f"Your trained weights kept in this browser could not be read back: {e}")
     return summary_markdown(session.digits.snapshot())
@@ -155,7 +155,8 @@ def import_files(files, session):
     try:
         pixels, labels = read_digit_files(files or [])  # gr.File gives paths
         ids, already, copies = session.digits.add_unseen(pixels, labels)
-        added = session.digits.snapshot().part(np.isin(session.digits.snapshot().ids, ids))
+        now = session.digits.snapshot()
+        added = now.part(np.isin(now.ids, ids))
         status = f"Imported {len(ids):,} digits; you have {len(session.digits):,}."
         if already:
             status += f" Skipped {already:,} already in your collection."

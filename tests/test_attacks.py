@@ -257,7 +257,7 @@ def test_memory_is_given_back_after_large_pictures():
         import io, json, threading
         import numpy as np
         from PIL import Image
-        from mnist_demo.limits import give_back_memory, rss_bytes
+        from mnist_demo.memory import give_back_memory, rss_bytes
         from mnist_demo.pictures import open_image
         from mnist_demo.preprocess import preprocess
         a = np.zeros((3000, 4000, 4), np.uint8)

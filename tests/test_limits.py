@@ -18,9 +18,6 @@ from mnist_demo.limits import (
     QUEUE_JOIN_LIMIT,
     UPLOAD_LIMIT,
     app_kwargs,
-    give_back_memory,
-    gives_back_memory,
-    rss_bytes,
 )
 from tests.app_launcher import free_port
 
@@ -104,23 +101,3 @@ def test_small_requests_pass_and_the_client_works_through_the_queue(server, tmp_
 def test_the_rest_routes_that_skip_the_queue_are_closed(server, path):
     status, _ = post(server, path, json.dumps({"data": ["x"], "fn_index": 1}).encode())
     assert status in (404, 422), status  # api_open=False: "join the queue"
-
-
-def test_memory_is_given_back():
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        pytest.skip("glibc only")
-
-    @gives_back_memory
-    def allocate():
-        blocks = [bytearray(64 * 1024) for _ in range(4000)]  # 256 MB in small blocks: kept by the heap
-        del blocks[:-1]  # the last one pins the top of the heap: only malloc_trim gets the rest back
-        return blocks
-
-    give_back_memory()
-    before = rss_bytes()
-    keep = allocate()
-    after = rss_bytes()
-    assert after - before < 64 * 1024 * 1024, (before, after)
-    del keep
