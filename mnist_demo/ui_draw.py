@@ -89,8 +89,10 @@ def send_models(shipped_page: dict, session, *choices):
 def send_trained(shipped_page: dict, session, *choices):
     """A training ended: its weights to the page, which keeps them in the browser and, where the
     visitor already chose their own, answers with them at once."""
-    trained = {n: own_page_weights(session, n)["safetensors"] for n in session.models}
-    return gr.HTML(models=page_models(shipped_page, session, choices), trained=trained)
+    own = {n: own_page_weights(session, n) for n in session.models}  # encoded once, for both props
+    sources = weight_sources(session, choices)
+    models = {n: own[n] if source == MINE else shipped_page[n] for n, source in sources.items()}
+    return gr.HTML(models=models, trained={n: weights["safetensors"] for n, weights in own.items()})
 
 
 def use_restored(shipped_page: dict, session):
