@@ -306,17 +306,15 @@ def run_training(session: Session, request: gr.Request | None, *controls, settin
     waiting, session.waiting = session.waiting, False  # True when its Start button queued it
     WAITING.leave(session)  # its turn came: its place in the line is free
     req = TrainRequest.from_controls(controls, settings or from_env(os.environ))
-    if session.running:
-        raise gr.Error("A training is already running in this tab: stop it first.")
-    starts = starting_models(req, session, shipped)
-    own, own_held = own_digits(req.include_own, session)
-    if waiting and session.stop.is_set():  # Stop pressed while it waited: it leaves the queue
-        skip = gr.skip()
-        yield None, None, "Stopped while waiting for its turn: nothing was trained.", skip, skip, skip, skip
-        return
-    if not waiting:  # an API call, which has no Start button: only a Stop from now on counts
-        session.stop.clear()
-    with running(session, request):
+    with running(session, request):  # claimed before any work: a second Start is refused at once
+        starts = starting_models(req, session, shipped)
+        own, own_held = own_digits(req.include_own, session)
+        if waiting and session.stop.is_set():  # Stop pressed while it waited: it leaves the queue
+            skip = gr.skip()
+            yield None, None, "Stopped while waiting for its turn: nothing was trained.", skip, skip, skip, skip
+            return
+        if not waiting:  # an API call, which has no Start button: only a Stop from now on counts
+            session.stop.clear()
         yield from training_stream(req, session, starts, own, own_held)
 
 
@@ -327,12 +325,14 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
     yield None, None, "Loading MNIST… (the first time on a new machine this downloads it)", skip, skip, skip, skip
     data = mnist_or_error()
     cfg = req.config
-    per_epoch = steps_per_epoch(data, cfg, own)
     adaptive = own is not None and req.start_from != "new weights"  # trained weights + own digits
     if adaptive:  # the adaptive fine-tune: its stages are the curves' epochs
-        per_epoch = math.ceil(stage_steps(data, cfg, own) / len(SHARES))
-    curves, eta = Curves(req.names, own_held is not None and len(own_held) > 0), Eta(
-        dict.fromkeys(req.names, stage_steps(data, cfg, own) if adaptive else cfg.epochs * per_epoch))
+        steps = stage_steps(data, cfg, own)
+        per_epoch = math.ceil(steps / len(SHARES))
+    else:
+        per_epoch = steps_per_epoch(data, cfg, own)
+        steps = cfg.epochs * per_epoch
+    curves, eta = Curves(req.names, own_held is not None and len(own_held) > 0), Eta(dict.fromkeys(req.names, steps))
     trained, last, before, choices = {}, {}, {}, {}
     start, last_ui = time.perf_counter(), 0.0
     for name in req.names:
