@@ -5,8 +5,7 @@ import os
 
 import torch
 
-from mnist_demo import downloads
-from mnist_demo.lan import lan_urls
+from mnist_demo import downloads, lan
 from mnist_demo.settings import from_env
 from mnist_demo.ui import LAUNCH_OPTIONS, build_demo, queue_options
 
@@ -26,7 +25,8 @@ if __name__ == "__main__":
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = parser.parse_args()
     if args.host in ("0.0.0.0", "::"):  # a laptop serving a class: say where students should go
-        urls = lan_urls(args.port)
+        lan.SERVING_LAN = True
+        urls = lan.lan_urls(args.port)
         print("Students on this network can open: " + (", ".join(urls) if urls else
               f"http://<this computer's address>:{args.port}/ (no network address found)"), flush=True)
     demo.queue(**queue_options(SETTINGS)).launch(server_name=args.host, server_port=args.port, share=args.share,

@@ -14,12 +14,10 @@ import numpy as np
 
 from .collection import CAP, PIXELS, CollectionError
 from .models import MODEL_NAMES
-from .page_assets import SHIPPED
+from .page_assets import CLASS, MINE, SHIPPED  # noqa: F401 (the weights choices, named once there)
 from .pictures import MAX_FILE_BYTES as MAX_PICTURE_BYTES
 from .preprocess import FIELD, ImageInputError
 from .weights import WeightsError, weights_from_bytes
-
-MINE = "my trained weights"  # the visitor's choice of their own weights (SHIPPED: the shipped ones)
 
 
 def bytes_from_data_url(url) -> bytes:

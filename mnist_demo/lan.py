@@ -8,6 +8,9 @@ import socket
 from pathlib import Path
 
 FIB_TRIE = Path("/proc/net/fib_trie")
+# Set by app.py when it serves every network interface: a class's join link then uses this
+# machine's network address, not the "localhost" its teacher opened it at.
+SERVING_LAN = False
 
 
 def local_addresses(fib_trie: str | None = None) -> list[str]:

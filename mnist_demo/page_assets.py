@@ -23,6 +23,10 @@ PAGE = Path(__file__).with_name("page")
 # Pure code, loaded in this order before pad.js (the wiring) runs.
 PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.js", "store.js")
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
+MINE = "my trained weights"  # the visitor's choice of their own weights
+CLASS = "our class's model"  # a class member's choice of the model their class trained (ui_class.py)
+# What an answer card says of whose weights answer, by source.
+SOURCE_NOTES = {SHIPPED: "", MINE: "· your weights", CLASS: "· your class's model"}
 
 
 def page_file(name: str) -> str:
@@ -54,6 +58,7 @@ def page_setup() -> dict:
         "titles": MODEL_TITLES,
         "shapes": model_shapes(),
         "shipped": SHIPPED,
+        "source_notes": SOURCE_NOTES,
         "max_weights_bytes": MAX_BYTES,
     }
 

@@ -8,11 +8,30 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import dataclass, field
 
 import gradio as gr
 
 from . import downloads
 from .collection import Collection
+
+
+@dataclass
+class ClassSeat:
+    """This page's place in a class (ui_class.py): a student's, a teacher's or a wall's. The
+    class itself is in the classroom's database; this holds only what names it, and the class
+    model this page has loaded."""
+    code: str | None = None  # the class this page joined, as a student
+    student: str | None = None  # its anonymous id in that class
+    sent: int = 0  # drawings this page sent to the class
+    teaching: str | None = None  # the class this page teaches (its teacher link was used)
+    wall: str | None = None  # the wall token this page shows (a projector)
+    base_url: str = ""  # the app's address as the students reach it: join links are made from it
+    seen: int = -1  # the class's version last drawn on this page
+    model_version: int = 0  # the class model loaded below (0: none)
+    models: dict = field(default_factory=dict)  # "our class's model", by model name
+    model_page: dict = field(default_factory=dict)  # the same, as the pad receives it
+    trainer: Session | None = None  # the teacher's class training: its models, its Stop
 
 
 class Session:
@@ -29,6 +48,7 @@ class Session:
         self.digits = Collection()
         self.tested: dict | None = None
         self.downloads: str | None = None  # its folder's name under downloads.ROOT, once it has one
+        self.seat = ClassSeat()  # its class, if any
 
     @property
     def running(self) -> bool:

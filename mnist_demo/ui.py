@@ -9,6 +9,7 @@ import os
 
 import gradio as gr
 
+from .classroom import Classroom, limits_from
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
 from .limits import app_kwargs
@@ -17,6 +18,7 @@ from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
 from .settings import Settings, from_env
+from .ui_class import BROWSER_KEY, BROWSER_SECRET, class_tab, wall_view, wire_class
 from .ui_digits import digits_tab
 from .ui_draw import draw_tab
 from .ui_inside import inside_tab
@@ -71,25 +73,36 @@ def api_tab(predictor: Predictor, settings: Settings) -> None:
                      concurrency_limit=settings.classify_concurrency)
 
 
-def build_demo(predictor: Predictor | None = None, settings: Settings | None = None) -> gr.Blocks:
+def build_demo(predictor: Predictor | None = None, settings: Settings | None = None,
+               classroom: Classroom | None = None) -> gr.Blocks:
     predictor = predictor or Predictor()
     settings = settings or from_env(os.environ)
+    classroom = classroom or Classroom(settings.data_dir, limits_from(settings))
     shipped = predictor.models
     # Gradio's copies of the files it served (weight downloads) are removed after an hour.
     with gr.Blocks(title="MNIST Draw & Train", delete_cache=(3600, 3600)) as demo:
         # Per browser session; when the session ends, its training stops and its files go.
         session = gr.State(Session(), delete_callback=close_session)
-        gr.Markdown(INTRO, elem_id="intro")
-        with gr.Tab("Draw"):
-            draw = draw_tab(predictor, session)
-        with gr.Tab("Your digits", elem_id="digits-tab") as tab:
-            digits_tab(tab, draw, session, shipped)
-        with gr.Tab("Train"):
-            train_tab(session, settings, shipped, draw)
-        with gr.Tab("Look inside", elem_id="inside-tab") as tab:
-            inside_tab(tab, draw, session, shipped)
-        with gr.Tab("API"):
-            api_tab(predictor, settings)
+        # Which class this browser is in (or teaches): a reload or a restarted server finds it again.
+        stored = gr.BrowserState(None, storage_key=BROWSER_KEY, secret=BROWSER_SECRET)
+        with gr.Column() as app_view:  # everything but the projector wall
+            gr.Markdown(INTRO, elem_id="intro")
+            with gr.Tabs() as tabs:
+                with gr.Tab("Draw", id="draw"):
+                    draw = draw_tab(predictor, session)
+                with gr.Tab("Your digits", id="digits", elem_id="digits-tab") as tab:
+                    digits_tab(tab, draw, session, shipped)
+                with gr.Tab("Class", id="class", elem_id="class-tab"):
+                    class_parts = class_tab()
+                with gr.Tab("Train", id="train"):
+                    train_tab(session, settings, shipped, draw)
+                with gr.Tab("Look inside", id="inside", elem_id="inside-tab") as tab:
+                    inside_tab(tab, draw, session, shipped)
+                with gr.Tab("API", id="api"):
+                    api_tab(predictor, settings)
+        wall_parts = wall_view()
+        wire_class(demo, classroom, predictor, settings, session, stored, draw, tabs, app_view, class_parts,
+                   wall_parts)
         demo.unload(stop_on_tab_close)
     return demo
 

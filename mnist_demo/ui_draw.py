@@ -19,7 +19,7 @@ import numpy as np
 from .collection import EMPTY, to_bytes
 from .data import mnist_or_error
 from .inference import Predictor
-from .inputs import MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page
+from .inputs import CLASS, MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, page_head, page_setup, page_weights, thumbnail
 from .pictures import digit_from_picture
@@ -51,15 +51,21 @@ def read_digit(predictor: Predictor, data) -> dict:
         return {"error": str(e)}
 
 
+def choice_models(session, choice: str) -> dict:
+    """The models behind a weights choice other than the shipped ones: the visitor's own, or
+    their class's (while they are in a class that published one)."""
+    return {MINE: session.models, CLASS: session.seat.models}.get(choice, {})
+
+
 def weight_sources(session, choices) -> dict[str, str]:
-    """Whose weights answer for each model: MINE where the visitor chose and has their own."""
-    return {n: MINE if c == MINE and n in session.models else SHIPPED
-            for n, c in zip(MODEL_NAMES, choices, strict=True)}
+    """Whose weights answer for each model: the chosen ones where this visitor has them, else
+    the shipped ones."""
+    return {n: c if n in choice_models(session, c) else SHIPPED for n, c in zip(MODEL_NAMES, choices, strict=True)}
 
 
 def chosen_models(shipped: dict, session, choices) -> dict:
-    """The models this visitor picked: their own trained ones where chosen and available."""
-    return {n: session.models[n] if source == MINE else shipped[n]
+    """The models this visitor picked: their own trained ones or their class's, where chosen and available."""
+    return {n: shipped[n] if source == SHIPPED else choice_models(session, source)[n]
             for n, source in weight_sources(session, choices).items()}
 
 
@@ -69,9 +75,17 @@ def own_page_weights(session, name: str) -> dict:
     return page_weights(session.models[name], MINE, None if accuracy is None else {"valid_acc": f"{accuracy:.6f}"})
 
 
+def page_weights_for(shipped_page: dict, session, name: str, source: str) -> dict:
+    if source == MINE:
+        return own_page_weights(session, name)
+    if source == CLASS:
+        return session.seat.model_page[name]
+    return shipped_page[name]
+
+
 def page_models(shipped_page: dict, session, choices) -> dict:
-    """What the pad loads for each model: the shipped weights, or the visitor's where chosen and had."""
-    return {n: shipped_page[n] if source == SHIPPED else own_page_weights(session, n)
+    """What the pad loads for each model: the shipped weights, or the visitor's or class's where chosen and had."""
+    return {n: page_weights_for(shipped_page, session, n, source)
             for n, source in weight_sources(session, choices).items()}
 
 
@@ -91,7 +105,8 @@ def send_trained(shipped_page: dict, session, *choices):
     visitor already chose their own, answers with them at once."""
     own = {n: own_page_weights(session, n) for n in session.models}  # encoded once, for both props
     sources = weight_sources(session, choices)
-    models = {n: own[n] if source == MINE else shipped_page[n] for n, source in sources.items()}
+    models = {n: own[n] if source == MINE else page_weights_for(shipped_page, session, n, source)
+              for n, source in sources.items()}
     return gr.HTML(models=models, trained={n: weights["safetensors"] for n, weights in own.items()})
 
 
@@ -134,6 +149,7 @@ class DrawTab(NamedTuple):
     pad: gr.HTML  # its value: the drawing's 784 numbers; its events: keep, restore
     choices: list[gr.Radio]  # the weights each model answers with
     summary: gr.Markdown  # the line about the visitor's kept digits
+    class_line: gr.Markdown  # the line about the visitor's class, when they are in one
     shipped_page: dict  # the shipped weights as the page receives them, encoded once
 
 
@@ -147,6 +163,7 @@ def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
         server_functions=[reader],
         setup=page_setup(), models=shipped_page, trained=None)
     summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary")
+    class_line = gr.Markdown(visible=False, elem_id="class-line")
     with gr.Row():
         choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",
                             elem_id=f"weights-{n}", interactive=True) for n in MODEL_NAMES]
@@ -160,4 +177,4 @@ def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
         choice.input(functools.partial(send_models, shipped_page), [session, *choices], [pad, *choices], **quiet)
     grid_button.click(functools.partial(random_grid, predictor.models), [session, *choices], grid,
                       api_visibility="private")
-    return DrawTab(pad, choices, summary, shipped_page)
+    return DrawTab(pad, choices, summary, class_line, shipped_page)

@@ -23,12 +23,14 @@ def shipped_weights_dir():
 
 
 @pytest.fixture(scope="session")
-def app_url():
-    """The real app, launched as a user would (`python app.py`), on a free loopback port."""
+def app_url(tmp_path_factory):
+    """The real app, launched as a user would (`python app.py`), on a free loopback port, its
+    data folder (the classes' database) a fresh one."""
     from tests.app_launcher import launch
 
     log = REPO / ".pytest_cache" / "app.log" if (REPO / ".pytest_cache").is_dir() else None
-    with launch("app.py", log=log) as (url, _process):
+    data = tmp_path_factory.mktemp("app-data")
+    with launch("app.py", log=log, env={"MNIST_DATA_DIR": str(data)}) as (url, _process):
         yield url
 
 

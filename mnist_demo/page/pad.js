@@ -24,6 +24,7 @@ const inkContext = ink.getContext("2d", { willReadFrequently: true });
 const strokes = pen.createStrokes();
 let picture = null; // {digit, url} after a picture was read by the server
 let models = {}, modelProblem = null, digit = null, pending = 0, serverCall = 0;
+let said = null; // each model's answer now shown, {name: digit}: a kept drawing carries it to a class
 
 // ------------------------------------------------------------------ the models' weights
 
@@ -66,7 +67,7 @@ const cards = Object.fromEntries(NAMES.map((name) => [name, $(`#card-${name}`)])
 
 function showCard(name, out) {
   const card = cards[name];
-  card.querySelector(".source").textContent = props.models[name].source === setup.shipped ? "" : "· your weights";
+  card.querySelector(".source").textContent = setup.source_notes[props.models[name].source] ?? "";
   card.classList.toggle("empty", !out);
   if (!out) { // the page contract: data-model and data-label only while something is drawn
     card.removeAttribute("data-model");
@@ -118,6 +119,7 @@ function showPreview(x) {
 }
 
 function show(answers) {
+  said = answers ? Object.fromEntries(NAMES.map((n) => [n, answers[n].label])) : null;
   for (const name of NAMES) showCard(name, answers && answers[name]);
   showVerdict(answers);
   showPreview(digit);
@@ -257,7 +259,7 @@ function keep(label) {
   if (strokes.drawing || !digit) return;
   const entry = { id: store.newId(), label, pixels: store.bytesToBase64(store.digitBytes(digit, SCALE)) };
   const saved = kept.add([entry]);
-  trigger("keep", entry);
+  trigger("keep", { ...entry, said }); // the answers seen go with it, for a class's wall
   clear();
   setStatus(saved.ok ? say.keptMessage(label) : `${say.keptMessage(label)} ${saved.problem}`, !saved.ok);
 }

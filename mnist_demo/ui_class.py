@@ -1,0 +1,621 @@
+"""The Class tab, and the projector wall: a teacher starts a class, students join by link or code,
+what they keep also goes to the class, the wall shows it, and the class trains its own model.
+
+Three kinds of page, told apart by the address they were opened with:
+- ``?class=CODE``: a student's join link (or the code typed in this tab);
+- ``?teach=TOKEN``: the teacher's private link, the way back to the controls;
+- ``?wall=TOKEN``: the projector wall, which only shows (its token grants nothing else).
+
+Everything a class owns is in the classroom's SQLite database (classroom.py); a page holds only
+its ``ClassSeat`` (session.py) and, in the browser, which class it is in (a ``gr.BrowserState``),
+so a reload or a restarted server finds its class again. The HTML is drawn by class_wall.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import time
+
+import gradio as gr
+import numpy as np
+
+from . import lan
+from .class_wall import cell_html, join_card, spaced, teacher_drawings_html, wall_html
+from .classroom import ClassError, Classroom, normalize_code, to_digits
+from .collection import Collection, CollectionError, Digits
+from .data import mnist_or_error
+from .digit_files import write_idx_pair, write_png_zip
+from .evaluation import evaluate_model
+from .inference import Predictor
+from .inputs import CLASS, MINE, SHIPPED, digits_from_page, event_fields
+from .models import MODEL_NAMES, MODEL_TITLES
+from .page_assets import page_file, page_weights
+from .session import ClassSeat, Session
+from .settings import Settings
+from .train import PRESETS
+from .ui_draw import DrawTab, page_models
+from .ui_train import TrainRequest, own_digits, running, starting_models, starting_point, training_stream
+from .weights import WeightsError, weights_from_bytes, weights_to_bytes
+
+WALL_SECONDS = 1.0  # the wall checks for news this often (the issue's bar: on the wall within 2 s)
+TEACHER_SECONDS = 2.0  # the teacher's list of drawings
+STUDENT_SECONDS = 4.0  # a student's page asks whether the class has a new model (bar: 10 s)
+BROWSER_KEY = "mnist-draw-class"
+# gr.BrowserState scrambles what it stores with this key. It is sent to the page anyway, so it
+# guards nothing: it is fixed only so that a restarted server still reads what browsers stored.
+BROWSER_SECRET = "mnist-draw-and-train-class-seat"
+
+
+# ---------------------------------------------------------------------------- addresses
+
+
+def client_of(request: gr.Request | None) -> str:
+    """Who is guessing codes, for the classroom's rate limit: the first forwarded address (a
+    Space's proxy), else the connection's."""
+    if request is None:
+        return "local"
+    forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
+    return forwarded or getattr(request.client, "host", None) or "unknown"
+
+
+def base_url(request: gr.Request | None) -> str:
+    """The app's address as students reach it. A teacher on the serving laptop opens it as
+    localhost, which no phone can reach: then the laptop's network address, when it serves the
+    network (app.py --host 0.0.0.0)."""
+    if request is None:
+        return "http://localhost:7860/"
+    headers = request.headers
+    host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
+    scheme = headers.get("x-forwarded-proto") or request.url.scheme
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    if name in ("localhost", "127.0.0.1") and lan.SERVING_LAN and lan.local_addresses():
+        return f"http://{lan.local_addresses()[0]}:{port or 7860}/"
+    return f"{scheme}://{host}/"
+
+
+def join_url(seat: ClassSeat, code: str) -> str:
+    return f"{seat.base_url}?class={code}"
+
+
+# ---------------------------------------------------------------------------- what the pages show
+
+
+def student_text(seat: ClassSeat, note: str = "") -> str:
+    if not seat.code:
+        return note or "You are not in a class. Type the code your teacher shows, or open their join link."
+    return (f"**You are in class {spaced(seat.code)}.** Every digit you keep also goes to the class, without "
+            f"your name; no one else's drawings are shown here. {note}").strip()
+
+
+def class_line(seat: ClassSeat, note: str = "") -> gr.Markdown:
+    """The Draw tab's line about the class, under the pad."""
+    if not seat.code:
+        return gr.Markdown(note, visible=bool(note))
+    sent = f" {seat.sent} sent from this page." if seat.sent else ""
+    model = " Your class’s model is here: pick *our class’s model* below." if seat.models else ""
+    return gr.Markdown(f"**Class {spaced(seat.code)}:** what you keep also goes to the class, without your "
+                       f"name.{sent}{model} {note}".strip(), visible=True)
+
+
+def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
+    code = seat.teaching
+    teacher = f"{seat.base_url}?teach={classroom.teacher_token(code)}"
+    wall = f"{seat.base_url}?wall={classroom.wall_token(code)}"
+    return (f'<div class="teacher-card">{join_card(code, join_url(seat, code))}'
+            f'<p><a id="class-wall-link" href="{wall}" target="_blank" rel="noopener">Open the wall</a> '
+            f'on the projector: it shows the drawings and scores, and grants nothing else.</p>'
+            f'<p class="private">Your private teacher link, the way back to these controls from any device: '
+            f'<a id="class-teacher-link" href="{teacher}">{teacher}</a>. Do not project it.</p></div>')
+
+
+def weights_options(seat: ClassSeat) -> list[str]:
+    """The Draw tab's weights choices: "our class's model" while this page has one."""
+    return [SHIPPED, MINE, CLASS] if seat.models else [SHIPPED, MINE]
+
+
+# ---------------------------------------------------------------------------- joining and leaving
+
+
+class ClassPage:
+    """The components the class handlers update, named once; ``views`` fills them from a seat."""
+
+    def __init__(self, **components):
+        self.__dict__.update(components)
+
+    def outputs(self) -> list:
+        return [self.status, self.join_box, self.leave, self.line, self.student_timer, self.stored,
+                self.start, self.teacher_view, self.teacher_card, self.lock, self.teacher_drawings,
+                self.teacher_timer, self.app_view, self.wall_view, self.wall, self.wall_timer, self.tabs]
+
+    def views(self, seat: ClassSeat, classroom: Classroom, note: str = "", select: bool = False) -> dict:
+        teaching, walling = seat.teaching, seat.wall is not None
+        out = {
+            self.status: student_text(seat, note),
+            self.join_box: gr.Group(visible=not seat.code and not teaching),
+            self.leave: gr.Button(visible=bool(seat.code)),
+            self.line: class_line(seat),
+            self.student_timer: gr.Timer(active=bool(seat.code)),
+            self.stored: {"code": seat.code, "student": seat.student,
+                          "teacher": classroom.teacher_token(teaching) if teaching else None},
+            self.start: gr.Button(visible=not teaching),
+            self.teacher_view: gr.Column(visible=bool(teaching)),
+            self.teacher_timer: gr.Timer(active=bool(teaching)),
+            self.app_view: gr.Column(visible=not walling),
+            self.wall_view: gr.Column(visible=walling),
+            self.wall_timer: gr.Timer(active=walling),
+            self.tabs: gr.Tabs(selected="class") if select else gr.skip(),
+        }
+        if teaching:
+            seat.seen = -1  # the next tick redraws the drawings
+            out[self.teacher_card] = teacher_links(seat, classroom)
+            out[self.lock] = gr.Button("Unlock joining" if is_locked(classroom, teaching) else "Lock joining")
+            out[self.teacher_drawings] = teacher_drawings_html(classroom.drawings(teaching))
+        else:
+            out |= {self.teacher_card: gr.skip(), self.lock: gr.skip(), self.teacher_drawings: gr.skip()}
+        out[self.wall] = gr.skip()
+        return out
+
+
+def join(classroom: Classroom, seat: ClassSeat, code: str, request: gr.Request | None) -> str:
+    """Join the class of ``code``; the sentence to show (why not, or nothing)."""
+    code = normalize_code(code)
+    if seat.code == code and classroom.is_member(code, seat.student):
+        return ""
+    try:
+        student = classroom.join(code, client_of(request))
+    except ClassError as e:
+        return f"⚠️ {e}"
+    seat.code, seat.student, seat.sent, seat.model_version, seat.models, seat.model_page = \
+        code, student, 0, 0, {}, {}
+    return ""
+
+
+def leave(seat: ClassSeat, classroom: Classroom | None = None) -> None:
+    if classroom is not None and seat.code:
+        classroom.leave(seat.code, seat.student)
+    seat.code = seat.student = None
+    seat.sent, seat.model_version, seat.models, seat.model_page = 0, 0, {}, {}
+
+
+def open_page(classroom: Classroom, page: ClassPage, session: Session, stored, request: gr.Request):
+    """The page opened: a wall, a teacher's link, a join link, or the class this browser was in."""
+    seat = session.seat
+    seat.base_url = base_url(request)
+    params = request.query_params if request is not None else {}
+    stored = stored if isinstance(stored, dict) else {}
+    note, select = "", False
+    if params.get("wall"):
+        code = classroom.code_for_wall(str(params["wall"]))
+        if code:
+            seat.wall, seat.seen = str(params["wall"]), -1
+        else:
+            note = "⚠️ That wall's class has ended (or the link is wrong)."
+    teacher = params.get("teach") or stored.get("teacher")
+    if teacher and not seat.wall:
+        seat.teaching = classroom.code_for_teacher(str(teacher))
+        select = bool(params.get("teach"))
+        if params.get("teach") and not seat.teaching:
+            note = "⚠️ That teacher link's class has ended (or the link is wrong)."
+    if params.get("class") and not seat.wall:
+        note = join(classroom, seat, str(params["class"]), request) or note  # and on to the Draw tab
+    elif stored.get("code") and stored.get("student") and not seat.wall:
+        code, student = str(stored["code"]), str(stored["student"])
+        if classroom.is_member(code, student):
+            seat.code, seat.student = code, student
+        else:
+            note = "The class this browser was in has ended."
+    return page.views(seat, classroom, note, select)
+
+
+def join_typed(classroom: Classroom, page: ClassPage, session: Session, code: str, request: gr.Request):
+    note = join(classroom, session.seat, code or "", request)
+    return page.views(session.seat, classroom, note)
+
+
+def leave_class(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, *choices):
+    """Leave: kept digits stay in this browser; those sent stay with the class, without a name."""
+    leave(session.seat, classroom)
+    out = page.views(session.seat, classroom, "You left the class. The digits you sent stay with it, "
+                                               "without your name.")
+    return out | pad_after_class_change(page, shipped_page, session, choices)
+
+
+def pad_after_class_change(page: ClassPage, shipped_page: dict, session: Session, choices) -> dict:
+    """The weights radios (with or without the class's model) and the pad's models to match."""
+    options = weights_options(session.seat)
+    values = [c if c in options else SHIPPED for c in choices]
+    return {page.pad: gr.HTML(models=page_models(shipped_page, session, values)),
+            **{radio: gr.Radio(options, value=v) for radio, v in zip(page.choices, values, strict=True)}}
+
+
+# ---------------------------------------------------------------------------- a student's page
+
+
+def send_kept(classroom: Classroom, predictor: Predictor, session: Session, evt: gr.EventData):
+    """A student kept a digit: it goes to the class too, with its label and the answers the page
+    showed (the shipped models' where the page sent none). The page's id makes a repeat harmless."""
+    seat = session.seat
+    if not seat.code:
+        return gr.skip()
+    data = event_fields(evt)
+    try:
+        pixels, labels, ids = digits_from_page([data])
+        said = data.get("said") if isinstance(data.get("said"), dict) else {}
+        answers = {n: said.get(n) for n in MODEL_NAMES}
+        if not all(type(a) is int and 0 <= a <= 9 for a in answers.values()):
+            result = predictor.predict_batch(pixels[:1].astype(np.float32) / 256.0)
+            answers = {n: int(result[n][0]) for n in MODEL_NAMES}
+        if classroom.add_drawing(seat.code, seat.student, int(ids[0]), int(labels[0]), answers["linear"],
+                                 answers["cnn"], pixels[0].tobytes()):
+            seat.sent += 1
+    except CollectionError as e:
+        return class_line(seat, f"⚠️ Not sent to the class: {e}")
+    except ClassError as e:
+        if not classroom.is_member(seat.code, seat.student):  # removed, or the class ended
+            leave(seat)
+        return class_line(seat, f"⚠️ Not sent to the class: {e}")
+    return class_line(seat)
+
+
+def check_class_model(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, *choices):
+    """A student's page, every few seconds: a newly published class model becomes a choice (and
+    answers at once where it was chosen); an ended class is said so."""
+    seat = session.seat
+    if not seat.code:
+        return {page.student_timer: gr.Timer(active=False)}
+    if not classroom.is_member(seat.code, seat.student):
+        leave(seat)
+        return {page.line: class_line(seat, "Your class has ended, or your teacher took you out of it."),
+                page.student_timer: gr.Timer(active=False), page.status: student_text(seat),
+                page.join_box: gr.Group(visible=True), page.leave: gr.Button(visible=False),
+                page.stored: {"code": None, "student": None, "teacher": None},
+                **pad_after_class_change(page, shipped_page, session, choices)}
+    version = classroom.model_version(seat.code)
+    if version == seat.model_version:
+        return {page.line: gr.skip()}
+    load_class_model(classroom, seat)
+    return {page.line: class_line(seat), **pad_after_class_change(page, shipped_page, session, choices)}
+
+
+def load_class_model(classroom: Classroom, seat: ClassSeat) -> None:
+    found = classroom.class_models(seat.code)
+    seat.models, seat.model_page = {}, {}
+    if found is None:
+        seat.model_version = 0
+        return
+    seat.model_version, blobs, metadata = found
+    for name, blob in blobs.items():
+        try:
+            model, meta = weights_from_bytes(blob, source="the class's weights")
+        except WeightsError:
+            continue  # written by this app itself: only a damaged database gets here
+        seat.models[name] = model.eval()
+        seat.model_page[name] = page_weights(model, CLASS, meta)
+
+
+# ---------------------------------------------------------------------------- the teacher's page
+
+
+def start_class(classroom: Classroom, page: ClassPage, session: Session, request: gr.Request):
+    seat = session.seat
+    seat.base_url = base_url(request)
+    seat.teaching = classroom.create_class().code
+    return page.views(seat, classroom, select=True)
+
+
+def teacher_code(classroom: Classroom, session: Session) -> str:
+    code = session.seat.teaching
+    if not code or classroom.teacher_token(code) is None:
+        session.seat.teaching = None
+        raise gr.Error("This class has ended.")
+    return code
+
+
+def refresh_drawings(classroom: Classroom, session: Session):
+    """The teacher's list, redrawn only when the class changed."""
+    seat = session.seat
+    if not seat.teaching:
+        return gr.skip()
+    version = classroom.version(seat.teaching)
+    if version == seat.seen:
+        return gr.skip()
+    seat.seen = version
+    return teacher_drawings_html(classroom.drawings(seat.teaching))
+
+
+def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):
+    code, data = teacher_code(classroom, session), event_fields(evt)
+    drawing_id = data.get("id")
+    if type(drawing_id) is not int:
+        raise gr.Error("Which drawing? Reload the page and try again.")
+    if data.get("whose"):
+        student = classroom.student_of(code, drawing_id)
+        removed = classroom.remove_student(code, student) if student else 0
+        gr.Info(f"Removed {removed} drawing{'s' * (removed != 1)} of that student, and took them out of the class.")
+    else:
+        classroom.remove_drawing(code, drawing_id)
+    session.seat.seen = classroom.version(code)
+    return teacher_drawings_html(classroom.drawings(code))
+
+
+def toggle_lock(classroom: Classroom, session: Session):
+    code = teacher_code(classroom, session)
+    locked = not is_locked(classroom, code)
+    classroom.set_locked(code, locked)
+    return gr.Button("Unlock joining" if locked else "Lock joining")
+
+
+def is_locked(classroom: Classroom, code: str) -> bool:
+    summary = classroom.summary(code)
+    return bool(summary and summary.locked)
+
+
+def class_digits(classroom: Classroom, code: str) -> Digits:
+    return to_digits(classroom.drawings(code))
+
+
+def export_class(classroom: Classroom, session: Session):
+    """The class's drawings as the Your digits tab writes them: MNIST's IDX pair and a zip of PNGs."""
+    code = teacher_code(classroom, session)
+    digits = class_digits(classroom, code)
+    if not len(digits):
+        raise gr.Error("The class has no drawings to export yet.")
+    folder = session.new_downloads("class")
+    stem = time.strftime(f"class-{code}-%Y%m%d-%H%M%S")
+    images, labels = write_idx_pair(digits, folder, stem)
+    return gr.File([str(images), str(labels), str(write_png_zip(digits, f"{folder}/{stem}-png.zip"))], visible=True)
+
+
+def ask_end(classroom: Classroom, session: Session):
+    code = teacher_code(classroom, session)
+    n = classroom.count(code)
+    return gr.Column(visible=True), (f"**End class {spaced(code)}?** This deletes its {n:,} drawing"
+                                     f"{'s' * (n != 1)} and its model for good. Export them first if you want "
+                                     "to keep them.")
+
+
+def end_class(classroom: Classroom, page: ClassPage, session: Session):
+    code = teacher_code(classroom, session)
+    classroom.end_class(code)
+    session.seat.teaching = None
+    return page.views(session.seat, classroom, f"Class {spaced(code)} has ended: everything of it is deleted.") \
+        | {page.confirm: gr.Column(visible=False)}
+
+
+# ---------------------------------------------------------------------------- the class's model
+
+
+def train_class(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
+                request: gr.Request | None = None):
+    """Fine-tune both shipped models on the class's drawings with the own-digits recipe (a quarter
+    held out to measure it), streaming the curves; the result waits for "Give it to the class"."""
+    code = teacher_code(classroom, session)
+    digits = class_digits(classroom, code)
+    trainer = Session()
+    trainer.digits = Collection(cap=max(len(digits), 1))
+    if len(digits):
+        trainer.digits.add_many(digits.pixels, digits.labels, digits.ids)
+    session.seat.trainer = trainer
+    cfg = PRESETS["fine-tune"]
+    req = TrainRequest(MODEL_NAMES, "fine-tune", cfg, "shipped weights", True)
+    with running(trainer, request):
+        own, own_held = own_digits(True, trainer)  # gr.Error when the class has no drawings
+        if not len(own_held):
+            raise gr.Error("Keep a few more drawings first: a quarter of each digit is held out to measure the "
+                           "class's model, and there is none yet.")
+        data = mnist_or_error()
+        before = {n: starting_point(shipped[n], data, own_held) for n in MODEL_NAMES}
+        starts = starting_models(req, trainer, shipped)
+        last = None
+        for last in training_stream(req, trainer, starts, own, own_held):
+            yield last[0], last[1], last[2], gr.Button(visible=False)
+        if not trainer.models:
+            return
+        after = {n: starting_point(trainer.models[n], data, own_held) for n in trainer.models}
+        trainer.class_meta = {n: {"held_before": f"{before[n][1]:.6f}", "held_after": f"{after[n][1]:.6f}",
+                                  "valid_before": f"{before[n][0]:.6f}", "valid_after": f"{after[n][0]:.6f}",
+                                  "valid_acc": f"{after[n][0]:.6f}", "class_drawings": str(len(digits))}
+                              for n in trainer.models}
+        yield last[0], last[1], last[2] + " " + class_model_summary(trainer.class_meta), gr.Button(visible=True)
+
+
+def class_model_summary(meta: dict) -> str:
+    return " ".join(f"{MODEL_TITLES[n]}: {float(m['held_before']):.0%} → {float(m['held_after']):.0%} on the class's "
+                    f"held-out drawings, MNIST {float(m['valid_before']):.1%} → {float(m['valid_after']):.1%}."
+                    for n, m in meta.items())
+
+
+def stop_class_training(session: Session) -> None:
+    if session.seat.trainer is not None:
+        session.seat.trainer.stop.set()
+
+
+def publish(classroom: Classroom, session: Session):
+    """"Give it to the class": every joined student's pad gets it as a choice within seconds."""
+    code = teacher_code(classroom, session)
+    trainer = session.seat.trainer
+    if trainer is None or not getattr(trainer, "class_meta", None):
+        raise gr.Error("Train on the class first.")
+    blobs = {n: weights_to_bytes(m, trainer.class_meta[n]) for n, m in trainer.models.items()}
+    classroom.publish_model(code, blobs, trainer.class_meta)
+    return (f"✅ Given to the class. Every student's pad offers *our class’s model* within "
+            f"{STUDENT_SECONDS:.0f} seconds. {class_model_summary(trainer.class_meta)}")
+
+
+# ---------------------------------------------------------------------------- the wall
+
+
+class ValidationScores:
+    """The shipped models' MNIST validation confusion matrices, beside which the wall shows the
+    class's. Computed once, in the background: loading MNIST takes seconds, and a wall must not
+    wait for it (it shows "–" until they are ready, then redraws)."""
+
+    def __init__(self, models: dict):
+        self.models, self.confusions, self._started = models, None, threading.Lock()
+
+    def get(self) -> dict[str, np.ndarray] | None:
+        if self.confusions is None and self._started.acquire(blocking=False):
+            threading.Thread(target=self._compute, daemon=True).start()
+        return self.confusions
+
+    def _compute(self) -> None:
+        try:
+            data = mnist_or_error()
+            self.confusions = {n: evaluate_model(m, data).confusion for n, m in self.models.items()}
+        except gr.Error:  # no MNIST on this machine: the wall shows the class's figures alone
+            self.confusions = {}
+
+
+def refresh_wall(classroom: Classroom, scores: ValidationScores, session: Session):
+    """The wall, every second: redrawn only when the class changed (a keep, a removal, a model)."""
+    seat = session.seat
+    code = classroom.code_for_wall(seat.wall) if seat.wall else None
+    if code is None:
+        if seat.wall is None:
+            return gr.skip(), gr.Timer(active=False)
+        seat.wall = None
+        return '<div id="class-wall" class="class-wall ended"><h2>This class has ended.</h2></div>', \
+            gr.Timer(active=False)
+    valid = scores.get()
+    version = classroom.version(code) * 2 + (valid is not None)  # redrawn when MNIST's scores arrive too
+    if version == seat.seen:
+        return gr.skip(), gr.skip()
+    seat.seen = version
+    found = classroom.class_models(code)
+    return wall_html(code, classroom.drawings(code), valid, join_url(seat, code), found[2] if found else None), \
+        gr.skip()
+
+
+def wall_cell(classroom: Classroom, session: Session, evt: gr.EventData):
+    """The drawings behind a clicked confusion cell ("<model> <true> <said>")."""
+    code = classroom.code_for_wall(session.seat.wall) if session.seat.wall else None
+    try:
+        name, true, said = str(event_fields(evt).get("cell", "")).split()
+        true, said = int(true), int(said)
+        if code is None or name not in MODEL_NAMES:
+            raise ValueError(name)
+    except ValueError:
+        raise gr.Error("That cell is gone: the wall has changed.") from None
+    return cell_html(classroom.drawings(code), name, true, said)
+
+
+# ---------------------------------------------------------------------------- layout and wiring
+
+
+def bind(fn, *bound):
+    """``functools.partial(fn, *bound)`` as Gradio can read it: Gradio finds the ``gr.Request``
+    and ``gr.EventData`` it must pass by the handler's own annotations, which a partial hides."""
+    @functools.wraps(fn)
+    def handler(*args):
+        return fn(*bound, *args)
+    signature = inspect.signature(fn)
+    handler.__signature__ = signature.replace(parameters=list(signature.parameters.values())[len(bound):])
+    return handler
+
+
+def class_tab() -> dict:
+    """Lay out the Class tab (called inside ``gr.Tab``). Returns its components, for
+    ``wire_class`` to wire once the whole page exists."""
+    c = {}
+    gr.Markdown("Draw together: a teacher starts a class, everyone joins with its code, and every digit you keep "
+                "also goes to the class's wall, without names. Then the class trains its own model.")
+    c["status"] = gr.Markdown(elem_id="class-status")
+    with gr.Group(visible=True) as c["join_box"]:
+        with gr.Row():
+            c["code"] = gr.Textbox(label="Class code", placeholder="e.g. ACD 479", max_length=16, scale=3,
+                                   elem_id="class-code")
+            c["join"] = gr.Button("Join", variant="primary", scale=1, elem_id="class-join")
+    c["leave"] = gr.Button("Leave the class", visible=False, elem_id="class-leave", size="sm")
+    gr.Markdown("### Teach a class")
+    c["start"] = gr.Button("Start a class", elem_id="class-start")
+    with gr.Column(visible=False) as c["teacher_view"]:
+        c["teacher_card"] = gr.HTML(elem_id="class-teacher", apply_default_css=False)
+        with gr.Row():
+            c["lock"] = gr.Button("Lock joining", elem_id="class-lock", size="sm")
+            c["export"] = gr.Button("Export the drawings", elem_id="class-export", size="sm")
+            c["ask_end"] = gr.Button("End the class…", variant="stop", elem_id="class-ask-end", size="sm")
+        c["exported"] = gr.File(label="The class's drawings: MNIST's IDX pair and a zip of PNGs",
+                                file_count="multiple", interactive=False, visible=False, elem_id="class-exported")
+        with gr.Column(visible=False) as c["confirm"]:
+            c["confirm_text"] = gr.Markdown()
+            with gr.Row():
+                c["end"] = gr.Button("End it and delete everything", variant="stop", elem_id="class-end")
+                c["cancel_end"] = gr.Button("Cancel", elem_id="class-cancel-end")
+        gr.Markdown("#### The class's own model")
+        with gr.Row():
+            c["train"] = gr.Button("Train on our class", variant="primary", elem_id="class-train")
+            c["stop"] = gr.Button("Stop", elem_id="class-stop")
+            c["publish"] = gr.Button("Give it to the class", visible=False, variant="primary", elem_id="class-publish")
+        c["progress"] = gr.Markdown(elem_id="class-progress")
+        with gr.Row():
+            c["loss"] = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss", height=220)
+            c["acc"] = gr.LinePlot(x="epoch", y="accuracy", color="model", label="Accuracy (%)", height=220)
+        gr.Markdown("#### The class's drawings")
+        c["teacher_drawings"] = gr.HTML(elem_id="class-drawings", js_on_load=page_file("class_drawings.js"),
+                                        apply_default_css=False)
+        c["teacher_timer"] = gr.Timer(TEACHER_SECONDS, active=False)
+    return c
+
+
+def wall_view() -> dict:
+    """The projector's page: the wall alone (shown instead of the app when opened with ?wall=);
+    and a student's clock, which must tick whichever tab is shown (a tab not shown yet has no
+    components in the page)."""
+    c = {"student_timer": gr.Timer(STUDENT_SECONDS, active=False)}
+    with gr.Column(visible=False) as c["column"]:
+        c["wall"] = gr.HTML('<div id="class-wall" class="class-wall"></div>', elem_id="wall-view",
+                            js_on_load=page_file("confusion.js"), apply_default_css=False)
+        c["cell"] = gr.HTML(elem_id="wall-cell", apply_default_css=False)
+        c["wall_timer"] = gr.Timer(WALL_SECONDS, active=False)
+    return c
+
+
+def wire_class(demo: gr.Blocks, classroom: Classroom, predictor: Predictor, settings: Settings,
+               session: gr.State, stored: gr.BrowserState, draw: DrawTab, tabs: gr.Tabs, app_view: gr.Column,
+               c: dict, w: dict) -> None:
+    page = ClassPage(status=c["status"], join_box=c["join_box"], leave=c["leave"], line=draw.class_line,
+                     student_timer=w["student_timer"], stored=stored, start=c["start"],
+                     teacher_view=c["teacher_view"], teacher_card=c["teacher_card"], lock=c["lock"],
+                     teacher_drawings=c["teacher_drawings"], teacher_timer=c["teacher_timer"], app_view=app_view,
+                     wall_view=w["column"], wall=w["wall"], wall_timer=w["wall_timer"], tabs=tabs, pad=draw.pad,
+                     choices=draw.choices, confirm=c["confirm"])
+    views = page.outputs()
+    pad_outputs = [draw.pad, *draw.choices]
+    quiet = dict(api_visibility="private", show_progress="hidden")
+    fast = dict(quiet, concurrency_limit=None)  # cheap reads: no waiting behind one another
+    shipped = predictor.models
+
+    demo.load(bind(open_page, classroom, page), [session, stored], views, **quiet)
+    for trigger in (c["join"].click, c["code"].submit):
+        trigger(bind(join_typed, classroom, page), [session, c["code"]], views, **quiet)
+    c["leave"].click(bind(leave_class, classroom, page, draw.shipped_page), [session, *draw.choices],
+                     views + pad_outputs, **quiet)
+    draw.pad.keep(bind(send_kept, classroom, predictor), session, draw.class_line,
+                  trigger_mode="multiple", **quiet)
+    w["student_timer"].tick(bind(check_class_model, classroom, page, draw.shipped_page),
+                            [session, *draw.choices], views + pad_outputs, **fast)
+
+    c["start"].click(bind(start_class, classroom, page), session, views, **quiet)
+    c["teacher_timer"].tick(bind(refresh_drawings, classroom), session, c["teacher_drawings"], **fast)
+    c["teacher_drawings"].remove(bind(remove_one, classroom), session, c["teacher_drawings"],
+                                 trigger_mode="multiple", **quiet)
+    c["lock"].click(bind(toggle_lock, classroom), session, c["lock"], **quiet)
+    c["export"].click(bind(export_class, classroom), session, c["exported"], api_visibility="private")
+    c["ask_end"].click(bind(ask_end, classroom), session, [c["confirm"], c["confirm_text"]], **quiet)
+    c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)
+    c["end"].click(bind(end_class, classroom, page), session, views + [c["confirm"]], **quiet)
+
+    def train(session: Session, request: gr.Request):  # not a partial: Gradio reads its gr.Request
+        yield from train_class(classroom, settings, shipped, session, request)
+
+    c["train"].click(train, session, [c["loss"], c["acc"], c["progress"], c["publish"]], api_visibility="private",
+                     concurrency_limit=settings.max_trainings, concurrency_id="train", show_progress="minimal")
+    c["stop"].click(stop_class_training, session, None, queue=False, api_visibility="private")
+    c["publish"].click(bind(publish, classroom), session, c["progress"], **quiet)
+
+    scores = ValidationScores(shipped)
+    w["wall_timer"].tick(bind(refresh_wall, classroom, scores), session, [w["wall"], w["wall_timer"]], **fast)
+    w["wall"].cell(bind(wall_cell, classroom), session, w["cell"], trigger_mode="always_last", **quiet)
+
