@@ -351,7 +351,7 @@ class Classroom:
         self._db.execute("PRAGMA foreign_keys = ON")  # no drawing, student or model without its class
         self._db.execute("PRAGMA secure_delete = ON")  # deleted drawings are overwritten, not left in free pages
         self._create_schema()
-        self.expire()
+        self.expired_on_open = self.expire()
 
     def _create_schema(self) -> None:
         with self._transaction() as db:
