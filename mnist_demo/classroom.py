@@ -62,13 +62,13 @@ class ClassError(ValueError):
 
 @dataclass(frozen=True)
 class ClassLimits:
-    max_drawings: int = 3000  # per class: 3,000 digits are ~2.6 MB, and fine-tune in seconds
+    max_drawings: int = 3000  # per class: 3.3 MB on disk, and a fine-tune of seconds
     max_students: int = 100  # per class
     keeps_per_second: float = 4.0  # per student, refilled steadily...
     keep_burst: int = 8  # ...with this many at once: a quick run of taps is fine, a script is not
     join_failures_per_minute: int = 10  # wrong codes per client, then even a right one waits a minute
     days: float = 7.0  # a class and everything in it is deleted this long after it was created
-    max_classes: int = 500  # live classes on the server at once: the disk's bound (500 full ones ~1.3 GB)
+    max_classes: int = 500  # live classes on the server at once: the disk's bound (500 full ones ~1.6 GB)
 
 
 def limits_from(settings) -> ClassLimits:
