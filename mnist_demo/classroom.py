@@ -350,7 +350,11 @@ class Classroom:
         self._db.execute("PRAGMA busy_timeout = 5000")  # the CLI and the app wait for each other
         self._db.execute("PRAGMA foreign_keys = ON")  # no drawing, student or model without its class
         self._db.execute("PRAGMA secure_delete = ON")  # deleted drawings are overwritten, not left in free pages
-        self._create_schema()
+        try:
+            self._create_schema()
+        except BaseException:
+            self._db.close()
+            raise
         self.expired_on_open = self.expire()
 
     def _create_schema(self) -> None:
@@ -382,10 +386,11 @@ class Classroom:
             self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # also after a failed COMMIT: never leave one open
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _checkpoint(self) -> None:
         """After a deletion: copy the WAL into the database and empty it, so the deleted drawings'

@@ -84,7 +84,8 @@ def test_expire_deletes_what_is_past_its_time(tmp_path, capsys):
         assert len(room.classes()) == 2
     status, out, _ = run(tmp_path, capsys, "expire")
     assert status == 0 and out.strip() == "Deleted 1 expired class."
-    assert [c.code for c in Classroom(tmp_path).classes()] == [kept]
+    with Classroom(tmp_path) as room:
+        assert [c.code for c in room.classes()] == [kept]
 
 
 def test_help_lists_every_command(capsys):

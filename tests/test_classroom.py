@@ -54,6 +54,19 @@ def room(tmp_path, clock):
         yield r
 
 
+@pytest.fixture
+def opened(tmp_path, clock):
+    """Opens the classroom on tmp_path with other limits; closes every one after the test."""
+    rooms = []
+
+    def open_room(limits: ClassLimits | None = None) -> Classroom:
+        rooms.append(Classroom(tmp_path, limits or ClassLimits(), clock=clock))
+        return rooms[-1]
+    yield open_room
+    for r in rooms:
+        r.close()
+
+
 def pixels(k: int) -> bytes:
     return bytes((k + i) % 256 for i in range(784))
 
@@ -91,7 +104,7 @@ def test_a_typed_code_is_read_in_any_case_with_spaces_and_dashes(room):
     code = room.create_class().code
     assert normalize_code(f" {code[:3].lower()}-{code[3:]} ") == code
     assert room.is_member(code, room.join(f"{code[:3]} {code[3:].lower()}", "phone"))
-    assert normalize_code(None) == ""
+    assert normalize_code(None) == "" and room.normalize_code("a-c d") == "ACD"
 
 
 def test_tokens_have_at_least_128_bits_and_each_opens_only_its_own_page(room, clock):
@@ -174,8 +187,8 @@ def test_a_locked_class_takes_nobody_new_but_keeps_its_students(room):
 # ---------------------------------------------------------------------------- caps
 
 
-def test_a_full_class_refuses_the_next_student(tmp_path, clock):
-    room = Classroom(tmp_path, ClassLimits(max_students=2), clock=clock)
+def test_a_full_class_refuses_the_next_student(tmp_path, opened):
+    room = opened(ClassLimits(max_students=2))
     code = room.create_class().code
     room.join(code, "a"), room.join(code, "b")
     with pytest.raises(ClassError, match="This class is full: it has 2 students"):
@@ -183,8 +196,8 @@ def test_a_full_class_refuses_the_next_student(tmp_path, clock):
     assert room.summary(code).students == 2 == rows(tmp_path, code)["students"]
 
 
-def test_a_class_full_of_drawings_refuses_more_and_stores_nothing(tmp_path, clock):
-    room = Classroom(tmp_path, ClassLimits(max_drawings=3, keeps_per_second=100, keep_burst=100), clock=clock)
+def test_a_class_full_of_drawings_refuses_more_and_stores_nothing(tmp_path, opened):
+    room = opened(ClassLimits(max_drawings=3, keeps_per_second=100, keep_burst=100))
     code = room.create_class().code
     s = room.join(code, "a")
     assert all(keep(room, code, s, i) for i in (1, 2, 3))
@@ -194,8 +207,8 @@ def test_a_class_full_of_drawings_refuses_more_and_stores_nothing(tmp_path, cloc
     assert room.count(code) == 3 == rows(tmp_path, code)["drawings"]
 
 
-def test_keeps_per_second_allow_a_burst_then_the_steady_rate(tmp_path, clock):
-    room = Classroom(tmp_path, ClassLimits(keeps_per_second=4.0, keep_burst=8), clock=clock)
+def test_keeps_per_second_allow_a_burst_then_the_steady_rate(opened, clock):
+    room = opened(ClassLimits(keeps_per_second=4.0, keep_burst=8))
     code = room.create_class().code
     s, other = room.join(code, "a"), room.join(code, "b")
     assert all(keep(room, code, s, i) for i in range(1, 9))
@@ -210,8 +223,8 @@ def test_keeps_per_second_allow_a_burst_then_the_steady_rate(tmp_path, clock):
     assert room.count(code) == 10 and 10 not in [d.drawing_id for d in room.drawings(code)]
 
 
-def test_the_server_holds_a_bounded_number_of_classes(tmp_path, clock):
-    room = Classroom(tmp_path, ClassLimits(max_classes=2), clock=clock)
+def test_the_server_holds_a_bounded_number_of_classes(opened):
+    room = opened(ClassLimits(max_classes=2))
     first = room.create_class().code
     room.create_class()
     with pytest.raises(ClassError, match="as many classes as it can hold"):
@@ -375,10 +388,10 @@ def test_an_expired_class_is_refused_at_once_and_deleted_by_expire(tmp_path, roo
     assert [c.code for c in room.classes()] == [young]
 
 
-def test_expiry_also_runs_when_the_database_is_opened(tmp_path, clock):
-    code = Classroom(tmp_path, clock=clock).create_class().code
+def test_expiry_also_runs_when_the_database_is_opened(tmp_path, clock, opened):
+    code = opened().create_class().code
     clock.t += 8 * DAY
-    Classroom(tmp_path, clock=clock)
+    assert opened().expired_on_open == 1
     assert rows(tmp_path, code)["classes"] == 0
 
 
@@ -465,22 +478,22 @@ while True:
 
 
 def test_every_acknowledged_drawing_survives_kill_9(tmp_path):
-    child = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
-                             text=True)
-    try:
-        code = child.stdout.readline().strip()
-        acknowledged = []
-        while len(acknowledged) < 300:
-            line = child.stdout.readline()
-            assert line, "the writer stopped before it was killed"
-            acknowledged.append(int(line))
-        assert child.poll() is None  # still writing: killed mid-run
-        os.kill(child.pid, signal.SIGKILL)
-        acknowledged += [int(line) for line in child.stdout.read().split()]  # printed before the kill landed
-    finally:
-        child.kill()
-        child.wait()
+    with subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
+                          text=True) as child:
+        try:
+            code = child.stdout.readline().strip()
+            acknowledged = []
+            while len(acknowledged) < 300:
+                line = child.stdout.readline()
+                assert line, "the writer stopped before it was killed"
+                acknowledged.append(int(line))
+            assert child.poll() is None  # still writing: killed mid-run
+            os.kill(child.pid, signal.SIGKILL)
+            acknowledged += [int(line) for line in child.stdout.read().split()]  # printed before the kill landed
+        finally:
+            child.kill()
     assert child.returncode == -signal.SIGKILL
-    stored = {d.drawing_id: d for d in Classroom(tmp_path).drawings(code)}
+    with Classroom(tmp_path) as room:
+        stored = {d.drawing_id: d for d in room.drawings(code)}
     assert set(acknowledged) <= set(stored)
     assert all(stored[i].pixels == bytes([i % 256]) * 784 and stored[i].label == i % 10 for i in acknowledged)
