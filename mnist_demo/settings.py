@@ -28,7 +28,10 @@ class Settings:
     queue_size: int  # requests waiting beyond this are refused with Gradio's "queue is full"
     max_waiting_trainings: int  # trainings waiting for a slot, all sessions together: the queue keeps room
     mnist_dir: str | None  # the four MNIST IDX files; None: download from OpenML
-    data_dir: Path  # the app's own files (kept out of git)
+    data_dir: Path  # the app's own files (kept out of git): classes.sqlite3 for classes
+    class_days: int = 7  # a class and everything in it is deleted this many days after it was started
+    class_max_drawings: int = 3000  # per class
+    class_max_students: int = 100  # per class
 
     @property
     def training_threads(self) -> int:
@@ -71,4 +74,7 @@ def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
         max_waiting_trainings=min(positive_int(environ, "MNIST_MAX_WAITING_TRAININGS", 16), queue_size // 2),
         mnist_dir=environ.get("MNIST_DIR") or None,
         data_dir=Path(environ.get("MNIST_DATA_DIR") or PROJECT / "data"),
+        class_days=positive_int(environ, "MNIST_CLASS_DAYS", Settings.class_days),
+        class_max_drawings=positive_int(environ, "MNIST_CLASS_MAX_DRAWINGS", Settings.class_max_drawings),
+        class_max_students=positive_int(environ, "MNIST_CLASS_MAX_STUDENTS", Settings.class_max_students),
     )

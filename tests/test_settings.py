@@ -2,6 +2,7 @@
 
 import pytest
 
+from mnist_demo.classroom import ClassLimits, limits_from
 from mnist_demo.settings import PROJECT, from_env
 from mnist_demo.train import setting_of
 
@@ -12,6 +13,7 @@ def test_defaults_without_any_variable():
     assert (s.max_epochs, s.max_digits) == (50, setting_of("limit").high)
     assert (s.classify_concurrency, s.queue_size, s.mnist_dir) == (8, 64, None)
     assert s.data_dir == PROJECT / "data"
+    assert (s.class_days, s.class_max_drawings, s.class_max_students) == (7, 3000, 100)
 
 
 def test_every_variable_is_read():
@@ -20,6 +22,15 @@ def test_every_variable_is_read():
                   "MNIST_DATA_DIR": "/d"}, cpus=8)
     assert (s.max_trainings, s.training_threads, s.max_epochs, s.max_digits) == (2, 4, 5, 5000)
     assert (s.classify_concurrency, s.queue_size, s.mnist_dir, str(s.data_dir)) == (3, 9, "/m", "/d")
+
+
+def test_the_class_caps_are_read_and_become_the_classrooms_limits():
+    s = from_env({"MNIST_CLASS_DAYS": "2", "MNIST_CLASS_MAX_DRAWINGS": "50", "MNIST_CLASS_MAX_STUDENTS": "4"}, cpus=1)
+    limits = limits_from(s)
+    assert (limits.days, limits.max_drawings, limits.max_students) == (2.0, 50, 4)
+    assert limits_from(from_env({}, cpus=1)) == ClassLimits()  # the setting's defaults are the classroom's
+    with pytest.raises(ValueError, match="MNIST_CLASS_DAYS must be at least 1, got 0"):
+        from_env({"MNIST_CLASS_DAYS": "0"}, cpus=1)
 
 
 def test_caps_are_clamped_to_what_the_trainer_accepts():
