@@ -46,14 +46,15 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         teacher.locator("#class-start").click()
         join_link = teacher.locator("#class-join-link")
         expect(join_link).to_be_visible(timeout=10_000)
-        join_url, teacher_url = join_link.get_attribute("href"), teacher.locator("#class-teacher-link").get_attribute("href")
+        join_url = join_link.get_attribute("href")
+        teacher_url = teacher.locator("#class-teacher-link").get_attribute("href")
         wall_url = teacher.locator("#class-wall-link").get_attribute("href")
         code = re.search(r"class=(\w+)", join_url).group(1)
         assert teacher.locator("#class-teacher .qr svg").count() == 1  # the QR, drawn by the server
         wall = browser.new_context(**WALL).new_page()
         wall.goto(wall_url)
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "0", timeout=15_000)
-        assert not teacher_url.split("teach=")[1] in wall.content()  # the projector shows no secret
+        assert teacher_url.split("teach=")[1] not in wall.content()  # the projector shows no secret
 
         # 2. Three students join: a phone and a laptop by the link, another laptop by the code.
         phone = browser.new_context(**PHONE).new_page()
