@@ -160,6 +160,8 @@ def close_session(session: Session | None) -> None:
     """The browser session is gone: stop its training and remove its download files."""
     if session is not None:
         session.stop.set()
+        if session.seat.trainer is not None:  # a teacher's class training
+            session.seat.trainer.stop.set()
         session.remove_downloads()
         WAITING.leave(session)
 

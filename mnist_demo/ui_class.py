@@ -418,7 +418,9 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
                                   "valid_before": f"{before[n][0]:.6f}", "valid_after": f"{after[n][0]:.6f}",
                                   "valid_acc": f"{after[n][0]:.6f}", "class_drawings": str(len(digits))}
                               for n in trainer.models}
-        yield last[0], last[1], last[2] + " " + class_model_summary(trainer.class_meta), gr.Button(visible=True)
+        stopped = "Stopped early. " if trainer.stop.is_set() else ""
+        yield last[0], last[1], (f"{stopped}{class_model_summary(trainer.class_meta)} Press *Give it to the class* "
+                                 "to put it on every student's pad."), gr.Button(visible=True)
 
 
 def class_model_summary(meta: dict) -> str:
