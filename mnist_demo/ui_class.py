@@ -142,9 +142,11 @@ class ClassPage:
             self.start: gr.Button(visible=not teaching),
             self.teacher_view: gr.Column(visible=bool(teaching)),
             self.teacher_timer: gr.Timer(active=bool(teaching)),
-            self.app_view: gr.Column(visible=not walling),
-            self.wall_view: gr.Column(visible=walling),
-            self.wall_timer: gr.Timer(active=walling),
+            # Only a wall's page changes these: updating the column that holds the whole app
+            # would mount its components again, and the pad would lose a drawing under way.
+            self.app_view: gr.Column(visible=False) if walling else gr.skip(),
+            self.wall_view: gr.Column(visible=True) if walling else gr.skip(),
+            self.wall_timer: gr.Timer(active=True) if walling else gr.skip(),
             self.tabs: gr.Tabs(selected="class") if select else gr.skip(),
         }
         if teaching:

@@ -1,0 +1,894 @@
+"""A class under load: N simulated students keep a drawing every 2 s through the app's own events
+over HTTP, with the class's wall open; halfway the server is killed with ``kill -9`` and restarted
+on the same port and data folder; then five classes of 30 keep at once. Bounded in time.
+
+    python -m benchmarks.class_load                  # 60 students x 120 s, kill -9 at 60 s; 5 classes of 30 x 30 s
+    python -m benchmarks.class_load --students 60 --seconds 120 --classes 5 --class-size 30 --five-seconds 30
+
+Each simulated page does what a browser's page does, over Gradio's queue (POST
+/gradio_api/queue/join, then the session's stream /gradio_api/queue/data), with the event numbers
+read from the app's /config: it loads the join link (``/?class=CODE``), which joins the class;
+holds its heartbeat open; fires both listeners of the pad's "keep" event (the student's own
+collection, and ``send_kept`` for the class) with the entry the pad makes ({id made on the
+device, label, 784 bytes in base64, the models' answers}); ticks the student timer. When the
+server is gone it polls /gradio_api/app_id every 2 s and reloads, as Gradio's page does, and
+restores what it kept. The wall is a page opened with ``/?wall=TOKEN`` whose timer ticks.
+
+"Acknowledged": ``send_kept``'s answer came back and says the drawing went to the class.
+"On the wall": the first wall refresh, as the wall page received it, whose drawing count covers
+the drawing (the wall is redrawn from all of the class's drawings, oldest first, so a count of n
+shows the class's first n). Classes are made in the database before the server starts.
+
+Goals (issue 17): 0 drawings lost and 0 duplicated; keep acknowledged p95 <= 0.5 s; keep -> on
+the wall p95 <= 2 s; every acknowledged drawing still in the database after the kill -9; no
+drawing reaches another class. Server CPU per keep and per wall refresh reported (/proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import bisect
+import contextlib
+import gzip
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from mnist_demo.classroom import Classroom
+from tests.app_launcher import REPO, free_port, launch
+
+API = "gradio_api"
+MAX_ID = 2**53  # as the page's ids (page/store.js)
+COUNT = re.compile(r'id="class-count" data-count="(\d+)"')
+DRAWING = re.compile(r'data-drawing-id="(\d+)"')
+WALL_CODE = re.compile(r'id="class-wall" class="class-wall[^"]*" data-code="([^"]*)"')
+MNIST_ON_WALL = re.compile(r'<tr class="all">.*?</b> · ([^<]*)</td>')  # "–" until its MNIST scores are in
+RECONNECT_SECONDS = 2.0  # how often Gradio's page asks whether its server is back
+
+
+class Broken(Exception):
+    """The page lost its server: a connection refused or cut, or the server said so."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far, all threads (Linux's /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
+def digit_source() -> tuple[np.ndarray, np.ndarray]:
+    """Handwriting to keep: MNIST's test images from MNIST_DIR (or the shared copy the tests use);
+    else random bytes (the wall draws thumbnails of what is kept; content barely changes the cost)."""
+    folder = Path(os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
+    for suffix, opener in ((".gz", gzip.open), ("", open)):
+        try:
+            with opener(folder / f"t10k-images-idx3-ubyte{suffix}", "rb") as f:
+                images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)[:3000]
+            with opener(folder / f"t10k-labels-idx1-ubyte{suffix}", "rb") as f:
+                labels = np.frombuffer(f.read(), np.uint8, offset=8)[:3000]
+            return images, labels
+        except OSError:
+            continue
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (300, 784), dtype=np.uint8), rng.integers(0, 10, 300).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------- the app's events
+
+
+class Events:
+    """The events a student's and a wall's page fire, found in /config by what they update (so a
+    page laid out differently still works): (fn_index, dependency)."""
+
+    def __init__(self, config: dict):
+        self.comps = {c["id"]: c for c in config["components"]}
+        deps = config["dependencies"]
+
+        def find(event: str, updates: str | None = None):
+            for k, d in enumerate(deps):
+                if any(t[1] == event for t in d["targets"]) and (
+                        updates is None or any(self.elem(o) == updates for o in d["outputs"])):
+                    return d.get("id", k), d
+            sys.exit(f"the app has no {event!r} event updating #{updates}: has the page changed?")
+
+        self.keep_class = find("keep", "class-line")  # send_kept
+        self.keep_own = find("keep", "digits-summary")  # the student's own collection
+        self.restore = find("restore")
+        self.restored = next(((d.get("id", k), d) for k, d in enumerate(deps)
+                              if d.get("trigger_after") == self.restore[0]), None)
+        self.load = find("load", "class-status")
+        self.student_tick = find("tick", "class-status")
+        self.wall_tick = find("tick", "wall-view")
+        self.pad = self.keep_class[1]["targets"][0][0]
+        self.stored_at = next(i for i, o in enumerate(self.load[1]["outputs"])
+                              if self.comps[o]["type"] == "browserstate")
+        self.wall_seconds = self.timer_seconds(self.wall_tick)
+        self.student_seconds = self.timer_seconds(self.student_tick)
+
+    def elem(self, i) -> str | None:
+        return self.comps.get(i, {}).get("props", {}).get("elem_id")
+
+    def timer_seconds(self, event) -> float:
+        return float(self.comps[event[1]["targets"][0][0]]["props"]["value"])
+
+    def inputs(self, event, stored=None) -> list:
+        """What the page sends as the inputs: null for a gr.State (the server holds it), the
+        browser's stored value for a gr.BrowserState, else the component's value."""
+        values = []
+        for i in event[1]["inputs"]:
+            kind = self.comps[i]["type"]
+            values.append(None if kind == "state" else stored if kind == "browserstate"
+                          else self.comps[i].get("props", {}).get("value"))
+        return values
+
+
+# ---------------------------------------------------------------------------- a page
+
+
+class Page:
+    """One browser tab: a session hash, its heartbeat, and its session's event stream, opened while
+    any of its events waits for an answer (as Gradio's client does)."""
+
+    def __init__(self, bench: Bench, query: str):
+        self.bench, self.query = bench, query
+        self.hash = secrets.token_hex(6)
+        self.waiting: dict[str, asyncio.Future] = {}
+        self.early: dict[str, dict] = {}  # answers that came before their POST returned
+        self.streaming = self.broken = False
+        self.tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def close(self) -> None:
+        self.broken = True
+        for task in list(self.tasks):
+            task.cancel()
+
+    def lost(self) -> None:
+        if not self.broken:
+            self.broken = True
+            for done in self.waiting.values():
+                if not done.done():
+                    done.set_exception(Broken("connection lost"))
+            self.waiting.clear()
+
+    async def call(self, event, data: list, event_data=None, trigger=None) -> dict:
+        """Fire one event and wait for its process_completed message (or {"msg": "refused"})."""
+        if self.broken:
+            raise Broken("disconnected")
+        b = self.bench
+        body = {"data": data, "event_data": event_data, "fn_index": event[0], "trigger_id": trigger,
+                "session_hash": self.hash}
+        try:
+            r = await b.http.post(f"{b.api}/queue/join?{self.query}", json=body)
+        except httpx.HTTPError as e:
+            self.lost()
+            raise Broken(type(e).__name__) from None
+        if r.status_code != 200:  # 503: Gradio's "queue is full"
+            return {"msg": "refused", "status": r.status_code, "success": False}
+        event_id = r.json()["event_id"]
+        done = asyncio.get_running_loop().create_future()
+        if event_id in self.early:
+            done.set_result(self.early.pop(event_id))
+        else:
+            self.waiting[event_id] = done
+        if not self.streaming:
+            self.streaming = True
+            self.spawn(self.stream())
+        return await asyncio.wait_for(done, 60)
+
+    async def stream(self) -> None:
+        b = self.bench
+        try:
+            while True:
+                async with b.http.stream("GET", f"{b.api}/queue/data", params={"session_hash": self.hash}) as r:
+                    if r.status_code != 200:
+                        raise Broken(f"event stream answered {r.status_code}")
+                    async for line in r.aiter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        message = json.loads(line[5:])
+                        kind = message.get("msg")
+                        if kind == "process_completed":
+                            done = self.waiting.pop(message.get("event_id"), None)
+                            if done is None:
+                                self.early[message.get("event_id")] = message
+                            elif not done.done():
+                                done.set_result(message)
+                        elif kind == "unexpected_error":
+                            raise Broken(str(message.get("message")))
+                        elif kind == "close_stream":
+                            break
+                if not self.waiting:
+                    return
+        except (httpx.HTTPError, Broken):
+            self.lost()
+        finally:
+            self.streaming = False
+
+    async def heartbeat(self) -> None:
+        """Held open by every Gradio page with state; its end is how an idle page learns the server is gone."""
+        try:
+            async with self.bench.http.stream("GET", f"{self.bench.api}/heartbeat/{self.hash}",
+                                              timeout=httpx.Timeout(10, read=None)) as r:
+                async for _ in r.aiter_bytes():
+                    pass
+        except httpx.HTTPError:
+            pass
+        self.lost()
+
+    async def open(self, stored=None) -> dict:
+        """Load the page: its HTML, its heartbeat, then its load event (which joins, for ?class=)."""
+        b = self.bench
+        try:
+            await b.http.get(f"{b.url}?{self.query}")
+        except httpx.HTTPError as e:
+            raise Broken(type(e).__name__) from None
+        self.spawn(self.heartbeat())
+        return await self.call(b.ev.load, b.ev.inputs(b.ev.load, stored))
+
+    def every(self, seconds: float, tick, paused) -> None:
+        """A gr.Timer: a tick every ``seconds``, dropped while the previous one is still running."""
+        async def loop():
+            running, due = None, time.monotonic() + seconds * random.random()
+            while not self.broken:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                due += seconds
+                if not paused() and (running is None or running.done()):
+                    running = self.spawn(tick())
+        self.spawn(loop())
+
+
+async def back_online(bench: Bench) -> None:
+    """As Gradio's page does when its connection is lost: ask /app_id every 2 s until it answers."""
+    await asyncio.sleep(RECONNECT_SECONDS * random.random())
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if (await bench.http.get(f"{bench.api}/app_id")).status_code == 200:
+                return
+        await asyncio.sleep(RECONNECT_SECONDS)
+
+
+# ---------------------------------------------------------------------------- students and walls
+
+
+@dataclass
+class Keep:
+    drawing_id: int
+    code: str
+    sent: float  # time.time() when the page fired the event
+    repeat: bool = False  # a double tap: the same drawing again
+    acked: float | None = None
+    outcome: str = "pending"
+
+
+@dataclass
+class Seen:
+    at: float  # time.time() when the wall page received the refresh
+    count: int
+    ids: list[int]
+    code: str
+
+
+class Student:
+    def __init__(self, bench: Bench, code: str):
+        self.bench, self.code = bench, code
+        self.page: Page | None = None
+        self.stored = None  # the gr.BrowserState the browser keeps: {code, student, teacher}
+        self.kept: list[dict] = []  # this browser's own store (page/store.js), restored on a reload
+        self.in_class = False
+        self.note = ""
+
+    async def open(self, attempts: int = 4) -> None:
+        b = self.bench
+        for attempt in range(attempts):  # a visitor reloads a page that failed to load
+            page = Page(b, f"class={self.code}")
+            try:
+                answer = await page.open(self.stored)
+            except (TimeoutError, Broken):
+                page.close()
+                await asyncio.sleep(RECONNECT_SECONDS)
+                continue
+            if not answer.get("success"):
+                b.count(f"page load refused ({answer.get('status', 'error')})")
+                page.close()
+                await asyncio.sleep(RECONNECT_SECONDS * (attempt + 1))
+                continue
+            out = answer["output"]["data"]
+            stored = out[b.ev.stored_at]
+            if isinstance(stored, dict) and "__type__" not in stored:
+                self.stored = stored
+            self.in_class = bool(isinstance(stored, dict) and stored.get("code"))
+            self.note = out[0] if isinstance(out[0], str) and "⚠️" in out[0] else ""
+            if self.note:
+                b.count(f"page load: {self.note.split('⚠️')[1].strip()}")
+            if self.kept:  # pad.js: trigger("restore", ...) with what this browser kept, then its .then()
+                with contextlib.suppress(Broken, asyncio.TimeoutError):
+                    done = await page.call(b.ev.restore, b.ev.inputs(b.ev.restore),
+                                           {"digits": self.kept, "weights": {}}, b.ev.pad)
+                    if done.get("success") and b.ev.restored:
+                        await page.call(b.ev.restored, b.ev.inputs(b.ev.restored))
+            if self.in_class:
+                page.every(b.ev.student_seconds, lambda p=page: self.tick(p), lambda: b.timers_paused)
+            self.page = page
+            return
+        b.count("page never loaded")
+
+    async def tick(self, page: Page) -> None:
+        b = self.bench
+        with contextlib.suppress(Broken, asyncio.TimeoutError):
+            await page.call(b.ev.student_tick, b.ev.inputs(b.ev.student_tick), None,
+                            b.ev.student_tick[1]["targets"][0][0])
+            b.student_ticks += 1
+
+    async def live(self) -> None:
+        """Reload whenever the page loses its server, as Gradio's page does."""
+        await self.open()
+        while not self.bench.closing:
+            if self.page is not None and self.page.broken:
+                self.page = None
+                await back_online(self.bench)
+                await self.open()
+            await asyncio.sleep(0.1)
+
+    def new_entry(self) -> dict:
+        images, labels = self.bench.digits
+        k = random.randrange(len(labels))
+        label = int(labels[k])
+        said = {m: label if random.random() < 0.8 else random.randrange(10) for m in ("linear", "cnn")}
+        return {"id": secrets.randbelow(MAX_ID), "label": label,
+                "pixels": base64.b64encode(images[k].tobytes()).decode(), "said": said}
+
+    async def keep(self) -> Keep:
+        """Keep one drawing: both of the pad's "keep" listeners, as the page fires them."""
+        entry = self.new_entry()
+        self.kept.append({k: entry[k] for k in ("id", "label", "pixels")})
+        record = await self.send(entry, repeat=False)
+        if random.random() < self.bench.args.double_taps:
+            await self.send(entry, repeat=True)
+        return record
+
+    async def send(self, entry: dict, repeat: bool) -> Keep:
+        b, page = self.bench, self.page
+        record = Keep(entry["id"], self.code, time.time(), repeat)
+        b.keeps.append(record)
+        if page is None or page.broken:
+            record.outcome = "server unreachable (page reconnecting)"
+            return record
+        own = page.spawn(page.call(b.ev.keep_own, b.ev.inputs(b.ev.keep_own), entry, b.ev.pad))
+        own.add_done_callback(lambda t: t.cancelled() or t.exception())  # its failures are the class one's
+        try:
+            answer = await page.call(b.ev.keep_class, b.ev.inputs(b.ev.keep_class), entry, b.ev.pad)
+        except Broken:
+            record.outcome = "connection lost"
+            return record
+        except TimeoutError:
+            record.outcome = "no answer in 60 s"
+            return record
+        record.acked = time.time()
+        if answer.get("msg") == "refused":
+            record.outcome = f"refused by Gradio's queue (HTTP {answer.get('status')})"
+        elif not answer.get("success"):
+            record.outcome = "error from the server"
+        else:
+            line = answer["output"]["data"][0]
+            value = line.get("value") if isinstance(line, dict) else line
+            if value is None:
+                record.outcome = "not sent: the page is not in a class (nothing said)"
+            elif "⚠️" in value:
+                record.outcome = "refused: " + value.split("⚠️", 1)[1].strip()
+            else:
+                record.outcome = "acknowledged"
+        return record
+
+
+class Wall:
+    def __init__(self, bench: Bench, code: str, token: str):
+        self.bench, self.code, self.token = bench, code, token
+        self.page: Page | None = None
+        self.seen: list[Seen] = []
+        self.mnist_ready = False
+        self.redraws = self.ticks = 0
+
+    async def open(self) -> None:
+        b = self.bench
+        self.mnist_ready = False
+        for _ in range(4):
+            page = Page(b, f"wall={self.token}")
+            try:
+                answer = await page.open()
+            except (TimeoutError, Broken):
+                page.close()
+                await asyncio.sleep(RECONNECT_SECONDS)
+                continue
+            if answer.get("success"):
+                page.every(b.ev.wall_seconds, lambda p=page: self.tick(p), lambda: b.walls_paused)
+                self.page = page
+                return
+            page.close()
+            await asyncio.sleep(RECONNECT_SECONDS)
+        b.count("wall never loaded")
+
+    async def tick(self, page: Page | None = None) -> bool:
+        """One refresh; True when it redrew the wall."""
+        b, page = self.bench, page or self.page
+        try:
+            answer = await page.call(b.ev.wall_tick, b.ev.inputs(b.ev.wall_tick), None,
+                                     b.ev.wall_tick[1]["targets"][0][0])
+        except (TimeoutError, Broken):
+            return False
+        self.ticks += 1
+        if not answer.get("success"):
+            b.count("wall refresh failed")
+            return False
+        html = answer["output"]["data"][0]
+        if not isinstance(html, str):
+            return False  # nothing new: gr.skip()
+        count, code = COUNT.search(html), WALL_CODE.search(html)
+        if count is None:
+            b.count("wall refresh without a count (" + html[:60] + ")")
+            return False
+        self.redraws += 1
+        scores = MNIST_ON_WALL.search(html)
+        self.mnist_ready = bool(scores and scores.group(1).strip() not in ("–", ""))
+        self.seen.append(Seen(time.time(), int(count.group(1)), [int(i) for i in DRAWING.findall(html)],
+                              code.group(1) if code else ""))
+        return True
+
+    async def live(self) -> None:
+        await self.open()
+        while not self.bench.closing:
+            if self.page is not None and self.page.broken:
+                self.page = None
+                await back_online(self.bench)
+                await self.open()
+            await asyncio.sleep(0.1)
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Window:
+    """A stretch of time whose server CPU is charged to what happened in it."""
+    name: str
+    start: float
+    end: float = 0.0
+    cpu: float = 0.0
+    keeps: int = 0  # keeps fired in it, where counted
+    redraws: int = 0  # wall refreshes that redrew, where counted
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    folder: Path
+    classes: list  # NewClass: the big class first, then the small ones
+    stack: contextlib.ExitStack
+    digits: tuple = field(default_factory=digit_source)
+    keeps: list[Keep] = field(default_factory=list)
+    problems: dict[str, int] = field(default_factory=dict)
+    windows: dict[str, Window] = field(default_factory=dict)
+    marks: dict[str, float] = field(default_factory=dict)
+    lag: list[float] = field(default_factory=list)
+    walls_paused: bool = False
+    timers_paused: bool = False
+    closing: bool = False
+    student_ticks: int = 0
+    servers: int = 0
+
+    def count(self, problem: str) -> None:
+        self.problems[problem] = self.problems.get(problem, 0) + 1
+
+    def start_server(self) -> None:
+        env = {"MNIST_DATA_DIR": str(self.folder),
+               "MNIST_CLASS_MAX_DRAWINGS": str(self.args.max_drawings)}
+        shared = REPO.parent / "shared" / "data" / "mnist"
+        if not os.environ.get("MNIST_DIR") and shared.is_dir():
+            env["MNIST_DIR"] = str(shared)  # the wall's MNIST scores, as the tests find MNIST
+        self.servers += 1
+        self.url, self.proc = self.stack.enter_context(
+            launch("app.py", port=self.port, env=env, log=self.folder / f"server-{self.servers}.log", timeout=120))
+        self.api = f"{self.url}{API}"
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.proc.pid)
+
+    @contextlib.contextmanager
+    def window(self, name: str):
+        w = Window(name, time.time())
+        cpu0 = self.cpu()
+        try:
+            yield w
+        finally:
+            w.cpu, w.end = self.cpu() - cpu0, time.time()
+            self.windows[name] = w
+
+    async def monitor_lag(self) -> None:
+        """How late this client's own event loop runs: its timings are only as good as this."""
+        while True:
+            t0 = time.monotonic()
+            await asyncio.sleep(0.05)
+            self.lag.append(time.monotonic() - t0 - 0.05)
+
+    async def keep_for(self, students: list[Student], seconds: float) -> list[asyncio.Task]:
+        """Every student keeps one drawing every ``--every`` seconds, each at its own moment."""
+        every, t0 = self.args.every, time.monotonic()
+        tasks: list[asyncio.Task] = []
+
+        async def one(student: Student):
+            due = t0 + every * random.random()
+            while due < t0 + seconds:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                tasks.append(asyncio.create_task(student.keep()))
+                due += every
+        await asyncio.gather(*(one(s) for s in students))
+        return tasks
+
+    async def open_all(self, students: list[Student], walls: list[Wall], spread: float) -> list[asyncio.Task]:
+        """Walls first, then students arrive over ``spread`` seconds (a class does not join in one instant)."""
+        lives = [asyncio.create_task(w.live()) for w in walls]
+
+        async def arrive(s: Student):
+            await asyncio.sleep(spread * random.random())
+            lives.append(asyncio.create_task(s.live()))
+        await asyncio.gather(*(arrive(s) for s in students))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(x.page for x in [*walls, *students]):
+            await asyncio.sleep(0.2)
+        return lives
+
+    async def until_ready(self, walls: list[Wall], students: list[Student], seconds: float) -> None:
+        """Every page loaded and each wall showing its MNIST scores (computed once per server, in
+        the background, on its first wall), or ``seconds`` passed."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if all(x.page and not x.page.broken for x in [*walls, *students]) and all(w.mnist_ready for w in walls):
+                return
+            await asyncio.sleep(0.2)
+
+    async def run(self) -> None:
+        args, lag = self.args, asyncio.create_task(self.monitor_lag())
+        self.port = free_port()
+        await asyncio.to_thread(self.start_server)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=500)
+        async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30, connect=5)) as self.http:
+            self.ev = Events((await self.http.get(f"{self.url}config")).json())
+            big, small = self.classes[0], self.classes[1:]
+
+            # A: the class of N, its wall open; kill -9 halfway, restart, everyone reloads.
+            wall = Wall(self, big.code, big.wall_token)
+            students = [Student(self, big.code) for _ in range(args.students)]
+            lives = await self.open_all(students, [wall], 3.0)
+            await self.until_ready([wall], students, 20)
+            self.marks["A start"] = time.time()
+            cpu0, w_start = self.cpu(), time.time()
+            keeping = asyncio.create_task(self.keep_for(students, args.seconds))
+            if not args.no_restart:
+                await asyncio.sleep(args.seconds / 2)
+                self.windows["A before the kill"] = Window("A before the kill", w_start, time.time(),
+                                                           self.cpu() - cpu0)
+                self.marks["kill"] = time.time()
+                os.kill(self.proc.pid, signal.SIGKILL)
+                await asyncio.to_thread(self.proc.wait)
+                await asyncio.to_thread(self.start_server)
+                self.marks["restarted"] = time.time()
+                await self.until_ready([wall], students, 25)
+                self.marks["A after the restart"] = time.time()
+                cpu0, w_start = self.cpu(), time.time()
+            tasks = await keeping
+            name = "A after the restart" if not args.no_restart else "A"
+            self.windows[name] = Window(name, w_start, time.time(), self.cpu() - cpu0)
+            self.marks["A end"] = time.time()
+            await asyncio.gather(*tasks)
+            await asyncio.sleep(args.wall_grace)
+
+            # B: what one keep costs alone, and one wall refresh (redrawing, and with nothing new).
+            self.walls_paused = self.timers_paused = True
+            await asyncio.sleep(2)
+            joined = [s for s in students if s.in_class and s.page and not s.page.broken]
+            with self.window("B keeps alone"):
+                await asyncio.gather(*await self.keep_for(joined, args.isolation_seconds))
+            self.windows["B keeps alone"].keeps = sum(
+                1 for k in self.keeps if k.code == big.code and not k.repeat
+                and self.windows["B keeps alone"].start <= k.sent < self.windows["B keeps alone"].end)
+            poker, n = joined[0], args.refreshes
+            if wall.page and not wall.page.broken:
+                with self.window("B wall redraws"):
+                    redrawn = 0
+                    for _ in range(n):
+                        await poker.keep()
+                        redrawn += await wall.tick()
+                self.windows["B wall redraws"].redraws = redrawn
+                with self.window("B wall, nothing new"):
+                    for _ in range(n):
+                        await wall.tick()
+            ticker = next((s for s in joined if s.page and not s.page.broken), None)
+            if ticker:
+                with self.window("B student timer ticks"):
+                    for _ in range(n):
+                        await ticker.tick(ticker.page)
+            self.marks["B class size"] = wall.seen[-1].count if wall.seen else 0
+            for x in [wall, *students]:
+                if x.page:
+                    x.page.close()
+            for live in lives:
+                live.cancel()
+            self.walls_paused = self.timers_paused = False
+            self.big_wall = wall
+
+            # C: several classes at once, each with its wall.
+            if args.classes:
+                walls = [Wall(self, c.code, c.wall_token) for c in small]
+                crowd = [Student(self, c.code) for c in small for _ in range(args.class_size)]
+                lives = await self.open_all(crowd, walls, 6.0)
+                await self.until_ready(walls, crowd, 10)
+                self.marks["C start"] = time.time()
+                with self.window("C"):
+                    tasks = await self.keep_for(crowd, args.five_seconds)
+                self.marks["C end"] = time.time()
+                await asyncio.gather(*tasks)
+                await asyncio.sleep(args.wall_grace)
+                self.small_walls = walls
+                for x in [*walls, *crowd]:
+                    if x.page:
+                        x.page.close()
+                for live in lives:
+                    live.cancel()
+            self.closing = True
+        lag.cancel()
+
+
+# ---------------------------------------------------------------------------- the figures
+
+
+def on_wall_latencies(keeps: list[Keep], order: list[int], seen: list[Seen]) -> dict[int, float]:
+    """For each acknowledged keep: seconds from the page firing it to the first wall refresh whose
+    count covers it (the wall shows the class's drawings oldest first, so count n = the first n)."""
+    rank = {d: k + 1 for k, d in enumerate(order)}
+    seen = sorted(seen, key=lambda s: s.at)
+    times, best, running = [], [], 0
+    for s in seen:
+        running = max(running, s.count)
+        times.append(s.at)
+        best.append(running)
+    out = {}
+    for k in keeps:
+        r = rank.get(k.drawing_id)
+        if r is None:
+            continue
+        i = bisect.bisect_left(best, r)  # best is non-decreasing
+        i = max(i, bisect.bisect_left(times, k.sent))
+        while i < len(seen) and best[i] < r:
+            i += 1
+        if i < len(seen):
+            out[k.drawing_id] = times[i] - k.sent
+    return out
+
+
+def report(bench: Bench) -> int:
+    args, marks, failures = bench.args, bench.marks, []
+    with Classroom(bench.folder) as room:
+        stored = {c.code: room.drawings(c.code) for c in bench.classes}
+        members = {c.code: room.summary(c.code).students for c in bench.classes}
+    ids = {code: [d.drawing_id for d in rows] for code, rows in stored.items()}
+    created = {code: {d.drawing_id: d.created for d in rows} for code, rows in stored.items()}
+    in_class = {code: set(found) for code, found in ids.items()}
+    where: dict[int, list[str]] = {}
+    for code, found in ids.items():
+        for d in found:
+            where.setdefault(d, []).append(code)
+    sent_by = {(k.code, k.drawing_id) for k in bench.keeps}
+
+    def figures(label: str, codes: list[str], keeps: list[Keep], seen: dict[str, list[Seen]], steady) -> list:
+        first = [k for k in keeps if not k.repeat]
+        acked = [k for k in keeps if k.outcome == "acknowledged"]
+        acked_ids = {k.drawing_id for k in acked}
+        lost = sorted({k.drawing_id for k in acked if k.drawing_id not in in_class[k.code]})
+        rows = sum(len(ids[c]) for c in codes)
+        distinct = len({d for c in codes for d in ids[c]})
+        dup = rows - distinct + sum(1 for c in codes for d in ids[c] if len(where[d]) > 1)
+        sent_ids = {k.drawing_id for k in keeps}
+        stored_unacked = sum(1 for c in codes for d in ids[c] if d in sent_ids and d not in acked_ids)
+        ack = [k.acked - k.sent for k in acked if steady(k.sent)]
+        wall = {}
+        for c in codes:
+            wall |= on_wall_latencies([k for k in acked if k.code == c and steady(k.sent)], ids[c], seen.get(c, []))
+        never = sum(1 for k in acked if steady(k.sent) and k.drawing_id not in wall)
+        into_db = [created[k.code][k.drawing_id] - k.sent for k in acked if steady(k.sent)
+                   and k.drawing_id in created[k.code]]
+        outcomes: dict[str, int] = {}
+        for k in first:
+            outcomes[k.outcome] = outcomes.get(k.outcome, 0) + 1
+        wl = list(wall.values())
+        print(f"{label:26} {len(first):6d} {len(acked_ids):6d} {len(lost):5d} {dup:4d} {stored_unacked:7d}  "
+              f"{pct(ack, 50) * 1e3:6.0f} {pct(ack, 95) * 1e3:6.0f}   "
+              f"{pct(wl, 50) * 1e3:6.0f} {pct(wl, 95) * 1e3:6.0f} {max(wl, default=float('nan')) * 1e3:6.0f}  "
+              f"{pct(into_db, 95) * 1e3:6.0f}  {never:5d}")
+        return [lost, dup, ack, wl, outcomes, never]
+
+    big = bench.classes[0].code
+    kill, back = marks.get("kill"), marks.get("A after the restart")
+    a_end = marks["A end"]
+
+    def steady_a(t):  # keeps sent while the server ran steadily (not the 2 s before the kill, nor the outage)
+        return marks["A start"] <= t < a_end and (kill is None or t < kill - 2 or t >= back)
+
+    print(f"\nA class of {args.students} under load: {args.seconds:.0f} s, a keep every {args.every:g} s per student, "
+          f"one wall ({bench.ev.wall_seconds:g} s refresh), student timers ({bench.ev.student_seconds:g} s)"
+          + ("" if args.no_restart else f", kill -9 at {args.seconds / 2:.0f} s"))
+    print(f"{'':26} {'keeps':>6} {'acked':>6} {'lost':>5} {'dup':>4} {'unacked':>7}  "
+          f"{'ack ms':>6} {'':>6}   {'wall ms':>6} {'':>6} {'':>6}  {'db ms':>6}  {'never':>5}")
+    print(f"{'':26} {'':>6} {'':>6} {'':>5} {'':>4} {'stored':>7}  {'p50':>6} {'p95':>6}   {'p50':>6} {'p95':>6} "
+          f"{'max':>6}  {'p95':>6}  {'wall':>5}")
+    a_keeps = [k for k in bench.keeps if k.code == big and marks["A start"] <= k.sent < a_end]
+    lost, dup, ack, wl, outcomes, never = figures(f"A: class of {args.students}", [big], a_keeps,
+                                                  {big: bench.big_wall.seen}, steady_a)
+    results = {"A": (lost, dup, ack, wl)}
+    c_codes = [c.code for c in bench.classes[1:]]
+    if args.classes:
+        c_keeps = [k for k in bench.keeps if k.code in c_codes]
+        seen = {w.code: w.seen for w in bench.small_walls}
+        results["C"] = figures(f"C: {args.classes} classes of {args.class_size}", c_codes, c_keeps, seen,
+                               lambda t: marks["C start"] <= t < marks["C end"])[:4]
+    print("  (ack: keep fired -> send_kept's answer; wall: keep fired -> the wall page got a refresh covering it; "
+          "db: keep fired -> its row's created time; steady windows only)")
+    print("  what became of each keep in A:", ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items(),
+                                                                                   key=lambda x: -x[1])))
+
+    # Restart
+    if kill is not None:
+        acked_before = {k.drawing_id for k in a_keeps if k.outcome == "acknowledged" and k.acked <= kill}
+        missing = acked_before - set(ids[big])
+        print(f"\nkill -9 at {kill - marks['A start']:.0f} s: server back in {marks['restarted'] - kill:.1f} s, "
+              f"every page reloaded and the wall's MNIST scores back {back - kill:.1f} s after the kill")
+        print(f"  acknowledged before the kill: {len(acked_before)}; missing from the database after the run: "
+              f"{len(missing)}")
+        print(f"  students in the class's table after the reloads: {members[big]} (of {args.students} browsers)")
+        if missing:
+            failures.append(f"{len(missing)} drawings acknowledged before the kill are gone")
+
+    # Five classes
+    if args.classes:
+        leaks = 0
+        for w in bench.small_walls:
+            own = set(ids[w.code])
+            leaks += sum(1 for s in w.seen for d in s.ids if d not in own) + sum(1 for s in w.seen if s.code != w.code)
+        crossed = sum(1 for k in bench.keeps if k.code in c_codes and k.outcome == "acknowledged"
+                      and any(c != k.code for c in where.get(k.drawing_id, [])))
+        foreign = sum(1 for c in c_codes for d in ids[c] if (c, d) not in sent_by)
+        print(f"\n{args.classes} classes of {args.class_size} at once for {args.five_seconds:.0f} s: "
+              f"drawings in another class's rows {crossed}, rows not sent by the class's own students {foreign}, "
+              f"drawings or codes of another class on a wall {leaks}")
+        if crossed or foreign or leaks:
+            failures.append("a drawing reached another class")
+
+    # CPU
+    w = bench.windows
+    print("\nServer CPU (user + system, /proc/<pid>/stat):")
+    all_in = [x for x in ("A before the kill", "A after the restart", "A") if x in w]
+    cpu = sum(w[x].cpu for x in all_in)
+    n = sum(1 for k in a_keeps if not k.repeat and any(w[x].start <= k.sent < w[x].end for x in all_in))
+    secs = sum(w[x].end - w[x].start for x in all_in)
+    ticks = sum(1 for s in bench.big_wall.seen if any(w[x].start <= s.at < w[x].end for x in all_in))
+    print(f"  A, all in (both keep listeners, {args.students} student timers, the wall): {cpu:.1f} s over {secs:.0f} s "
+          f"({cpu / secs:.0%} of one core), {n} keeps: {cpu / max(n, 1) * 1e3:.1f} ms per keep; wall redraws "
+          f"in it {ticks}")
+    per_keep = None
+    if "B keeps alone" in w:
+        b = w["B keeps alone"]
+        per_keep = b.cpu / max(b.keeps, 1)
+        print(f"  a keep alone (both listeners): {per_keep * 1e3:.1f} ms ({b.keeps} keeps, {b.cpu:.2f} s)")
+    if "B wall redraws" in w and per_keep is not None:
+        b = w["B wall redraws"]
+        redraw = (b.cpu - args.refreshes * per_keep) / max(b.redraws, 1)
+        print(f"  a wall refresh that redraws ({marks.get('B class size', 0):,} drawings in the class): "
+              f"{redraw * 1e3:.1f} ms ({b.redraws} redraws; their pokes' keeps subtracted); once a second "
+              f"that is {redraw / bench.ev.wall_seconds:.1%} of one core")
+    if "B wall, nothing new" in w:
+        b = w["B wall, nothing new"]
+        print(f"  a wall refresh with nothing new: {b.cpu / args.refreshes * 1e3:.1f} ms")
+    if "B student timer ticks" in w:
+        b = w["B student timer ticks"]
+        print(f"  a student timer tick: {b.cpu / args.refreshes * 1e3:.1f} ms "
+              f"({args.students / bench.ev.student_seconds:.0f} a second for {args.students} students)")
+    if "C" in w:
+        c = w["C"]
+        nc = sum(1 for k in bench.keeps if k.code in c_codes and not k.repeat and c.start <= k.sent < c.end)
+        print(f"  C, all in ({args.classes} walls, {args.classes * args.class_size} students): {c.cpu:.1f} s over "
+              f"{c.end - c.start:.0f} s ({c.cpu / (c.end - c.start):.0%} of one core): "
+              f"{c.cpu / max(nc, 1) * 1e3:.1f} ms per keep")
+
+    # Ratios against the goals
+    print("\nGoals:")
+    for phase, (lost, dup, ack, wl) in results.items():
+        print(f"  {phase}: lost {len(lost)} (goal 0), duplicated {dup} (goal 0); ack p95 / 0.5 s = "
+              f"{pct(ack, 95) / 0.5:.2f}x; on the wall p95 / 2 s = {pct(wl, 95) / 2:.2f}x")
+        if lost or dup:
+            failures.append(f"{phase}: {len(lost)} lost, {dup} duplicated")
+        if pct(ack, 95) > 0.5 or pct(wl, 95) > 2 or not ack:
+            failures.append(f"{phase}: a latency bar missed")
+    print(f"  client event loop lag p95 {pct(bench.lag, 95) * 1e3:.0f} ms, "
+          f"max {max(bench.lag, default=0) * 1e3:.0f} ms (this client's own timing error)")
+    if bench.problems:
+        print("  pages:", "; ".join(f"{n} x {p}" for p, n in sorted(bench.problems.items(), key=lambda x: -x[1])))
+    for f in failures:
+        print(f"  MISSED: {f}")
+    return 1 if failures else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="A class under load: simulated students keep drawings through the "
+                                "app's own events, with the wall open; kill -9 and restart; several classes at once.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n".join(__doc__.split("\n")[1:]))
+    p.add_argument("--students", type=int, default=60, help="students in the big class (default 60)")
+    p.add_argument("--seconds", type=float, default=120, help="how long they keep (default 120)")
+    p.add_argument("--every", type=float, default=2.0, help="seconds between one student's keeps (default 2)")
+    p.add_argument("--no-restart", action="store_true", help="no kill -9 halfway")
+    p.add_argument("--classes", type=int, default=5, help="classes at once in the second part (0: none)")
+    p.add_argument("--class-size", type=int, default=30)
+    p.add_argument("--five-seconds", type=float, default=30, help="how long those classes keep (default 30)")
+    p.add_argument("--double-taps", type=float, default=0.05, help="share of keeps sent twice (default 0.05)")
+    p.add_argument("--isolation-seconds", type=float, default=8, help="keeps alone, for their CPU (default 8)")
+    p.add_argument("--refreshes", type=int, default=20, help="wall refreshes and timer ticks measured alone")
+    p.add_argument("--wall-grace", type=float, default=3, help="seconds the walls keep refreshing after the keeps")
+    p.add_argument("--max-drawings", type=int, default=20_000,
+                   help="MNIST_CLASS_MAX_DRAWINGS for the server (the default 3,000 is less than 60 x 60 keeps)")
+    p.add_argument("--time-limit", type=float, default=290, help="stop everything after this many seconds")
+    p.add_argument("--keep-data", action="store_true", help="keep the data folder and server logs")
+    return p
+
+
+def main() -> int:
+    args = parser().parse_args()
+    args.students, args.class_size = min(args.students, 100), min(args.class_size, 100)  # stay bounded
+    args.classes = min(args.classes, 10)
+    folder = Path(tempfile.mkdtemp(prefix="class-load-"))
+    try:
+        with Classroom(folder) as room:  # as a teacher's "Start a class" does; the wall token comes with it
+            classes = [room.create_class() for _ in range(1 + args.classes)]
+        print(f"{args.students} students in class {classes[0].code}, then {args.classes} classes of {args.class_size}; "
+              f"data folder {folder}; {os.cpu_count()} CPUs")
+        with contextlib.ExitStack() as stack:
+            bench = Bench(args, folder, classes, stack)
+            t0 = time.monotonic()
+            try:
+                asyncio.run(asyncio.wait_for(bench.run(), args.time_limit))
+            except TimeoutError:
+                print(f"stopped at the time limit ({args.time_limit:.0f} s)")
+                return 2
+            print(f"ran {time.monotonic() - t0:.0f} s")
+        return report(bench)  # the server has stopped: the database is read as the host would
+    finally:
+        if args.keep_data:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
