@@ -71,13 +71,17 @@ def fit(data, name: str, digits: int, device: str, repeats: int) -> tuple[float,
     return step, digit, statistics.median(checks) / len(x_valid)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the app's share on 2 CPUs: 1)")
     p.add_argument("--digits", type=int, default=10_000, help="training digits per timed epoch")
     p.add_argument("--repeats", type=int, default=3)
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     torch.set_num_threads(args.threads)
     data = load_mnist()
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} thread(s); "
