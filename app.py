@@ -3,6 +3,7 @@
 import argparse
 import os
 
+import spaces  # noqa: F401  first, as ZeroGPU asks: there it patches torch (mnist_demo/gpu.py)
 import torch
 
 from mnist_demo import downloads, lan

@@ -71,12 +71,16 @@ def separate(models, seconds: float) -> float:
     return sum(counts) * BATCH / seconds
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--ks", default="2,4")
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (this machine is noisy): medians")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     for k in map(int, args.ks.split(",")):
         models = [build_model("cnn") for _ in range(k)]
         separate(models, 1.0), batched(models, 1, 1.0)  # warm-up: first steps are slow (oneDNN, vmap tracing)

@@ -36,12 +36,16 @@ def run_side_by_side(k: int, data, cfg) -> float:
     return time.perf_counter() - t0
 
 
-def main():
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--digits", type=int, default=10_000)
     p.add_argument("--ks", default="1,2,4")
     p.add_argument("--threads", default="1,2")
-    args = p.parse_args()
+    return p
+
+
+def main():
+    args = parser().parse_args()
     data = load_mnist()
     cfg = dataclasses.replace(PRESETS["tutorial"], epochs=1, limit=args.digits, device="cpu")
     run_side_by_side(1, data, dataclasses.replace(cfg, limit=2000))  # warm-up: imports, oneDNN kernels

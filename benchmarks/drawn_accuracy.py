@@ -79,12 +79,16 @@ def pen_sweep(predictor: Predictor, data, n: int) -> None:
               f"   {hits[False, 'linear'] / n:21.1%} {hits[False, 'cnn'] / n:6.1%}")
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sweep-n", type=int, default=300)
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     data, predictor = load_mnist(), Predictor()
     by_style(predictor, data, args.n, args.seed)
     pen_sweep(predictor, data, args.sweep_n)

@@ -68,7 +68,7 @@ def report(label: str, latencies: list[float], errors: list[str], wall: float) -
         print(f"    {e}")
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--url", help="a running app (default: start one in this process)")
     p.add_argument("--clients", type=int, default=20)
@@ -77,7 +77,11 @@ def main() -> None:
     p.add_argument("--no-training", action="store_true", help="skip the phase under training")
     p.add_argument("--trainings", type=int, default=2, help="sessions training at once in that phase")
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds per app (default 2)")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     args.clients, args.requests = min(args.clients, 100), min(args.requests, 100)  # stay bounded
 
     with contextlib.ExitStack() as stack:  # each app in its own process, as deployed

@@ -18,7 +18,12 @@ with gr.Blocks() as demo:
     f, j, b = gr.File(type="filepath"), gr.JSON(), gr.Button()
     b.click(lambda path: ANSWER, f, j, api_name="classify", concurrency_limit=SETTINGS.classify_concurrency)
 
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--port", type=int, default=7862)
+    return p
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=7862)
-    demo.queue(**queue_options(SETTINGS)).launch(server_port=parser.parse_args().port, **LAUNCH_OPTIONS)
+    demo.queue(**queue_options(SETTINGS)).launch(server_port=parser().parse_args().port, **LAUNCH_OPTIONS)

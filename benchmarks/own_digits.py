@@ -201,7 +201,7 @@ def summary(rows: list[Row], name: str) -> str:
             f"{max(r.seconds for r in m):.1f} s (mean {np.mean([r.seconds for r in m]):.1f} s)")
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--styles", default=",".join(BATTERY), help="comma-separated battery styles")
     p.add_argument("--sizes", default="40", help="kept drawings per fine-tune (a quarter held out), e.g. 20,40,400")
@@ -216,6 +216,11 @@ def main() -> int:
     p.add_argument("--own-share", type=float)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--save", help="folder for the four original styles' drawings (seed 0) as an IDX pair")
+    return p
+
+
+def main() -> int:
+    p = parser()
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     args.styles = [s.strip() for s in args.styles.split(",")]

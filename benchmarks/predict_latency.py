@@ -190,13 +190,17 @@ def startup(runs: int = 3) -> None:
           f"{', '.join(f'{t:.2f}' for t in times)} s (goal <= 2 s)")
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=300)
     p.add_argument("--api-n", type=int, default=100)
     p.add_argument("--during-training", action="store_true", help="also measure /classify while a CNN trains")
     p.add_argument("--startup", action="store_true", help="also measure the app's start-up time")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     in_process(args.n)
     through_api(args.api_n)
     if args.during_training:

@@ -12,7 +12,12 @@ with gr.Blocks() as demo:
     count = gr.State(0)
     sketch.change(lambda n: (n + 1, f"<p>stroke {n + 1}</p>"), count, [count, out], trigger_mode="always_last")
 
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--port", type=int, default=7861)
+    return p
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=7861)
-    demo.launch(server_port=parser.parse_args().port)
+    demo.launch(server_port=parser().parse_args().port)

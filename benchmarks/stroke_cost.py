@@ -130,14 +130,18 @@ def show(r):
           f"server CPU {r['cpu_per_load_ms']:.0f} ms/page load")
 
 
-def main():
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--strokes", type=int, default=40, help="strokes per visitor (default 40)")
     p.add_argument("--idle", type=float, default=5.0, help="seconds to measure the idle CPU rate")
     p.add_argument("--class-size", type=int, default=0, help="then this many visitors drawing at once")
     p.add_argument("--class-strokes", type=int, default=10, help="strokes per visitor in the class")
     p.add_argument("--skip-baseline", action="store_true")
-    args = p.parse_args()
+    return p
+
+
+def main():
+    args = parser().parse_args()
     args.class_size = min(args.class_size, 60)  # bounded: every visitor is a Chromium page here
     results = {}
     for name in ([] if args.skip_baseline else ["sketchpad"]) + ["pad"]:

@@ -127,7 +127,7 @@ def fast_against_tutorial(data, seeds: list[int], target: float = 0.95) -> None:
           f"= 1/{tutorial_s / whole:.1f}")
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--models", nargs="+", default=["linear", "cnn"], choices=["linear", "cnn"])
@@ -139,7 +139,11 @@ def main() -> None:
                         "in shuffling order can end 10 points apart")
     p.add_argument("--only-fast", action="store_true", help="part 3 alone")
     p.add_argument("--skip-fast", action="store_true", help="skip part 3")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     data = load_mnist()
     if args.only_fast:
         return fast_against_tutorial(data, [0, 1, 2])

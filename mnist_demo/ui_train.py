@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import gpu
 from .collection import Digits
 from .evaluation import evaluate, evaluate_digits
-from .finetune import SHARES, adaptive_finetune, stage_steps
+from .finetune import SHARES, stage_steps
 from .models import MODEL_NAMES, MODEL_TITLES
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
 from .settings import Settings, from_env
@@ -40,7 +41,6 @@ from .train import (
     run_metadata,
     setting_of,
     steps_per_epoch,
-    train,
 )
 from .ui_draw import DrawTab, send_trained
 from .ui_evaluation import confusion_section, evaluate_all, evaluation_outputs, mistakes_gallery, mnist_or_error
@@ -333,6 +333,9 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
         per_epoch = steps_per_epoch(data, cfg, own)
         steps = cfg.epochs * per_epoch
     curves, eta = Curves(req.names, own_held is not None and len(own_held) > 0), Eta(dict.fromkeys(req.names, steps))
+    place = gpu.placement(req.names, data, cfg, own, own_held, adaptive)  # on ZeroGPU: its GPU, within quota
+    if place.refusal:
+        raise gr.Error(place.refusal)
     trained, last, before, choices = {}, {}, {}, {}
     start, last_ui = time.perf_counter(), 0.0
     for name in req.names:
@@ -340,8 +343,8 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
         if req.start_from != "new weights" or own_held is not None:  # where it starts: epoch 0 on the curves
             before[name] = starting_point(model, data, own_held)
             curves.accuracy(name, 0, *before[name])
-        run = adaptive_finetune(model, data, cfg, own, own_held) if adaptive else None
-        for event in run or train(model, data, cfg, own, own_held):
+        run = place.training(name, model, cfg, own, own_held, adaptive)
+        for event in run:
             curves.add(event)
             record(eta, event, per_epoch)
             if isinstance(event, EpochEvent):
@@ -353,11 +356,12 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
                        skip, skip, skip)
             if session.stop.is_set():
                 break
-        if run is not None:  # stopped or not: the best weights within 1 point on MNIST, or the start
-            choices[name] = run.finish()
+        model, choice = run.finish()  # stopped or not: the trained model, on the CPU
+        if choice is not None:  # the fine-tune's: the best weights within 1 point on MNIST, or the start
+            choices[name] = choice
             last[name] = choices[name].event(last[name].elapsed if name in last else 0.0)
         eta.finish(name)
-        trained[name] = model.to("cpu").eval()
+        trained[name] = model
         if session.stop.is_set():
             break
     evaluations, x_valid = evaluate_all(trained)

@@ -25,15 +25,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def launch(*command: str, log: Path | None = None, timeout: float = 90.0,
-           port: int | None = None, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+def launch(*command: str, log: Path | None = None, timeout: float = 90.0, port: int | None = None,
+           env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """``python COMMAND... --port P`` in the repository (``launch("app.py")``,
     ``launch("-m", "benchmarks.noop_app")``); yields (url, process).
 
     The process's output goes to ``log`` (a file path) or nowhere. RuntimeError if it exits or
     does not answer within ``timeout`` seconds; terminated (then killed) on exit. ``port``: a
-    given one (a restart at the same address, as a browser's storage is kept per address).
-    ``env``: variables to set for it (its data folder, say)."""
+    given one (a restart at the same address, as a browser's storage is kept per address). ``env``:
+    variables added to this process's (a Space's, for instance)."""
     port = port or free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     with contextlib.ExitStack() as stack:

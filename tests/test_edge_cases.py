@@ -128,8 +128,22 @@ def test_spaces_front_matter_matches_requirements():
     assert re.search(r"^sdk: gradio$", front, re.M)
     assert re.search(rf"^sdk_version: {re.escape(pinned)}$", front, re.M)
     assert re.search(r"^app_file: app.py$", front, re.M)
-    for name in ("torch", "numpy", "scikit-learn", "pillow", "scipy", "safetensors", "matplotlib", "tqdm"):
+    for name in ("torch", "numpy", "scikit-learn", "pillow", "scipy", "safetensors", "matplotlib", "tqdm", "spaces"):
         assert re.search(rf"^{name}==", reqs, re.M), name
+
+
+def test_the_space_runs_a_python_and_a_torch_that_zerogpu_accepts():
+    from packaging.requirements import Requirement
+
+    from mnist_demo.gpu import ZEROGPU_PYTHONS, ZEROGPU_TORCHES
+    front = (REPO / "README.md").read_text().split("---")[1]
+    reqs = (REPO / "requirements.txt").read_text()
+    space_python = re.search(r'^python_version: "(.+)"$', front, re.M).group(1)
+    assert space_python in ZEROGPU_PYTHONS
+    # The torch that pip installs on the Space's Python, environment markers and all.
+    torches = [r for r in map(Requirement, re.findall(r"^torch==.*$", reqs, re.M))
+               if r.marker is None or r.marker.evaluate({"python_version": space_python})]
+    assert len(torches) == 1 and str(torches[0].specifier).removeprefix("==") in ZEROGPU_TORCHES
 
 
 def test_public_launch_settings():
