@@ -24,10 +24,10 @@ TEACHER_SHOWN = 300  # the newest drawings the teacher can remove one by one
 CELL_SHOWN = 60  # drawings shown for one confusion cell
 
 
-def answers_of(drawings: list) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(the students' labels, each model's answers) as arrays, in the drawings' order."""
-    labels = np.array([d.label for d in drawings], dtype=np.int64)
-    return labels, {n: np.array([getattr(d, n) for d in drawings], dtype=np.int64) for n in MODEL_NAMES}
+def answers_of(rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(the students' labels, each model's answers) from the class's (label, linear, cnn) rows."""
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1, 1 + len(MODEL_NAMES))
+    return rows[:, 0], {n: rows[:, 1 + k] for k, n in enumerate(MODEL_NAMES)}
 
 
 def mark(right: bool) -> str:
@@ -111,24 +111,26 @@ def class_model_note(meta: dict[str, dict[str, str]] | None) -> str:
     return f'<section class="wall-class-model"><h3>Our class’s model</h3><ul>{"".join(parts)}</ul></section>'
 
 
-def wall_html(code: str, drawings: list, valid: dict[str, np.ndarray] | None, join_url: str,
+def wall_html(code: str, rows: np.ndarray, newest: list, valid: dict[str, np.ndarray] | None, join_url: str,
               model_meta: dict | None = None) -> str:
     """The projector wall: the join card, counts, scores, the newest drawings and both confusion
-    matrices (a click on a cell shows its drawings below)."""
-    labels, answers = answers_of(drawings)
-    newest = "".join(drawing_figure(d) for d in reversed(drawings[-NEWEST_ON_WALL:]))
-    if not drawings:
-        newest = '<p class="wall-empty">No drawings yet. Draw a digit and tap <b>Keep as</b> its true digit.</p>'
+    matrices (a click on a cell shows its drawings below). ``rows``: every drawing's (label,
+    linear, cnn), oldest first (the figures need no pixels); ``newest``: the drawings to show,
+    newest first."""
+    labels, answers = answers_of(rows)
+    pictures = "".join(drawing_figure(d) for d in newest[:NEWEST_ON_WALL])
+    if not newest:
+        pictures = '<p class="wall-empty">No drawings yet. Draw a digit and tap <b>Keep as</b> its true digit.</p>'
     confusions = "".join(
         f'<div class="confusion"><h4>{MODEL_TITLES[n]}: rows are your digits, columns its answers</h4>'
         f'{confusion_table(confusion_matrix(labels, answers[n]), n)}</div>' for n in MODEL_NAMES)
     return (f'<div id="class-wall" class="class-wall" data-code="{html.escape(code)}">'
-            f'<header><h2>Class <span class="code">{spaced(code)}</span></h2>{count_badge(len(drawings))}'
+            f'<header><h2>Class <span class="code">{spaced(code)}</span></h2>{count_badge(len(labels))}'
             f'{join_card(code, join_url, small=True)}</header>'
             f'<div class="wall-top">{counts_html(labels)}{scores_html(labels, answers, valid)}'
             f'{class_model_note(model_meta)}</div>'
             f'<section class="wall-newest" aria-label="The newest drawings"><h3>Newest</h3>'
-            f'<div class="class-drawings">{newest}</div></section>'
+            f'<div class="class-drawings">{pictures}</div></section>'
             f'<section class="wall-confusion"><h3>Who reads what <small>(click a number to see those drawings)'
             f'</small></h3><div class="confusions">{confusions}</div></section></div>')
 

@@ -62,7 +62,7 @@ class ClassError(ValueError):
 
 @dataclass(frozen=True)
 class ClassLimits:
-    max_drawings: int = 3000  # per class: 3.3 MB on disk, and a fine-tune of seconds
+    max_drawings: int = 5000  # per class: 60 students keeping every 2 s for 2 minutes is 3,600 (5.5 MB)
     max_students: int = 100  # per class
     keeps_per_second: float = 4.0  # per student, refilled steadily...
     keep_burst: int = 8  # ...with this many at once: a quick run of taps is fine, a script is not
@@ -663,6 +663,15 @@ class Classroom:
         since = whole_number(since_id_order)
         where, args = ("", ()) if since is None else (" AND seq > ?", (since,))
         return self._drawings(code, where, args, "created, seq")
+
+    def answers(self, code: str) -> np.ndarray:
+        """Every drawing's (label, linear, cnn), oldest first, as an (N, 3) array: what the wall's
+        counts, scores and confusion matrices need, without reading any drawing's pixels."""
+        code, now = normalize_code(code), self.clock()
+        with self._transaction(write=False) as db:
+            rows = db.execute("SELECT label, linear, cnn FROM drawings WHERE code = ? ORDER BY created, seq",
+                              (code,)).fetchall() if self._live(db, code, now) else []
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
     def newest(self, code: str, n: int) -> list[Drawing]:
         """The class's ``n`` newest drawings, newest first."""

@@ -30,7 +30,7 @@ class Settings:
     mnist_dir: str | None  # the four MNIST IDX files; None: download from OpenML
     data_dir: Path  # the app's own files (kept out of git): classes.sqlite3 for classes
     class_days: int = 7  # a class and everything in it is deleted this many days after it was started
-    class_max_drawings: int = 3000  # per class
+    class_max_drawings: int = 5000  # per class
     class_max_students: int = 100  # per class
 
     @property
@@ -63,7 +63,9 @@ def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
     epochs, limit = setting_of("epochs"), setting_of("limit")
     max_epochs = min(positive_int(environ, "MNIST_MAX_EPOCHS", 50), int(epochs.high))
     max_digits = min(positive_int(environ, "MNIST_MAX_DIGITS", int(limit.high)), int(limit.high))
-    queue_size = max(2, positive_int(environ, "MNIST_QUEUE_SIZE", 64))
+    # A class of 60 reloading at once (Gradio reloads its pages after a restart) sends a few events
+    # each: 64 places refused some of them (benchmarks/class_load.py).
+    queue_size = max(2, positive_int(environ, "MNIST_QUEUE_SIZE", 256))
     return Settings(
         cpus=cpus,
         max_trainings=positive_int(environ, "MNIST_MAX_TRAININGS", cpus),

@@ -18,7 +18,7 @@ from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
 from .settings import Settings, from_env
-from .ui_class import BROWSER_KEY, BROWSER_SECRET, class_tab, wall_view, wire_class
+from .ui_class import class_tab, seat_store, wall_view, wire_class
 from .ui_digits import digits_tab
 from .ui_draw import draw_tab
 from .ui_inside import inside_tab
@@ -84,7 +84,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
         # Per browser session; when the session ends, its training stops and its files go.
         session = gr.State(Session(), delete_callback=close_session)
         # Which class this browser is in (or teaches): a reload or a restarted server finds it again.
-        stored = gr.BrowserState(None, storage_key=BROWSER_KEY, secret=BROWSER_SECRET)
+        stored = seat_store()
         with gr.Column() as app_view:  # everything but the projector wall
             gr.Markdown(INTRO, elem_id="intro")
             with gr.Tabs() as tabs:
@@ -101,7 +101,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
                 with gr.Tab("API", id="api"):
                     api_tab(predictor, settings)
         wall_parts = wall_view()
-        wire_class(demo, classroom, predictor, settings, session, stored, draw, tabs, app_view, class_parts,
+        wire_class(classroom, predictor, settings, session, stored, draw, tabs, app_view, class_parts,
                    wall_parts)
         demo.unload(stop_on_tab_close)
     return demo

@@ -7,8 +7,8 @@ Three kinds of page, told apart by the address they were opened with:
 - ``?wall=TOKEN``: the projector wall, which only shows (its token grants nothing else).
 
 Everything a class owns is in the classroom's SQLite database (classroom.py); a page holds only
-its ``ClassSeat`` (session.py) and, in the browser, which class it is in (a ``gr.BrowserState``),
-so a reload or a restarted server finds its class again. The HTML is drawn by class_wall.py.
+its ``ClassSeat`` (session.py) and, in the browser, which class it is in (page/class_seat.js,
+in localStorage), so a reload or a restarted server finds its class again. The HTML is drawn by class_wall.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import gradio as gr
 import numpy as np
 
 from . import lan
-from .class_wall import cell_html, join_card, spaced, teacher_drawings_html, wall_html
+from .class_wall import NEWEST_ON_WALL, cell_html, join_card, spaced, teacher_drawings_html, wall_html
 from .classroom import ClassError, Classroom, normalize_code, to_digits
 from .collection import Collection, CollectionError, Digits
 from .data import mnist_or_error
@@ -35,17 +35,16 @@ from .page_assets import page_file, page_weights
 from .session import ClassSeat, Session
 from .settings import Settings
 from .train import PRESETS
+from .ui_digits import keep
 from .ui_draw import DrawTab, page_models
 from .ui_train import TrainRequest, own_digits, running, starting_models, starting_point, training_stream
 from .weights import WeightsError, weights_from_bytes, weights_to_bytes
 
 WALL_SECONDS = 1.0  # the wall checks for news this often (the issue's bar: on the wall within 2 s)
 TEACHER_SECONDS = 2.0  # the teacher's list of drawings
-STUDENT_SECONDS = 4.0  # a student's page asks whether the class has a new model (bar: 10 s)
-BROWSER_KEY = "mnist-draw-class"
-# gr.BrowserState scrambles what it stores with this key. It is sent to the page anyway, so it
-# guards nothing: it is fixed only so that a restarted server still reads what browsers stored.
-BROWSER_SECRET = "mnist-draw-and-train-class-seat"
+# A student's page asks whether the class has a new model (the bar: within 10 s). Each ask is an
+# event of Gradio's, ~20 ms of the server's CPU: a class of 60 at 8 s costs a sixth of a core.
+STUDENT_SECONDS = 8.0
 
 
 # ---------------------------------------------------------------------------- addresses
@@ -83,6 +82,9 @@ def join_url(seat: ClassSeat, code: str) -> str:
 
 
 def student_text(seat: ClassSeat, note: str = "") -> str:
+    if seat.teaching and not seat.code:
+        return (f"**You teach class {spaced(seat.teaching)}.** Its join link, wall and controls are below. "
+                f"{note}").strip()
     if not seat.code:
         return note or "You are not in a class. Type the code your teacher shows, or open their join link."
     return (f"**You are in class {spaced(seat.code)}.** Every digit you keep also goes to the class, without "
@@ -137,8 +139,7 @@ class ClassPage:
             self.leave: gr.Button(visible=bool(seat.code)),
             self.line: class_line(seat),
             self.student_timer: gr.Timer(active=bool(seat.code)),
-            self.stored: {"code": seat.code, "student": seat.student,
-                          "teacher": classroom.teacher_token(teaching) if teaching else None},
+            self.stored: gr.HTML(seat=stored_seat(seat, classroom)),
             self.start: gr.Button(visible=not teaching),
             self.teacher_view: gr.Column(visible=bool(teaching)),
             self.teacher_timer: gr.Timer(active=bool(teaching)),
@@ -158,6 +159,12 @@ class ClassPage:
             out |= {self.teacher_card: gr.skip(), self.lock: gr.skip(), self.teacher_drawings: gr.skip()}
         out[self.wall] = gr.skip()
         return out
+
+
+def stored_seat(seat: ClassSeat, classroom: Classroom) -> dict:
+    """What the browser keeps of this page's class (page/class_seat.js)."""
+    return {"code": seat.code, "student": seat.student,
+            "teacher": classroom.teacher_token(seat.teaching) if seat.teaching else None}
 
 
 def join(classroom: Classroom, seat: ClassSeat, code: str, request: gr.Request | None) -> str:
@@ -181,33 +188,37 @@ def leave(seat: ClassSeat, classroom: Classroom | None = None) -> None:
     seat.sent, seat.model_version, seat.models, seat.model_page = 0, 0, {}, {}
 
 
-def open_page(classroom: Classroom, page: ClassPage, session: Session, stored, request: gr.Request):
-    """The page opened: a wall, a teacher's link, a join link, or the class this browser was in."""
+def open_page(classroom: Classroom, page: ClassPage, session: Session, evt: gr.EventData, request: gr.Request):
+    """The page opened (page/class_seat.js sends its address's parameters and the class this
+    browser kept): a wall, a teacher's link, a join link, or the class this browser was in."""
     seat = session.seat
     seat.base_url = base_url(request)
-    params = request.query_params if request is not None else {}
-    stored = stored if isinstance(stored, dict) else {}
+    data = event_fields(evt)
+    params = data.get("params") if isinstance(data.get("params"), dict) else {}
+    stored = data.get("stored") if isinstance(data.get("stored"), dict) else {}
+    if not any(params.get(k) for k in ("wall", "teach", "class")) and not (stored.get("code") or
+                                                                           stored.get("teacher")):
+        return dict.fromkeys(page.outputs(), gr.skip())  # not in a class: nothing to change
     note, select = "", False
     if params.get("wall"):
-        code = classroom.code_for_wall(str(params["wall"]))
-        if code:
+        if classroom.code_for_wall(str(params["wall"])):
             seat.wall, seat.seen = str(params["wall"]), -1
-        else:
-            note = "⚠️ That wall's class has ended (or the link is wrong)."
+            return page.views(seat, classroom)
+        note = "⚠️ That wall's class has ended (or the link is wrong)."
     teacher = params.get("teach") or stored.get("teacher")
-    if teacher and not seat.wall:
+    if teacher:
         seat.teaching = classroom.code_for_teacher(str(teacher))
         select = bool(params.get("teach"))
         if params.get("teach") and not seat.teaching:
             note = "⚠️ That teacher link's class has ended (or the link is wrong)."
-    if params.get("class") and not seat.wall:
-        note = join(classroom, seat, str(params["class"]), request) or note  # and on to the Draw tab
-    elif stored.get("code") and stored.get("student") and not seat.wall:
-        code, student = str(stored["code"]), str(stored["student"])
+    if stored.get("code") and stored.get("student"):  # this browser's class, first: a reloaded join
+        code, student = str(stored["code"]), str(stored["student"])  # link must not join it twice
         if classroom.is_member(code, student):
             seat.code, seat.student = code, student
-        else:
+        elif not params.get("class"):
             note = "The class this browser was in has ended."
+    if params.get("class") and normalize_code(str(params["class"])) != seat.code:
+        note = join(classroom, seat, str(params["class"]), request) or note  # and on to the Draw tab
     return page.views(seat, classroom, note, select)
 
 
@@ -261,18 +272,24 @@ def send_kept(classroom: Classroom, predictor: Predictor, session: Session, evt:
     return class_line(seat)
 
 
+def keep_drawing(classroom: Classroom, predictor: Predictor, session: Session, evt: gr.EventData):
+    """The page's "Keep as N": into the visitor's own collection (ui_digits.keep) and, in a class,
+    the class's too. One event for both: a class of 60 keeps 30 drawings a second, and each event
+    costs Gradio ~20 ms of CPU whatever it does."""
+    return keep(session, evt), send_kept(classroom, predictor, session, evt)
+
+
 def check_class_model(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, *choices):
     """A student's page, every few seconds: a newly published class model becomes a choice (and
-    answers at once where it was chosen); an ended class is said so."""
+    answers at once where it was chosen); an ended class is said so. Outputs: the class line, the
+    clock, the stored seat, the pad and the weights choices (few, as it runs so often)."""
     seat = session.seat
     if not seat.code:
         return {page.student_timer: gr.Timer(active=False)}
     if not classroom.is_member(seat.code, seat.student):
         leave(seat)
         return {page.line: class_line(seat, "Your class has ended, or your teacher took you out of it."),
-                page.student_timer: gr.Timer(active=False), page.status: student_text(seat),
-                page.join_box: gr.Group(visible=True), page.leave: gr.Button(visible=False),
-                page.stored: {"code": None, "student": None, "teacher": None},
+                page.student_timer: gr.Timer(active=False), page.stored: gr.HTML(seat=stored_seat(seat, classroom)),
                 **pad_after_class_change(page, shipped_page, session, choices)}
     version = classroom.model_version(seat.code)
     if version == seat.model_version:
@@ -488,8 +505,8 @@ def refresh_wall(classroom: Classroom, scores: ValidationScores, session: Sessio
         return gr.skip(), gr.skip()
     seat.seen = version
     found = classroom.class_models(code)
-    return wall_html(code, classroom.drawings(code), valid, join_url(seat, code), found[2] if found else None), \
-        gr.skip()
+    return wall_html(code, classroom.answers(code), classroom.newest(code, NEWEST_ON_WALL), valid,
+                     join_url(seat, code), found[2] if found else None), gr.skip()
 
 
 def wall_cell(classroom: Classroom, session: Session, evt: gr.EventData):
@@ -563,6 +580,12 @@ def class_tab() -> dict:
     return c
 
 
+def seat_store() -> gr.HTML:
+    """Which class this browser is in, kept in the browser (page/class_seat.js): nothing to see."""
+    return gr.HTML(None, elem_id="class-seat", js_on_load=page_file("class_seat.js"), apply_default_css=False,
+                   seat=None, container=False, padding=False)
+
+
 def wall_view() -> dict:
     """The projector's page: the wall alone (shown instead of the app when opened with ?wall=);
     and a student's clock, which must tick whichever tab is shown (a tab not shown yet has no
@@ -576,8 +599,8 @@ def wall_view() -> dict:
     return c
 
 
-def wire_class(demo: gr.Blocks, classroom: Classroom, predictor: Predictor, settings: Settings,
-               session: gr.State, stored: gr.BrowserState, draw: DrawTab, tabs: gr.Tabs, app_view: gr.Column,
+def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
+               session: gr.State, stored: gr.HTML, draw: DrawTab, tabs: gr.Tabs, app_view: gr.Column,
                c: dict, w: dict) -> None:
     page = ClassPage(status=c["status"], join_box=c["join_box"], leave=c["leave"], line=draw.class_line,
                      student_timer=w["student_timer"], stored=stored, start=c["start"],
@@ -591,15 +614,16 @@ def wire_class(demo: gr.Blocks, classroom: Classroom, predictor: Predictor, sett
     fast = dict(quiet, concurrency_limit=None)  # cheap reads: no waiting behind one another
     shipped = predictor.models
 
-    demo.load(bind(open_page, classroom, page), [session, stored], views, **quiet)
+    stored.open(bind(open_page, classroom, page), session, views, **quiet)
     for trigger in (c["join"].click, c["code"].submit):
         trigger(bind(join_typed, classroom, page), [session, c["code"]], views, **quiet)
     c["leave"].click(bind(leave_class, classroom, page, draw.shipped_page), [session, *draw.choices],
                      views + pad_outputs, **quiet)
-    draw.pad.keep(bind(send_kept, classroom, predictor), session, draw.class_line,
+    # Every tap counts, even while the last one's answer is on its way (Gradio's default drops it).
+    draw.pad.keep(bind(keep_drawing, classroom, predictor), session, [draw.summary, draw.class_line],
                   trigger_mode="multiple", **quiet)
-    w["student_timer"].tick(bind(check_class_model, classroom, page, draw.shipped_page),
-                            [session, *draw.choices], views + pad_outputs, **fast)
+    w["student_timer"].tick(bind(check_class_model, classroom, page, draw.shipped_page), [session, *draw.choices],
+                            [draw.class_line, w["student_timer"], stored, *pad_outputs], **fast)
 
     c["start"].click(bind(start_class, classroom, page), session, views, **quiet)
     c["teacher_timer"].tick(bind(refresh_drawings, classroom), session, c["teacher_drawings"], **fast)

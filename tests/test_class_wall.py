@@ -17,10 +17,16 @@ def drawing(i, label, linear, cnn, student="s-secret-id"):
 
 
 DRAWINGS = [drawing(0, 3, 3, 3), drawing(1, 3, 8, 3), drawing(2, 7, 7, 1), drawing(3, 1, 1, 1)]
+ROWS = np.array([(d.label, d.linear, d.cnn) for d in DRAWINGS])
+NEWEST = DRAWINGS[::-1]
+
+
+def wall(valid=None):
+    return wall_html("ACD479", ROWS, NEWEST, valid, JOIN)
 
 
 def test_each_drawing_carries_the_page_contract():
-    html = wall_html("ACD479", DRAWINGS, None, JOIN)
+    html = wall()
     found = re.findall(r'data-drawing-id="(\d+)" data-label="(\d)" data-linear="(\d)" data-cnn="(\d)"', html)
     assert sorted(found) == sorted((str(d.drawing_id), str(d.label), str(d.linear), str(d.cnn)) for d in DRAWINGS)
     assert 'id="class-count" data-count="4"' in html
@@ -29,14 +35,14 @@ def test_each_drawing_carries_the_page_contract():
 
 
 def test_the_wall_shows_no_student_and_no_teacher_secret():
-    html = wall_html("ACD479", DRAWINGS, None, JOIN)
+    html = wall()
     assert "s-secret-id" not in html and "teach=" not in html and "class-teacher-link" not in html
 
 
 def test_scores_match_a_count_by_hand():
     valid = {n: np.eye(10, dtype=np.int64) * 10 for n in ("linear", "cnn")}  # 100% on MNIST
     valid["cnn"][7, 1] = 10  # the CNN reads half of MNIST's sevens as ones: 50% on 7
-    html = wall_html("ACD479", DRAWINGS, valid, JOIN)
+    html = wall(valid)
     overall = re.search(r'<tr class="all">(.*?)</tr>', html).group(1)
     # linear: 3 of 4 right (the second 3 read as 8); cnn: 3 of 4 (the 7 read as 1)
     assert re.findall(r"<b>(\d+%)</b> · (\d+%)", overall) == [("75%", "100%"), ("75%", "91%")]  # 100 of 110
@@ -47,13 +53,13 @@ def test_scores_match_a_count_by_hand():
 
 
 def test_counts_per_digit():
-    html = wall_html("ACD479", DRAWINGS, None, JOIN)
+    html = wall()
     counts = dict(re.findall(r'data-digit="(\d)"><span class="n">(\d+)</span>', html))
     assert counts == {str(d): str([0, 1, 0, 2, 0, 0, 0, 1, 0, 0][d]) for d in range(10)}
 
 
 def test_confusion_cells_name_model_true_and_answer_and_show_their_drawings():
-    html = wall_html("ACD479", DRAWINGS, None, JOIN)
+    html = wall()
     assert 'data-cell="linear 3 8"' in html and 'data-cell="cnn 7 1"' in html
     cell = cell_html(DRAWINGS, "linear", 3, 8)
     assert re.findall(r'data-drawing-id="(\d+)"', cell) == ["1001"]

@@ -11,9 +11,9 @@ def test_defaults_without_any_variable():
     s = from_env({}, cpus=4)
     assert (s.max_trainings, s.training_threads) == (4, 1)  # one training per CPU
     assert (s.max_epochs, s.max_digits) == (50, setting_of("limit").high)
-    assert (s.classify_concurrency, s.queue_size, s.mnist_dir) == (8, 64, None)
+    assert (s.classify_concurrency, s.queue_size, s.mnist_dir) == (8, 256, None)
     assert s.data_dir == PROJECT / "data"
-    assert (s.class_days, s.class_max_drawings, s.class_max_students) == (7, 3000, 100)
+    assert (s.class_days, s.class_max_drawings, s.class_max_students) == (7, 5000, 100)
 
 
 def test_every_variable_is_read():

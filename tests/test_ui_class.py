@@ -62,27 +62,43 @@ def kept(i, label=3, said=None):
     return gr.EventData(None, entry)
 
 
+def opened(classroom, page, session, params=None, stored=None):
+    """The page opened at ``?params``, with what this browser stored (page/class_seat.js)."""
+    return open_page(classroom, page, session, gr.EventData(None, {"params": params or {}, "stored": stored}),
+                     request())
+
+
 def joined(classroom, page, code):
     session = Session()
-    open_page(classroom, page, session, None, request({"class": code}))
+    opened(classroom, page, session, {"class": code})
     return session
 
 
 def test_a_join_link_joins_and_the_browser_remembers_the_class(classroom, page):
     code = classroom.create_class().code
     session = Session()
-    out = open_page(classroom, page, session, None, request({"class": code.lower()}))
+    out = opened(classroom, page, session, {"class": code.lower()})
     assert session.seat.code == code and classroom.is_member(code, session.seat.student)
-    assert out["stored"] == {"code": code, "student": session.seat.student, "teacher": None}
+    stored = out["stored"].props["seat"]
+    assert stored == {"code": code, "student": session.seat.student, "teacher": None}
     # A reload: a new session, the browser's stored seat, no link.
     again = Session()
-    open_page(classroom, page, again, out["stored"], request())
+    opened(classroom, page, again, {}, stored)
     assert (again.seat.code, again.seat.student) == (code, session.seat.student)
+    # A reload of the join link itself (Gradio reloads a page after a restart): the same student.
+    third = Session()
+    opened(classroom, page, third, {"class": code}, stored)
+    assert third.seat.student == session.seat.student and classroom.summary(code).students == 1
+
+
+def test_a_page_outside_any_class_is_left_alone(classroom, page):
+    out = opened(classroom, page, Session())
+    assert all(v == gr.skip() for v in out.values()) and set(out) == set(page.outputs())
 
 
 def test_a_wrong_code_gets_a_sentence_and_joins_nothing(classroom, page):
     session = Session()
-    out = open_page(classroom, page, session, None, request({"class": "ACDACD"}))
+    out = opened(classroom, page, session, {"class": "ACDACD"})
     assert session.seat.code is None and out["status"].startswith("⚠️")
 
 
@@ -143,7 +159,7 @@ def test_the_class_model_becomes_a_choice_and_answers_where_chosen(classroom, pa
 def test_the_wall_is_redrawn_only_when_the_class_changes(classroom, page, predictor):
     new = classroom.create_class()
     wall = Session()
-    open_page(classroom, page, wall, None, request({"wall": new.wall_token}))
+    opened(classroom, page, wall, {"wall": new.wall_token})
     scores = ValidationScores({})
     scores.confusions = {}  # as if computed: no MNIST needed here
     html, _ = refresh_wall(classroom, scores, wall)
@@ -159,7 +175,7 @@ def test_the_wall_is_redrawn_only_when_the_class_changes(classroom, page, predic
 def test_a_wall_token_is_not_a_teacher_link(classroom, page):
     new = classroom.create_class()
     session = Session()
-    open_page(classroom, page, session, None, request({"teach": new.wall_token}))
+    opened(classroom, page, session, {"teach": new.wall_token})
     assert session.seat.teaching is None
 
 
@@ -202,3 +218,14 @@ def test_bind_keeps_the_annotations_gradio_reads():
     assert list(typing.get_type_hints(bound)) == ["evt", "request"]
     assert list(__import__("inspect").signature(bound).parameters) == ["session", "evt", "request"]
     assert bound("s", "e", "r") == ("store", "s", "e", "r")
+
+
+def test_one_keep_event_files_the_drawing_in_the_collection_and_the_class(classroom, page, predictor):
+    from mnist_demo.ui_class import keep_drawing
+
+    code = classroom.create_class().code
+    session = joined(classroom, page, code)
+    summary, line = keep_drawing(classroom, predictor, session, kept(6, label=4, said={"linear": 4, "cnn": 9}))
+    assert len(session.digits) == 1 and "1 kept" in summary
+    assert [(d.drawing_id, d.label, d.cnn) for d in classroom.drawings(code)] == [(1006, 4, 9)]
+    assert "1 sent" in line.value
