@@ -83,11 +83,9 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
     with gr.Blocks(title="MNIST Draw & Train", delete_cache=(3600, 3600)) as demo:
         # Per browser session; when the session ends, its training stops and its files go.
         session = gr.State(Session(), delete_callback=close_session)
-        # Which class this browser is in (or teaches): a reload or a restarted server finds it again.
-        stored = seat_store()
-        with gr.Column() as app_view:  # everything but the projector wall
+        with gr.Column(elem_id="app-view"):  # everything but the projector wall
             gr.Markdown(INTRO, elem_id="intro")
-            with gr.Tabs() as tabs:
+            with gr.Tabs():
                 with gr.Tab("Draw", id="draw"):
                     draw = draw_tab(predictor, session)
                 with gr.Tab("Your digits", id="digits", elem_id="digits-tab") as tab:
@@ -101,8 +99,10 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
                 with gr.Tab("API", id="api"):
                     api_tab(predictor, settings)
         wall_parts = wall_view()
-        wire_class(classroom, predictor, settings, session, stored, draw, tabs, app_view, class_parts,
-                   wall_parts)
+        # Which class this browser is in (or teaches): a reload or a restarted server finds it again.
+        # Last, so that it shifts nothing on a phone's one screen.
+        stored = seat_store()
+        wire_class(classroom, predictor, settings, session, stored, draw, class_parts, wall_parts)
         demo.unload(stop_on_tab_close)
     return demo
 

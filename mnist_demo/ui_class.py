@@ -127,11 +127,14 @@ class ClassPage:
         self.__dict__.update(components)
 
     def outputs(self) -> list:
+        """Never the columns or tabs that hold the pad: an update to one of those mounts the pad
+        again, losing a drawing under way. A wall page hides the app with CSS instead, and a
+        teacher's link opens the Class tab from the page (page/class_seat.js)."""
         return [self.status, self.join_box, self.leave, self.line, self.student_timer, self.stored,
                 self.start, self.teacher_view, self.teacher_card, self.lock, self.teacher_drawings,
-                self.teacher_timer, self.app_view, self.wall_view, self.wall, self.wall_timer, self.tabs]
+                self.teacher_timer, self.wall, self.wall_timer]
 
-    def views(self, seat: ClassSeat, classroom: Classroom, note: str = "", select: bool = False) -> dict:
+    def views(self, seat: ClassSeat, classroom: Classroom, note: str = "") -> dict:
         teaching, walling = seat.teaching, seat.wall is not None
         out = {
             self.status: student_text(seat, note),
@@ -143,12 +146,7 @@ class ClassPage:
             self.start: gr.Button(visible=not teaching),
             self.teacher_view: gr.Column(visible=bool(teaching)),
             self.teacher_timer: gr.Timer(active=bool(teaching)),
-            # Only a wall's page changes these: updating the column that holds the whole app
-            # would mount its components again, and the pad would lose a drawing under way.
-            self.app_view: gr.Column(visible=False) if walling else gr.skip(),
-            self.wall_view: gr.Column(visible=True) if walling else gr.skip(),
             self.wall_timer: gr.Timer(active=True) if walling else gr.skip(),
-            self.tabs: gr.Tabs(selected="class") if select else gr.skip(),
         }
         if teaching:
             seat.seen = -1  # the next tick redraws the drawings
@@ -157,7 +155,8 @@ class ClassPage:
             out[self.teacher_drawings] = teacher_drawings_html(classroom.drawings(teaching))
         else:
             out |= {self.teacher_card: gr.skip(), self.lock: gr.skip(), self.teacher_drawings: gr.skip()}
-        out[self.wall] = gr.skip()
+        out[self.wall] = gr.skip() if not walling or seat.seen != -1 else \
+            '<div class="class-wall loading"><h2>Opening the wall…</h2></div>'
         return out
 
 
@@ -199,16 +198,16 @@ def open_page(classroom: Classroom, page: ClassPage, session: Session, evt: gr.E
     if not any(params.get(k) for k in ("wall", "teach", "class")) and not (stored.get("code") or
                                                                            stored.get("teacher")):
         return dict.fromkeys(page.outputs(), gr.skip())  # not in a class: nothing to change
-    note, select = "", False
+    note = ""
     if params.get("wall"):
         if classroom.code_for_wall(str(params["wall"])):
             seat.wall, seat.seen = str(params["wall"]), -1
             return page.views(seat, classroom)
-        note = "⚠️ That wall's class has ended (or the link is wrong)."
+        return page.views(seat, classroom) | {page.wall: '<div class="class-wall ended"><h2>That wall\'s class has '
+                                                         'ended, or the link is wrong.</h2></div>'}
     teacher = params.get("teach") or stored.get("teacher")
     if teacher:
         seat.teaching = classroom.code_for_teacher(str(teacher))
-        select = bool(params.get("teach"))
         if params.get("teach") and not seat.teaching:
             note = "⚠️ That teacher link's class has ended (or the link is wrong)."
     if stored.get("code") and stored.get("student"):  # this browser's class, first: a reloaded join
@@ -219,7 +218,7 @@ def open_page(classroom: Classroom, page: ClassPage, session: Session, evt: gr.E
             note = "The class this browser was in has ended."
     if params.get("class") and normalize_code(str(params["class"])) != seat.code:
         note = join(classroom, seat, str(params["class"]), request) or note  # and on to the Draw tab
-    return page.views(seat, classroom, note, select)
+    return page.views(seat, classroom, note)
 
 
 def join_typed(classroom: Classroom, page: ClassPage, session: Session, code: str, request: gr.Request):
@@ -321,7 +320,7 @@ def start_class(classroom: Classroom, page: ClassPage, session: Session, request
     seat = session.seat
     seat.base_url = base_url(request)
     seat.teaching = classroom.create_class().code
-    return page.views(seat, classroom, select=True)
+    return page.views(seat, classroom)
 
 
 def teacher_code(classroom: Classroom, session: Session) -> str:
@@ -591,22 +590,20 @@ def wall_view() -> dict:
     and a student's clock, which must tick whichever tab is shown (a tab not shown yet has no
     components in the page)."""
     c = {"student_timer": gr.Timer(STUDENT_SECONDS, active=False)}
-    with gr.Column(visible=False) as c["column"]:
-        c["wall"] = gr.HTML('<div id="class-wall" class="class-wall"></div>', elem_id="wall-view",
-                            js_on_load=page_file("confusion.js"), apply_default_css=False)
-        c["cell"] = gr.HTML(elem_id="wall-cell", apply_default_css=False)
+    with gr.Column(elem_id="wall-column"):  # empty but on a wall's page (app.css hides the rest there)
+        c["wall"] = gr.HTML(None, elem_id="wall-view", js_on_load=page_file("confusion.js"), apply_default_css=False)
+        c["cell"] = gr.HTML(None, elem_id="wall-cell", apply_default_css=False)
         c["wall_timer"] = gr.Timer(WALL_SECONDS, active=False)
     return c
 
 
 def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
-               session: gr.State, stored: gr.HTML, draw: DrawTab, tabs: gr.Tabs, app_view: gr.Column,
-               c: dict, w: dict) -> None:
+               session: gr.State, stored: gr.HTML, draw: DrawTab, c: dict, w: dict) -> None:
     page = ClassPage(status=c["status"], join_box=c["join_box"], leave=c["leave"], line=draw.class_line,
                      student_timer=w["student_timer"], stored=stored, start=c["start"],
                      teacher_view=c["teacher_view"], teacher_card=c["teacher_card"], lock=c["lock"],
-                     teacher_drawings=c["teacher_drawings"], teacher_timer=c["teacher_timer"], app_view=app_view,
-                     wall_view=w["column"], wall=w["wall"], wall_timer=w["wall_timer"], tabs=tabs, pad=draw.pad,
+                     teacher_drawings=c["teacher_drawings"], teacher_timer=c["teacher_timer"],
+                     wall=w["wall"], wall_timer=w["wall_timer"], pad=draw.pad,
                      choices=draw.choices, confirm=c["confirm"])
     views = page.outputs()
     pad_outputs = [draw.pad, *draw.choices]

@@ -74,6 +74,7 @@ def test_no_serious_violation_on_a_class_teachers_controls_and_its_wall(browser,
     """The teacher's controls with a drawing to moderate, and the projector wall showing it."""
     teacher = browser.new_page(**DESKTOP, color_scheme=scheme)
     teacher.goto(app_url, wait_until="load")
+    expect(teacher.locator("#pad .pad-frame.empty")).to_be_visible()
     open_tab(teacher, "Class")
     teacher.locator("#class-start").click()
     expect(teacher.locator("#class-join-link")).to_be_visible(timeout=15_000)

@@ -13,6 +13,17 @@ let stored = null;
 try { stored = JSON.parse((storage() && storage().getItem(KEY)) || "null"); } catch (e) { stored = null; }
 const params = Object.fromEntries(new URLSearchParams(window.location.search));
 trigger("open", { stored, params });
+// The page itself shows what its address asks for (Python never updates the columns or tabs that
+// hold the pad: that would mount it again): a projector's wall alone, or a teacher's Class tab.
+if (params.wall) document.body.classList.add("class-wall-page");
+if (params.teach) {
+  const openClassTab = (tries) => {
+    const tab = [...document.querySelectorAll('[role="tab"]')].find((t) => t.textContent.trim() === "Class");
+    if (tab) tab.click();
+    else if (tries > 0) setTimeout(() => openClassTab(tries - 1), 100);
+  };
+  openClassTab(50);
+}
 
 watch("seat", () => {
   try {
