@@ -6,9 +6,12 @@ same digits in 32x fewer steps: the difference is the steps' own cost, the rest 
 validation pass; medians of --repeats runs. Then it checks the fit on recipes it was not fitted on
 (the `fast` and `tutorial` presets on a slice, both models), printing measured / estimated with
 the figures just fitted and with the ones in gpu.py (a ratio above 1 eats into gpu.py's margin).
+Last, what each preset asks ZeroGPU for with gpu.py's figures (all 50,000 digits, every epoch) and
+whether that fits a visitor's daily quota.
 
     python -m benchmarks.training_cost                      # the CPU, one torch thread (as the app trains on 2 CPUs)
     python -m benchmarks.training_cost --device cuda        # on a GPU machine: the figures ZeroGPU needs
+    python -m benchmarks.training_cost --only-asks          # the last table alone (no timing)
 """
 
 from __future__ import annotations
@@ -77,13 +80,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the app's share on 2 CPUs: 1)")
     p.add_argument("--digits", type=int, default=10_000, help="training digits per timed epoch")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--only-asks", action="store_true", help="only the table of what each preset asks ZeroGPU for")
     return p
+
+
+def asks(data) -> None:
+    """What each preset asks ZeroGPU for, per model and for both, against the daily quotas."""
+    quotas = gpu.QUOTA_SECONDS
+    print(f"GPU seconds asked with gpu.py's COSTS (margin {gpu.MARGIN}, {gpu.START_SECONDS} s start, "
+          f"cap {gpu.MAX_DURATION} s); fits a day's {' / '.join(f'{q} s ({k})' for k, q in quotas.items())}:")
+    for preset, cfg in PRESETS.items():
+        each = {n: gpu.gpu_seconds(n, gpu.work(data, cfg)) for n in MODEL_NAMES}
+        both = gpu.run_seconds(MODEL_NAMES, data, cfg)
+        fits = " / ".join("yes" if both <= q else "no" for q in quotas.values())
+        print(f"  {preset:9} {cfg.epochs:2} epochs x {cfg.limit or len(data.x_train):,} digits: "
+              + "  ".join(f"{n} {s:5.0f} s" for n, s in each.items()) + f"  both {both:5.0f} s: {fits}")
 
 
 def main() -> None:
     args = parser().parse_args()
     torch.set_num_threads(args.threads)
     data = load_mnist()
+    if args.only_asks:
+        return asks(data)
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} thread(s); "
           f"{args.digits:,} digits an epoch, medians of {args.repeats}")
     fitted = {}
@@ -105,6 +124,8 @@ def main() -> None:
             here = job.steps * fitted[name][0] + job.digits * fitted[name][1] + job.checked * fitted[name][2]
             print(f"  {preset:8} {name:6} {cfg.epochs} epochs x {limit:,} digits, batch {batch:3}: {measured:6.2f} s"
                   f"  {measured / here:5.2f}x  {measured / job.seconds(name):5.2f}x")
+    print()
+    asks(data)
 
 
 if __name__ == "__main__":

@@ -7,19 +7,29 @@ Two sources give identical arrays:
   * a local folder with the four standard IDX files (``MNIST_DIR`` or ``--data-dir``).
     OpenML's row order is the 60,000 training digits followed by the 10,000 test digits,
     so concatenating train then t10k reproduces it.
+
+Gunzipping the four files costs every process about a second, so ``load_mnist`` keeps their
+decoded bytes in the app's own folder (``data/mnist-idx.npz``, git-ignored; ``MNIST_DATA_DIR``
+moves it), checked against each file's size and modification time: every run after the first
+reads the same uint8 arrays from there. Nothing is ever written beside the IDX files themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import html
+import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+PROJECT = Path(__file__).resolve().parents[1]
+CACHE_NAME = "mnist-idx.npz"  # the decoded IDX files, in the app's own folder
 N_TRAIN = 50_000  # the tutorial's split: X[:50000] / X[50000:]
 N_TOTAL = 70_000
 IMAGE_SIDE = 28
@@ -116,14 +126,64 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
-def load_idx_folder(folder: str | os.PathLike) -> MNIST:
+def app_data_dir(environ=os.environ) -> Path:
+    """The app's own files (git-ignored): MNIST_DATA_DIR, else <project>/data."""
+    return Path(environ.get("MNIST_DATA_DIR") or PROJECT / "data")
+
+
+def source_stamp(paths: dict[str, Path]) -> str:
+    """What the cache must match: each IDX file's resolved path, size and modification time."""
+    stats = {key: p.stat() for key, p in paths.items()}
+    return json.dumps({key: [str(p.resolve()), stats[key].st_size, stats[key].st_mtime_ns] for key, p in paths.items()})
+
+
+def read_cache(path: Path, stamp: str) -> dict[str, np.ndarray] | None:
+    """The four arrays a cache holds, or None when it is missing, stale, or unreadable in any way."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if str(f["stamp"]) != stamp:
+                return None
+            arrays = {key: f[key] for key in IDX_FILES}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, truncated, corrupt
+        return None
+    shapes_ok = all(a.dtype == np.uint8 and a.ndim == (3 if key.endswith("images") else 1) for key, a in arrays.items())
+    return arrays if shapes_ok else None
+
+
+def write_cache(path: Path, stamp: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write atomically (a process reading it meanwhile sees the old file or the new one); where
+    it cannot be written, nothing is cached and the next run gunzips again."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            np.savez(f, stamp=np.array(stamp), **arrays)  # uncompressed: reading it back is a copy
+        os.replace(tmp, path)
+    except OSError:  # a read-only place, a full disk: nothing cached
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def idx_arrays(folder: Path, cache: Path | None = None) -> dict[str, np.ndarray]:
+    """The four IDX files as uint8 arrays, keyed as IDX_FILES; from ``cache`` when it matches them."""
+    paths = {key: _find(folder, stem) for key, stem in IDX_FILES.items()}
+    stamp = source_stamp(paths) if cache is not None else ""
+    arrays = read_cache(cache, stamp) if cache is not None else None
+    if arrays is None:
+        arrays = {key: read_idx(path, IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC)
+                  for key, path in paths.items()}
+        if cache is not None:
+            write_cache(cache, stamp, arrays)
+    return arrays
+
+
+def load_idx_folder(folder: str | os.PathLike, cache: Path | None = None) -> MNIST:
+    """MNIST from a folder of the four IDX files (``.gz`` or not); ``cache``: where their decoded
+    bytes are kept between runs (None: gunzip every time)."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataError(f"{folder}: MNIST folder does not exist")
-    arrays = {}
-    for key, stem in IDX_FILES.items():
-        magic = IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC
-        arrays[key] = read_idx(_find(folder, stem), magic)
+    arrays = idx_arrays(folder, cache)
     for part in ("train", "test"):
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
@@ -165,7 +225,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> str | None:
 
 @functools.lru_cache(maxsize=2)
 def _load_cached(data_dir: str | None, data_home: str | None) -> MNIST:
-    data = load_idx_folder(data_dir) if data_dir else load_openml(data_home)
+    data = load_idx_folder(data_dir, app_data_dir() / CACHE_NAME) if data_dir else load_openml(data_home)
     for array in (data.x_train, data.y_train, data.x_valid, data.y_valid):
         array.flags.writeable = False  # shared by every caller: nobody may edit them in place
     return data

@@ -50,12 +50,13 @@ MAX_DURATION = 300
 # What one model's training costs, in seconds: a training step (the Python loop, the kernels'
 # launches), a training digit, and a digit measured (validation, the held-out digits). Measured
 # by `python -m benchmarks.training_cost` on the 2-core development machine, one torch thread (as
-# the app trains there), while other jobs shared it. No GPU figure exists yet, so these CPU ones
-# stand in: a GPU should do the CNN's digits far faster, while the linear model's steps, bound by
-# the Python loop and the kernels' launches there, cost about the same. Rerun it with
-# --device cuda on a GPU to replace them.
-COSTS = {"linear": (0.0008, 1.9e-05, 6.9e-06), "cnn": (0.0073, 0.00026, 0.00015)}
-MARGIN = 1.5  # the figures are noisy (this machine's runs vary by a third) and a GPU's may be worse
+# the app trains there): the larger of two quiet runs, each of which predicted recipes it was not
+# fitted on within 0.7-1.08x. No GPU figure exists yet, so these CPU ones stand in: a GPU should
+# do the CNN's digits far faster, while the linear model's steps, bound by the Python loop and the
+# kernels' launches there, cost about the same. Rerun it with --device cuda on a GPU to replace
+# them.
+COSTS = {"linear": (0.00061, 5.4e-06, 1.7e-06), "cnn": (0.0029, 0.00012, 6.5e-05)}
+MARGIN = 1.5  # a busy machine runs 2-3x slower than these quiet figures; a GPU's may be worse for some steps
 START_SECONDS = 20  # a ZeroGPU call forks a worker, starts CUDA and copies MNIST to the GPU first
 
 # What a ZeroGPU Space may run (README.md's python_version, requirements.txt's torch), as Hugging

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .data import app_data_dir
 from .train import setting_of
 
-PROJECT = Path(__file__).resolve().parents[1]
 MIN_DIGITS_CAP = 1000  # the Train tab's digits slider steps in thousands
 
 
@@ -75,7 +75,7 @@ def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
         queue_size=queue_size,
         max_waiting_trainings=min(positive_int(environ, "MNIST_MAX_WAITING_TRAININGS", 16), queue_size // 2),
         mnist_dir=environ.get("MNIST_DIR") or None,
-        data_dir=Path(environ.get("MNIST_DATA_DIR") or PROJECT / "data"),
+        data_dir=app_data_dir(environ),
         class_days=positive_int(environ, "MNIST_CLASS_DAYS", Settings.class_days),
         class_max_drawings=positive_int(environ, "MNIST_CLASS_MAX_DRAWINGS", Settings.class_max_drawings),
         class_max_students=positive_int(environ, "MNIST_CLASS_MAX_STUDENTS", Settings.class_max_students),

@@ -169,3 +169,83 @@ def test_count_mismatch(idx_copy):
     replace(path, header + raw[8:-1])
     with pytest.raises(DataError, match="10000 test images but 9999 labels"):
         load_idx_folder(idx_copy)
+
+
+# ---------------------------------------------------------------- the decoded cache
+
+
+def gunzipped(folder) -> dict:
+    return {key: read_idx(folder / f"{stem}.gz", data_mod.IMAGES_MAGIC if key.endswith("images") else
+                          data_mod.LABELS_MAGIC) for key, stem in IDX_FILES.items()}
+
+
+def tiny_folder(folder, value: int, mtime: int):
+    """Four small IDX .gz files filled with ``value``, all modified at ``mtime``."""
+    folder.mkdir(exist_ok=True)
+    for key, stem in IDX_FILES.items():
+        shape = (3, 28, 28) if key.endswith("images") else (3,)
+        path = folder / f"{stem}.gz"
+        path.write_bytes(gzip.compress(data_mod.idx_bytes(np.full(shape, value, np.uint8)), mtime=0))
+        os.utime(path, ns=(mtime, mtime))
+    return folder
+
+
+def test_the_cache_holds_the_gunzipped_bytes_and_later_runs_skip_the_gunzip(tmp_path, monkeypatch, mnist):
+    from pathlib import Path
+    folder, cache = Path(os.environ["MNIST_DIR"]), tmp_path / "data" / data_mod.CACHE_NAME
+    listing = sorted(os.listdir(folder))
+    data_mod.idx_arrays(folder, cache)  # the first run: gunzip, then keep
+    assert cache.is_file()
+    expected = gunzipped(folder)
+    monkeypatch.setattr(data_mod, "read_idx", lambda *a: pytest.fail("gunzipped again"))
+    cached = data_mod.idx_arrays(folder, cache)
+    for key, array in expected.items():
+        assert (cached[key].dtype, cached[key].shape) == (np.uint8, array.shape)
+        assert cached[key].tobytes() == array.tobytes()
+    again = load_idx_folder(folder, cache)
+    assert again.x_train.tobytes() == mnist.x_train.tobytes() and again.y_valid.tobytes() == mnist.y_valid.tobytes()
+    assert sorted(os.listdir(folder)) == listing  # nothing written beside the IDX files
+
+
+def test_load_mnist_keeps_its_cache_in_the_apps_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "own"))
+    folder = tiny_folder(tmp_path / "idx", 1, 10**18)
+    with pytest.raises(DataError, match="expected 70000"):  # a folder this small is refused after reading...
+        data_mod._load_cached.__wrapped__(str(folder), None)
+    assert (tmp_path / "own" / data_mod.CACHE_NAME).is_file()  # ...but its bytes were kept there
+
+
+def test_a_stale_cache_is_ignored_and_rebuilt(tmp_path):
+    cache = tmp_path / "cache.npz"
+    folder = tiny_folder(tmp_path / "idx", 1, 10**18)
+    assert data_mod.idx_arrays(folder, cache)["train_labels"].tolist() == [1, 1, 1]
+    tiny_folder(folder, 2, 10**18 + 1)  # same sizes, new bytes, a newer modification time
+    assert data_mod.idx_arrays(folder, cache)["train_labels"].tolist() == [2, 2, 2]
+    paths = {key: folder / f"{stem}.gz" for key, stem in IDX_FILES.items()}
+    assert data_mod.read_cache(cache, data_mod.source_stamp(paths))["test_images"].max() == 2  # rebuilt
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "truncated", "flipped", "wrong dtype"])
+def test_a_corrupt_cache_is_ignored_and_rebuilt(tmp_path, damage):
+    cache = tmp_path / "cache.npz"
+    folder = tiny_folder(tmp_path / "idx", 7, 10**18)
+    stamp = data_mod.source_stamp({key: folder / f"{stem}.gz" for key, stem in IDX_FILES.items()})
+    data_mod.idx_arrays(folder, cache)
+    raw = cache.read_bytes()
+    if damage == "wrong dtype":  # a matching stamp, but not the IDX files' bytes
+        np.savez(cache, stamp=np.array(stamp),
+                 **{key: np.zeros(3, np.float32) for key in IDX_FILES})
+    else:
+        middle = len(raw) // 2
+        cache.write_bytes({"garbage": b"not a zip at all", "empty": b"", "truncated": raw[:middle],
+                           "flipped": raw[:middle] + bytes([raw[middle] ^ 0xFF]) + raw[middle + 1:]}[damage])
+    arrays = data_mod.idx_arrays(folder, cache)
+    assert arrays["train_images"].shape == (3, 28, 28) and set(arrays["train_images"].ravel()) == {7}
+    assert data_mod.read_cache(cache, stamp)["train_images"].max() == 7  # rewritten from the IDX files
+
+
+def test_a_cache_that_cannot_be_written_costs_nothing_but_time(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    folder = tiny_folder(tmp_path / "idx", 3, 10**18)
+    arrays = data_mod.idx_arrays(folder, tmp_path / "a-file" / data_mod.CACHE_NAME)
+    assert arrays["test_labels"].tolist() == [3, 3, 3]

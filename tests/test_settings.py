@@ -3,7 +3,8 @@
 import pytest
 
 from mnist_demo.classroom import ClassLimits, limits_from
-from mnist_demo.settings import PROJECT, from_env
+from mnist_demo.data import PROJECT
+from mnist_demo.settings import from_env
 from mnist_demo.train import setting_of
 
 
