@@ -7,21 +7,27 @@ on the same port and data folder; then five classes of 30 keep at once. Bounded 
 
 Each simulated page does what a browser's page does, over Gradio's queue (POST
 /gradio_api/queue/join, then the session's stream /gradio_api/queue/data), with the event numbers
-read from the app's /config: it loads the join link (``/?class=CODE``), which joins the class;
-holds its heartbeat open; fires both listeners of the pad's "keep" event (the student's own
-collection, and ``send_kept`` for the class) with the entry the pad makes ({id made on the
-device, label, 784 bytes in base64, the models' answers}); ticks the student timer. When the
-server is gone it polls /gradio_api/app_id every 2 s and reloads, as Gradio's page does, and
-restores what it kept. The wall is a page opened with ``/?wall=TOKEN`` whose timer ticks.
+read from the app's /config: it opens as page/class_seat.js does, with the "open" event of the
+hidden #class-seat element carrying the address's parameters ({"class": CODE} for the join link)
+and the seat this browser stored (null at first; after a reload, the seat the server sent back,
+so a reloaded join link is the same student); holds its heartbeat open; fires the pad's one
+"keep" event (``keep_drawing``: the student's own collection and the class) with the entry the
+pad makes ({id made on the device, label, 784 bytes in base64, the models' answers}); ticks the
+student timer at the period /config gives it. When the server is gone it polls
+/gradio_api/app_id every 2 s and reloads, as Gradio's page does, and restores what it kept. The
+wall is a page opened with params {"wall": TOKEN} whose timer ticks.
 
-"Acknowledged": ``send_kept``'s answer came back and says the drawing went to the class.
-"On the wall": the first wall refresh, as the wall page received it, whose drawing count covers
-the drawing (the wall is redrawn from all of the class's drawings, oldest first, so a count of n
-shows the class's first n). Classes are made in the database before the server starts.
+"Acknowledged": the keep's answer came back and its class line (#class-line) says the drawing
+went to the class. "On the wall": the first wall refresh, as the wall page received it, whose
+drawing count covers the drawing (the wall is redrawn from all of the class's drawings, oldest
+first, so a count of n shows the class's first n). Classes are made in the database before the
+server starts; the server runs with the app's defaults (MNIST_CLASS_MAX_DRAWINGS 5,000, above
+60 x 60 keeps; MNIST_QUEUE_SIZE 256) unless --max-drawings says otherwise.
 
 Goals (issue 17): 0 drawings lost and 0 duplicated; keep acknowledged p95 <= 0.5 s; keep -> on
 the wall p95 <= 2 s; every acknowledged drawing still in the database after the kill -9; no
-drawing reaches another class. Server CPU per keep and per wall refresh reported (/proc).
+drawing reaches another class. Server CPU per keep, per student timer tick and per wall refresh
+reported (/proc).
 """
 
 from __future__ import annotations
@@ -105,45 +111,68 @@ class Events:
         self.comps = {c["id"]: c for c in config["components"]}
         deps = config["dependencies"]
 
-        def find(event: str, updates: str | None = None, not_updating: str | None = None):
+        def find(event: str, updates: str | None = None, not_updating: str | None = None, target=None):
             for k, d in enumerate(deps):
                 outputs = [self.elem(o) for o in d["outputs"]]
-                if any(t[1] == event for t in d["targets"]) and (updates is None or updates in outputs) \
+                if any(t[1] == event and (target is None or t[0] == target) for t in d["targets"]) \
+                        and (updates is None or updates in outputs) \
                         and (not_updating is None or not_updating not in outputs):
                     return d.get("id", k), d
             sys.exit(f"the app has no {event!r} event updating #{updates}: has the page changed?")
 
-        self.keep_class = find("keep", "class-line")  # send_kept
-        self.keep_own = find("keep", "digits-summary")  # the student's own collection
+        seat = next((i for i in self.comps if self.elem(i) == "class-seat"), None)
+        if seat is None:
+            sys.exit("the app has no #class-seat element (page/class_seat.js): has the page changed?")
+        self.seat = seat
+        self.open = find("open", target=seat)  # open_page: the page's address and its stored seat
+        self.keep = find("keep", "class-line")  # keep_drawing: the own collection and the class, one event
         self.restore = find("restore")
         self.restored = next(((d.get("id", k), d) for k, d in enumerate(deps)
                               if d.get("trigger_after") == self.restore[0]), None)
-        self.load = find("load", "class-status")
-        self.student_tick = find("tick", "class-status")
-        self.wall_tick = find("tick", "wall-view", not_updating="class-status")
+        self.student_tick = find("tick", "class-line")  # check_class_model
+        self.wall_tick = find("tick", "wall-view", not_updating="class-line")  # refresh_wall
         self.nothing = next(((d.get("id", k), d) for k, d in enumerate(deps) if not d["inputs"] and any(
             t[1] == "click" and self.elem(t[0]) == "class-cancel-end" for t in d["targets"])), None)
-        self.pad = self.keep_class[1]["targets"][0][0]
-        self.stored_at = next(i for i, o in enumerate(self.load[1]["outputs"])
-                              if self.comps[o]["type"] == "browserstate")
+        self.pad = self.keep[1]["targets"][0][0]
+        self.status_at = self.output_at(self.open, "class-status")  # the sentence a page load says
+        self.seat_at = self.output_at(self.open, "class-seat")  # the seat the page then stores
+        self.tick_seat_at = self.output_at(self.student_tick, "class-seat")
+        self.line_at = self.output_at(self.keep, "class-line")  # the keep's acknowledgement
+        self.wall_at = self.output_at(self.wall_tick, "wall-view")
         self.wall_seconds = self.timer_seconds(self.wall_tick)
         self.student_seconds = self.timer_seconds(self.student_tick)
 
     def elem(self, i) -> str | None:
         return self.comps.get(i, {}).get("props", {}).get("elem_id")
 
+    def output_at(self, event, elem_id: str) -> int | None:
+        return next((k for k, o in enumerate(event[1]["outputs"]) if self.elem(o) == elem_id), None)
+
     def timer_seconds(self, event) -> float:
         return float(self.comps[event[1]["targets"][0][0]]["props"]["value"])
 
-    def inputs(self, event, stored=None) -> list:
-        """What the page sends as the inputs: null for a gr.State (the server holds it), the
-        browser's stored value for a gr.BrowserState, else the component's value."""
-        values = []
-        for i in event[1]["inputs"]:
-            kind = self.comps[i]["type"]
-            values.append(None if kind == "state" else stored if kind == "browserstate"
-                          else self.comps[i].get("props", {}).get("value"))
-        return values
+    def inputs(self, event) -> list:
+        """What the page sends as the inputs: null for a gr.State (the server holds it), else the
+        component's value."""
+        return [None if self.comps[i]["type"] == "state" else self.comps[i].get("props", {}).get("value")
+                for i in event[1]["inputs"]]
+
+
+def text_of(value) -> str | None:
+    """A Markdown output's text: a string, or an update's value (None: no text, or gr.skip())."""
+    value = value.get("value") if isinstance(value, dict) else value
+    return value if isinstance(value, str) else None
+
+
+def stored_after(update, stored: dict | None) -> dict | None:
+    """What the browser stores after an update of #class-seat (page/class_seat.js): its new ``seat``
+    prop (gr.HTML sends its own props under "props") where it has a class or a teacher token,
+    nothing where it has neither; unchanged where the update sends no seat (gr.skip())."""
+    props = update.get("props") if isinstance(update, dict) else None
+    if not isinstance(props, dict) or "seat" not in props:
+        return stored
+    seat = props["seat"]
+    return seat if isinstance(seat, dict) and (seat.get("code") or seat.get("teacher")) else None
 
 
 # ---------------------------------------------------------------------------- a page
@@ -248,12 +277,13 @@ class Page:
             pass
         self.lost()
 
-    async def open(self, stored=None) -> dict:
-        """Open the page: its heartbeat, then its load event (which joins, for ?class=). Its HTML
-        and assets are not fetched: only the events are simulated."""
+    async def open(self, params: dict, stored: dict | None = None) -> dict:
+        """Open the page: its heartbeat, then page/class_seat.js's "open" event with the address's
+        parameters and what this browser stored (which joins, for {"class": CODE}). Its HTML and
+        assets are not fetched: only the events are simulated."""
         b = self.bench
         self.spawn(self.heartbeat())
-        return await self.call(b.ev.load, b.ev.inputs(b.ev.load, stored))
+        return await self.call(b.ev.open, b.ev.inputs(b.ev.open), {"params": params, "stored": stored}, b.ev.seat)
 
     def every(self, seconds: float, tick, paused) -> None:
         """A gr.Timer: a tick every ``seconds``, dropped while the previous one is still running."""
@@ -302,7 +332,7 @@ class Student:
     def __init__(self, bench: Bench, code: str):
         self.bench, self.code = bench, code
         self.page: Page | None = None
-        self.stored = None  # the gr.BrowserState the browser keeps: {code, student, teacher}
+        self.stored = None  # what page/class_seat.js keeps in localStorage: {code, student, teacher}
         self.kept: list[dict] = []  # this browser's own store (page/store.js), restored on a reload
         self.in_class = False
         self.note = ""
@@ -312,7 +342,7 @@ class Student:
         for attempt in range(attempts):  # a visitor reloads a page that failed to load
             page = Page(b, f"class={self.code}")
             try:
-                answer = await page.open(self.stored)
+                answer = await page.open({"class": self.code}, self.stored)
             except (TimeoutError, Broken):
                 page.close()
                 await asyncio.sleep(RECONNECT_SECONDS)
@@ -323,11 +353,10 @@ class Student:
                 await asyncio.sleep(RECONNECT_SECONDS * (attempt + 1))
                 continue
             out = answer["output"]["data"]
-            stored = out[b.ev.stored_at]
-            if isinstance(stored, dict) and "__type__" not in stored:
-                self.stored = stored
-            self.in_class = bool(isinstance(stored, dict) and stored.get("code"))
-            self.note = out[0] if isinstance(out[0], str) and "⚠️" in out[0] else ""
+            self.stored = stored_after(out[b.ev.seat_at], self.stored)  # the seat's watch() stores it
+            self.in_class = bool(self.stored and self.stored.get("code") == self.code)
+            status = text_of(out[b.ev.status_at]) if b.ev.status_at is not None else None
+            self.note = status if status and "⚠️" in status else ""
             if self.note:
                 b.count(f"page load: {self.note.split('⚠️')[1].strip()}")
             if self.kept:  # pad.js: trigger("restore", ...) with what this browser kept, then its .then()
@@ -345,9 +374,11 @@ class Student:
     async def tick(self, page: Page) -> None:
         b = self.bench
         with contextlib.suppress(Broken, asyncio.TimeoutError):
-            await page.call(b.ev.student_tick, b.ev.inputs(b.ev.student_tick), None,
-                            b.ev.student_tick[1]["targets"][0][0])
+            answer = await page.call(b.ev.student_tick, b.ev.inputs(b.ev.student_tick), None,
+                                     b.ev.student_tick[1]["targets"][0][0])
             b.student_ticks += 1
+            if answer.get("success") and b.ev.tick_seat_at is not None:  # an ended class clears the seat
+                self.stored = stored_after(answer["output"]["data"][b.ev.tick_seat_at], self.stored)
 
     async def live(self) -> None:
         """Reload whenever the page loses its server, as Gradio's page does."""
@@ -368,7 +399,7 @@ class Student:
                 "pixels": base64.b64encode(images[k].tobytes()).decode(), "said": said}
 
     async def keep(self) -> Keep:
-        """Keep one drawing: both of the pad's "keep" listeners, as the page fires them."""
+        """Keep one drawing: the pad's "keep" event (one listener, ``keep_drawing``), as the page fires it."""
         entry = self.new_entry()
         self.kept.append({k: entry[k] for k in ("id", "label", "pixels")})
         record = await self.send(entry, repeat=False)
@@ -383,10 +414,8 @@ class Student:
         if page is None or page.broken:
             record.outcome = "server unreachable (page reconnecting)"
             return record
-        own = page.spawn(page.call(b.ev.keep_own, b.ev.inputs(b.ev.keep_own), entry, b.ev.pad))
-        own.add_done_callback(lambda t: t.cancelled() or t.exception())  # its failures are the class one's
         try:
-            answer = await page.call(b.ev.keep_class, b.ev.inputs(b.ev.keep_class), entry, b.ev.pad)
+            answer = await page.call(b.ev.keep, b.ev.inputs(b.ev.keep), entry, b.ev.pad)
         except Broken:
             record.outcome = "connection lost"
             return record
@@ -399,8 +428,7 @@ class Student:
         elif not answer.get("success"):
             record.outcome = "error from the server"
         else:
-            line = answer["output"]["data"][0]
-            value = line.get("value") if isinstance(line, dict) else line
+            value = text_of(answer["output"]["data"][b.ev.line_at])  # the class line, after the summary
             if value is None:
                 record.outcome = "not sent: the page is not in a class (nothing said)"
             elif "⚠️" in value:
@@ -424,12 +452,16 @@ class Wall:
         for _ in range(4):
             page = Page(b, f"wall={self.token}")
             try:
-                answer = await page.open()
+                answer = await page.open({"wall": self.token})  # a projector's browser: nothing stored
             except (TimeoutError, Broken):
                 page.close()
                 await asyncio.sleep(RECONNECT_SECONDS)
                 continue
             if answer.get("success"):
+                shown = b.ev.output_at(b.ev.open, "wall-view")
+                said = text_of(answer["output"]["data"][shown]) if shown is not None else None
+                if said and "ended" in said:
+                    b.count("wall page: " + said[:80])
                 page.every(b.ev.wall_seconds, lambda p=page: self.tick(p), lambda: b.walls_paused)
                 self.page = page
                 return
@@ -449,8 +481,8 @@ class Wall:
         if not answer.get("success"):
             b.count("wall refresh failed")
             return False
-        html = answer["output"]["data"][0]
-        if not isinstance(html, str):
+        html = text_of(answer["output"]["data"][b.ev.wall_at])
+        if html is None:
             return False  # nothing new: gr.skip()
         count, code = COUNT.search(html), WALL_CODE.search(html)
         if count is None:
@@ -512,8 +544,9 @@ class Bench:
         self.problems[problem] = self.problems.get(problem, 0) + 1
 
     def start_server(self) -> None:
-        env = {"MNIST_DATA_DIR": str(self.folder),
-               "MNIST_CLASS_MAX_DRAWINGS": str(self.args.max_drawings)}
+        env = {"MNIST_DATA_DIR": str(self.folder)}
+        if self.args.max_drawings:
+            env["MNIST_CLASS_MAX_DRAWINGS"] = str(self.args.max_drawings)
         shared = REPO.parent / "shared" / "data" / "mnist"
         if not os.environ.get("MNIST_DIR") and shared.is_dir():
             env["MNIST_DIR"] = str(shared)  # the wall's MNIST scores, as the tests find MNIST
@@ -789,7 +822,7 @@ def report(bench: Bench) -> int:
         seen = {w.code: w.seen for w in bench.small_walls}
         results["C"] = figures(f"C: {args.classes} classes of {args.class_size}", c_codes, c_keeps, seen,
                                lambda t: marks["C start"] <= t < marks["C end"])[:4]
-    print("  (ack: keep fired -> send_kept's answer; wall: keep fired -> the wall page got a refresh covering it; "
+    print("  (ack: keep fired -> its answer; wall: keep fired -> the wall page got a refresh covering it; "
           "db: keep fired -> its row's created time; steady windows only)")
     fates = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items(), key=lambda x: -x[1]))
     print(f"  what became of each keep in A+B ({args.double_taps:.0%} also sent twice, as a double tap): {fates}")
@@ -802,7 +835,10 @@ def report(bench: Bench) -> int:
               f"after it; pages reloaded and the wall's MNIST scores back {back - kill:.1f} s after it")
         print(f"  acknowledged before the kill: {len(acked_before)}; missing from the database after the run: "
               f"{len(missing)}")
-        print(f"  students in the class's table after the reloads: {members[big]} (of {args.students} browsers)")
+        print(f"  students in the class's table after the reloads: {members[big]} (of {args.students} browsers; "
+              f"a reloaded page sends its stored seat back, and is the same student)")
+        if members[big] > args.students:
+            failures.append(f"{members[big] - args.students} reloaded pages joined again as new students")
         if missing:
             failures.append(f"{len(missing)} drawings acknowledged before the kill are gone")
 
@@ -837,14 +873,14 @@ def report(bench: Bench) -> int:
     cpu, secs = sum(x.cpu for x in all_in), sum(x.end - x.start for x in all_in)
     n = sum(1 for k in a_keeps if not k.repeat and any(x.start <= k.sent < x.end for x in all_in))
     redraws = sum(1 for s in bench.big_wall.seen if any(x.start <= s.at < x.end for x in all_in))
-    print(f"  A, all in (both keep listeners, {args.students} student timers, the wall redrawing {redraws} times): "
+    print(f"  A, all in (the keep event, {args.students} student timers, the wall redrawing {redraws} times): "
           f"{cpu:.1f} s over {secs:.0f} s ({cpu / secs:.0%} of one core); per keep {cpu / max(n, 1) * 1e3:.1f} ms, "
           f"net {sum(net(x) for x in all_in) / max(n, 1) * 1e3:.1f} ms ({n} keeps)")
     keep_net = None
     if "B keeps alone" in w:
         b = w["B keeps alone"]
         keep_net = net(b) / max(b.keeps, 1)
-        print(f"  a keep alone (both listeners): {b.cpu / max(b.keeps, 1) * 1e3:.1f} ms, net {keep_net * 1e3:.1f} ms "
+        print(f"  a keep alone (one event): {b.cpu / max(b.keeps, 1) * 1e3:.1f} ms, net {keep_net * 1e3:.1f} ms "
               f"({b.keeps} keeps in {b.end - b.start:.0f} s)")
     if "B wall redraws" in w and keep_net is not None:
         b = w["B wall redraws"]
@@ -858,7 +894,7 @@ def report(bench: Bench) -> int:
     if "B student timer ticks" in w:
         b = w["B student timer ticks"]
         print(f"  a student timer tick: net {net(b) / args.refreshes * 1e3:.1f} ms "
-              f"({args.students / bench.ev.student_seconds:.0f} a second for {args.students} students)")
+              f"({args.students / bench.ev.student_seconds:.1f} a second for {args.students} students)")
     if "B an event that does nothing" in w:
         b = w["B an event that does nothing"]
         print(f"  an event that does nothing (a Cancel button, no inputs): net {net(b) / args.refreshes * 1e3:.1f} ms")
@@ -904,8 +940,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-seconds", type=float, default=3, help="the idle server's CPU rate, measured (default 3)")
     p.add_argument("--refreshes", type=int, default=8, help="wall refreshes and timer ticks measured alone")
     p.add_argument("--wall-grace", type=float, default=3, help="seconds the walls keep refreshing after the keeps")
-    p.add_argument("--max-drawings", type=int, default=20_000,
-                   help="MNIST_CLASS_MAX_DRAWINGS for the server (the default 3,000 is less than 60 x 60 keeps)")
+    p.add_argument("--max-drawings", type=int, default=None,
+                   help="MNIST_CLASS_MAX_DRAWINGS for the server (default: the app's, 5,000, above 60 x 60 keeps)")
     p.add_argument("--time-limit", type=float, default=280,
                    help="seconds for everything; the last phase is shortened to fit (default 280)")
     p.add_argument("--keep-data", action="store_true", help="keep the data folder and server logs")
