@@ -20,7 +20,7 @@ WALL = dict(viewport={"width": 1920, "height": 1080})
 
 
 def keep(page, label, by_touch=False):
-    (touch_draw if by_touch else draw)(page, DIGITS[label])
+    (touch_draw if by_touch else draw)(page, DIGITS[label], steps=3)  # 30 drawings: a brisk hand
     button = page.locator(f'#pad .keep-digits button[data-keep="{label}"]')
     button.tap() if by_touch else button.click()
     expect(page.locator("#pad .pad-status")).to_have_text(f"Kept as a {label}. Draw the next one.")
