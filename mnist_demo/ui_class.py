@@ -13,6 +13,7 @@ in localStorage), so a reload or a restarted server finds its class again. The H
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import threading
@@ -416,7 +417,9 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
     if len(digits):
         trainer.digits.add_many(digits.pixels, digits.labels, digits.ids)
     session.seat.trainer = trainer
-    cfg = PRESETS["fine-tune"]
+    recipe = PRESETS["fine-tune"]  # within the host's caps, as every training on this server
+    cfg = dataclasses.replace(recipe, epochs=min(recipe.epochs, settings.max_epochs),
+                              limit=min(recipe.limit or settings.max_digits, settings.max_digits))
     req = TrainRequest(MODEL_NAMES, "fine-tune", cfg, "shipped weights", True)
     with running(trainer, request):
         own, own_held = own_digits(True, trainer)  # gr.Error when the class has no drawings

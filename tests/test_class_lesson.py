@@ -37,7 +37,7 @@ def wall_drawings(wall) -> list[tuple[str, str]]:
 
 def test_a_lesson_from_start_to_end(browser, tmp_path):
     port, data = free_port(), tmp_path / "data"
-    env = {"MNIST_DATA_DIR": str(data)}
+    env = {"MNIST_DATA_DIR": str(data), "MNIST_MAX_DIGITS": "2000"}  # the class's training within a small cap
     with launch("app.py", port=port, env=env, log=tmp_path / "app.log") as (url, _):
         # 1. The teacher starts a class.
         teacher = browser.new_context(**DESKTOP).new_page()

@@ -229,3 +229,22 @@ def test_one_keep_event_files_the_drawing_in_the_collection_and_the_class(classr
     assert len(session.digits) == 1 and "1 kept" in summary
     assert [(d.drawing_id, d.label, d.cnn) for d in classroom.drawings(code)] == [(1006, 4, 9)]
     assert "1 sent" in line.value
+
+
+def test_the_class_training_keeps_within_the_hosts_caps(classroom, page, predictor, monkeypatch):
+    import dataclasses
+
+    from mnist_demo import ui_class
+    from mnist_demo.settings import from_env
+
+    asked = []
+    monkeypatch.setattr(ui_class, "training_stream", lambda req, *rest: asked.append(req.config) or iter(()))
+    teacher = Session()
+    start_class(classroom, page, teacher, request())
+    student = joined(classroom, page, teacher.seat.teaching)
+    for i in range(8):
+        send_kept(classroom, predictor, student, kept(i, label=i % 4, said={"linear": 0, "cnn": 0}))
+    settings = dataclasses.replace(from_env({}), max_digits=1000, max_epochs=2)
+    list(ui_class.train_class(classroom, settings, predictor.models, teacher))
+    (cfg,) = asked
+    assert cfg.limit == 1000 and cfg.epochs == 2
