@@ -310,6 +310,18 @@ async def back_online(bench: Bench) -> None:
 # ---------------------------------------------------------------------------- students and walls
 
 
+async def live(owner) -> None:
+    """Keep a student's or a wall's page open: reload it whenever it loses its server, as
+    Gradio's page does. ``owner`` has ``bench``, ``page`` and ``open()``."""
+    await owner.open()
+    while not owner.bench.closing:
+        if owner.page is not None and owner.page.broken:
+            owner.page = None
+            await back_online(owner.bench)
+            await owner.open()
+        await asyncio.sleep(0.1)
+
+
 @dataclass
 class Keep:
     drawing_id: int
@@ -381,14 +393,7 @@ class Student:
                 self.stored = stored_after(answer["output"]["data"][b.ev.tick_seat_at], self.stored)
 
     async def live(self) -> None:
-        """Reload whenever the page loses its server, as Gradio's page does."""
-        await self.open()
-        while not self.bench.closing:
-            if self.page is not None and self.page.broken:
-                self.page = None
-                await back_online(self.bench)
-                await self.open()
-            await asyncio.sleep(0.1)
+        await live(self)
 
     def new_entry(self) -> dict:
         images, labels = self.bench.digits
@@ -496,13 +501,7 @@ class Wall:
         return True
 
     async def live(self) -> None:
-        await self.open()
-        while not self.bench.closing:
-            if self.page is not None and self.page.broken:
-                self.page = None
-                await back_online(self.bench)
-                await self.open()
-            await asyncio.sleep(0.1)
+        await live(self)
 
 
 # ---------------------------------------------------------------------------- the run

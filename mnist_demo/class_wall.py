@@ -9,6 +9,7 @@ seen, and no teacher link or student id is ever written into it.
 
 from __future__ import annotations
 
+import functools
 import html
 
 import numpy as np
@@ -140,6 +141,7 @@ def spaced(code: str) -> str:
     return f"{code[:3]} {code[3:]}" if len(code) > 4 else code
 
 
+@functools.lru_cache(maxsize=64)  # the wall redraws every second a class keeps: its QR code does not change
 def qr_svg(url: str) -> str:
     """The join link as a QR code, an inline SVG made here (segno): dark on white in both themes,
     since phone cameras read that best, with its quiet zone."""

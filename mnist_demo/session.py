@@ -31,6 +31,7 @@ class ClassSeat:
     model_version: int = 0  # the class model loaded below (0: none)
     models: dict = field(default_factory=dict)  # "our class's model", by model name
     model_page: dict = field(default_factory=dict)  # the same, as the pad receives it
+    model_meta: dict = field(default_factory=dict)  # its recorded figures, by model name (the wall shows them)
     trainer: Session | None = None  # the teacher's class training: its models, its Stop
 
 

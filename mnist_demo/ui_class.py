@@ -26,7 +26,7 @@ from . import lan
 from .class_wall import NEWEST_ON_WALL, cell_html, join_card, spaced, teacher_drawings_html, wall_html
 from .classroom import ClassError, Classroom, normalize_code, to_digits
 from .collection import Collection, CollectionError, Digits
-from .data import mnist_or_error
+from .data import PIXEL_SCALE, mnist_or_error
 from .digit_files import write_idx_pair, write_png_zip
 from .evaluation import evaluate_model
 from .inference import Predictor
@@ -258,7 +258,7 @@ def send_kept(classroom: Classroom, predictor: Predictor, session: Session, evt:
         said = data.get("said") if isinstance(data.get("said"), dict) else {}
         answers = {n: said.get(n) for n in MODEL_NAMES}
         if not all(type(a) is int and 0 <= a <= 9 for a in answers.values()):
-            result = predictor.predict_batch(pixels[:1].astype(np.float32) / 256.0)
+            result = predictor.predict_batch(pixels[:1] / PIXEL_SCALE)
             answers = {n: int(result[n][0]) for n in MODEL_NAMES}
         if classroom.add_drawing(seat.code, seat.student, int(ids[0]), int(labels[0]), answers["linear"],
                                  answers["cnn"], pixels[0].tobytes()):
@@ -298,13 +298,15 @@ def check_class_model(classroom: Classroom, page: ClassPage, shipped_page: dict,
     return {page.line: class_line(seat), **pad_after_class_change(page, shipped_page, session, choices)}
 
 
-def load_class_model(classroom: Classroom, seat: ClassSeat) -> None:
-    found = classroom.class_models(seat.code)
-    seat.models, seat.model_page = {}, {}
+def load_class_model(classroom: Classroom, seat: ClassSeat, code: str | None = None) -> None:
+    """The class's published model into this page's seat: a student's pad answers with it, a
+    wall shows its before-and-after figures."""
+    found = classroom.class_models(code or seat.code)
+    seat.models, seat.model_page, seat.model_meta = {}, {}, {}
     if found is None:
         seat.model_version = 0
         return
-    seat.model_version, blobs, metadata = found
+    seat.model_version, blobs, seat.model_meta = found
     for name, blob in blobs.items():
         try:
             model, meta = weights_from_bytes(blob, source="the class's weights")
@@ -506,9 +508,10 @@ def refresh_wall(classroom: Classroom, scores: ValidationScores, session: Sessio
     if version == seat.seen:
         return gr.skip(), gr.skip()
     seat.seen = version
-    found = classroom.class_models(code)
+    if seat.model_version != classroom.model_version(code):  # its weights are read only when it changes
+        load_class_model(classroom, seat, code)
     return wall_html(code, classroom.answers(code), classroom.newest(code, NEWEST_ON_WALL), valid,
-                     join_url(seat, code), found[2] if found else None), gr.skip()
+                     join_url(seat, code), seat.model_meta or None), gr.skip()
 
 
 def wall_cell(classroom: Classroom, session: Session, evt: gr.EventData):
