@@ -3,12 +3,25 @@
 import argparse
 import os
 
-import spaces  # noqa: F401  first, as ZeroGPU asks: there it patches torch (mnist_demo/gpu.py)
-import torch
 
-from mnist_demo import downloads, lan
-from mnist_demo.settings import from_env
-from mnist_demo.ui import LAUNCH_OPTIONS, build_demo, queue_options
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    return p
+
+
+if __name__ == "__main__":
+    ARGS = parser().parse_args()  # --help and a wrong flag answer at once, before torch and Gradio load
+
+# The imports come after the command line, on purpose (E402).
+import spaces  # noqa: E402, F401  first, as ZeroGPU asks: there it patches torch (mnist_demo/gpu.py)
+import torch  # noqa: E402
+
+from mnist_demo import downloads, lan  # noqa: E402
+from mnist_demo.settings import from_env  # noqa: E402
+from mnist_demo.ui import LAUNCH_OPTIONS, build_demo, queue_options  # noqa: E402
 
 SETTINGS = from_env(os.environ)  # docs/settings.md lists the variables
 # The serving process's share of torch's threads per training, set once before any worker thread
@@ -20,11 +33,7 @@ downloads.reset()  # a previous run's download files (even one killed with -9) g
 demo = build_demo(settings=SETTINGS)
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    args = parser.parse_args()
+    args = ARGS
     if args.host in ("0.0.0.0", "::"):  # a laptop serving a class: say where students should go
         lan.SERVING_LAN = True
         urls = lan.lan_urls(args.port)

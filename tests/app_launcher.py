@@ -34,24 +34,37 @@ def launch(*command: str, log: Path | None = None, timeout: float = 90.0, port: 
     does not answer within ``timeout`` seconds; terminated (then killed) on exit. ``port``: a
     given one (a restart at the same address, as a browser's storage is kept per address). ``env``:
     variables added to this process's (a Space's, for instance)."""
-    port = port or free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(log, "w")) if log else subprocess.DEVNULL
-        proc = subprocess.Popen([sys.executable, *(command or ("app.py",)), "--port", str(port)], cwd=REPO, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        url, proc = start(*command, out=out, port=port, env=env)
         stack.callback(stop, proc)
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{' '.join(command)} did not start (exit code {proc.poll()})") from None
-                time.sleep(0.2)
+        wait_until_answering(url, proc, timeout)
         yield url, proc
+
+
+def start(*command: str, out=subprocess.DEVNULL, port: int | None = None,
+          env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+    """Start ``python COMMAND... --port P`` and return (url, process) at once, before it answers."""
+    port = port or free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen([sys.executable, *(command or ("app.py",)), "--port", str(port)], cwd=REPO, env=env,
+                            stdout=out, stderr=subprocess.STDOUT)
+    return f"http://127.0.0.1:{port}/", proc
+
+
+def wait_until_answering(url: str, proc: subprocess.Popen | None = None, timeout: float = 90.0) -> None:
+    """Until ``url`` answers; RuntimeError if ``proc`` (when given) exits first, or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if (proc and proc.poll() is not None) or time.monotonic() > deadline:
+                if proc is None:
+                    raise RuntimeError(f"nothing answered at {url} within {timeout:.0f} s") from None
+                raise RuntimeError(f"{' '.join(proc.args[1:])} did not start (exit code {proc.poll()})") from None
+            time.sleep(0.2)
 
 
 def stop(proc: subprocess.Popen) -> None:

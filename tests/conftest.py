@@ -1,4 +1,7 @@
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,16 +21,34 @@ def mnist():
 
 
 @pytest.fixture(scope="session")
+def mnist_small(mnist):
+    """MNIST with its validation set cut to its first 2,000 digits (the training set whole): a
+    test that trains for an epoch or two is judged each epoch in a tenth of the time."""
+    import dataclasses
+
+    return dataclasses.replace(mnist, x_valid=mnist.x_valid[:2000], y_valid=mnist.y_valid[:2000])
+
+
+@pytest.fixture(scope="session")
 def shipped_weights_dir():
     return REPO / "weights"
+
+
+# Under `pytest -n 2` (as .ci/run runs it) the controller starts the app as it begins, so that the
+# server's start overlaps the workers' collection; the worker that uses it finds it here.
+SHARED_APP_URL = "MNIST_TESTS_SHARED_APP_URL"
 
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """The real app, launched as a user would (`python app.py`), on a free loopback port, its
     data folder (the classes' database) a fresh one."""
-    from tests.app_launcher import launch
+    from tests.app_launcher import launch, wait_until_answering
 
+    if os.environ.get(SHARED_APP_URL):
+        wait_until_answering(os.environ[SHARED_APP_URL])
+        yield os.environ[SHARED_APP_URL]
+        return
     log = REPO / ".pytest_cache" / "app.log" if (REPO / ".pytest_cache").is_dir() else None
     data = tmp_path_factory.mktemp("app-data")
     with launch("app.py", log=log, env={"MNIST_DATA_DIR": str(data)}) as (url, _process):
@@ -54,10 +75,49 @@ def browser():
         b.close()
 
 
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one torch thread each,
+        import torch  # or their trainings oversubscribe the CPUs and both slow down
+
+        torch.set_num_threads(1)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers, which inherit the variable
+def pytest_sessionstart(session):
+    """The xdist controller of `-n N --dist loadgroup` (which keeps the app's tests in one worker;
+    other modes would spread them over several, against one server) starts the app now, unless
+    the selection plainly runs none of its tests."""
+    option = session.config.option
+    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(option, "numprocesses", None) \
+            or getattr(option, "dist", None) != "loadgroup" or option.collectonly \
+            or "not slow" in (option.markexpr or ""):
+        return
+    from tests.app_launcher import start, stop
+
+    data = tempfile.mkdtemp(prefix="mnist-tests-app-")
+    log = open(REPO / ".pytest_cache" / "app.log", "w") if (REPO / ".pytest_cache").is_dir() else subprocess.DEVNULL
+    url, proc = start("app.py", out=log, env={"MNIST_DATA_DIR": data})
+    os.environ[SHARED_APP_URL] = url
+    session.config.add_cleanup(lambda: (stop(proc), shutil.rmtree(data, ignore_errors=True),
+                                        log is not subprocess.DEVNULL and log.close()))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """A test that starts the app (`app_url`, `client`) is `slow`: the quick loop,
     `pytest -m "not browser and not slow"`, tests the modules in process. Chromium tests carry
     `browser` themselves (each such module sets `pytestmark`)."""
     for item in items:
-        if {"app_url", "client"} & set(getattr(item, "fixturenames", ())):
+        if uses_the_app(item):
             item.add_marker(pytest.mark.slow)
+        # Under pytest-xdist (`-n 2 --dist loadgroup`, as .ci/run runs it), one worker runs every
+        # test that drives Chromium or uses the app, one after another, as their timings assume;
+        # the other runs the in-process tests meanwhile. (Splitting them over both workers, on
+        # one server, made a page's answer wait past its timeout.) test_attacks and test_space,
+        # which start servers of their own, join the group themselves.
+        if item.get_closest_marker("browser") or uses_the_app(item):
+            item.add_marker(pytest.mark.xdist_group("app"))
+
+
+def uses_the_app(item) -> bool:
+    return "app_url" in getattr(item, "fixturenames", ())

@@ -44,9 +44,13 @@ def serious_violations(page) -> list[str]:
     return found
 
 
+LONG = pytest.mark.long  # every CI run checks the light theme; `--full` the dark one and a phone too
+
+
 @pytest.mark.parametrize("mode, context", [("light", dict(DESKTOP, color_scheme="light")),
-                                           ("dark", dict(DESKTOP, color_scheme="dark")),
-                                           ("phone", dict(PHONE, color_scheme="light"))])
+                                           pytest.param("dark", dict(DESKTOP, color_scheme="dark"), marks=LONG),
+                                           pytest.param("phone", dict(PHONE, color_scheme="light"), marks=LONG)],
+                         ids=["light", "dark", "phone"])
 def test_no_serious_violation_on_any_tab_and_no_other_host_asked(browser, app_url, mode, context):
     """Also: everything the page loads (scripts, styles, fonts, weights) comes from the app's own
     address, so a school network without internet serves it whole."""
@@ -69,6 +73,7 @@ def test_no_serious_violation_on_any_tab_and_no_other_host_asked(browser, app_ur
     assert asked and [url for url in asked if url.split("/")[2] != own] == []
 
 
+@pytest.mark.long
 def test_no_serious_violation_on_a_class_teachers_controls_and_its_wall(browser, app_url):
     """The teacher's controls with a drawing to moderate, and the projector wall showing it, in
     the light theme and then the dark one (the same pages, their colour scheme switched)."""

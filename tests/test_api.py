@@ -50,6 +50,7 @@ def test_bad_input_gets_a_clear_message_and_the_server_stays_up(client, tmp_path
     test_transparent_png_keeps_its_alpha(client, tmp_path)  # still answering
 
 
+@pytest.mark.long
 def test_drawn_digit_set_through_the_api(app_url, mnist, tmp_path):
     """MNIST validation digits re-drawn as people draw them: random size and place, uniform
     pens of varied width, four backgrounds: 60 of them through the real route (the benchmark

@@ -19,7 +19,7 @@ import pytest
 from tests.app_launcher import launch
 from tests.test_limits import post
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.xdist_group("app"),
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="measures memory through /proc")]
 
 REPO = Path(__file__).resolve().parents[1]

@@ -34,6 +34,7 @@ def test_validation_grid(browser, app_url):
     page.close()
 
 
+@pytest.mark.long
 def test_train_stop_and_use_my_model(browser, app_url):
     page = open_app(browser, app_url, viewport={"width": 1280, "height": 1100})
     draw(page, DIGITS["7"])
@@ -89,6 +90,7 @@ def test_look_inside_after_drawing(browser, app_url):
     page.close()
 
 
+@pytest.mark.long
 def test_a_waiting_visitor_sees_their_place_in_the_queue_and_can_leave_it(browser, app_url):
     """Every training slot taken (one per CPU): the next visitor is told where they stand, and Stop
     takes them out of the queue (their training never starts)."""

@@ -13,7 +13,7 @@ from mnist_demo.classroom import Classroom
 from tests.app_launcher import free_port, launch
 from tests.pad_driver import DESKTOP, DIGITS, PHONE, draw, screenshot, touch_draw
 
-pytestmark = pytest.mark.browser  # drives Chromium
+pytestmark = [pytest.mark.browser, pytest.mark.long]  # drives Chromium for two minutes
 
 LABELS = ["1", "7", "0", "4"]  # the digits pad_driver can draw
 WALL = dict(viewport={"width": 1920, "height": 1080})

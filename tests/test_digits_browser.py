@@ -23,6 +23,7 @@ def kept_pictures(page) -> list[tuple[str, str]]:
         f => [f.closest('.kept-group').dataset.digit, f.querySelector('img').src])""")
 
 
+@pytest.mark.long
 def test_keep_test_fine_tune_export_and_import(browser, app_url, tmp_path):
     page = open_app(browser, app_url, viewport={"width": 1280, "height": 1100})
     keep_buttons = page.locator("#pad .keep-digits button")

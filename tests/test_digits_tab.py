@@ -205,6 +205,7 @@ def test_fine_tune_refuses_what_it_cannot_do(session):
 
 
 @pytest.mark.slow  # the quick loop skips it: trains for seconds
+@pytest.mark.long  # every run fine-tunes from the shipped weights above
 def test_a_fine_tune_on_own_digits_is_adopted_though_it_trades_a_little_mnist(session):
     """The adaptive fine-tune keeps MNIST within a point by construction and improves the
     visitor's held-out digits: it becomes their weights even when the weights it started from

@@ -3,11 +3,9 @@
 contract, the page's answers held to Python's on re-drawn validation digits, pictures, and the
 server fallback when the page cannot run the models."""
 
-import asyncio
 import base64
 import io
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -19,19 +17,14 @@ from mnist_demo.preprocess import RECIPE, ink_to_mnist
 from tests.digit_strokes import digit_strokes, place
 from tests.drawn_digits import redraw, render
 from tests.pad_driver import (
-    ARGS,
-    CHROMIUM,
     DESKTOP,
     DIGITS,
     PHONE,
-    READ_PAD,
     SIDE,
     card,
     draw,
-    mouse_actions,
     open_app,
     pad_box,
-    pad_reading,
     read_pad,
     screenshot,
     touch_draw,
@@ -43,13 +36,13 @@ pytestmark = pytest.mark.browser  # drives Chromium
 # and summation order differ between V8 and C. 1e-4 is 40x below one grey level (1/256) of
 # the training scale, so a digit within it is the same picture to both models.
 PIXEL_TOLERANCE = 1e-4
-# A sample: the Node parity tests (test_page_parity.py) hold every pixel of the page's recipe to
-# Python's on hundreds of digits; this shows the real path (mouse, canvas, pad.js) agrees with them.
-N_REDRAWN = 24
-PAGES = 4  # drawn side by side
+# Samples: the Node parity tests (test_page_parity.py) hold every pixel of the page's recipe to
+# Python's on hundreds of digits; these show the real path (mouse, canvas, pad.js) agrees with them.
+# Every CI run draws 4; `--full` draws 24, enough to hold the accuracy to a bar as well.
+SAMPLE, SWEEP = 4, 24
 
 
-@pytest.mark.parametrize("digit", ["1", "7", "0"])
+@pytest.mark.parametrize("digit", ["7", *(pytest.param(d, marks=pytest.mark.long) for d in "10")])
 def test_draw_read_clear_and_draw_again(browser, app_url, digit):
     page = open_app(browser, app_url, **DESKTOP)
     draw(page, DIGITS[digit])  # no tool to pick: the pen is ready
@@ -112,7 +105,7 @@ def test_undo_takes_back_one_stroke(browser, app_url):
     page.close()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("scheme", ["light", pytest.param("dark", marks=pytest.mark.long)])
 def test_phone_finger_draws_without_scrolling(browser, app_url, scheme):
     page = open_app(browser, app_url, color_scheme=scheme, **PHONE)
     box = page.locator("#pad .pad-canvas").bounding_box()
@@ -142,45 +135,29 @@ def test_phone_finger_draws_without_scrolling(browser, app_url, scheme):
     page.close()
 
 
-async def draw_and_read(browser_args, app_url, jobs):
-    """Each job's strokes drawn with the mouse in one of several pages at once (Chromium waits
-    for a frame after each mouse move; pages side by side overlap those waits). Returns the
-    page's reading after each drawing, in job order."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=browser_args)
-
-        async def worker(share):
-            page = await browser.new_page(**DESKTOP)
-            await page.goto(app_url, wait_until="load")
-            await page.locator("#pad .pad-frame.empty").wait_for()
-            box = await page.locator("#pad .pad-canvas").bounding_box()
-            box = (box["x"], box["y"], box["width"] / SIDE)
-            readings = []
-            for strokes in share:
-                for action, *args in mouse_actions(box, strokes, unit=False, steps=1):
-                    await (page.mouse.move(*args[:2], steps=args[2]) if action == "move"
-                           else getattr(page.mouse, action)())
-                readings.append(pad_reading(await page.evaluate(READ_PAD)))
-                await page.locator("#pad .pad-clear").click()
-            await page.close()
-            return readings
-
-        shares = await asyncio.gather(*(worker(jobs[k::PAGES]) for k in range(PAGES)))
-        await browser.close()
-    return [shares[n % PAGES][n // PAGES] for n in range(len(jobs))]
+def draw_and_read(browser, app_url, jobs) -> list[dict]:
+    """Each job's strokes drawn with the mouse in one page, cleared after each; the page's
+    reading after each drawing, in job order."""
+    page = open_app(browser, app_url, **DESKTOP)
+    readings = []
+    for strokes in jobs:
+        draw(page, strokes, unit=False, steps=1)
+        readings.append(read_pad(page))
+        page.locator("#pad .pad-clear").click()
+    page.close()
+    return readings
 
 
-def test_page_matches_python_on_redrawn_digits(app_url, mnist):
+@pytest.mark.parametrize("n_redrawn", [SAMPLE, pytest.param(SWEEP, marks=pytest.mark.long)], ids=["sample", "sweep"])
+def test_page_matches_python_on_redrawn_digits(browser, app_url, mnist, n_redrawn):
     """Validation digits re-drawn as real mouse strokes. For each: the page's 28x28 against
     Python's preprocessing of the same canvas pixels, the page's labels against torch's on
-    Python's digit, and both against the true label."""
+    Python's digit, and (on the sweep) both against the true label. The sample must agree on
+    every digit; the sweep may miss one (float32 rounding can flip a pixel at the tolerance)."""
     rng = np.random.default_rng(0)
-    idx = rng.choice(len(mnist.x_valid), size=N_REDRAWN, replace=False)
+    idx = rng.choice(len(mnist.x_valid), size=n_redrawn, replace=False)
     jobs = [place(*digit_strokes(mnist.x_valid[i]), RECIPE["pen_width"], SIDE, rng) for i in idx]
-    with ThreadPoolExecutor(1) as thread:  # its own event loop: the sync `browser` fixture runs one here
-        readings = thread.submit(asyncio.run, draw_and_read(ARGS, app_url, jobs)).result()
+    readings = draw_and_read(browser, app_url, jobs)
     predictor = Predictor()
     diffs, same_labels, correct = [], 0, dict.fromkeys(MODEL_NAMES, 0)
     for n, (i, got) in enumerate(zip(idx, readings, strict=True)):
@@ -191,11 +168,13 @@ def test_page_matches_python_on_redrawn_digits(app_url, mnist):
         same_labels += expected == got["labels"]
         for m in MODEL_NAMES:
             correct[m] += got["labels"][m] == mnist.y_valid[i]
-    accuracy = {m: round(c / N_REDRAWN, 4) for m, c in correct.items()}
-    print(f"\n{N_REDRAWN} re-drawn digits: max |page - python| = {max(diffs):.2e}, "
-          f"labels agree {same_labels / N_REDRAWN:.1%}, accuracy {accuracy}")
-    assert np.sum(np.asarray(diffs) > PIXEL_TOLERANCE) <= 1 and same_labels >= N_REDRAWN - 1
-    assert accuracy["cnn"] >= 0.9 and accuracy["linear"] >= 0.85  # benchmarks/drawn_accuracy.py measures it
+    accuracy = {m: round(c / n_redrawn, 4) for m, c in correct.items()}
+    print(f"\n{n_redrawn} re-drawn digits: max |page - python| = {max(diffs):.2e}, "
+          f"labels agree {same_labels / n_redrawn:.1%}, accuracy {accuracy}")
+    allowed = 0 if n_redrawn < SWEEP else 1
+    assert np.sum(np.asarray(diffs) > PIXEL_TOLERANCE) <= allowed and same_labels >= n_redrawn - allowed
+    if n_redrawn >= SWEEP:  # 4 are too few to judge accuracy on; benchmarks/drawn_accuracy.py measures 1,000
+        assert accuracy["cnn"] >= 0.9 and accuracy["linear"] >= 0.85
 
 
 def png_data(image) -> bytes:
@@ -262,6 +241,7 @@ def test_shipped_weights_reach_the_page_as_safetensors(browser, app_url, shipped
     page.close()
 
 
+@pytest.mark.long
 def test_esc_and_ctrl_z_work_right_after_drawing_with_the_mouse(browser, app_url):
     """Drawing focuses the pad (the keys' handlers live there), without scrolling the page."""
     page = open_app(browser, app_url, **DESKTOP)

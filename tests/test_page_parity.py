@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import pytest
 import torch
 from scipy import ndimage
 
@@ -72,6 +73,7 @@ def test_forward_passes_equal_torch_on_1000_validation_digits(mnist, shipped_wei
             assert (page[:, k].argmax(1) == ref.argmax(1)).all()
 
 
+@pytest.mark.slow  # the quick loop skips it: a 200-digit sweep (the JS unit tests cover the recipe)
 def test_preprocessing_equals_python_on_redrawn_digits(mnist, tmp_path):
     """Validation digits re-drawn on a 448 px canvas with hard and soft (anti-aliased) edges."""
     rng = np.random.default_rng(3)

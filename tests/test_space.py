@@ -18,7 +18,8 @@ from tests.app_launcher import free_port, launch
 from tests.drawn_digits import drawn_digits
 from tests.train_requests import controls
 
-pytestmark = pytest.mark.slow
+# A second server, as a Space runs it; under xdist, one after another with the Chromium tests.
+pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.xdist_group("app")]
 
 SPACE_PORT = 7860
 

@@ -53,21 +53,21 @@ def test_events_stream_and_loss_falls(mnist):
     assert evaluate(model, x, y)[1] == pytest.approx(epochs[-1].valid_acc)
 
 
-def test_same_seed_same_run_other_seed_other_run(mnist):
+def test_same_seed_same_run_other_seed_other_run(mnist_small):
     cfg = dataclasses.replace(SMALL, epochs=1, limit=640)
-    a = [e.train_loss for e in run("cnn", mnist, cfg)[1] if isinstance(e, StepEvent)]
-    b = [e.train_loss for e in run("cnn", mnist, cfg)[1] if isinstance(e, StepEvent)]
-    c = [e.train_loss for e in run("cnn", mnist, dataclasses.replace(cfg, seed=1))[1]
+    a = [e.train_loss for e in run("cnn", mnist_small, cfg)[1] if isinstance(e, StepEvent)]
+    b = [e.train_loss for e in run("cnn", mnist_small, cfg)[1] if isinstance(e, StepEvent)]
+    c = [e.train_loss for e in run("cnn", mnist_small, dataclasses.replace(cfg, seed=1))[1]
          if isinstance(e, StepEvent)]
     assert a == b
     assert a != c
 
 
-def test_stopping_between_events_keeps_the_partial_model(mnist):
+def test_stopping_between_events_keeps_the_partial_model(mnist_small):
     cfg = dataclasses.replace(SMALL, epochs=50)
     model = new_model("linear", cfg)
     before = model.lin.weight.detach().clone()
-    gen = train(model, mnist, cfg)
+    gen = train(model, mnist_small, cfg)
     events = [next(gen) for _ in range(3)]
     gen.close()
     event = events[-1]
@@ -86,10 +86,10 @@ def test_one_cycle_preset_starts_every_class_alive(mnist):
     assert set(predicted.tolist()) == set(range(10))  # no dead class
 
 
-def test_sgd_and_augmentation_train(mnist):
+def test_sgd_and_augmentation_train(mnist_small):
     cfg = dataclasses.replace(SMALL, optimizer="sgd", lr=0.05, augment=True,
                               class_bias_init=1.0)
-    _, events = run("cnn", mnist, cfg)
+    _, events = run("cnn", mnist_small, cfg)
     assert events[-1].valid_loss < math.log(10)
 
 
@@ -244,6 +244,7 @@ def test_own_digits_are_oversampled_to_their_share_of_each_epoch(mnist):
 
 
 @pytest.mark.slow  # the quick loop skips it: trains or builds for seconds
+@pytest.mark.long  # test_finetune.py holds the recipe to a held-out style on every run
 def test_fine_tuning_the_shipped_cnn_on_own_digits_teaches_their_style(mnist):
     import copy
 
@@ -265,6 +266,7 @@ def test_without_own_digits_nothing_is_mixed_in_or_measured(mnist):
 
 
 @pytest.mark.slow  # the quick loop skips it: a subprocess that trains or is killed
+@pytest.mark.long  # a whole fine-tune from the command line
 def test_cli_fine_tunes_shipped_weights_on_exported_digits(mnist, tmp_path, capsys):
     from mnist_demo.digit_files import write_idx_pair
     images, _labels = write_idx_pair(slashed_zeros(mnist), tmp_path, "mine")
@@ -293,6 +295,7 @@ def test_cli_refuses_bad_digit_files_and_weights(tmp_path, capsys):
 
 
 @pytest.mark.slow  # the quick loop skips it: trains or builds for seconds
+@pytest.mark.long  # 2 epochs of 50,000 digits
 def test_fast_preset_reaches_95_percent_in_two_epochs_from_the_command_line(tmp_path, capsys):
     """The fast recipe's promise, as its help states it. Its speed against the tutorial's loop is
     benchmarks/train_speed.py's job."""

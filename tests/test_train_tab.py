@@ -1,8 +1,11 @@
 """The Train tab through its API (`/train`, streamed) against the launched app."""
 
+import hashlib
 import os
 import re
+import subprocess
 import time
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -16,6 +19,8 @@ from mnist_demo.train import EpochEvent, StepEvent, TrainConfig
 from mnist_demo.ui_train import STEP_COST, Curves, Eta, TrainRequest, control, run_training, verdict
 from tests.train_requests import controls
 
+REPO = Path(__file__).resolve().parents[1]
+
 SETTINGS = from_env(os.environ)  # what the launched app reads too
 # A training that runs long enough to hold a slot, and answers a cancel within a step: 16 steps an epoch.
 LONG = dict(which="cnn", epochs=SETTINGS.max_epochs, subset=1000)
@@ -28,7 +33,14 @@ def digit_png(mnist, tmp_path_factory):
     return handle_file(str(path))
 
 
+def shipped_files() -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (REPO / "weights").glob("*")}
+
+
 def test_short_training_streams_and_returns_weights(app_url):
+    """Both models train through /train; their weights come back as downloads, and the shipped
+    ones in weights/ stay byte for byte as git has them."""
+    before = shipped_files()
     job = Client(app_url, verbose=False).submit(*controls(), api_name="/train")
     final = job.result(timeout=120)
     assert len(job.outputs()) >= 3  # loading message, progress updates, final
@@ -39,6 +51,10 @@ def test_short_training_streams_and_returns_weights(app_url):
     from mnist_demo.weights import load_weights
     names = sorted(load_weights(p)[1]["model"] for p in final[5])
     assert names == ["cnn", "linear"]
+    assert shipped_files() == before
+    tracked = subprocess.run(["git", "status", "--porcelain", "weights"], cwd=REPO, capture_output=True, text=True)
+    assert tracked.returncode == 0, tracked.stderr  # CI runs in a clone: git answers there
+    assert tracked.stdout == ""
 
 
 def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_url, digit_png):
@@ -62,6 +78,7 @@ def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_
     assert before == during == after
 
 
+@pytest.mark.long  # two trainings at once
 def test_visitors_train_side_by_side_one_per_cpu(app_url):
     """With one training per CPU, a second visitor's training runs while a first one's long
     training goes on, instead of waiting in the queue for it."""
