@@ -13,7 +13,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    ARGS = parser().parse_args()  # --help and a wrong flag answer at once, before torch and Gradio load
+    args = parser().parse_args()  # --help and a wrong flag answer at once, before torch and Gradio load
 
 # The imports come after the command line, on purpose (E402).
 import spaces  # noqa: E402, F401  first, as ZeroGPU asks: there it patches torch (mnist_demo/gpu.py)
@@ -33,7 +33,6 @@ downloads.reset()  # a previous run's download files (even one killed with -9) g
 demo = build_demo(settings=SETTINGS)
 
 if __name__ == "__main__":
-    args = ARGS
     if args.host in ("0.0.0.0", "::"):  # a laptop serving a class: say where students should go
         lan.SERVING_LAN = True
         urls = lan.lan_urls(args.port)

@@ -638,6 +638,14 @@ class Classroom:
         return row[0], {name: bytes(blob) for name, blob, _ in models}, {name: json.loads(notes)
                                                                         for name, _, notes in models}
 
+    def class_model_notes(self, code: str) -> dict[str, dict[str, str]]:
+        """The published model's notes by name (what it scored before and after), without its
+        weights: what a wall shows. Empty without a model."""
+        with self._transaction(write=False) as db:
+            rows = db.execute("SELECT name, metadata FROM models WHERE code = ? ORDER BY name",
+                              (normalize_code(code),)).fetchall()
+        return {name: json.loads(notes) for name, notes in rows}
+
     # ------------------------------------------------------------------------ the wall's (and the teacher's)
 
     def version(self, code: str) -> int:

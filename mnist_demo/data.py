@@ -167,13 +167,18 @@ def write_cache(path: Path, stamp: str, arrays: dict[str, np.ndarray]) -> None:
 def idx_arrays(folder: Path, cache: Path | None = None) -> dict[str, np.ndarray]:
     """The four IDX files as uint8 arrays, keyed as IDX_FILES; from ``cache`` when it matches them."""
     paths = {key: _find(folder, stem) for key, stem in IDX_FILES.items()}
-    stamp = source_stamp(paths) if cache is not None else ""
-    arrays = read_cache(cache, stamp) if cache is not None else None
+
+    def decoded():
+        return {key: read_idx(path, IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC)
+                for key, path in paths.items()}
+
+    if cache is None:
+        return decoded()
+    stamp = source_stamp(paths)
+    arrays = read_cache(cache, stamp)
     if arrays is None:
-        arrays = {key: read_idx(path, IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC)
-                  for key, path in paths.items()}
-        if cache is not None:
-            write_cache(cache, stamp, arrays)
+        arrays = decoded()
+        write_cache(cache, stamp, arrays)
     return arrays
 
 

@@ -13,7 +13,6 @@ in localStorage), so a reload or a restarted server finds its class again. The H
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import threading
@@ -38,7 +37,7 @@ from .settings import Settings
 from .train import PRESETS
 from .ui_digits import keep
 from .ui_draw import DrawTab, page_models
-from .ui_train import TrainRequest, own_digits, running, starting_models, starting_point, training_stream
+from .ui_train import TrainRequest, own_digits, running, starting_models, starting_point, training_stream, within_caps
 from .weights import WeightsError, weights_from_bytes, weights_to_bytes
 
 WALL_SECONDS = 1.0  # the wall checks for news this often (the issue's bar: on the wall within 2 s)
@@ -298,15 +297,14 @@ def check_class_model(classroom: Classroom, page: ClassPage, shipped_page: dict,
     return {page.line: class_line(seat), **pad_after_class_change(page, shipped_page, session, choices)}
 
 
-def load_class_model(classroom: Classroom, seat: ClassSeat, code: str | None = None) -> None:
-    """The class's published model into this page's seat: a student's pad answers with it, a
-    wall shows its before-and-after figures."""
-    found = classroom.class_models(code or seat.code)
-    seat.models, seat.model_page, seat.model_meta = {}, {}, {}
+def load_class_model(classroom: Classroom, seat: ClassSeat) -> None:
+    """The class's published model into this student's seat: their pad answers with it."""
+    found = classroom.class_models(seat.code)
+    seat.models, seat.model_page = {}, {}
     if found is None:
         seat.model_version = 0
         return
-    seat.model_version, blobs, seat.model_meta = found
+    seat.model_version, blobs, _notes = found
     for name, blob in blobs.items():
         try:
             model, meta = weights_from_bytes(blob, source="the class's weights")
@@ -419,9 +417,7 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
     if len(digits):
         trainer.digits.add_many(digits.pixels, digits.labels, digits.ids)
     session.seat.trainer = trainer
-    recipe = PRESETS["fine-tune"]  # within the host's caps, as every training on this server
-    cfg = dataclasses.replace(recipe, epochs=min(recipe.epochs, settings.max_epochs),
-                              limit=min(recipe.limit or settings.max_digits, settings.max_digits))
+    cfg = within_caps(PRESETS["fine-tune"], settings)  # as every training on this server
     req = TrainRequest(MODEL_NAMES, "fine-tune", cfg, "shipped weights", True)
     with running(trainer, request):
         own, own_held = own_digits(True, trainer)  # gr.Error when the class has no drawings
@@ -508,8 +504,9 @@ def refresh_wall(classroom: Classroom, scores: ValidationScores, session: Sessio
     if version == seat.seen:
         return gr.skip(), gr.skip()
     seat.seen = version
-    if seat.model_version != classroom.model_version(code):  # its weights are read only when it changes
-        load_class_model(classroom, seat, code)
+    model_version = classroom.model_version(code)
+    if seat.model_version != model_version:  # its figures are read again only when it changes
+        seat.model_version, seat.model_meta = model_version, classroom.class_model_notes(code)
     return wall_html(code, classroom.answers(code), classroom.newest(code, NEWEST_ON_WALL), valid,
                      join_url(seat, code), seat.model_meta or None), gr.skip()
 

@@ -413,11 +413,16 @@ def target_control() -> gr.Number:
     return gr.Number(0, label=rule.label, minimum=100 * rule.low, maximum=100 * rule.high, elem_id="train-target")
 
 
+def within_caps(cfg: TrainConfig, settings: Settings) -> TrainConfig:
+    """A recipe cut to the host's caps on epochs and training digits (a limit of 0 is "all")."""
+    return dataclasses.replace(cfg, epochs=min(cfg.epochs, settings.max_epochs),
+                               limit=min(cfg.limit or settings.max_digits, settings.max_digits))
+
+
 def on_preset(settings: Settings, name: str):
     """A recipe's help and its values, for the controls it sets."""
-    cfg = PRESETS.get(name, PRESETS["tutorial"])
-    return (gr.Dropdown(info=PRESET_HELP.get(name, "")), cfg.lr, cfg.schedule, min(cfg.epochs, settings.max_epochs),
-            min(cfg.limit or settings.max_digits, settings.max_digits))
+    cfg = within_caps(PRESETS.get(name, PRESETS["tutorial"]), settings)
+    return gr.Dropdown(info=PRESET_HELP.get(name, "")), cfg.lr, cfg.schedule, cfg.epochs, cfg.limit
 
 
 def preset_for(start_from: str) -> str:

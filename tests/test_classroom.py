@@ -416,13 +416,14 @@ def test_a_class_never_sees_another_classs_drawings(room):
 
 def test_publish_replace_and_read_the_class_model(room):
     code = room.create_class().code
-    assert room.model_version(code) == 0 and room.class_models(code) is None
+    assert room.model_version(code) == 0 and room.class_models(code) is None and room.class_model_notes(code) == {}
     wall_before = room.version(code)
     v1 = room.publish_model(code, {"linear": a_model(1), "cnn": a_model(2)}, {"linear": {"acc": "0.9"}})
     assert v1 == 1 == room.model_version(code) and room.version(code) > wall_before
     version, models, notes = room.class_models(code)
     assert (version, models, notes) == (1, {"linear": a_model(1), "cnn": a_model(2)}, {"linear": {"acc": "0.9"},
                                                                                           "cnn": {}})
+    assert room.class_model_notes(code) == notes  # what a wall reads, without the weights
     assert room.publish_model(code, {"cnn": a_model(3)}, {}) == 2
     assert room.class_models(code) == (2, {"cnn": a_model(3)}, {"cnn": {}})  # the previous ones replaced
 
