@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -42,8 +43,11 @@ READ_PAD = """() => {
 }"""
 
 
-def open_app(browser, app_url, **context):
+def open_app(browser, app_url, init_script=None, **context):
+    """A new page (with its own storage) on the app, its pad ready; ``init_script`` runs before the page's own."""
     page = browser.new_page(**context)
+    if init_script:
+        page.add_init_script(init_script)
     page.goto(app_url, wait_until="load")
     expect(page.locator("#pad .pad-canvas")).to_be_visible()
     expect(page.locator("#pad .pad-frame.empty")).to_be_visible()  # the pad's script has run
@@ -110,6 +114,13 @@ def pad_reading(r: dict) -> dict:
 
 def card(page, name):
     return page.locator(f"#pad #card-{name}")
+
+
+def expect_blank(page, name):
+    """The card shows "Draw a digit" (its placeholder is in every card, hidden unless blank) and
+    carries no answer (the page contract: no data-label while nothing is drawn)."""
+    expect(card(page, name).locator(".placeholder")).to_be_visible()
+    expect(card(page, name)).not_to_have_attribute("data-label", re.compile(".*"))
 
 
 def screenshot(page, name):

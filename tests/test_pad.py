@@ -23,6 +23,7 @@ from tests.pad_driver import (
     SIDE,
     card,
     draw,
+    expect_blank,
     open_app,
     pad_box,
     read_pad,
@@ -57,7 +58,7 @@ def test_draw_read_clear_and_draw_again(browser, app_url, digit):
     for name in MODEL_NAMES:  # the contract: no data-model / data-label while nothing is drawn
         expect(card(page, name)).not_to_have_attribute("data-label", digit)
         assert card(page, name).get_attribute("data-model") is None
-    expect(card(page, "cnn")).to_contain_text("Draw a digit")
+    expect_blank(page, "cnn")
     assert read_pad(page)["digit"] is None
 
     draw(page, DIGITS["7"])  # and the pen is still ready after Clear
@@ -98,10 +99,34 @@ def test_undo_takes_back_one_stroke(browser, app_url):
     expect(card(page, "cnn")).not_to_have_attribute("data-label", "4")
     assert card(page, "cnn").get_attribute("data-label") is not None
     page.keyboard.press("Control+z")  # the keyboard undoes too (the pad has focus)
-    expect(card(page, "cnn")).to_contain_text("Draw a digit")
+    expect_blank(page, "cnn")
     expect(page.locator("#pad .pad-undo")).to_be_disabled()
     draw(page, DIGITS["1"])
     expect(card(page, "linear")).to_have_attribute("data-label", "1")
+    page.close()
+
+
+# What Chromium does when a busy page runs pointerdown after the pointer was already lifted.
+REFUSE_CAPTURE = """Element.prototype.setPointerCapture = function () {
+  throw new DOMException("No active pointer with the given id is found.", "NotFoundError");
+};"""
+
+
+def test_strokes_count_when_the_browser_refuses_pointer_capture(browser, app_url):
+    """A quick stroke on a slow device: the browser refuses capture, and the stroke counts all the
+    same; lifted off the pad (seen by no pad listener without capture), it still ends."""
+    page = open_app(browser, app_url, init_script=REFUSE_CAPTURE, **DESKTOP)
+    draw(page, DIGITS["4"])
+    expect(card(page, "cnn")).to_have_attribute("data-label", "4")  # both strokes, the first one too
+    x0, y0, scale = pad_box(page)
+    page.mouse.move(x0 + SIDE * scale / 2, y0 + SIDE * scale / 2)
+    page.mouse.down()
+    page.mouse.move(x0 - 40, y0 + SIDE * scale / 2, steps=4)  # off the pad to the left
+    page.mouse.up()
+    page.locator("#pad .pad-clear").click()  # Clear waits while a pen is down: a stuck pen keeps the 4
+    expect_blank(page, "cnn")
+    draw(page, DIGITS["7"])
+    expect(card(page, "cnn")).to_have_attribute("data-label", "7")
     page.close()
 
 
@@ -128,7 +153,7 @@ def test_phone_finger_draws_without_scrolling(browser, app_url, scheme):
                              for s in (".keep-digits button", ".fix button"))
     assert keep_style != fix_style
     page.locator("#pad .pad-clear").tap()
-    expect(card(page, "cnn")).to_contain_text("Draw a digit")
+    expect_blank(page, "cnn")
     touch_draw(page, DIGITS["1"])  # the pen is still ready after Clear
     expect(card(page, "linear")).to_have_attribute("data-label", "1")
     screenshot(page, f"phone-{scheme}")
@@ -194,7 +219,7 @@ def test_picture_is_read_by_the_server_and_answered_in_the_page(browser, app_url
     page.locator("#pad .pad-upload input").set_input_files(
         files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture at all"}])
     expect(page.locator("#pad .pad-status")).to_contain_text("Could not read the file as an image")
-    expect(card(page, "cnn")).to_contain_text("Draw a digit")  # nothing half-shown
+    expect_blank(page, "cnn")  # nothing half-shown
     draw(page, DIGITS["1"])  # and drawing goes on as before
     expect(card(page, "linear")).to_have_attribute("data-label", "1")
     page.close()
@@ -219,7 +244,7 @@ def test_page_that_cannot_run_the_models_says_so_and_asks_the_server(browser, ap
     expect(card(page, "cnn")).to_have_attribute("data-label", "7", timeout=15_000)  # the server's answer
     expect(card(page, "linear")).to_have_attribute("data-label", "7")
     page.locator("#pad .pad-clear").click()
-    expect(card(page, "cnn")).to_contain_text("Draw a digit")
+    expect_blank(page, "cnn")
     page.close()
 
 
@@ -253,7 +278,7 @@ def test_esc_and_ctrl_z_work_right_after_drawing_with_the_mouse(browser, app_url
     assert page.evaluate("() => window.scrollY") == scroll
     page.keyboard.press("Escape")
     expect(frame).to_have_class(re.compile(r"\bempty\b"))
-    expect(card(page, "linear")).to_contain_text("Draw a digit")
+    expect_blank(page, "linear")
     draw(page, DIGITS["4"])  # two strokes
     expect(card(page, "cnn")).to_have_attribute("data-label", "4")
     page.keyboard.press("Control+z")  # the upright goes, the first stroke stays

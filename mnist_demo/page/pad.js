@@ -204,11 +204,14 @@ pad.addEventListener("pointerdown", (event) => {
   if (strokes.drawing || (event.pointerType === "mouse" && event.button !== 0)) return; // one pen at a time
   event.preventDefault(); // no text selection or drag; but that also keeps focus where it was, so:
   pad.focus({ preventScroll: true }); // Esc and Ctrl+Z work right after drawing
-  pad.setPointerCapture(event.pointerId);
   if (picture) { forgetPicture(); strokes.clear(); }
   showModelStatus(); // a new drawing: "Kept as…" or a picture's note no longer applies
   strokes.start(event.pointerId, toPad(event));
   schedule();
+  // Capture keeps the stroke's moves coming when the pen leaves the pad. A browser may refuse it
+  // (NotFoundError) when the pointer was already lifted by the time a busy page ran this handler:
+  // a quick stroke on a slow phone. The stroke is kept all the same.
+  try { pad.setPointerCapture(event.pointerId); } catch (e) { /* drawn without capture */ }
 });
 
 pad.addEventListener("pointermove", (event) => {
@@ -220,8 +223,9 @@ pad.addEventListener("pointermove", (event) => {
 function endStroke(event) {
   if (strokes.end(event.pointerId)) update(true);
 }
-pad.addEventListener("pointerup", endStroke);
-pad.addEventListener("pointercancel", endStroke);
+// On the window, not the pad: a stroke drawn without capture (above) may end off the pad.
+window.addEventListener("pointerup", endStroke);
+window.addEventListener("pointercancel", endStroke);
 // A finger on the pad starts no browser gesture at all: no scrolling or zooming (touch-action
 // covers most browsers), and no fling that would swallow the next tap on Clear or Undo.
 for (const type of ["touchstart", "touchmove"]) pad.addEventListener(type, (event) => event.preventDefault(), { passive: false });
