@@ -54,7 +54,20 @@ def open_app(browser, app_url, init_script=None, **context):
     return page
 
 
+# Nothing on top of the pad: Gradio's translucent loading veil covers the whole app until the app
+# is ready, which on a busy machine is a moment after the pad's script has run (a stroke begun under
+# it is lost: seen in CI). A person sees the veil; the tests wait for it to go, as Playwright's own
+# clicks wait for their target to receive the pointer.
+PAD_TAKES_INPUT = """() => {
+  const pad = document.querySelector('#pad .pad-canvas'), box = pad.getBoundingClientRect();
+  const top = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+  return top !== null && pad.parentElement.contains(top);
+}"""
+
+
 def pad_box(page):
+    """The pad's top-left corner in the page and its scale (page pixels per ink pixel), once it takes input."""
+    page.wait_for_function(PAD_TAKES_INPUT)
     box = page.locator("#pad .pad-canvas").bounding_box()
     return box["x"], box["y"], box["width"] / SIDE
 
