@@ -133,6 +133,7 @@ def expect_blank(page, name):
     """The card shows "Draw a digit" (its placeholder is in every card, hidden unless blank) and
     carries no answer (the page contract: no data-label while nothing is drawn)."""
     expect(card(page, name).locator(".placeholder")).to_be_visible()
+    expect(card(page, name).locator(".placeholder")).to_have_text("Draw a digit")  # not "Asking the server…"
     expect(card(page, name)).not_to_have_attribute("data-label", re.compile(".*"))
 
 
