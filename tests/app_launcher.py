@@ -61,9 +61,8 @@ def wait_until_answering(url: str, proc: subprocess.Popen | None = None, timeout
             return
         except OSError:
             if (proc and proc.poll() is not None) or time.monotonic() > deadline:
-                if proc is None:
-                    raise RuntimeError(f"nothing answered at {url} within {timeout:.0f} s") from None
-                raise RuntimeError(f"{' '.join(proc.args[1:])} did not start (exit code {proc.poll()})") from None
+                what = f"{' '.join(proc.args[1:])} (exit code {proc.poll()})" if proc else url
+                raise RuntimeError(f"{what} did not answer within {timeout:.0f} s") from None
             time.sleep(0.2)
 
 

@@ -39,6 +39,11 @@ def shipped_weights_dir():
 SHARED_APP_URL = "MNIST_TESTS_SHARED_APP_URL"
 
 
+def app_log() -> Path | None:
+    """Where the launched app's output goes: pytest's cache folder, when there is one."""
+    return REPO / ".pytest_cache" / "app.log" if (REPO / ".pytest_cache").is_dir() else None
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """The real app, launched as a user would (`python app.py`), on a free loopback port, its
@@ -49,8 +54,8 @@ def app_url(tmp_path_factory):
         wait_until_answering(os.environ[SHARED_APP_URL])
         yield os.environ[SHARED_APP_URL]
         return
-    log = REPO / ".pytest_cache" / "app.log" if (REPO / ".pytest_cache").is_dir() else None
     data = tmp_path_factory.mktemp("app-data")
+    log = app_log()
     with launch("app.py", log=log, env={"MNIST_DATA_DIR": str(data)}) as (url, _process):
         yield url
 
@@ -95,7 +100,7 @@ def pytest_sessionstart(session):
     from tests.app_launcher import start, stop
 
     data = tempfile.mkdtemp(prefix="mnist-tests-app-")
-    log = open(REPO / ".pytest_cache" / "app.log", "w") if (REPO / ".pytest_cache").is_dir() else subprocess.DEVNULL
+    log = open(app_log(), "w") if app_log() else subprocess.DEVNULL
     url, proc = start("app.py", out=log, env={"MNIST_DATA_DIR": data})
     os.environ[SHARED_APP_URL] = url
     session.config.add_cleanup(lambda: (stop(proc), shutil.rmtree(data, ignore_errors=True),

@@ -43,11 +43,14 @@ READ_PAD = """() => {
 }"""
 
 
-def open_app(browser, app_url, init_script=None, **context):
-    """A new page (with its own storage) on the app, its pad ready; ``init_script`` runs before the page's own."""
+def open_app(browser, app_url, init_script=None, requests=None, **context):
+    """A new page (with its own storage) on the app, its pad ready. ``init_script`` runs before the
+    page's own; ``requests``, a list, receives (method, url) of every request the page makes."""
     page = browser.new_page(**context)
     if init_script:
         page.add_init_script(init_script)
+    if requests is not None:
+        page.on("request", lambda request: requests.append((request.method, request.url)))
     page.goto(app_url, wait_until="load")
     expect(page.locator("#pad .pad-canvas")).to_be_visible()
     expect(page.locator("#pad .pad-frame.empty")).to_be_visible()  # the pad's script has run

@@ -6,7 +6,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.pad_driver import DESKTOP, DIGITS, PHONE, draw, touch_draw
+from tests.pad_driver import DESKTOP, DIGITS, PHONE, draw, open_app, touch_draw
 
 pytestmark = pytest.mark.browser  # drives Chromium
 
@@ -55,10 +55,7 @@ def test_no_serious_violation_on_any_tab_and_no_other_host_asked(browser, app_ur
     """Also: everything the page loads (scripts, styles, fonts, weights) comes from the app's own
     address, so a school network without internet serves it whole."""
     asked = []
-    page = browser.new_page(**context)
-    page.on("request", lambda request: asked.append(request.url))
-    page.goto(app_url, wait_until="load")
-    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
+    page = open_app(browser, app_url, requests=asked, **context)
     # A drawing first: the answer cards, their "% sure" line and "Wrong?" row are then shown.
     (touch_draw if mode == "phone" else draw)(page, DIGITS["7"])
     found = {}
@@ -70,7 +67,7 @@ def test_no_serious_violation_on_any_tab_and_no_other_host_asked(browser, app_ur
     page.close()
     assert not any(found.values()), found
     own = app_url.split("/")[2]
-    assert asked and [url for url in asked if url.split("/")[2] != own] == []
+    assert asked and [url for _, url in asked if url.split("/")[2] != own] == []
 
 
 @pytest.mark.long

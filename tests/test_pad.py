@@ -79,11 +79,8 @@ def test_draw_clear_undo_and_draw_again(browser, app_url, digit):
 def test_answers_come_while_drawing_from_the_page_alone(browser, app_url):
     """Answers appear before the pointer lifts; drawing sends nothing to the server; and the page
     asks nothing of any other host (no CDN: it works offline and on a locked-down Space)."""
-    page = browser.new_page(**DESKTOP)
     requests = []
-    page.on("request", lambda request: requests.append((request.method, request.url)))
-    page.goto(app_url, wait_until="load")
-    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
+    page = open_app(browser, app_url, requests=requests, **DESKTOP)
     page.wait_for_timeout(500)
     assert all(url.startswith(app_url) for _, url in requests), {u for _, u in requests if not u.startswith(app_url)}
     loaded = len(requests)
