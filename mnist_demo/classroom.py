@@ -57,7 +57,13 @@ BAD_PIXELS = f"A drawing is {PIXELS} bytes (28x28)."
 
 
 class ClassError(ValueError):
-    """A refusal, as one sentence for the visitor. Nothing was changed."""
+    """A refusal, as one sentence for the visitor. Nothing was changed. ``kind`` says what a page
+    does about it: "ended", "removed", "locked" or "full" are final; "slow" is worth a retry; "wrong"
+    is a wrong code; "bad" is input that can never be accepted."""
+
+    def __init__(self, message: str, kind: str = "bad"):
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -405,7 +411,7 @@ class Classroom:
 
     def _live_or_refuse(self, db: sqlite3.Connection, code: str, now: float) -> None:
         if self._live(db, code, now) is None:
-            raise ClassError(ENDED)
+            raise ClassError(ENDED, "ended")
 
     @staticmethod
     def _changed(db: sqlite3.Connection, code: str) -> None:
@@ -546,7 +552,7 @@ class Classroom:
         client, now = str(client), self.clock()
         with self._lock:
             if self._wrong.blocked(client, now):
-                raise ClassError(TOO_MANY_WRONG)
+                raise ClassError(TOO_MANY_WRONG, "wrong")
             code = normalize_code(code)
             if not well_formed(code):
                 raise ClassError(MALFORMED)
@@ -554,15 +560,16 @@ class Classroom:
                 row = db.execute("SELECT locked, expires FROM classes WHERE code = ?", (code,)).fetchone()
                 if row is None:
                     self._wrong.add(client, now)
-                    raise ClassError(f"No class has the code {code}; check it with your teacher.")
+                    raise ClassError(f"No class has the code {code}; check it with your teacher.", "wrong")
                 locked, expires = row
                 if expires <= now:
-                    raise ClassError(ENDED)
+                    raise ClassError(ENDED, "ended")
                 if locked:
-                    raise ClassError(LOCKED)
+                    raise ClassError(LOCKED, "locked")
                 students = db.execute("SELECT count(*) FROM students WHERE code = ?", (code,)).fetchone()[0]
                 if students >= self.limits.max_students:
-                    raise ClassError(f"This class is full: it has {students:,} students, as many as it can take.")
+                    raise ClassError(f"This class is full: it has {students:,} students, as many as it can take.",
+                                     "locked")
                 student = secrets.token_urlsafe(16)  # 128 bits: an id nobody can guess to send as someone else
                 db.execute("INSERT INTO students (code, student, joined) VALUES (?, ?, ?)", (code, student, now))
                 self._changed(db, code)
@@ -597,18 +604,18 @@ class Classroom:
         with self._transaction() as db:
             self._live_or_refuse(db, code, now)
             if not db.execute("SELECT 1 FROM students WHERE code = ? AND student = ?", (code, student)).fetchone():
-                raise ClassError(NOT_IN_CLASS)
+                raise ClassError(NOT_IN_CLASS, "removed")
             # A repeat is answered before the caps: the drawing is in, so "slow down" or "full" would
             # be wrong, and a retry costs the student none of their keeps.
             if db.execute("SELECT 1 FROM drawings WHERE code = ? AND drawing_id = ?", (code, drawing_id)).fetchone():
                 return False
             if not self._keeps.allows(student, now):
                 raise ClassError(f"Slow down a little: at most {self.limits.keeps_per_second:g} drawings a second "
-                                 "go to the class.")
+                                 "go to the class.", "slow")
             count = db.execute("SELECT count(*) FROM drawings WHERE code = ?", (code,)).fetchone()[0]
             if count >= self.limits.max_drawings:
                 raise ClassError(f"This class holds at most {self.limits.max_drawings:,} drawings and has them "
-                                 "all; your drawing is still in your own collection.")
+                                 "all; your drawing is still in your own collection.", "full")
             # OR IGNORE with the UNIQUE (code, drawing_id): stored once even if the check above missed.
             stored = db.execute(
                 "INSERT OR IGNORE INTO drawings (code, drawing_id, student, label, linear, cnn, pixels, created) "
@@ -618,6 +625,22 @@ class Classroom:
                 self._changed(db, code)
                 self._keeps.spend(student, now)
         return bool(stored)
+
+    def withdraw(self, code: str, student: str, drawing_ids) -> int:
+        """A student takes back drawings they sent (deleted in their own collection). Only their own:
+        the drawing ids are on the wall for anyone to read, the student's id is not. Works after they
+        left the class too. Returns how many were deleted."""
+        ids = [checked_id(i) for i in list(drawing_ids)[:self.limits.max_drawings]]
+        code, student, now = normalize_code(code), as_text(student), self.clock()
+        with self._transaction() as db:
+            self._live_or_refuse(db, code, now)
+            removed = sum(db.execute("DELETE FROM drawings WHERE code = ? AND student = ? AND drawing_id = ?",
+                                     (code, student, i)).rowcount for i in ids)
+            if removed:
+                self._changed(db, code)
+        if removed:
+            self._checkpoint()
+        return removed
 
     def model_version(self, code: str) -> int:
         """0 while the class has no model. One read by primary key: students' pads poll it."""

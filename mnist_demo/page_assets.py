@@ -21,7 +21,8 @@ from .weights import MAX_BYTES, weights_to_bytes
 
 PAGE = Path(__file__).with_name("page")
 # Pure code, loaded in this order before pad.js (the wiring) runs.
-PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.js", "store.js")
+PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.js", "store.js", "class_store.js",
+                "class_line.js")
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
 MINE = "my trained weights"  # the visitor's choice of their own weights
 CLASS = "our class's model"  # a class member's choice of the model their class trained (ui_class.py)
@@ -58,6 +59,7 @@ def page_setup() -> dict:
         "titles": MODEL_TITLES,
         "shapes": model_shapes(),
         "shipped": SHIPPED,
+        "class_model": CLASS,  # a weights source: the pad's class line says when it answers
         "source_notes": SOURCE_NOTES,
         "max_weights_bytes": MAX_BYTES,
     }

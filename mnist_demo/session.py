@@ -23,7 +23,6 @@ class ClassSeat:
     model this page has loaded."""
     code: str | None = None  # the class this page joined, as a student
     student: str | None = None  # its anonymous id in that class
-    sent: int = 0  # drawings this page sent to the class
     teaching: str | None = None  # the class this page teaches (its teacher link was used)
     wall: str | None = None  # the wall token this page shows (a projector)
     base_url: str = ""  # the app's address as the students reach it: join links are made from it
@@ -32,6 +31,8 @@ class ClassSeat:
     models: dict = field(default_factory=dict)  # "our class's model", by model name
     model_page: dict = field(default_factory=dict)  # the same, as the pad receives it
     model_meta: dict = field(default_factory=dict)  # its recorded figures, by model name (the wall shows them)
+    chosen: list = field(default_factory=list)  # the models this student answers with the class's model
+    refusal: tuple | None = None  # (code, "locked" | "removed" | "ended"): the class that refused or dropped this page
     trainer: Session | None = None  # the teacher's class training: its models, its Stop
 
 

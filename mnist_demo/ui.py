@@ -18,7 +18,7 @@ from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
 from .settings import Settings, from_env
-from .ui_class import class_tab, seat_store, wall_view, wire_class
+from .ui_class import class_keep_function, class_tab, seat_store, wall_view, wire_class
 from .ui_digits import digits_tab
 from .ui_draw import draw_tab
 from .ui_inside import inside_tab
@@ -87,7 +87,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
             gr.Markdown(INTRO, elem_id="intro")
             with gr.Tabs():
                 with gr.Tab("Draw", id="draw"):
-                    draw = draw_tab(predictor, session)
+                    draw = draw_tab(predictor, session, class_keep_function(classroom, predictor))
                 with gr.Tab("Your digits", id="digits", elem_id="digits-tab") as tab:
                     digits_tab(tab, draw, session, shipped)
                 with gr.Tab("Class", id="class", elem_id="class-tab"):

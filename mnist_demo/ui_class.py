@@ -35,7 +35,6 @@ from .page_assets import page_file, page_weights
 from .session import ClassSeat, Session
 from .settings import Settings
 from .train import PRESETS
-from .ui_digits import keep
 from .ui_draw import DrawTab, page_models
 from .ui_train import TrainRequest, own_digits, running, starting_models, starting_point, training_stream, within_caps
 from .weights import WeightsError, weights_from_bytes, weights_to_bytes
@@ -81,24 +80,25 @@ def join_url(seat: ClassSeat, code: str) -> str:
 # ---------------------------------------------------------------------------- what the pages show
 
 
+REFUSALS = {  # what the Class tab says when a class refused or dropped this page (its line says it too)
+    "locked": "**Class {code} is not taking new students right now.** Ask your teacher to unlock joining, then "
+              "open the join link again.",
+    "removed": "**Your teacher took you out of class {code}.** Your own digits are still in this browser.",
+    "ended": "**Class {code} has ended.** Your own digits are still in this browser.",
+}
+
+
 def student_text(seat: ClassSeat, note: str = "") -> str:
     if seat.teaching and not seat.code:
         return (f"**You teach class {spaced(seat.teaching)}.** Its join link, wall and controls are below. "
                 f"{note}").strip()
     if not seat.code:
+        if seat.refusal:
+            code, why = seat.refusal
+            return f"{REFUSALS[why].format(code=spaced(code))} {note}".strip()
         return note or "You are not in a class. Type the code your teacher shows, or open their join link."
     return (f"**You are in class {spaced(seat.code)}.** Every digit you keep also goes to the class, without "
             f"your name; no one else's drawings are shown here. {note}").strip()
-
-
-def class_line(seat: ClassSeat, note: str = "") -> gr.Markdown:
-    """The Draw tab's line about the class, under the pad."""
-    if not seat.code:
-        return gr.Markdown(note, visible=bool(note))
-    sent = f" {seat.sent} sent from this page." if seat.sent else ""
-    model = " Your class’s model is here: pick *our class’s model* below." if seat.models else ""
-    return gr.Markdown(f"**Class {spaced(seat.code)}:** what you keep also goes to the class, without your "
-                       f"name.{sent}{model} {note}".strip(), visible=True)
 
 
 def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
@@ -126,23 +126,34 @@ class ClassPage:
     def __init__(self, **components):
         self.__dict__.update(components)
 
+    def student_outputs(self) -> list:
+        """What a student's page shows of the class: the Class tab's text and controls, the seat the
+        browser keeps (the pad's class line is drawn from it), and the pad's models and choices."""
+        return [self.status, self.join_box, self.leave, self.code, self.student_timer, self.stored,
+                self.pad, *self.choices]
+
     def outputs(self) -> list:
         """Never the columns or tabs that hold the pad: an update to one of those mounts the pad
         again, losing a drawing under way. A wall page hides the app with CSS instead, and a
         teacher's link opens the Class tab from the page (page/class_seat.js)."""
-        return [self.status, self.join_box, self.leave, self.line, self.student_timer, self.stored,
-                self.start, self.teacher_view, self.teacher_card, self.lock, self.teacher_drawings,
-                self.teacher_timer, self.wall, self.wall_timer]
+        return [*self.student_outputs(), self.start, self.teacher_view, self.teacher_card, self.lock,
+                self.teacher_drawings, self.teacher_timer, self.wall, self.wall_timer]
+
+    def student_views(self, seat: ClassSeat, classroom: Classroom, note: str = "") -> dict:
+        joined = bool(seat.code)
+        return {
+            self.status: student_text(seat, note),
+            self.join_box: gr.Group(visible=not joined and not seat.teaching),
+            self.leave: gr.Button(visible=joined),
+            # A code box left holding the last code would make typing it again a malformed code.
+            self.code: gr.Textbox(value="") if joined else gr.skip(),
+            self.student_timer: gr.Timer(active=joined),
+            self.stored: gr.HTML(seat=stored_seat(seat, classroom)),
+        }
 
     def views(self, seat: ClassSeat, classroom: Classroom, note: str = "") -> dict:
         teaching, walling = seat.teaching, seat.wall is not None
-        out = {
-            self.status: student_text(seat, note),
-            self.join_box: gr.Group(visible=not seat.code and not teaching),
-            self.leave: gr.Button(visible=bool(seat.code)),
-            self.line: class_line(seat),
-            self.student_timer: gr.Timer(active=bool(seat.code)),
-            self.stored: gr.HTML(seat=stored_seat(seat, classroom)),
+        out = self.student_views(seat, classroom, note) | {
             self.start: gr.Button(visible=not teaching),
             self.teacher_view: gr.Column(visible=bool(teaching)),
             self.teacher_timer: gr.Timer(active=bool(teaching)),
@@ -161,33 +172,69 @@ class ClassPage:
 
 
 def stored_seat(seat: ClassSeat, classroom: Classroom) -> dict:
-    """What the browser keeps of this page's class (page/class_seat.js)."""
-    return {"code": seat.code, "student": seat.student,
-            "teacher": classroom.teacher_token(seat.teaching) if seat.teaching else None}
+    """What the browser keeps of this page's class (page/class_store.js): the class and this
+    student's id in it, or the class that refused or dropped them, and why; whether it has a model."""
+    teacher = classroom.teacher_token(seat.teaching) if seat.teaching else None
+    if seat.code:
+        code, student, state = seat.code, seat.student, "joined"
+    elif seat.refusal:
+        (code, state), student = seat.refusal, None
+    else:
+        code = student = state = None
+    return {"code": code, "student": student, "teacher": teacher, "state": state, "model": seat.model_version}
 
 
 def join(classroom: Classroom, seat: ClassSeat, code: str, request: gr.Request | None) -> str:
-    """Join the class of ``code``; the sentence to show (why not, or nothing)."""
+    """Join the class of ``code``; the sentence to show (why not, or nothing). A class that is
+    locked, full or ended is remembered as this page's refusal: its line says so on the Draw tab."""
     code = normalize_code(code)
     if seat.code == code and classroom.is_member(code, seat.student):
         return ""
     try:
         student = classroom.join(code, client_of(request))
     except ClassError as e:
+        if e.kind in ("locked", "ended"):
+            leave(seat)
+            seat.refusal = (code, e.kind)
         return f"⚠️ {e}"
-    seat.code, seat.student, seat.sent, seat.model_version, seat.models, seat.model_page = \
-        code, student, 0, 0, {}, {}
+    leave(seat)
+    seat.code, seat.student = code, student
     return ""
 
 
 def leave(seat: ClassSeat, classroom: Classroom | None = None) -> None:
     if classroom is not None and seat.code:
-        classroom.leave(seat.code, seat.student)
-    seat.code = seat.student = None
-    seat.sent, seat.model_version, seat.models, seat.model_page = 0, 0, {}, {}
+        try:
+            classroom.leave(seat.code, seat.student)
+        except ClassError:
+            pass  # the class ended meanwhile: there is nothing left to leave
+    seat.code = seat.student = seat.refusal = None
+    seat.model_version, seat.models, seat.model_page, seat.chosen = 0, {}, {}, []
 
 
-def open_page(classroom: Classroom, page: ClassPage, session: Session, evt: gr.EventData, request: gr.Request):
+def restore_seat(classroom: Classroom, seat: ClassSeat, stored: dict) -> str:
+    """This browser's class, from what the page keeps (a reload, a restarted server, or a session
+    the server forgot): joined again if it is still a member; else the reason, kept for its line."""
+    code, student, state = (str(stored.get(k) or "") for k in ("code", "student", "state"))
+    chosen = stored.get("chosen") if isinstance(stored.get("chosen"), list) else []
+    if code and student:
+        if classroom.is_member(code, student):
+            if seat.code != code or seat.student != student:
+                leave(seat)
+                seat.code, seat.student = code, student
+            seat.chosen = [n for n in MODEL_NAMES if n in chosen]
+            return ""
+        leave(seat)
+        seat.refusal = (normalize_code(code), "removed" if classroom.summary(code) else "ended")
+        return ""
+    if code and state in REFUSALS:
+        leave(seat)
+        seat.refusal = (normalize_code(code), state)
+    return ""
+
+
+def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, evt: gr.EventData,
+              request: gr.Request):
     """The page opened (page/class_seat.js sends its address's parameters and the class this
     browser kept): a wall, a teacher's link, a join link, or the class this browser was in."""
     seat = session.seat
@@ -210,34 +257,39 @@ def open_page(classroom: Classroom, page: ClassPage, session: Session, evt: gr.E
         seat.teaching = classroom.code_for_teacher(str(teacher))
         if params.get("teach") and not seat.teaching:
             note = "⚠️ That teacher link's class has ended (or the link is wrong)."
-    if stored.get("code") and stored.get("student"):  # this browser's class, first: a reloaded join
-        code, student = str(stored["code"]), str(stored["student"])  # link must not join it twice
-        if classroom.is_member(code, student):
-            seat.code, seat.student = code, student
-        elif not params.get("class"):
-            note = "The class this browser was in has ended."
+    restore_seat(classroom, seat, stored)  # this browser's class, first: a reloaded join link must not join twice
     if params.get("class") and normalize_code(str(params["class"])) != seat.code:
         note = join(classroom, seat, str(params["class"]), request) or note  # and on to the Draw tab
-    return page.views(seat, classroom, note)
+    if seat.code:
+        load_class_model(classroom, seat)  # at once, so that a chosen class model answers after a reload
+    return page.views(seat, classroom, note) | pad_after_class_change(page, shipped_page, session, None)
 
 
-def join_typed(classroom: Classroom, page: ClassPage, session: Session, code: str, request: gr.Request):
+def join_typed(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, code: str,
+               request: gr.Request):
     note = join(classroom, session.seat, code or "", request)
-    return page.views(session.seat, classroom, note)
+    if session.seat.code:
+        load_class_model(classroom, session.seat)
+    return page.views(session.seat, classroom, note) | pad_after_class_change(page, shipped_page, session, None)
 
 
-def leave_class(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, *choices):
-    """Leave: kept digits stay in this browser; those sent stay with the class, without a name."""
+def leave_class(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session):
+    """Leave (or put away the line of a class that refused or dropped this page): kept digits stay
+    in this browser; those sent stay with the class, without a name."""
+    was_in = bool(session.seat.code)
     leave(session.seat, classroom)
-    out = page.views(session.seat, classroom, "You left the class. The digits you sent stay with it, "
-                                               "without your name.")
-    return out | pad_after_class_change(page, shipped_page, session, choices)
+    note = "You left the class. The digits you sent stay with it, without your name." if was_in else ""
+    return page.views(session.seat, classroom, note) | pad_after_class_change(page, shipped_page, session, None) \
+        | {page.code: gr.Textbox(value="")}
 
 
 def pad_after_class_change(page: ClassPage, shipped_page: dict, session: Session, choices) -> dict:
-    """The weights radios (with or without the class's model) and the pad's models to match."""
-    options = weights_options(session.seat)
-    values = [c if c in options else SHIPPED for c in choices]
+    """The weights radios (with or without the class's model) and the pad's models to match: the
+    class's model for the models this student chose it for, else what was chosen (None: shipped)."""
+    seat = session.seat
+    options = weights_options(seat)
+    values = [CLASS if seat.models and n in seat.chosen else c if choices and c in options else SHIPPED
+              for n, c in zip(MODEL_NAMES, choices or [SHIPPED] * len(MODEL_NAMES), strict=True)]
     return {page.pad: gr.HTML(models=page_models(shipped_page, session, values)),
             **{radio: gr.Radio(options, value=v) for radio, v in zip(page.choices, values, strict=True)}}
 
@@ -245,56 +297,85 @@ def pad_after_class_change(page: ClassPage, shipped_page: dict, session: Session
 # ---------------------------------------------------------------------------- a student's page
 
 
-def send_kept(classroom: Classroom, predictor: Predictor, session: Session, evt: gr.EventData):
-    """A student kept a digit: it goes to the class too, with its label and the answers the page
-    showed (the shipped models' where the page sent none). The page's id makes a repeat harmless."""
-    seat = session.seat
-    if not seat.code:
-        return gr.skip()
-    data = event_fields(evt)
+SENT = {True: "stored", False: "stored before"}
+
+
+def send_to_class(classroom: Classroom, predictor: Predictor, entry) -> dict:
+    """The pad's outbox (page/class_store.js) sends a kept drawing, or a withdrawal of drawings the
+    student deleted, with the seat the browser keeps: nothing here depends on this page's server
+    session, which a restart or a long outage loses. The drawing's id makes a repeat harmless.
+
+    Returns {"result": "stored" | "stored before" | "retry" | "refused", "state", "message"}: the
+    page keeps the entry on "retry" (and on any failed call), and drops it otherwise."""
     try:
-        pixels, labels, ids = digits_from_page([data])
-        said = data.get("said") if isinstance(data.get("said"), dict) else {}
+        if not isinstance(entry, dict):
+            raise ClassError("Expected a kept drawing.")
+        code, student = str(entry.get("code") or ""), str(entry.get("student") or "")
+        if entry.get("kind") == "withdraw":
+            if not isinstance(entry.get("ids"), list):
+                raise ClassError("Which drawings? Expected a list of their ids.")
+            classroom.withdraw(code, student, entry["ids"])
+            return {"result": "stored", "state": "joined", "message": ""}
+        pixels, labels, ids = digits_from_page([entry])
+        said = entry.get("said") if isinstance(entry.get("said"), dict) else {}
         answers = {n: said.get(n) for n in MODEL_NAMES}
-        if not all(type(a) is int and 0 <= a <= 9 for a in answers.values()):
+        if not all(type(a) is int and 0 <= a <= 9 for a in answers.values()):  # the shipped models' answers
             result = predictor.predict_batch(pixels[:1] / PIXEL_SCALE)
             answers = {n: int(result[n][0]) for n in MODEL_NAMES}
-        if classroom.add_drawing(seat.code, seat.student, int(ids[0]), int(labels[0]), answers["linear"],
-                                 answers["cnn"], pixels[0].tobytes()):
-            seat.sent += 1
+        stored = classroom.add_drawing(code, student, int(ids[0]), int(labels[0]), answers["linear"],
+                                       answers["cnn"], pixels[0].tobytes())
+        return {"result": SENT[stored], "state": "joined", "message": ""}
     except CollectionError as e:
-        return class_line(seat, f"⚠️ Not sent to the class: {e}")
+        return {"result": "refused", "state": "joined", "message": f"Not sent to the class: {e}"}
     except ClassError as e:
-        if not classroom.is_member(seat.code, seat.student):  # removed, or the class ended
-            leave(seat)
-        return class_line(seat, f"⚠️ Not sent to the class: {e}")
-    return class_line(seat)
+        if e.kind == "slow":
+            return {"result": "retry", "state": "joined", "message": str(e)}
+        if e.kind == "removed" and not classroom.summary(entry.get("code")):
+            e.kind = "ended"
+        state = e.kind if e.kind in REFUSALS else "joined"
+        return {"result": "refused", "state": state, "message": f"Not sent to the class: {e}"}
 
 
-def keep_drawing(classroom: Classroom, predictor: Predictor, session: Session, evt: gr.EventData):
-    """The page's "Keep as N": into the visitor's own collection (ui_digits.keep) and, in a class,
-    the class's too. One event for both: a class of 60 keeps 30 drawings a second, and each event
-    costs Gradio ~20 ms of CPU whatever it does."""
-    return keep(session, evt), send_kept(classroom, predictor, session, evt)
+def class_keep_function(classroom: Classroom, predictor: Predictor):
+    """``send_to_class`` as the pad's server function (``server.send_to_class`` in page/pad.js)."""
+    send = functools.partial(send_to_class, classroom, predictor)
+    send.__name__ = send_to_class.__name__
+    return send
 
 
 def check_class_model(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, *choices):
-    """A student's page, every few seconds: a newly published class model becomes a choice (and
-    answers at once where it was chosen); an ended class is said so. Outputs: the class line, the
-    clock, the stored seat, the pad and the weights choices (few, as it runs so often)."""
+    """A student's page, every few seconds: a newly published class model reaches its pad (offered
+    on its class line, and answering at once where this student chose it); a removal or an ended
+    class is said so, on both tabs. Nothing is sent when nothing changed (it runs so often)."""
     seat = session.seat
     if not seat.code:
         return {page.student_timer: gr.Timer(active=False)}
     if not classroom.is_member(seat.code, seat.student):
+        code = seat.code
         leave(seat)
-        return {page.line: class_line(seat, "Your class has ended, or your teacher took you out of it."),
-                page.student_timer: gr.Timer(active=False), page.stored: gr.HTML(seat=stored_seat(seat, classroom)),
-                **pad_after_class_change(page, shipped_page, session, choices)}
-    version = classroom.model_version(seat.code)
-    if version == seat.model_version:
-        return {page.line: gr.skip()}
+        seat.refusal = (code, "removed" if classroom.summary(code) else "ended")
+        return page.student_views(seat, classroom) | pad_after_class_change(page, shipped_page, session, choices)
+    if classroom.model_version(seat.code) == seat.model_version:
+        return {page.stored: gr.skip()}
     load_class_model(classroom, seat)
-    return {page.line: class_line(seat), **pad_after_class_change(page, shipped_page, session, choices)}
+    return {page.stored: gr.HTML(seat=stored_seat(seat, classroom)),
+            **pad_after_class_change(page, shipped_page, session, choices)}
+
+
+def use_class_model(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session,
+                    evt: gr.EventData):
+    """The class line's one tap: "Use our class's model" (both models answer with it) or "Back to
+    the shipped models". The page sends its stored seat, so this works after the server forgot the
+    session too; the page keeps the choice for a reload."""
+    data, seat = event_fields(evt), session.seat
+    if not seat.code and isinstance(data.get("seat"), dict):
+        restore_seat(classroom, seat, data["seat"])
+    if data.get("use") and seat.code and not seat.models:
+        load_class_model(classroom, seat)
+    seat.chosen = list(MODEL_NAMES) if data.get("use") and seat.models else []
+    if data.get("use") and not seat.chosen:
+        gr.Warning("Your class has no model yet: your teacher gives it to the class after training it.")
+    return pad_after_class_change(page, shipped_page, session, None)
 
 
 def load_class_model(classroom: Classroom, seat: ClassSeat) -> None:
@@ -602,28 +683,27 @@ def wall_view() -> dict:
 
 def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
                session: gr.State, stored: gr.HTML, draw: DrawTab, c: dict, w: dict) -> None:
-    page = ClassPage(status=c["status"], join_box=c["join_box"], leave=c["leave"], line=draw.class_line,
+    page = ClassPage(status=c["status"], join_box=c["join_box"], leave=c["leave"], code=c["code"],
                      student_timer=w["student_timer"], stored=stored, start=c["start"],
                      teacher_view=c["teacher_view"], teacher_card=c["teacher_card"], lock=c["lock"],
                      teacher_drawings=c["teacher_drawings"], teacher_timer=c["teacher_timer"],
                      wall=w["wall"], wall_timer=w["wall_timer"], pad=draw.pad,
                      choices=draw.choices, confirm=c["confirm"])
     views = page.outputs()
-    pad_outputs = [draw.pad, *draw.choices]
     quiet = dict(api_visibility="private", show_progress="hidden")
     fast = dict(quiet, concurrency_limit=None)  # cheap reads: no waiting behind one another
     shipped = predictor.models
 
-    stored.open(bind(open_page, classroom, page), session, views, **quiet)
+    stored.open(bind(open_page, classroom, page, draw.shipped_page), session, views, **quiet)
     for trigger in (c["join"].click, c["code"].submit):
-        trigger(bind(join_typed, classroom, page), [session, c["code"]], views, **quiet)
-    c["leave"].click(bind(leave_class, classroom, page, draw.shipped_page), [session, *draw.choices],
-                     views + pad_outputs, **quiet)
-    # Every tap counts, even while the last one's answer is on its way (Gradio's default drops it).
-    draw.pad.keep(bind(keep_drawing, classroom, predictor), session, [draw.summary, draw.class_line],
-                  trigger_mode="multiple", **quiet)
+        trigger(bind(join_typed, classroom, page, draw.shipped_page), [session, c["code"]], views, **quiet)
+    # Leave, and the OK that puts away the line of a class that refused or dropped this page.
+    for trigger in (c["leave"].click, draw.pad.forget_class):
+        trigger(bind(leave_class, classroom, page, draw.shipped_page), session, views, **quiet)
+    draw.pad.use_class(bind(use_class_model, classroom, page, draw.shipped_page), session,
+                       [draw.pad, *draw.choices], **quiet)
     w["student_timer"].tick(bind(check_class_model, classroom, page, draw.shipped_page), [session, *draw.choices],
-                            [draw.class_line, w["student_timer"], stored, *pad_outputs], **fast)
+                            page.student_outputs(), **fast)
 
     c["start"].click(bind(start_class, classroom, page), session, views, **quiet)
     c["teacher_timer"].tick(bind(refresh_drawings, classroom), session, c["teacher_drawings"], **fast)

@@ -149,21 +149,21 @@ class DrawTab(NamedTuple):
     pad: gr.HTML  # its value: the drawing's 784 numbers; its events: keep, restore
     choices: list[gr.Radio]  # the weights each model answers with
     summary: gr.Markdown  # the line about the visitor's kept digits
-    class_line: gr.Markdown  # the line about the visitor's class, when they are in one
     shipped_page: dict  # the shipped weights as the page receives them, encoded once
 
 
-def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
+def draw_tab(predictor: Predictor, session: gr.State, send_to_class) -> DrawTab:
+    """``send_to_class``: the class's hook, the server function through which the pad's outbox sends
+    what a student keeps to their class (ui_class.class_keep_function)."""
     shipped_page = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
     reader = functools.partial(read_digit, predictor)
     reader.__name__ = read_digit.__name__  # the page calls it by this name: server.read_digit
     pad = gr.HTML(
         value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
         head=page_head(), apply_default_css=False,
-        server_functions=[reader],
+        server_functions=[reader, send_to_class],
         setup=page_setup(), models=shipped_page, trained=None)
     summary = gr.Markdown(summary_markdown(EMPTY), elem_id="digits-summary")
-    class_line = gr.Markdown(visible=False, elem_id="class-line")
     with gr.Row():
         choices = [gr.Radio([SHIPPED, MINE], value=SHIPPED, label=f"{MODEL_TITLES[n]} weights",
                             elem_id=f"weights-{n}", interactive=True) for n in MODEL_NAMES]
@@ -177,4 +177,4 @@ def draw_tab(predictor: Predictor, session: gr.State) -> DrawTab:
         choice.input(functools.partial(send_models, shipped_page), [session, *choices], [pad, *choices], **quiet)
     grid_button.click(functools.partial(random_grid, predictor.models), [session, *choices], grid,
                       api_visibility="private")
-    return DrawTab(pad, choices, summary, class_line, shipped_page)
+    return DrawTab(pad, choices, summary, shipped_page)

@@ -400,9 +400,11 @@ def control(name: str, settings: Settings, **kw) -> gr.Component:
         return gr.Checkbox(value, label=rule.label, **kw)
     high = min(rule.high, {"epochs": settings.max_epochs, "limit": settings.max_digits}.get(name, rule.high))
     value = high if value is None else min(value, high)  # no limit: every digit the host allows
-    if rule.step:
+    if rule.step and slider_minimum(rule.low, rule.step) < high:
         return gr.Slider(slider_minimum(rule.low, rule.step), high, value=value, step=rule.step, label=rule.label,
                          **kw)
+    if rule.step:  # the host allows one value only (MNIST_MAX_EPOCHS=1): a slider cannot span nothing
+        return gr.Number(high, label=f"{rule.label} (set by the host)", interactive=False, **kw)
     return gr.Number(value, label=rule.label, minimum=rule.low, maximum=high,
                      precision=0 if isinstance(value, int) else None, **kw)
 

@@ -45,11 +45,12 @@ def test_the_page_is_sent_pythons_own_values():
     assert setup["max_weights_bytes"] == weights.MAX_BYTES
     assert setup["shipped"] == SHIPPED == inputs.SHIPPED
     assert page_weights(build_model("linear"), SHIPPED)["source"] == setup["shipped"]
+    assert setup["class_model"] == inputs.CLASS  # the class line tells the class's model by this source
 
 
 def test_the_draw_tab_sends_page_setup():
     with gr.Blocks():
-        tab = ui_draw.draw_tab(Predictor(), gr.State(None))
+        tab = ui_draw.draw_tab(Predictor(), gr.State(None), lambda entry: {})
     assert tab.pad.props["setup"] == page_setup()
     assert {m["source"] for m in tab.pad.props["models"].values()} == {SHIPPED}
     assert all(f"<script>{page_assets.page_file(name)}</script>" in tab.pad.head for name in page_assets.PAGE_SCRIPTS)

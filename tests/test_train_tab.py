@@ -123,6 +123,14 @@ def test_controls_are_made_from_the_config_fields_and_the_host_caps():
     assert [value for _, value in optimizer.choices] == ["adam", "sgd"]
 
 
+def test_a_host_that_allows_one_value_gets_a_fixed_control_not_a_crash():
+    tight = from_env({"MNIST_MAX_EPOCHS": "1", "MNIST_MAX_DIGITS": "1000"}, cpus=1)  # the smallest caps allowed
+    with gr.Blocks():
+        epochs, subset = control("epochs", tight), control("limit", tight)
+    assert (epochs.value, epochs.interactive, subset.value, subset.interactive) == (1, False, 1000, False)
+    assert "set by the host" in epochs.label
+
+
 def test_a_request_is_checked_on_the_server_whatever_the_client_sends():
     req = TrainRequest.from_controls(controls(target=80, include=True), SETTINGS)
     assert req.names == ("linear", "cnn") and req.config.target_acc == 0.8 and req.include_own

@@ -1,8 +1,17 @@
 // The "Your digits" gallery (gr.HTML's `js_on_load`). Python renders the collection; this turns
 // clicks into events (delete one digit, or all after a second, explicit tap) and keeps the copy in
 // this browser (page/store.js, loaded with the pad) in step: deletions, and the digits an import
-// added.
-const kept = window.MnistStore.createStore(window.MnistStore.browserStorage(window));
+// added. A student in a class also takes back what they delete from the class: the pad's outbox
+// (page/class_store.js) sends that, with this browser's seat.
+const local = window.MnistStore.browserStorage(window);
+const kept = window.MnistStore.createStore(local);
+const classes = window.MnistClassStore;
+
+function withdraw(ids) {
+  classes.createOutbox(local).withdraw(ids, classes.studentOf(classes.readSeat(local)));
+  window.dispatchEvent(new Event("mnist-class"));
+}
+
 element.addEventListener("click", (event) => {
   const target = event.target.closest("button");
   if (!target || !element.contains(target)) return;
@@ -10,6 +19,7 @@ element.addEventListener("click", (event) => {
   if (target.dataset.remove !== undefined) {
     target.closest(".kept").classList.add("going"); // gone at once; the server's answer re-renders
     kept.remove(Number(target.dataset.remove));
+    withdraw([Number(target.dataset.remove)]);
     trigger("remove", { id: Number(target.dataset.remove) });
   } else if (target.classList.contains("ask-clear")) {
     head.classList.add("asking");
@@ -18,6 +28,7 @@ element.addEventListener("click", (event) => {
     head.classList.remove("asking");
   } else if (target.classList.contains("do-clear")) {
     head.classList.remove("asking");
+    withdraw(kept.digits.map((d) => d.id));
     kept.clearDigits();
     trigger("clear_all");
   }

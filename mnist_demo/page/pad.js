@@ -4,7 +4,7 @@
 // answers.js says what the cards show. Nothing goes to the server while drawing; `props.value`
 // holds the finished drawing's 28x28 for the events that need Python.
 const { MnistRecipe: recipe, MnistWeights: weights, MnistModels: nets, MnistStrokes: pen, MnistAnswers: say,
-  MnistStore: store } = window;
+  MnistStore: store, MnistClassStore: classes, MnistClassLine: classLine } = window;
 // Every value shared with Python comes from Python (page_assets.page_setup): the recipe
 // (recipe.json), the models' names, titles and tensor shapes, the shipped weights' name, the
 // weights' size limit.
@@ -257,13 +257,19 @@ if (window.self !== window.top) { // inside another site's page (a Space on the 
 }
 
 /** File the drawing under its true digit: in this browser first (it survives a reload), then in
- * the server's session, which the Your digits tab, the test and fine-tuning read. The id is made
+ * the server's session, which the Your digits tab, the test and fine-tuning read; in a class, into
+ * the outbox too, which sends it to the class until the class acknowledges it. The id is made
  * here, so a repeated event is still one digit. */
 function keep(label) {
   if (strokes.drawing || !digit) return;
   const entry = { id: store.newId(), label, pixels: store.bytesToBase64(store.digitBytes(digit, SCALE)) };
   const saved = kept.add([entry]);
-  trigger("keep", { ...entry, said }); // the answers seen go with it, for a class's wall
+  const seat = classes.studentOf(classes.readSeat(local));
+  if (seat) { // the answers seen go with it, for the class's wall
+    outbox.add({ kind: "keep", ...entry, said, ...seat });
+    sendToClass();
+  }
+  trigger("keep", entry);
   clear();
   setStatus(saved.ok ? say.keptMessage(label) : `${say.keptMessage(label)} ${saved.problem}`, !saved.ok);
 }
@@ -307,6 +313,83 @@ fileInput.addEventListener("change", () => { readPicture(fileInput.files[0]); fi
 frame.addEventListener("dragover", (event) => event.preventDefault());
 frame.addEventListener("drop", (event) => { event.preventDefault(); readPicture(event.dataTransfer.files[0]); });
 
+// ------------------------------------------------------------------ the class: its line and the outbox
+
+// Drawn here from the stored seat (written by class_seat.js as the server says) and the outbox,
+// so it is right while the server is down. A kept drawing counts as sent only once the class
+// answered "stored" (or "stored before"); until then the line says it is waiting.
+const local = store.browserStorage(window);
+const outbox = classes.createOutbox(local);
+const line = $("#class-line"), lineText = $(".class-line-text"), lineButton = $(".class-line-action");
+let trouble = null, tries = 0, sending = false, retry = 0;
+
+const usingClassModel = () => NAMES.some((n) => props.models[n].source === setup.class_model);
+
+function drawLine() {
+  const seat = classes.readSeat(local);
+  const view = classLine.lineView({ seat, pending: seat && seat.code ? outbox.pending(seat.code) : 0, trouble,
+                                    using: usingClassModel() });
+  line.hidden = !view.visible;
+  if (view.state) line.dataset.state = view.state; else delete line.dataset.state;
+  line.dataset.pending = String(view.pending);
+  lineText.textContent = view.text;
+  lineButton.hidden = !view.action;
+  if (view.action) Object.assign(lineButton, { textContent: view.action.label }).dataset.kind = view.action.kind;
+}
+
+function timeout(promise, ms) {
+  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), ms))]);
+}
+
+/** Send the outbox, oldest first, one entry at a time; after an outage or "slow down", try again
+ * later (sooner when the browser says it is back online). */
+async function sendToClass() {
+  if (sending) return;
+  sending = true;
+  clearTimeout(retry);
+  try {
+    for (let entry = outbox.entries()[0]; entry; entry = outbox.entries()[0]) {
+      drawLine();
+      const reply = await timeout(server.send_to_class(entry), 20000).catch(() => null);
+      const next = classLine.verdict(reply, navigator.onLine !== false);
+      if (next.action === "retry") {
+        trouble = next.trouble;
+        retry = setTimeout(sendToClass, classLine.backoff(tries++));
+        return;
+      }
+      trouble = null;
+      tries = 0;
+      outbox.done(entry);
+      const seat = classes.readSeat(local);
+      if (next.action === "done" && entry.kind === "keep") {
+        classes.updateSeat(local, entry.code, { sent: ((seat && seat.sent) || 0) + 1 });
+      } else if (next.action === "final") {
+        if (next.state && next.state !== "joined") { // removed, ended: nothing more can go to this class
+          outbox.dropClass(entry.code);
+          classes.updateSeat(local, entry.code, { state: next.state, student: null });
+        }
+        if (next.note) setStatus(next.note, true);
+      }
+    }
+  } finally {
+    sending = false;
+    drawLine();
+  }
+}
+
+lineButton.addEventListener("click", () => {
+  const kind = lineButton.dataset.kind, seat = classes.readSeat(local);
+  if (kind === "forget") {
+    classes.saveSeat(local, null);
+    drawLine();
+    trigger("forget_class", {});
+  } else {
+    trigger("use_class", { use: kind === "use", seat });
+  }
+});
+window.addEventListener("online", () => { tries = 0; sendToClass(); });
+window.addEventListener("mnist-class", () => { drawLine(); sendToClass(); }); // the seat or the outbox changed
+
 // ------------------------------------------------------------------ start
 
 loadModels();
@@ -316,9 +399,14 @@ if (kept.digits.length || Object.keys(kept.weights).length) {
 watch("trained", () => { // a training finished: its weights are kept in this browser too
   if (props.trained) kept.setWeights(props.trained);
 });
-watch("models", () => { // the visitor switched between shipped and their own weights
+watch("models", () => { // the visitor switched between shipped, their own or their class's weights
   loadModels();
   update(true);
+  const seat = classes.readSeat(local); // a class member's choice is kept for a reload
+  if (seat && seat.state === "joined") {
+    classes.updateSeat(local, seat.code, { chosen: NAMES.filter((n) => props.models[n].source === setup.class_model) });
+  }
+  drawLine();
 });
 new ResizeObserver(() => paintAll()).observe(pad);
 // Gradio switches themes with a "dark" class (on the body or its app root): repaint the ink in the
@@ -331,3 +419,5 @@ for (const node of [document.documentElement, document.body, element.closest(".g
 // models are not in the DOM, and the 28x28 is compared with Python to float precision.
 element.mnistPad = { strokes: () => strokes.list, digit: () => digit, ink: () => inkContext.getImageData(0, 0, SIDE, SIDE).data, models: () => models };
 update(false);
+drawLine();
+sendToClass(); // what a reload, an outage or a closed tab left waiting
