@@ -25,7 +25,7 @@ from .ui_evaluation import confusion_table
 NEWEST_ON_WALL = 40  # drawings shown as they arrive: a few rows on a projector, a lesson's first round
 TEACHER_SHOWN = 300  # the newest drawings the teacher can remove one by one
 CELL_SHOWN = 60  # drawings shown for one confusion cell
-MIN_BAR = 4.0  # % of the tallest bar: the least a digit with any drawing gets, to be seen
+MIN_BAR = 2.0  # % of the tallest bar that any digit with a drawing gets first, to be seen
 
 
 def answers_of(rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -65,10 +65,11 @@ def count_badge(n: int) -> str:
 
 
 def bar_heights(counts) -> list[float]:
-    """Each bar's height in % of the tallest: proportional to its count, so a 3 and a 4 differ;
-    at least MIN_BAR % for any count above 0, so a single drawing still shows; 0 for none."""
+    """Each bar's height in % of the tallest: 0 for no drawing; otherwise MIN_BAR % (so a single
+    drawing shows) plus the rest in proportion to its count. Never clamped: a 3 and a 4 always
+    differ, at any scale, and the tallest is 100 %."""
     top = max(1, max(counts, default=0))
-    return [0.0 if c <= 0 else max(MIN_BAR, 100.0 * c / top) for c in counts]
+    return [0.0 if c <= 0 else MIN_BAR + (100.0 - MIN_BAR) * c / top for c in counts]
 
 
 def counts_html(labels: np.ndarray) -> str:

@@ -95,7 +95,8 @@ def test_the_walls_bars_are_to_scale(browser, lesson):
 
 CONTRAST = """els => {
   const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
-    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
   const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat([1]);
   const background = (el) => {  // the first opaque background up the tree, translucent ones laid on it
     const layers = [];
@@ -109,7 +110,8 @@ CONTRAST = """els => {
     return bg;
   };
   const lum = (c) => { const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255;
-    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
   return els.filter((el) => el.offsetParent !== null && el.getClientRects().length).map((el) => {
     const bg = background(el), fg = over(parse(getComputedStyle(el).color), bg);
     const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
