@@ -75,6 +75,7 @@ def test_the_walls_qr_code_reads_back_whole_and_large_with_the_code_and_count_in
              "count": page.locator("#class-count").bounding_box()}
     assert all(in_view(b, width, height) for b in boxes.values()), boxes
     assert qr["height"] >= height / 4 and qr["height"] >= 720 / 4, qr
+    print(f"QR at {width}x{height}: {qr['width']:.0f}x{qr['height']:.0f} px")
     assert page.evaluate("() => window.scrollY") == 0
     # Dark on white with its quiet zone: the SVG's own white square, 4 modules on every side.
     assert page.locator("#class-wall .qr svg").evaluate(
@@ -138,7 +139,8 @@ def test_every_button_of_the_teachers_view_passes_aa_and_axe_finds_nothing(brows
     assert {"End the class…", "End it and delete everything", "Yes", "No"} <= found, found
     low = [b for b in before + after if b["ratio"] < 4.5]
     assert not low, low
-    print(theme, sorted({(b["text"], b["ratio"]) for b in after if b["id"] in ("class-ask-end", "class-end")}))
+    print(theme, "lowest", min(b["ratio"] for b in before + after),
+          sorted({(b["text"], b["ratio"]) for b in after if b["id"] in ("class-ask-end", "class-end")}))
     assert not serious_violations(page)
     wall = open_wall(browser, lesson, 1280, 720, theme)
     assert not serious_violations(wall)
