@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import html
+import math
+from collections import Counter
 
 import numpy as np
 import segno
@@ -23,6 +25,7 @@ from .ui_evaluation import confusion_table
 NEWEST_ON_WALL = 40  # drawings shown as they arrive: a few rows on a projector, a lesson's first round
 TEACHER_SHOWN = 300  # the newest drawings the teacher can remove one by one
 CELL_SHOWN = 60  # drawings shown for one confusion cell
+MIN_BAR = 2.0  # % of the tallest bar that any digit with a drawing gets first, to be seen
 
 
 def answers_of(rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -35,35 +38,49 @@ def mark(right: bool) -> str:
     return "✓" if right else "✗"
 
 
-def drawing_figure(d, *, removable: bool = False) -> str:
+def drawing_figure(d, *, removable: bool = False, held: bool = False, theirs: int = 0) -> str:
     """One drawing with the student's label and each model's answer. The data attributes are the
-    page contract the tests (and any script on the wall) read."""
+    page contract the tests (and any script on the wall) read. For the teacher (``removable``):
+    its remove buttons, "all theirs" with how many drawings that student has (``theirs``, for the
+    page's "Remove all N of theirs?"), and whether the paused wall holds it back (``held``)."""
     said = " · ".join(f"{MODEL_TITLES[n]} {getattr(d, n)} {mark(getattr(d, n) == d.label)}" for n in MODEL_NAMES)
     wrong = any(getattr(d, n) != d.label for n in MODEL_NAMES)
     attrs = f'data-drawing-id="{d.drawing_id}" data-label="{d.label}"' + "".join(
-        f' data-{n}="{getattr(d, n)}"' for n in MODEL_NAMES)
+        f' data-{n}="{getattr(d, n)}"' for n in MODEL_NAMES) + (' data-held="1"' if held else "")
     buttons = ""
     if removable:
         buttons = (f'<button type="button" data-remove="{d.drawing_id}" aria-label="Remove this {d.label}" '
                    f'title="Remove this drawing">×</button>'
                    f'<button type="button" class="remove-student" data-remove-student="{d.drawing_id}" '
-                   f'title="Remove every drawing of the student who drew this">all theirs</button>')
-    return (f'<figure class="class-drawing{" wrong" if wrong else ""}" {attrs}>'
+                   f'data-theirs="{max(theirs, 1)}" title="Remove every drawing of the student who drew this">'
+                   f'all theirs</button>')
+    note = '<span class="held-mark">held: not on the wall</span>' if held else ""
+    return (f'<figure class="class-drawing{" wrong" if wrong else ""}{" held" if held else ""}" {attrs}>'
             f'<img src="{thumbnail(d.pixels)}" alt="a {d.label}; {said}">'
-            f'<figcaption><b>{d.label}</b> <span>{said}</span></figcaption>{buttons}</figure>')
+            f'<figcaption><b>{d.label}</b> <span>{said}</span>{note}</figcaption>{buttons}</figure>')
 
 
 def count_badge(n: int) -> str:
     return f'<span id="class-count" data-count="{n}"><b>{n:,}</b> drawing{"s" * (n != 1)}</span>'
 
 
+def bar_heights(counts) -> list[float]:
+    """Each bar's height in % of the tallest: 0 for no drawing; otherwise MIN_BAR % (so a single
+    drawing shows) plus the rest in proportion to its count. Never clamped: a 3 and a 4 always
+    differ, at any scale, and the tallest is 100 %."""
+    top = max(1, max(counts, default=0))
+    return [0.0 if c <= 0 else MIN_BAR + (100.0 - MIN_BAR) * c / top for c in counts]
+
+
 def counts_html(labels: np.ndarray) -> str:
-    """How many drawings of each digit: a bar per digit, its number written on it."""
-    counts = np.bincount(labels, minlength=10) if len(labels) else np.zeros(10, np.int64)
-    top = max(1, int(counts.max()))
+    """How many drawings of each digit: a bar per digit, its number written on it. Each bar's
+    fill lives in a track of its own, so the number and digit above and below it never squeeze
+    the bars (in a flex column they did: a 3 and a 4 drew alike)."""
+    counts = [int(c) for c in (np.bincount(labels, minlength=10) if len(labels) else np.zeros(10, np.int64))]
     bars = "".join(f'<div class="wall-bar" data-digit="{d}"><span class="n">{c}</span>'
-                   f'<span class="fill" style="height:{100 * c / top:.0f}%"></span><span class="d">{d}</span></div>'
-                   for d, c in enumerate(counts))
+                   f'<span class="track"><span class="fill" style="height:{h:.1f}%"></span></span>'
+                   f'<span class="d">{d}</span></div>'
+                   for d, (c, h) in enumerate(zip(counts, bar_heights(counts), strict=True)))
     return f'<section class="wall-counts" aria-label="Drawings per digit"><h3>Per digit</h3><div>{bars}</div></section>'
 
 
@@ -93,31 +110,57 @@ def scores_html(labels: np.ndarray, answers: dict[str, np.ndarray], valid: dict[
             f'{"".join(rows)}</table></section>')
 
 
+def fraction(value) -> float | None:
+    """A stored figure (text, as the training wrote it) as a fraction in [0, 1], or None for
+    anything else: not a number, NaN, infinite, out of range. A bad note is left out, never shown."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if math.isfinite(x) and 0.0 <= x <= 1.0 else None
+
+
 def class_model_note(meta: dict[str, dict[str, str]] | None) -> str:
     """The class's own model, once published: before and after on our held-out drawings and on
-    MNIST validation, as its training recorded them."""
-    if not meta:
+    MNIST validation, as its training recorded them. A model whose notes are not four fractions
+    in [0, 1] is left out."""
+    if not isinstance(meta, dict) or not meta:
         return ""
     parts = []
     for n in MODEL_NAMES:
-        m = meta.get(n, {})
-        try:
-            held = f"{float(m['held_before']):.0%} → <b>{float(m['held_after']):.0%}</b> on our held-out drawings"
-            mnist = f"MNIST {float(m['valid_before']):.1%} → {float(m['valid_after']):.1%}"
-        except (KeyError, ValueError):
+        m = meta.get(n)
+        if not isinstance(m, dict):
             continue
-        parts.append(f"<li>{MODEL_TITLES[n]}: {held}; {mnist}</li>")
+        figures = [fraction(m.get(k)) for k in ("held_before", "held_after", "valid_before", "valid_after")]
+        if None in figures:
+            continue
+        held_before, held_after, valid_before, valid_after = figures
+        parts.append(f"<li>{MODEL_TITLES[n]}: {held_before:.1%} → <b>{held_after:.1%}</b> on our held-out "
+                     f"drawings; MNIST {valid_before:.1%} → {valid_after:.1%}</li>")
     if not parts:
         return ""
     return f'<section class="wall-class-model"><h3>Our class’s model</h3><ul>{"".join(parts)}</ul></section>'
 
 
+def waiting_note(held: int) -> str:
+    """While the teacher has paused the wall: how many drawings wait, discreetly (never which)."""
+    if held <= 0:
+        return '<p class="wall-waiting" id="class-waiting" data-waiting="0">The wall is paused.</p>'
+    return (f'<p class="wall-waiting" id="class-waiting" data-waiting="{held}">{held:,} drawing'
+            f'{"s" * (held != 1)} waiting for the teacher</p>')
+
+
 def wall_html(code: str, rows: np.ndarray, newest: list, valid: dict[str, np.ndarray] | None, join_url: str,
-              model_meta: dict | None = None) -> str:
+              model_meta: dict | None = None, held: int | None = None) -> str:
     """The projector wall: the join card, counts, scores, the newest drawings and both confusion
     matrices (a click on a cell shows its drawings below). ``rows``: every drawing's (label,
     linear, cnn), oldest first (the figures need no pixels); ``newest``: the drawings to show,
-    newest first."""
+    newest first; ``held``: None while the wall shows everything, else (paused) how many
+    drawings wait for the teacher (neither ``rows`` nor ``newest`` has them).
+
+    Laid out for a projector: the side column (the code, the count, a QR code as tall as the
+    screen allows, the link, the bars) beside the main one (the newest drawings first, then the
+    scores and the confusion matrices)."""
     labels, answers = answers_of(rows)
     pictures = "".join(drawing_figure(d) for d in newest[:NEWEST_ON_WALL])
     if not newest:
@@ -125,15 +168,17 @@ def wall_html(code: str, rows: np.ndarray, newest: list, valid: dict[str, np.nda
     confusions = "".join(
         f'<div class="confusion"><h4>{MODEL_TITLES[n]}: rows are your digits, columns its answers</h4>'
         f'{confusion_table(confusion_matrix(labels, answers[n]), n)}</div>' for n in MODEL_NAMES)
-    return (f'<div id="class-wall" class="class-wall" data-code="{html.escape(code)}">'
-            f'<header><h2>Class <span class="code">{spaced(code)}</span></h2>{count_badge(len(labels))}'
-            f'{join_card(code, join_url, small=True)}</header>'
-            f'<div class="wall-top">{counts_html(labels)}{scores_html(labels, answers, valid)}'
-            f'{class_model_note(model_meta)}</div>'
-            f'<section class="wall-newest" aria-label="The newest drawings"><h3>Newest</h3>'
+    paused = "" if held is None else waiting_note(held)
+    return (f'<div id="class-wall" class="class-wall{" paused" if held is not None else ""}" '
+            f'data-code="{html.escape(code)}">'
+            f'<aside class="wall-side"><header><h2>Class <span class="code">{spaced(code)}</span></h2>'
+            f'{count_badge(len(labels))}{paused}</header>'
+            f'{join_card(code, join_url, wall=True)}{counts_html(labels)}{class_model_note(model_meta)}</aside>'
+            f'<div class="wall-main"><section class="wall-newest" aria-label="The newest drawings"><h3>Newest</h3>'
             f'<div class="class-drawings">{pictures}</div></section>'
+            f'<div class="wall-figures">{scores_html(labels, answers, valid)}'
             f'<section class="wall-confusion"><h3>Who reads what <small>(click a number to see those drawings)'
-            f'</small></h3><div class="confusions">{confusions}</div></section></div>')
+            f'</small></h3><div class="confusions">{confusions}</div></section></div></div></div>')
 
 
 def spaced(code: str) -> str:
@@ -141,31 +186,47 @@ def spaced(code: str) -> str:
     return f"{code[:3]} {code[3:]}" if len(code) > 4 else code
 
 
+QR_QUIET = 4  # modules of white around the code: the standard's quiet zone, which readers need
+
+
 @functools.lru_cache(maxsize=64)  # the wall redraws every second a class keeps: its QR code does not change
 def qr_svg(url: str) -> str:
     """The join link as a QR code, an inline SVG made here (segno): dark on white in both themes,
-    since phone cameras read that best, with its quiet zone."""
-    return segno.make(url, error="m").svg_inline(scale=5, dark="#000", light="#fff", border=2)
+    since phone cameras read that best, with its whole quiet zone. One unit per module and no
+    width or height of its own: the CSS scales it (its viewBox), as large as the screen allows."""
+    return segno.make(url, error="m").svg_inline(scale=1, dark="#000", light="#fff", border=QR_QUIET,
+                                                 omitsize=True)
 
 
-def join_card(code: str, join_url: str, *, small: bool = False) -> str:
-    return (f'<div class="join-card{" small" if small else ""}"><div class="join-text">Join at '
-            f'<a id="class-join-link" href="{html.escape(join_url)}" target="_blank" rel="noopener">'
-            f'{html.escape(join_url)}</a><br>or type the code <b class="code">{spaced(code)}</b> in the '
-            f'<i>Class</i> tab</div><div class="qr" role="img" aria-label="QR code of the join link">'
-            f'{qr_svg(join_url)}</div></div>')
+def join_card(code: str, join_url: str, *, wall: bool = False) -> str:
+    """The join link, the code and the link's QR code. On the ``wall`` the text comes after the
+    QR code, in type a room can read (page/app.css)."""
+    text = (f'<div class="join-text">Join at <a id="class-join-link" href="{html.escape(join_url)}" target="_blank" '
+            f'rel="noopener">{html.escape(join_url)}</a><br>or type the code <b class="code">{spaced(code)}</b> in '
+            f'the <i>Class</i> tab</div>')
+    qr = f'<div class="qr" role="img" aria-label="QR code of the join link">{qr_svg(join_url)}</div>'
+    return f'<div class="join-card wall-join">{qr}{text}</div>' if wall else f'<div class="join-card">{text}{qr}</div>'
 
 
-def teacher_drawings_html(drawings: list) -> str:
+def teacher_drawings_html(drawings: list, held_after: int | None = None) -> str:
     """The class's newest drawings for the teacher, each with Remove and "all theirs". Oldest
-    first: a new drawing arrives at the end, so nothing moves under a finger about to tap ×."""
+    first: a new drawing arrives at the end, so nothing moves under a finger about to tap ×.
+    ``held_after``: while the wall is paused, the ``order`` after which drawings are held (marked
+    so here; the wall does not show them)."""
+    held = [d for d in drawings if held_after is not None and d.order > held_after]
+    paused = "" if held_after is None else (
+        f'<p class="wall-paused-note" id="class-paused-note"><b>The wall is paused:</b> {len(held):,} drawing'
+        f'{"s" * (len(held) != 1)} held back from it (marked <i>held</i>). <i>Show the held drawings</i> lets '
+        f'them through; <i>Resume the wall</i> shows every new one again.</p>')
     if not drawings:
-        return '<div class="teacher-drawings empty">No drawings yet.</div>'
+        return f'<div class="teacher-drawings empty">{paused}No drawings yet.</div>'
     shown = drawings[-TEACHER_SHOWN:]
     more = f" (the newest {len(shown)})" if len(drawings) > len(shown) else ""
-    figures = "".join(drawing_figure(d, removable=True) for d in shown)
-    return (f'<div class="teacher-drawings"><p>{count_badge(len(drawings))}{more}. × removes one drawing; '
-            f'<i>all theirs</i> removes every drawing of the student who drew it.</p>'
+    theirs = Counter(d.student for d in drawings)
+    figures = "".join(drawing_figure(d, removable=True, theirs=theirs[d.student],
+                                     held=held_after is not None and d.order > held_after) for d in shown)
+    return (f'<div class="teacher-drawings">{paused}<p>{count_badge(len(drawings))}{more}. × removes one drawing; '
+            f'<i>all theirs</i> removes every drawing of the student who drew it (it asks first).</p>'
             f'<div class="class-drawings">{figures}</div></div>')
 
 

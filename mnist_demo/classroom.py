@@ -38,7 +38,7 @@ from .collection import MAX_ID, PIXELS, Digits
 JOIN_ALPHABET = "ACDEFHJKMNPQRTUVWXY34679"
 CODE_LENGTH = 6
 DB_NAME = "classes.sqlite3"
-SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA_VERSION = 2  # PRAGMA user_version: 1 made by SCHEMA, each later one by its MIGRATIONS entry
 MODEL_NAMES = ("linear", "cnn")  # as models.MODEL_NAMES (not imported: that module brings torch to the CLI)
 MAX_MODEL_BYTES = 1_000_000  # as weights.MAX_BYTES, for the same reason
 MAX_TOKEN_CHARS = 100  # a token is 32 characters; anything much longer is not one, and is not hashed
@@ -315,6 +315,13 @@ CREATE TABLE models (
     PRIMARY KEY (code, name)
 ) WITHOUT ROWID;
 """
+# Each schema version's change from the one before: a new database is SCHEMA (version 1) and then
+# every migration, as an old file is, so both end up alike.
+MIGRATIONS = {
+    # The paused wall: while not NULL, the wall shows only the drawings up to this seq; later ones
+    # wait for the teacher (held). NULL: not paused.
+    2: ("ALTER TABLE classes ADD COLUMN wall_upto INTEGER DEFAULT NULL",),
+}
 DRAWING_COLUMNS = "drawing_id, student, label, linear, cnn, pixels, created, seq"
 
 
@@ -373,7 +380,11 @@ class Classroom:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                version = 1
+            for later in range(version + 1, SCHEMA_VERSION + 1):  # an older file, brought up to date
+                for statement in MIGRATIONS[later]:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:
@@ -475,6 +486,84 @@ class Classroom:
             self._live_or_refuse(db, code, now)
             db.execute("UPDATE classes SET locked = ? WHERE code = ?", (int(bool(locked)), code))
             self._changed(db, code)
+
+    def new_teacher_token(self, code: str) -> str:
+        """Replace the class's teacher token (its link was seen, say on a projector): the old link
+        opens nothing from now on. Returns the new token."""
+        code, now = normalize_code(code), self.clock()
+        token = secrets.token_urlsafe(24)
+        with self._transaction() as db:
+            self._live_or_refuse(db, code, now)
+            db.execute("UPDATE classes SET teacher_token = ?, teacher_hash = ? WHERE code = ?",
+                       (token, digest(token), code))
+        return token
+
+    def pause_wall(self, code: str) -> None:
+        """From now on, new drawings wait for the teacher before the wall shows them (held); the
+        wall keeps what it showed. Pausing a paused wall changes nothing."""
+        code, now = normalize_code(code), self.clock()
+        with self._transaction() as db:
+            self._live_or_refuse(db, code, now)
+            if db.execute("UPDATE classes SET wall_upto = (SELECT coalesce(max(seq), 0) FROM drawings) "
+                          "WHERE code = ? AND wall_upto IS NULL", (code,)).rowcount:
+                self._changed(db, code)
+
+    def show_held(self, code: str, *, resume: bool = False) -> int:
+        """Let the held drawings through to the wall; the wall stays paused for the next ones,
+        unless ``resume``. Returns how many were held."""
+        code, now = normalize_code(code), self.clock()
+        with self._transaction() as db:
+            self._live_or_refuse(db, code, now)
+            held = self._held(db, code)
+            upto = None if resume else db.execute("SELECT coalesce(max(seq), 0) FROM drawings").fetchone()[0]
+            if db.execute("UPDATE classes SET wall_upto = ? WHERE code = ? AND wall_upto IS NOT NULL",
+                          (upto, code)).rowcount:
+                self._changed(db, code)
+        return held
+
+    def wall_paused(self, code: str) -> int | None:
+        """None when the wall shows every drawing; else the ``order`` (seq) of the last drawing it
+        shows: those after it are held."""
+        with self._lock:
+            row = self._db.execute("SELECT wall_upto FROM classes WHERE code = ? AND expires > ?",
+                                   (normalize_code(code), self.clock())).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _held(db: sqlite3.Connection, code: str) -> int:
+        return db.execute("SELECT count(*) FROM drawings d JOIN classes c ON c.code = d.code "
+                          "WHERE d.code = ? AND c.wall_upto IS NOT NULL AND d.seq > c.wall_upto",
+                          (code,)).fetchone()[0]
+
+    def held_count(self, code: str) -> int:
+        """Drawings waiting for the teacher while the wall is paused."""
+        code, now = normalize_code(code), self.clock()
+        with self._transaction(write=False) as db:
+            return self._held(db, code) if self._live(db, code, now) else 0
+
+    def wall_answers(self, code: str) -> np.ndarray:
+        """``answers`` without the held drawings: what the wall's figures count."""
+        upto = self.wall_paused(code)
+        answers = self.answers(code) if upto is None else self._wall_rows(code, upto)
+        return answers
+
+    def _wall_rows(self, code: str, upto: int) -> np.ndarray:
+        code, now = normalize_code(code), self.clock()
+        with self._transaction(write=False) as db:
+            rows = db.execute("SELECT label, linear, cnn FROM drawings WHERE code = ? AND seq <= ? "
+                              "ORDER BY created, seq", (code, upto)).fetchall() if self._live(db, code, now) else []
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+    def wall_newest(self, code: str, n: int) -> list[Drawing]:
+        """``newest`` without the held drawings: what the wall shows."""
+        upto = self.wall_paused(code)
+        if upto is None:
+            return self.newest(code, n)
+        n = whole_number(n)
+        if n is None or n <= 0:
+            return []
+        return self._drawings(code, " AND seq <= ?", (upto,), "created DESC, seq DESC",
+                              min(n, self.limits.max_drawings))
 
     def remove_drawing(self, code: str, drawing_id: int) -> bool:
         """Delete one drawing; False if the class has none with that id (already removed)."""

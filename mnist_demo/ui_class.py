@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import threading
 import time
 
@@ -36,7 +37,17 @@ from .session import ClassSeat, Session
 from .settings import Settings
 from .train import PRESETS
 from .ui_draw import DrawTab, page_models
-from .ui_train import TrainRequest, own_digits, running, starting_models, starting_point, training_stream, within_caps
+from .ui_train import (
+    ACC_COLOURS,
+    LOSS_COLOURS,
+    TrainRequest,
+    own_digits,
+    running,
+    starting_models,
+    starting_point,
+    training_stream,
+    within_caps,
+)
 from .weights import WeightsError, weights_from_bytes, weights_to_bytes
 
 WALL_SECONDS = 1.0  # the wall checks for news this often (the issue's bar: on the wall within 2 s)
@@ -102,14 +113,19 @@ def student_text(seat: ClassSeat, note: str = "") -> str:
 
 
 def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
+    """The join card, the wall's link, and the teacher's private link folded away: a teacher's
+    screen is often mirrored on the projector, so the link shows only after *Show* (a <details>:
+    the link is in the page, with its href, but not drawn until then)."""
     code = seat.teaching
     teacher = f"{seat.base_url}?teach={classroom.teacher_token(code)}"
     wall = f"{seat.base_url}?wall={classroom.wall_token(code)}"
     return (f'<div class="teacher-card">{join_card(code, join_url(seat, code))}'
             f'<p><a id="class-wall-link" href="{wall}" target="_blank" rel="noopener">Open the wall</a> '
             f'on the projector: it shows the drawings and scores, and grants nothing else.</p>'
-            f'<p class="private">Your private teacher link, the way back to these controls from any device: '
-            f'<a id="class-teacher-link" href="{teacher}">{teacher}</a>. Do not project it.</p></div>')
+            f'<details class="private" id="class-teacher-private"><summary>Show your private teacher link'
+            f'</summary><p>The way back to these controls from any device: <a id="class-teacher-link" '
+            f'href="{teacher}">{teacher}</a>. Do not project it; if it was seen, press <i>New teacher link</i>.'
+            f'</p></details></div>')
 
 
 def weights_options(seat: ClassSeat) -> list[str]:
@@ -163,7 +179,7 @@ class ClassPage:
             seat.seen = -1  # the next tick redraws the drawings
             out[self.teacher_card] = teacher_links(seat, classroom)
             out[self.lock] = gr.Button("Unlock joining" if is_locked(classroom, teaching) else "Lock joining")
-            out[self.teacher_drawings] = teacher_drawings_html(classroom.drawings(teaching))
+            out[self.teacher_drawings] = teacher_list(classroom, teaching)
         else:
             out |= {self.teacher_card: gr.skip(), self.lock: gr.skip(), self.teacher_drawings: gr.skip()}
         out[self.wall] = gr.skip() if not walling or seat.seen != -1 else \
@@ -260,6 +276,8 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, session
     restore_seat(classroom, seat, stored)  # this browser's class, first: a reloaded join link must not join twice
     if params.get("class") and normalize_code(str(params["class"])) != seat.code:
         note = join(classroom, seat, str(params["class"]), request) or note  # and on to the Draw tab
+    if not (params.get("class") or stored.get("code")):
+        return page.views(seat, classroom, note)  # a teacher's page: the pad keeps its models
     if seat.code:
         load_class_model(classroom, seat)  # at once, so that a chosen class model answers after a reload
     return page.views(seat, classroom, note) | pad_after_class_change(page, shipped_page, session, None)
@@ -413,6 +431,11 @@ def teacher_code(classroom: Classroom, session: Session) -> str:
     return code
 
 
+def teacher_list(classroom: Classroom, code: str) -> str:
+    """The teacher's drawings, those the paused wall holds back marked so."""
+    return teacher_drawings_html(classroom.drawings(code), classroom.wall_paused(code))
+
+
 def refresh_drawings(classroom: Classroom, session: Session):
     """The teacher's list, redrawn only when the class changed."""
     seat = session.seat
@@ -422,7 +445,41 @@ def refresh_drawings(classroom: Classroom, session: Session):
     if version == seat.seen:
         return gr.skip()
     seat.seen = version
-    return teacher_drawings_html(classroom.drawings(seat.teaching))
+    return teacher_list(classroom, seat.teaching)
+
+
+def new_teacher_link(classroom: Classroom, page: ClassPage, session: Session):
+    """A new teacher link (the old one was seen): the old one opens nothing from now on. This
+    page keeps the class, and the browser stores the new link (hidden until *Show*, as before)."""
+    code = teacher_code(classroom, session)
+    classroom.new_teacher_token(code)
+    return page.views(session.seat, classroom, "A new private teacher link replaces the old one, which opens "
+                                               "nothing now.")
+
+
+def pause_wall(classroom: Classroom, session: Session):
+    """New drawings wait for the teacher before the wall shows them."""
+    code = teacher_code(classroom, session)
+    classroom.pause_wall(code)
+    session.seat.seen = classroom.version(code)
+    return teacher_list(classroom, code)
+
+
+def let_through(classroom: Classroom, session: Session, resume: bool) -> str:
+    code = teacher_code(classroom, session)
+    classroom.show_held(code, resume=resume)
+    session.seat.seen = classroom.version(code)
+    return teacher_list(classroom, code)
+
+
+def show_held(classroom: Classroom, session: Session):
+    """The held drawings go to the wall; the next ones are held again."""
+    return let_through(classroom, session, False)
+
+
+def resume_wall(classroom: Classroom, session: Session):
+    """The held drawings go to the wall, and every new one again."""
+    return let_through(classroom, session, True)
 
 
 def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):
@@ -437,7 +494,7 @@ def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):
     else:
         classroom.remove_drawing(code, drawing_id)
     session.seat.seen = classroom.version(code)
-    return teacher_drawings_html(classroom.drawings(code))
+    return teacher_list(classroom, code)
 
 
 def toggle_lock(classroom: Classroom, session: Session):
@@ -510,23 +567,78 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
         starts = starting_models(req, trainer, shipped)
         last = None
         for last in training_stream(req, trainer, starts, own, own_held):
-            yield last[0], last[1], last[2], gr.Button(visible=False)
+            last = (last[0], class_curves(last[1]), class_progress(last[2]))
+            yield *last, gr.Button(visible=False)
         if not trainer.models:
             return
         after = {n: starting_point(trainer.models[n], data, own_held) for n in trainer.models}
+        best = best_held(last[1])
         trainer.class_meta = {n: {"held_before": f"{before[n][1]:.6f}", "held_after": f"{after[n][1]:.6f}",
                                   "valid_before": f"{before[n][0]:.6f}", "valid_after": f"{after[n][0]:.6f}",
-                                  "valid_acc": f"{after[n][0]:.6f}", "class_drawings": str(len(digits))}
+                                  "valid_acc": f"{after[n][0]:.6f}", "class_drawings": str(len(digits)),
+                                  "class_held_out": str(len(own_held))}
+                                 | ({"held_best": f"{best[n]:.6f}"} if n in best else {})
                               for n in trainer.models}
         stopped = "Stopped early. " if trainer.stop.is_set() else ""
         yield last[0], last[1], (f"{stopped}{class_model_summary(trainer.class_meta)} Press *Give it to the class* "
-                                 "to put it on every student's pad."), gr.Button(visible=True)
+                                 "to put it on every student's pad (they pick *our class’s model* in the Draw "
+                                 "tab)."), gr.Button(visible=True)
+
+
+HELD_SERIES = " · class held-out"  # the class's curve of held-out drawings (the Train tab says "your …")
+
+
+def class_curves(frame):
+    """The Train tab's accuracy frame with the class's names: short ones, so the legend fits."""
+    if frame is None or "model" not in getattr(frame, "columns", ()):
+        return frame
+    frame = frame.copy()
+    frame["model"] = frame["model"].str.replace(" · your held-out digits", HELD_SERIES, regex=False)
+    return frame
+
+
+def best_held(frame) -> dict[str, float]:
+    """Each model's best point on the class's held-out curve (in the accuracy frame, in %), as a
+    fraction: what the curve reached, which the weights kept need not be."""
+    best = {}
+    if frame is None or "model" not in getattr(frame, "columns", ()):
+        return best
+    for n in MODEL_NAMES:
+        values = frame.loc[frame["model"] == MODEL_TITLES[n] + HELD_SERIES, "accuracy"].dropna()
+        if len(values):
+            best[n] = float(values.max()) / 100
+    return best
+
+
+def class_progress(text):
+    """The Train tab's words, said to a teacher: the class's drawings, not "your digits", and the
+    class's model is given with *Give it to the class*, not picked as "my trained weights"."""
+    if not isinstance(text, str):
+        return text
+    text = text.replace(". Your weights are ready: pick “my trained weights” in the Draw tab, or download them "
+                        "below.", ". Press *Give it to the class* to put it on every student's pad.")
+    text = text.replace(". Download this run's weights below.", ".")
+    text = re.sub(r"\byour (\d+ )?(held-out|training) digits", r"the class's \1\2 drawings", text)
+    return text.replace("of your digits", "of the class's drawings").replace("your digits", "the class's drawings")
 
 
 def class_model_summary(meta: dict) -> str:
-    return " ".join(f"{MODEL_TITLES[n]}: {float(m['held_before']):.0%} → {float(m['held_after']):.0%} on the class's "
-                    f"held-out drawings, MNIST {float(m['valid_before']):.1%} → {float(m['valid_after']):.1%}."
-                    for n, m in meta.items())
+    """Each model's figures, as given to the class: on the class's held-out drawings and on MNIST
+    validation, before (the shipped weights) and after (the weights kept), to one decimal place.
+    Where the curve went higher than the weights kept, it says so: the fine-tune keeps the best
+    weights that stay within a point of the start on MNIST, not the curve's last or best point."""
+    parts = []
+    for n, m in meta.items():
+        held_before, held_after = float(m["held_before"]), float(m["held_after"])
+        count = f" {int(m['class_held_out']):,}" if str(m.get("class_held_out", "")).isdigit() else ""
+        text = (f"{MODEL_TITLES[n]}: {held_before:.1%} → {held_after:.1%} on the class's{count} held-out drawings, "
+                f"MNIST {float(m['valid_before']):.1%} → {float(m['valid_after']):.1%}")
+        best = float(m.get("held_best", "nan"))
+        if best >= held_after + 0.0005:
+            text += (f" (its curve reached {best:.1%}, but those weights cost MNIST more than a point, so the ones "
+                     "kept are these)")
+        parts.append(text + ".")
+    return " ".join(parts)
 
 
 def stop_class_training(session: Session) -> None:
@@ -544,6 +656,9 @@ def publish(classroom: Classroom, session: Session):
     classroom.publish_model(code, blobs, trainer.class_meta)
     return (f"✅ Given to the class. Every student's pad offers *our class’s model* within "
             f"{STUDENT_SECONDS:.0f} seconds. {class_model_summary(trainer.class_meta)}")
+
+
+CLASS_ACC_COLOURS = {n.replace(" · your held-out digits", HELD_SERIES): c for n, c in ACC_COLOURS.items()}
 
 
 # ---------------------------------------------------------------------------- the wall
@@ -588,8 +703,9 @@ def refresh_wall(classroom: Classroom, scores: ValidationScores, session: Sessio
     model_version = classroom.model_version(code)
     if seat.model_version != model_version:  # its figures are read again only when it changes
         seat.model_version, seat.model_meta = model_version, classroom.class_model_notes(code)
-    return wall_html(code, classroom.answers(code), classroom.newest(code, NEWEST_ON_WALL), valid,
-                     join_url(seat, code), seat.model_meta or None), gr.skip()
+    held = classroom.held_count(code) if classroom.wall_paused(code) is not None else None
+    return wall_html(code, classroom.wall_answers(code), classroom.wall_newest(code, NEWEST_ON_WALL), valid,
+                     join_url(seat, code), seat.model_meta or None, held), gr.skip()
 
 
 def wall_cell(classroom: Classroom, session: Session, evt: gr.EventData):
@@ -639,7 +755,12 @@ def class_tab() -> dict:
         with gr.Row():
             c["lock"] = gr.Button("Lock joining", elem_id="class-lock", size="sm")
             c["export"] = gr.Button("Export the drawings", elem_id="class-export", size="sm")
+            c["new_teacher"] = gr.Button("New teacher link", elem_id="class-new-teacher-link", size="sm")
             c["ask_end"] = gr.Button("End the class…", variant="stop", elem_id="class-ask-end", size="sm")
+        with gr.Row():  # the projector: new drawings wait for the teacher while it is paused
+            c["pause"] = gr.Button("Pause the wall", elem_id="class-pause", size="sm")
+            c["show_held"] = gr.Button("Show the held drawings", elem_id="class-show-held", size="sm")
+            c["resume"] = gr.Button("Resume the wall", elem_id="class-resume", size="sm")
         c["exported"] = gr.File(label="The class's drawings: MNIST's IDX pair and a zip of PNGs",
                                 file_count="multiple", interactive=False, visible=False, elem_id="class-exported")
         with gr.Column(visible=False) as c["confirm"]:
@@ -653,9 +774,11 @@ def class_tab() -> dict:
             c["stop"] = gr.Button("Stop", elem_id="class-stop")
             c["publish"] = gr.Button("Give it to the class", visible=False, variant="primary", elem_id="class-publish")
         c["progress"] = gr.Markdown(elem_id="class-progress")
-        with gr.Row():
-            c["loss"] = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss", height=220)
-            c["acc"] = gr.LinePlot(x="epoch", y="accuracy", color="model", label="Accuracy (%)", height=220)
+        with gr.Row():  # the Train tab's colours, each model its own; CSS lets the legends show (app.css)
+            c["loss"] = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss", height=220,
+                                    elem_id="class-loss-plot", color_map=LOSS_COLOURS)
+            c["acc"] = gr.LinePlot(x="epoch", y="accuracy", color="model", label="Accuracy (%)", height=220,
+                                   elem_id="class-acc-plot", color_map=CLASS_ACC_COLOURS)
         gr.Markdown("#### The class's drawings")
         c["teacher_drawings"] = gr.HTML(elem_id="class-drawings", js_on_load=page_file("class_drawings.js"),
                                         apply_default_css=False)
@@ -710,6 +833,10 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
     c["teacher_drawings"].remove(bind(remove_one, classroom), session, c["teacher_drawings"],
                                  trigger_mode="multiple", **quiet)
     c["lock"].click(bind(toggle_lock, classroom), session, c["lock"], **quiet)
+    c["new_teacher"].click(bind(new_teacher_link, classroom, page), session, views, **quiet)
+    c["pause"].click(bind(pause_wall, classroom), session, c["teacher_drawings"], **quiet)
+    c["show_held"].click(bind(show_held, classroom), session, c["teacher_drawings"], **quiet)
+    c["resume"].click(bind(resume_wall, classroom), session, c["teacher_drawings"], **quiet)
     c["export"].click(bind(export_class, classroom), session, c["exported"], api_visibility="private")
     c["ask_end"].click(bind(ask_end, classroom), session, [c["confirm"], c["confirm_text"]], **quiet)
     c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)

@@ -21,6 +21,7 @@ from mnist_demo.classroom import (
     DB_NAME,
     JOIN_ALPHABET,
     MINUTE,
+    SCHEMA_VERSION,
     ClassError,
     ClassLimits,
     Classroom,
@@ -456,7 +457,7 @@ def test_the_file_is_in_wal_mode_with_its_schema_version(tmp_path):
     Classroom(tmp_path / "sub" / "dir").close()  # the folder is made
     with sqlite3.connect(tmp_path / "sub" / "dir" / DB_NAME) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(RuntimeError, match="newer version"):
         Classroom(tmp_path / "sub" / "dir")

@@ -1,0 +1,230 @@
+"""The teacher's controls for a mirrored projector, in process on a real classroom database: a
+new teacher link that retires the old one; the wall paused (held drawings off the projector,
+kept in SQLite across a restart, schema 2 migrated from a version-1 file); and the class model's
+figures as the teacher reads them."""
+
+import sqlite3
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from mnist_demo.classroom import DB_NAME, SCHEMA, SCHEMA_VERSION, ClassError, ClassLimits, Classroom
+from mnist_demo.session import Session
+from mnist_demo.ui_class import (
+    ClassPage,
+    ValidationScores,
+    class_model_summary,
+    class_progress,
+    new_teacher_link,
+    open_page,
+    pause_wall,
+    refresh_drawings,
+    refresh_wall,
+    resume_wall,
+    show_held,
+    start_class,
+)
+
+NAMES = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
+         "teacher_card", "lock", "teacher_drawings", "teacher_timer", "wall", "wall_timer", "pad", "confirm")
+FREE = ClassLimits(keeps_per_second=1e9, keep_burst=10**9)
+
+
+@pytest.fixture
+def page():
+    return ClassPage(**{n: n for n in NAMES}, choices=["choice-linear", "choice-cnn"])
+
+
+@pytest.fixture
+def room(tmp_path):
+    with Classroom(tmp_path, FREE) as c:
+        yield c
+
+
+def request():
+    return SimpleNamespace(headers={"host": "127.0.0.1:7860"}, client=SimpleNamespace(host="10.0.0.5"),
+                           query_params={}, url=SimpleNamespace(scheme="http"))
+
+
+def keep(room, code, student, i, label=3):
+    return room.add_drawing(code, student, i, label, label, label, bytes([i % 256]) * 784)
+
+
+def wall_session(room, page, token):
+    session = Session()
+    open_page(room, page, {}, session, gr.EventData(None, {"params": {"wall": token}, "stored": None}), request())
+    scores = ValidationScores({})
+    scores.confusions = {}
+    return session, scores
+
+
+# ---------------------------------------------------------------------------- a new teacher link
+
+
+def test_a_new_teacher_token_retires_the_old_one(room):
+    new = room.create_class()
+    token = room.new_teacher_token(new.code)
+    assert token != new.teacher_token and len(token) >= 32
+    assert room.code_for_teacher(new.teacher_token) is None
+    assert room.code_for_teacher(token) == new.code and room.teacher_token(new.code) == token
+    assert room.code_for_wall(new.wall_token) == new.code  # the wall's link is another matter
+    room.end_class(new.code)
+    with pytest.raises(ClassError):
+        room.new_teacher_token(new.code)
+
+
+def test_the_new_teacher_link_button_shows_the_new_link_hidden_and_the_browser_keeps_it(room, page):
+    teacher = Session()
+    out = start_class(room, page, teacher, request())
+    code, old = teacher.seat.teaching, room.teacher_token(teacher.seat.teaching)
+    assert f"?teach={old}" in out["teacher_card"]
+    out = new_teacher_link(room, page, teacher)
+    token = room.teacher_token(code)
+    assert token != old and room.code_for_teacher(old) is None
+    card = out["teacher_card"]
+    assert f'<a id="class-teacher-link" href="http://127.0.0.1:7860/?teach={token}">' in card and old not in card
+    assert '<details class="private"' in card and "<details class=\"private\" open" not in card  # folded
+    assert out["stored"].props["seat"]["teacher"] == token and "replaces the old one" in out["status"]
+    other = Session()  # the old link, opened now, opens nothing
+    out = open_page(room, page, {}, other, gr.EventData(None, {"params": {"teach": old}, "stored": None}), request())
+    assert other.seat.teaching is None and "ended (or the link is wrong)" in out["status"]
+
+
+# ---------------------------------------------------------------------------- the paused wall
+
+
+def test_a_paused_wall_holds_new_drawings_until_the_teacher_lets_them_through(room):
+    new = room.create_class()
+    student = room.join(new.code, "x")
+    keep(room, new.code, student, 1, label=1)
+    assert room.wall_paused(new.code) is None and room.held_count(new.code) == 0
+    version = room.version(new.code)
+    room.pause_wall(new.code)
+    assert room.version(new.code) > version and room.wall_paused(new.code) is not None
+    for i, label in ((2, 2), (3, 3)):
+        keep(room, new.code, student, i, label)
+    assert room.held_count(new.code) == 2
+    assert [d.drawing_id for d in room.wall_newest(new.code, 10)] == [1]
+    assert room.wall_answers(new.code).tolist() == [[1, 1, 1]]
+    assert [d.drawing_id for d in room.drawings(new.code)] == [1, 2, 3]  # the teacher sees them all
+    room.remove_drawing(new.code, 3)  # and can remove a held one
+    assert room.held_count(new.code) == 1
+    room.pause_wall(new.code)  # pausing again holds nothing back that was shown
+    assert room.held_count(new.code) == 1
+    assert room.show_held(new.code) == 1  # through to the wall; still paused for the next
+    assert [d.drawing_id for d in room.wall_newest(new.code, 10)] == [2, 1] and room.held_count(new.code) == 0
+    keep(room, new.code, student, 4)
+    assert room.held_count(new.code) == 1 and room.wall_paused(new.code) is not None
+    assert room.show_held(new.code, resume=True) == 1
+    assert room.wall_paused(new.code) is None and len(room.wall_newest(new.code, 10)) == 3
+    keep(room, new.code, student, 5)
+    assert room.held_count(new.code) == 0 and len(room.wall_answers(new.code)) == 4
+
+
+def test_the_pause_is_in_the_database_and_survives_a_restart(tmp_path):
+    with Classroom(tmp_path, FREE) as room:
+        new = room.create_class()
+        student = room.join(new.code, "x")
+        keep(room, new.code, student, 1)
+        room.pause_wall(new.code)
+        keep(room, new.code, student, 2)
+    with Classroom(tmp_path, FREE) as room:
+        assert room.held_count(new.code) == 1 and [d.drawing_id for d in room.wall_newest(new.code, 9)] == [1]
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_classes(tmp_path):
+    path = tmp_path / DB_NAME
+    with sqlite3.connect(path) as db:  # a file as the app wrote it before the pause existed
+        db.executescript(SCHEMA)
+        db.execute("PRAGMA user_version = 1")
+        db.execute("INSERT INTO classes (code, teacher_token, teacher_hash, wall_token, wall_hash, created, expires) "
+                   "VALUES ('ACDEFH', 't', x'01', 'w', x'02', 0, 1e12)")
+        db.execute("INSERT INTO students VALUES ('ACDEFH', 's', 0)")
+        db.execute("INSERT INTO drawings (code, drawing_id, student, label, linear, cnn, pixels, created) "
+                   "VALUES ('ACDEFH', 7, 's', 4, 4, 4, zeroblob(784), 1)")
+        assert "wall_upto" not in [r[1] for r in db.execute("PRAGMA table_info(classes)")]
+    db.close()
+    with Classroom(tmp_path, FREE) as room:
+        assert room.count("ACDEFH") == 1 and room.wall_paused("ACDEFH") is None
+        room.pause_wall("ACDEFH")
+        keep(room, "ACDEFH", "s", 8)
+        assert room.held_count("ACDEFH") == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert "wall_upto" in [r[1] for r in db.execute("PRAGMA table_info(classes)")]
+    db.close()
+
+
+def test_the_paused_walls_page_and_the_teachers_list_through_the_handlers(room, page):
+    teacher = Session()
+    start_class(room, page, teacher, request())
+    code = teacher.seat.teaching
+    student = room.join(code, "x")
+    keep(room, code, student, 1, label=1)
+    wall, scores = wall_session(room, page, room.wall_token(code))
+    assert 'data-count="1"' in refresh_wall(room, scores, wall)[0]
+    listing = pause_wall(room, teacher)
+    assert "The wall is paused" in listing and "data-held" not in listing
+    for i in (2, 3):
+        keep(room, code, student, i, label=7)
+    html = refresh_wall(room, scores, wall)[0]
+    assert 'data-count="1"' in html and "2 drawings waiting for the teacher" in html
+    assert 'data-drawing-id="2"' not in html and 'data-drawing-id="3"' not in html
+    listing = refresh_drawings(room, teacher)
+    assert listing.count('data-held="1"') == 2 and "held: not on the wall" in listing
+    assert "data-held" not in show_held(room, teacher)
+    html = refresh_wall(room, scores, wall)[0]
+    assert 'data-count="3"' in html and 'data-waiting="0"' in html  # still paused, nothing waiting
+    keep(room, code, student, 4)
+    assert "1 drawing waiting for the teacher" in refresh_wall(room, scores, wall)[0]
+    listing = resume_wall(room, teacher)
+    assert "The wall is paused" not in listing
+    html = refresh_wall(room, scores, wall)[0]
+    assert 'data-count="4"' in html and "class-waiting" not in html
+
+
+# ---------------------------------------------------------------------------- the class model's words
+
+
+def test_the_summary_has_one_decimal_and_the_kept_weights_figures():
+    meta = {"linear": {"held_before": "0.8", "held_after": "0.83333", "valid_before": "0.9204",
+                       "valid_after": "0.91789", "class_held_out": "6", "held_best": "1.0"},
+            "cnn": {"held_before": "0.8", "held_after": "1.0", "valid_before": "0.99", "valid_after": "0.989",
+                    "held_best": "1.0"}}
+    text = class_model_summary(meta)
+    assert "Linear: 80.0% → 83.3% on the class's 6 held-out drawings, MNIST 92.0% → 91.8%" in text
+    assert "its curve reached 100.0%" in text  # the curve's best was not kept: it says so
+    assert "CNN: 80.0% → 100.0% on the class's held-out drawings, MNIST 99.0% → 98.9%." in text
+
+
+def test_the_class_training_never_sends_anyone_to_my_trained_weights():
+    text = ("Finished after 12 s. Linear: MNIST validation 92.00% → 91.80%, your 6 held-out digits 80% → 83%. "
+            "Your weights are ready: pick “my trained weights” in the Draw tab, or download them below. "
+            "Linear: The adaptive fine-tune tried shares 10% of your digits: your 6 held-out digits 80% → 83%.")
+    said = class_progress(text)
+    assert "my trained weights" not in said and "your" not in said.lower().replace("your class", "")
+    assert "Give it to the class" in said and "the class's 6 held-out drawings" in said
+    assert class_progress(None) is None
+
+
+def test_no_teacher_text_gives_the_wrong_advice():
+    import inspect
+
+    from mnist_demo import ui_class
+
+    for fn in (ui_class.train_class, ui_class.publish, ui_class.class_model_summary, ui_class.teacher_links):
+        assert "my trained weights" not in inspect.getsource(fn)
+
+
+def test_the_class_curves_have_short_names_each_with_its_own_colour():
+    import pandas as pd
+
+    from mnist_demo.ui_class import CLASS_ACC_COLOURS, best_held, class_curves
+
+    frame = pd.DataFrame({"epoch": [0, 1, 1], "accuracy": [80.0, 100.0, np.nan],
+                          "model": ["Linear · your held-out digits"] * 2 + ["CNN"]})
+    named = class_curves(frame)
+    assert set(named["model"]) <= set(CLASS_ACC_COLOURS) and len(set(CLASS_ACC_COLOURS.values())) == 4
+    assert best_held(named) == {"linear": 1.0}

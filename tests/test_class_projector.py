@@ -1,0 +1,182 @@
+"""A class's pages as a projector and a mirrored teacher's screen show them, in Chromium: the
+wall's QR code read back from a screenshot, whole and large, with the code and the count in view
+at 1280x720 and 1024x768; its bars to scale; every button of the teacher's view legible (WCAG AA,
+4.5:1) in both themes, with axe on the teacher's view and the wall; "all theirs" asking in the
+page first; the teacher link hidden until Show. The app runs on a data folder of its own, whose
+class is made directly in its database (as the host's CLI would)."""
+
+import cv2
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from mnist_demo.classroom import Classroom
+from tests.app_launcher import launch
+from tests.test_accessibility import serious_violations
+
+pytestmark = pytest.mark.browser  # drives Chromium
+
+PER_DIGIT = {1: 3, 7: 4, 3: 6, 0: 2}  # a 3-count and a 4-count, whose bars must differ
+THEMES = ("light", "dark")
+
+
+@pytest.fixture(scope="module")
+def lesson(tmp_path_factory):
+    """(app url, class) with 15 drawings from two students, the first with 6 of them."""
+    data = tmp_path_factory.mktemp("projector-data")
+    with Classroom(data) as room:
+        new = room.create_class()
+        students = [room.join(new.code, "a"), room.join(new.code, "b")]
+        rng, i = np.random.default_rng(0), 0
+        for label, n in PER_DIGIT.items():
+            for _ in range(n):
+                i += 1
+                student = students[i > 6]
+                room._keeps.forget([student])  # not a rate test
+                room.add_drawing(new.code, student, i, label, label if i % 3 else (label + 1) % 10, label,
+                                 rng.integers(0, 256, 784, dtype=np.uint8).tobytes())
+    with launch("app.py", env={"MNIST_DATA_DIR": str(data)}) as (url, _):
+        yield url, new, data
+
+
+def open_wall(browser, lesson, width, height, theme="light"):
+    url, new, _ = lesson
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{url}?wall={new.wall_token}&__theme={theme}", wait_until="load")
+    expect(page.locator("#class-count")).to_have_attribute("data-count", "15", timeout=20_000)
+    page.wait_for_timeout(300)  # fonts and layout settled
+    return page
+
+
+def open_teacher(browser, lesson, theme):
+    url, new, _ = lesson
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}?teach={new.teacher_token}&__theme={theme}", wait_until="load")
+    expect(page.locator("#class-ask-end")).to_be_visible(timeout=20_000)
+    expect(page.locator("#class-drawings [data-drawing-id]")).to_have_count(15, timeout=10_000)
+    return page
+
+
+def in_view(box, width, height) -> bool:
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width + 0.5 \
+        and box["y"] + box["height"] <= height + 0.5
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1024, 768)], ids=["1280x720", "1024x768"])
+def test_the_walls_qr_code_reads_back_whole_and_large_with_the_code_and_count_in_view(browser, lesson, width,
+                                                                                      height):
+    page = open_wall(browser, lesson, width, height)
+    link = page.locator("#class-join-link").get_attribute("href")
+    shot = cv2.imdecode(np.frombuffer(page.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+    text, points, _ = cv2.QRCodeDetector().detectAndDecode(shot)
+    assert text == link, f"read {text!r}"
+    qr = page.locator("#class-wall .qr svg").bounding_box()
+    boxes = {"qr": qr, "code": page.locator("#class-wall header .code").bounding_box(),
+             "count": page.locator("#class-count").bounding_box()}
+    assert all(in_view(b, width, height) for b in boxes.values()), boxes
+    assert qr["height"] >= height / 4 and qr["height"] >= 720 / 4, qr
+    print(f"QR at {width}x{height}: {qr['width']:.0f}x{qr['height']:.0f} px")
+    assert page.evaluate("() => window.scrollY") == 0
+    # Dark on white with its quiet zone: the SVG's own white square, 4 modules on every side.
+    assert page.locator("#class-wall .qr svg").evaluate(
+        "s => s.viewBox.baseVal.width - s.querySelector('path').getBBox().width") == 0
+    page.close()
+
+
+def test_the_walls_bars_are_to_scale(browser, lesson):
+    page = open_wall(browser, lesson, 1366, 768)
+    height = {d: page.locator(f'#class-wall .wall-bar[data-digit="{d}"] .fill').bounding_box()["height"]
+              for d in range(10)}
+    assert height[1] < height[7] < height[3]  # 3, 4 and 6 drawings
+    assert height[1] / height[3] == pytest.approx(3 / 6, abs=0.03)
+    assert height[7] / height[3] == pytest.approx(4 / 6, abs=0.03)
+    assert height[2] == 0 and height[0] > 0
+    page.close()
+
+
+CONTRAST = """els => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat([1]);
+  const background = (el) => {  // the first opaque background up the tree, translucent ones laid on it
+    const layers = [];
+    for (let n = el; n; n = n.parentElement) {
+      const c = parse(getComputedStyle(n).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let bg = [255, 255, 255, 1];
+    if (layers.length && layers[layers.length - 1][3] >= 1) bg = layers.pop();
+    while (layers.length) bg = over(layers.pop(), bg);
+    return bg;
+  };
+  const lum = (c) => { const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  return els.filter((el) => el.offsetParent !== null && el.getClientRects().length).map((el) => {
+    const bg = background(el), fg = over(parse(getComputedStyle(el).color), bg);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    return {text: (el.innerText || el.getAttribute("aria-label") || "").trim().slice(0, 40), id: el.id,
+            ratio: Math.round((a + 0.05) / (b + 0.05) * 100) / 100};
+  });
+}"""
+
+
+def button_contrasts(page) -> list[dict]:
+    return page.locator('[role="tabpanel"] button').evaluate_all(CONTRAST)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_every_button_of_the_teachers_view_passes_aa_and_axe_finds_nothing(browser, lesson, theme):
+    page = open_teacher(browser, lesson, theme)
+    before = button_contrasts(page)
+    page.locator("#class-ask-end").click()
+    expect(page.locator("#class-end")).to_be_visible()
+    page.locator("#class-drawings [data-remove-student]").first.click()  # the in-page question's buttons too
+    expect(page.locator("#class-drawings .ask-theirs")).to_be_visible()
+    after = button_contrasts(page)
+    found = {b["text"] for b in after}
+    assert {"End the class…", "End it and delete everything", "Yes", "No"} <= found, found
+    low = [b for b in before + after if b["ratio"] < 4.5]
+    assert not low, low
+    print(theme, "lowest", min(b["ratio"] for b in before + after),
+          sorted({(b["text"], b["ratio"]) for b in after if b["id"] in ("class-ask-end", "class-end")}))
+    assert not serious_violations(page)
+    wall = open_wall(browser, lesson, 1280, 720, theme)
+    assert not serious_violations(wall)
+    for p in (page, wall):
+        p.close()
+
+
+def test_the_teacher_link_is_hidden_until_show(browser, lesson):
+    page = open_teacher(browser, lesson, "light")
+    link = page.locator("#class-teacher-link")
+    assert "teach=" in link.get_attribute("href")
+    expect(link).to_be_hidden()
+    assert lesson[1].teacher_token not in page.locator("#class-teacher").inner_text()
+    page.get_by_text("Show your private teacher link").click()
+    expect(link).to_be_visible()
+    page.close()
+
+
+# Last: it removes a student's drawings.
+def test_all_theirs_asks_in_the_page_first(browser, lesson):
+    url, new, data = lesson
+    page = open_teacher(browser, lesson, "light")
+    page.on("dialog", lambda d: pytest.fail(f"a browser dialog: {d.message}"))
+    first = page.locator("#class-drawings [data-drawing-id]").first
+    first.locator("[data-remove-student]").click()
+    ask = first.locator(".ask-theirs")
+    expect(ask).to_contain_text("Remove all 6 of theirs?")
+    ask.get_by_role("button", name="No").click()
+    expect(ask).to_have_count(0)
+    expect(first.locator("[data-remove-student]")).to_be_visible()
+    page.wait_for_timeout(500)
+    with Classroom(data) as room:
+        assert room.count(new.code) == 15  # No removed nothing
+    first.locator("[data-remove-student]").click()
+    ask.get_by_role("button", name="Yes").click()
+    expect(page.locator("#class-drawings [data-drawing-id]")).to_have_count(9, timeout=10_000)
+    with Classroom(data) as room:
+        assert room.count(new.code) == 9
+    page.close()
