@@ -36,7 +36,7 @@ from .page_assets import page_file, page_weights
 from .session import ClassSeat, Session
 from .settings import Settings
 from .train import PRESETS
-from .ui_draw import DrawTab, page_models
+from .ui_draw import DrawTab, page_models, weights_options
 from .ui_train import (
     ACC_COLOURS,
     LOSS_COLOURS,
@@ -126,11 +126,6 @@ def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
             f'</summary><p>The way back to these controls from any device: <a id="class-teacher-link" '
             f'href="{teacher}">{teacher}</a>. Do not project it; if it was seen, press <i>New teacher link</i>.'
             f'</p></details></div>')
-
-
-def weights_options(seat: ClassSeat) -> list[str]:
-    """The Draw tab's weights choices: "our class's model" while this page has one."""
-    return [SHIPPED, MINE, CLASS] if seat.models else [SHIPPED, MINE]
 
 
 # ---------------------------------------------------------------------------- joining and leaving

@@ -110,10 +110,19 @@ def send_trained(shipped_page: dict, session, *choices):
     return gr.HTML(models=models, trained={n: weights["safetensors"] for n, weights in own.items()})
 
 
+def weights_options(seat) -> list[str]:
+    """The weights choices: "our class's model" while this page has one (ui_class.py)."""
+    return [SHIPPED, MINE, CLASS] if seat.models else [SHIPPED, MINE]
+
+
 def use_restored(shipped_page: dict, session):
-    """The page gave back trained weights (a reload): they answer again, as before the reload."""
-    choices = [MINE if n in session.models else SHIPPED for n in MODEL_NAMES]
-    return gr.HTML(models=page_models(shipped_page, session, choices)), *choices
+    """The page gave back trained weights (a reload): they answer again, as before the reload,
+    except where this student chose their class's model (the class line's one tap)."""
+    seat = session.seat
+    choices = [CLASS if n in seat.chosen and n in seat.models else MINE if n in session.models else SHIPPED
+               for n in MODEL_NAMES]
+    options = weights_options(seat)
+    return gr.HTML(models=page_models(shipped_page, session, choices)), *(gr.Radio(options, value=c) for c in choices)
 
 
 def random_grid(shipped: dict, session, *choices) -> str:

@@ -125,7 +125,7 @@ def test_bad_input_gets_a_sentence_not_a_crash(read_digit_on_server, data, messa
 
 
 def test_choosing_my_weights_before_any_training_says_so_and_goes_back(predictor):
-    from mnist_demo.inputs import MINE
+    from mnist_demo.inputs import CLASS, MINE
     from mnist_demo.page_assets import SHIPPED
     from mnist_demo.session import Session
     from mnist_demo.ui_draw import send_models
@@ -167,7 +167,7 @@ def test_the_grid_is_three_rows_of_three_with_readable_captions(predictor, mnist
 def test_trained_weights_reach_the_page_with_their_accuracy_and_come_back_after_a_reload(predictor):
     """What the page keeps records the validation accuracy, so that after a reload a stopped or
     worse run still cannot silently replace the better weights; and they answer again at once."""
-    from mnist_demo.inputs import MINE
+    from mnist_demo.inputs import CLASS, MINE
     from mnist_demo.page_assets import SHIPPED
     from mnist_demo.session import Session
     from mnist_demo.ui_digits import restore
@@ -182,4 +182,10 @@ def test_trained_weights_reach_the_page_with_their_accuracy_and_come_back_after_
     assert reloaded.accuracy == {"cnn": 0.9542}
     assert reloaded.keep_better({"cnn": build_model("cnn")}, {"cnn": 0.5}) == {"cnn": 0.9542}  # a stopped run
     pad, *choices = use_restored(shipped_page, reloaded)
-    assert choices == [SHIPPED, MINE] and pad.props["models"]["cnn"]["source"] == MINE
+    assert [c.value for c in choices] == [SHIPPED, MINE] and pad.props["models"]["cnn"]["source"] == MINE
+    # A student who chose their class's model keeps it over their own after a reload.
+    reloaded.seat.models, reloaded.seat.model_page = dict(predictor.models), {
+        n: page_weights(m, CLASS) for n, m in predictor.models.items()}
+    reloaded.seat.chosen = ["cnn"]
+    pad, *choices = use_restored(shipped_page, reloaded)
+    assert [c.value for c in choices] == [SHIPPED, CLASS] and pad.props["models"]["cnn"]["source"] == CLASS
