@@ -32,9 +32,9 @@ from .inference import Predictor
 from .inputs import CLASS, MINE, SHIPPED, digits_from_page, event_fields
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, page_weights
+from .presets import PRESETS
 from .session import ClassSeat, Session
 from .settings import Settings
-from .train import PRESETS
 from .ui_digits import keep
 from .ui_draw import DrawTab, page_models
 from .ui_train import TrainRequest, own_digits, running, starting_models, starting_point, training_stream, within_caps

@@ -16,8 +16,9 @@ from mnist_demo.digit_files import write_idx_pair
 from mnist_demo.inference import load_shipped_models
 from mnist_demo.inputs import MINE
 from mnist_demo.page_assets import page_weights
+from mnist_demo.presets import TrainConfig
 from mnist_demo.session import Session, close_session
-from mnist_demo.train import TrainConfig, new_model
+from mnist_demo.training import new_model
 from mnist_demo.ui_digits import (
     cell_digits,
     clear_all,

@@ -13,9 +13,10 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from mnist_demo.presets import TrainConfig
 from mnist_demo.session import Session
 from mnist_demo.settings import from_env
-from mnist_demo.train import EpochEvent, StepEvent, TrainConfig
+from mnist_demo.training import EpochEvent, StepEvent
 from mnist_demo.ui_train import STEP_COST, Curves, Eta, TrainRequest, control, run_training, verdict
 from tests.train_requests import controls
 
@@ -241,7 +242,7 @@ def test_stop_while_waiting_leaves_the_queue_and_a_stale_stop_blocks_nothing(mni
 
 
 def step(model, epoch, step_, elapsed, loss=1.0, per_epoch=10):
-    return StepEvent(model, epoch, step_, per_epoch, loss, elapsed)
+    return StepEvent(model, epoch, step_, per_epoch, loss, elapsed, epoch * per_epoch + step_)
 
 
 def epoch_end(model, epoch, elapsed, acc=0.9, held=None):
