@@ -3,12 +3,24 @@
 import argparse
 import os
 
+DESCRIPTION = (
+    "MNIST Draw & Train: a web app where you draw a digit and the PyTorch MNIST tutorial's linear model and "
+    "CNN read it as you draw; keep your own digits, retrain or fine-tune either model, and run a class. "
+    "It serves at http://HOST:PORT/. Everything else is set by environment variables (MNIST_DIR for "
+    "local MNIST files, caps on trainings, classes...), listed in docs/settings.md."
+)
+
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p = argparse.ArgumentParser(prog="python app.py", description=DESCRIPTION,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to listen on: 0.0.0.0 serves the other machines on your network (a class on "
+                        "the LAN) and prints the addresses they open; $GRADIO_SERVER_NAME, when set, is the default")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+                   help="port to listen on; $GRADIO_SERVER_PORT, when set, is the default")
+    p.add_argument("--share", action="store_true",
+                   help="also open a public gradio.live link, reachable from anywhere (Gradio's tunnel)")
     return p
 
 

@@ -21,7 +21,8 @@ import time
 import torch
 
 from mnist_demo.data import load_mnist
-from mnist_demo.train import PRESETS, new_model, train
+from mnist_demo.presets import PRESETS
+from mnist_demo.training import new_model, train
 
 
 def run_side_by_side(k: int, data, cfg) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.predict_latency import save_png  # the same 800x800 transparent '7' it measures
+from benchmarks.seven import save_png  # the same 800x800 transparent '7' predict_latency measures
 from tests.app_launcher import launch
 
 

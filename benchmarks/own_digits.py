@@ -34,7 +34,8 @@ from mnist_demo.evaluation import evaluate, evaluate_digits
 from mnist_demo.finetune import adaptive_finetune
 from mnist_demo.inference import load_shipped_models
 from mnist_demo.preprocess import RECIPE, ink_to_mnist
-from mnist_demo.train import PRESETS, as_tensors, train
+from mnist_demo.presets import PRESETS
+from mnist_demo.training import as_tensors, train
 
 # Strokes in a unit square (x right, y down); each style is one way of writing its digit.
 SEGMENT = {"a": [(0.25, 0.1), (0.75, 0.1)], "b": [(0.75, 0.1), (0.75, 0.5)], "c": [(0.75, 0.5), (0.75, 0.9)],

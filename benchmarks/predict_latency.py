@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import subprocess
 import sys
 import tempfile
@@ -27,39 +26,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
+from benchmarks.seven import picture_file, save_png
 from mnist_demo.inference import Predictor
 from mnist_demo.preprocess import preprocess
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def seven(side: int = 800) -> Image.Image:
-    """A '7' drawn with a 40 px round pen on a transparent side x side canvas (the ink in the alpha)."""
-    img = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-    k = side / 800
-    ImageDraw.Draw(img).line([(250 * k, 200 * k), (560 * k, 200 * k), (380 * k, 640 * k)], fill=(0, 0, 0, 255),
-                             width=round(40 * k), joint="curve")
-    return img
-
-
-def picture_file(fmt: str = "PNG") -> bytes:
-    """The '7' as the bytes of a picture file: a transparent PNG, or a black-on-white JPEG."""
-    img = seven()
-    if fmt == "JPEG":
-        white = Image.new("RGB", img.size, (255, 255, 255))
-        white.paste(img, mask=img.getchannel("A"))
-        img = white
-    buf = io.BytesIO()
-    img.save(buf, fmt)
-    return buf.getvalue()
-
-
-def save_png(folder: Path) -> str:
-    path = folder / "seven.png"
-    path.write_bytes(picture_file("PNG"))
-    return str(path)
 
 
 def percentiles(times: list[float]) -> str:

@@ -1,4 +1,4 @@
-"""Training speed: the tutorial's own loop against ``mnist_demo.train``, measured in one run.
+"""Training speed: the tutorial's own loop against ``mnist_demo.training``, measured in one run.
 
 Part 1, per epoch: for each model, the tutorial's loop (verbatim: DataLoader(batch_size=64,
 shuffle=True), default torch threads) and the project's trainer with the same recipe (Adam 1e-3,
@@ -33,7 +33,8 @@ import torch
 from mnist_demo import tutorial
 from mnist_demo.data import load_mnist
 from mnist_demo.evaluation import evaluate
-from mnist_demo.train import PRESETS, TrainConfig, as_tensors, new_model, train
+from mnist_demo.presets import PRESETS, TrainConfig
+from mnist_demo.training import as_tensors, new_model, train
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,8 @@ from mnist_demo import gpu
 from mnist_demo.data import load_mnist
 from mnist_demo.evaluation import evaluate
 from mnist_demo.models import MODEL_NAMES
-from mnist_demo.train import PRESETS, EpochEvent, TrainConfig, as_tensors, new_model, train
+from mnist_demo.presets import PRESETS, TrainConfig
+from mnist_demo.training import EpochEvent, as_tensors, new_model, train
 
 
 def train_seconds(data, name: str, cfg: TrainConfig) -> float:

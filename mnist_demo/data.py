@@ -4,7 +4,7 @@ the first 50,000 for training and the last 20,000 for validation.
 Two sources give identical arrays:
   * OpenML's ``mnist_784`` through scikit-learn's ``fetch_openml`` (the tutorial's path,
     cached by scikit-learn, so only the first call needs the internet);
-  * a local folder with the four standard IDX files (``MNIST_DIR`` or ``--data-dir``).
+  * a local folder with the four standard IDX files (``MNIST_DIR``, or the trainer's ``--data-dir``).
     OpenML's row order is the 60,000 training digits followed by the 10,000 test digits,
     so concatenating train then t10k reproduces it.
 
@@ -44,15 +44,31 @@ IDX_FILES = {
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # 0x0803 / 0x0801: unsigned bytes, 3 and 1 dimensions
 
 NO_DATA_HELP = (
-    "Could not download MNIST from OpenML ({reason}). If this machine is offline, point the "
-    "app at a folder holding the four standard MNIST files (train-images-idx3-ubyte.gz, "
-    "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz): "
-    "set MNIST_DIR=/path/to/folder or pass --data-dir /path/to/folder."
+    "Could not download MNIST from OpenML ({reason}). If this machine is offline, point {program} "
+    "at a folder holding the four standard MNIST files (train-images-idx3-ubyte.gz, "
+    "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz): {how}."
 )
+# How each program is pointed at a folder: only the trainer's command line has --data-dir (the
+# app's is its environment, and class_host's --data-dir is another folder altogether).
+APP_ADVICE = ("the app", "start it as MNIST_DIR=/path/to/folder python app.py")
+CLI_ADVICE = ("the trainer", "pass --data-dir /path/to/folder (or set MNIST_DIR=/path/to/folder)")
+ANY_ADVICE = ("this program", "set MNIST_DIR=/path/to/folder")
 
 
 class DataError(RuntimeError):
     """MNIST could not be loaded; the message says which file and what is wrong."""
+
+
+class NoDataError(DataError):
+    """OpenML could not be reached and no folder was given. Its message's advice suits any
+    program; ``advice(program, how)`` says it the way one program is pointed at a folder."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(self.advice(*ANY_ADVICE))
+
+    def advice(self, program: str, how: str) -> str:
+        return NO_DATA_HELP.format(reason=self.reason, program=program, how=how)
 
 
 @dataclass(frozen=True)
@@ -215,7 +231,7 @@ def load_openml(data_home: str | None = None) -> MNIST:
     try:
         X, Y = fetch_openml("mnist_784", return_X_y=True, as_frame=False, data_home=data_home)
     except Exception as e:  # URLError, HTTPError, socket errors, OpenML errors: all mean "no data"
-        raise DataError(NO_DATA_HELP.format(reason=f"{type(e).__name__}: {e}")) from e
+        raise NoDataError(f"{type(e).__name__}: {e}") from e
     return split(X, Y, source="openml:mnist_784")
 
 
@@ -251,4 +267,4 @@ def mnist_or_error() -> MNIST:
     try:
         return load_mnist()
     except DataError as e:
-        raise gr.Error(html.escape(str(e))) from None
+        raise gr.Error(html.escape(e.advice(*APP_ADVICE) if isinstance(e, NoDataError) else str(e))) from None

@@ -34,17 +34,8 @@ from .collection import Digits
 from .data import MNIST
 from .evaluation import evaluate
 from .models import architecture
-from .train import (
-    EpochEvent,
-    OwnMix,
-    StepEvent,
-    TrainConfig,
-    as_tensors,
-    check_config,
-    own_repeats,
-    resolve_device,
-    train,
-)
+from .presets import TrainConfig, check_config
+from .training import EpochEvent, OwnMix, StepEvent, as_tensors, own_repeats, resolve_device, train
 
 SHARES = (0.1, 0.2, 0.3)  # the visitor's share of each stage's rows, one epoch per stage
 MAX_MNIST_LOSS = 0.01  # at most 1 point of MNIST validation accuracy lost, on all 20,000
@@ -181,7 +172,7 @@ class AdaptiveFineTune:
         self.model.to(resolve_device(self.cfg.device))
         self._start_state = copy.deepcopy(self.model.state_dict())
         self._before = (*self._measure(), self._full_valid())
-        offset = 0.0
+        offset, steps_before = 0.0, 0  # the time and steps of the stages done
         for k, share in enumerate(self.shares):
             # Each stage its own MNIST digits (the training split's next slice), one epoch.
             part = dataclasses.replace(self._quick, x_train=self.data.x_train[k * self.rows:(k + 1) * self.rows],
@@ -189,11 +180,17 @@ class AdaptiveFineTune:
             cfg = dataclasses.replace(self.cfg, own_share=share, epochs=1, limit=None, seed=self.cfg.seed + k,
                                       target_acc=None)
             for event in train(self.model, part, cfg, self.own, self.own_held):
-                # One run to whoever watches: stages numbered as epochs, time counted from the first.
+                # One run to whoever watches: stages numbered as epochs, time and steps counted from
+                # the first (the stages differ in length: each has more of the visitor's digits).
                 last = event
-                yield dataclasses.replace(event, epoch=k, elapsed=offset + event.elapsed, **(
-                    {"epochs": len(self.shares)} if isinstance(event, EpochEvent) else {}))
+                if isinstance(event, StepEvent):
+                    stage_done = event.steps_done
+                    yield dataclasses.replace(event, epoch=k, elapsed=offset + event.elapsed,
+                                              steps_done=steps_before + event.steps_done)
+                else:
+                    yield dataclasses.replace(event, epoch=k, elapsed=offset + event.elapsed, epochs=len(self.shares))
             offset += last.elapsed
+            steps_before += stage_done
             self.states.append(copy.deepcopy(self.model.state_dict()))
             self.tried.append(Stage(share, k + 1, 1.0, *self._measure()))
             if self._before[2] - self.tried[-1].subset_acc > 2 * MAX_MNIST_LOSS:  # more would only forget more

@@ -34,7 +34,8 @@ from .collection import Digits
 from .data import MNIST, load_mnist
 from .finetune import BLENDS, FULL_CHECKS, SHARES, VALID_EVERY, FineTuneChoice, adaptive_finetune, stage_steps
 from .models import MODEL_TITLES
-from .train import EpochEvent, OwnMix, StepEvent, TrainConfig, resolve_device, train
+from .presets import TrainConfig
+from .training import EpochEvent, OwnMix, StepEvent, resolve_device, train
 
 # A visitor's daily ZeroGPU quota in seconds of GPU time, from the Hub's documentation
 # (https://huggingface.co/docs/hub/spaces-zerogpu, "Usage Tiers": 2 minutes unauthenticated,

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODEL_NAMES = ("linear", "cnn")
+from .presets import MODEL_NAMES
+
 MODEL_TITLES = {"linear": "Linear", "cnn": "CNN"}
 
 
@@ -29,7 +30,7 @@ class CNN(nn.Module):
     ``conv3`` has one output channel per digit, so its 4x4 maps are per-class score maps.
     The tutorial puts a ReLU on them too (``final_relu=True``, the default): a class whose
     scores are negative everywhere then outputs exactly 0 and gets no gradient, which is why
-    the tutorial's recipe can leave classes dead. The recipe in ``train.py`` avoids that by
+    the tutorial's recipe can leave classes dead. The recipes in ``presets.py`` avoid that by
     starting ``conv3.bias`` at 1.0, so we keep the tutorial's architecture as it is.
     """
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data import app_data_dir
-from .train import setting_of
+from .presets import setting_of
 
 MIN_DIGITS_CAP = 1000  # the Train tab's digits slider steps in thousands
 

@@ -33,9 +33,9 @@ from .inference import Predictor
 from .inputs import CLASS, MINE, SHIPPED, digits_from_page, event_fields
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, page_weights
+from .presets import PRESETS
 from .session import ClassSeat, Session
 from .settings import Settings
-from .train import PRESETS
 from .ui_draw import DrawTab, page_models, weights_options
 from .ui_train import (
     ACC_COLOURS,

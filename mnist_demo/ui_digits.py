@@ -158,8 +158,8 @@ def import_files(files, session):
         now = session.digits.snapshot()
         added = now.part(np.isin(now.ids, ids))
         status = f"Imported {len(ids):,} digits; you have {len(session.digits):,}."
-        if already:
-            status += f" Skipped {already:,} already in your collection."
+        if already:  # said in so many words: an import that adds fewer than it holds must say why
+            status += f" {already:,} already kept {'was' if already == 1 else 'were'} skipped."
         if copies:
             status += (f" The files held {copies:,} copies of digits in them (an export's IDX pair and zip hold "
                        "the same ones).")

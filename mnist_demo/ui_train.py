@@ -26,22 +26,10 @@ from .collection import Digits
 from .evaluation import evaluate, evaluate_digits
 from .finetune import SHARES, stage_steps
 from .models import MODEL_NAMES, MODEL_TITLES
+from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
 from .settings import Settings, from_env
-from .train import (
-    PRESET_HELP,
-    PRESETS,
-    EpochEvent,
-    StepEvent,
-    TrainConfig,
-    as_tensors,
-    check_config,
-    new_model,
-    reached_target,
-    run_metadata,
-    setting_of,
-    steps_per_epoch,
-)
+from .training import EpochEvent, StepEvent, as_tensors, new_model, run_metadata, steps_per_epoch
 from .ui_draw import DrawTab, send_trained
 from .ui_evaluation import confusion_section, evaluate_all, evaluation_outputs, mistakes_gallery, mnist_or_error
 from .weights import weights_to_bytes
@@ -191,12 +179,20 @@ class Eta:
         def rate(name: str) -> float:
             return rates.get(name, rates[known] * STEP_COST[name] / STEP_COST[known])
 
-        return sum((self.steps[n] - self.done[n]) * rate(n) for n in self.steps)
+        # Never below 0 s: a run that overshoots its estimate has nothing left, not negative time.
+        return max(0.0, sum((self.steps[n] - self.done[n]) * rate(n) for n in self.steps))
 
 
-def record(eta: Eta, event: StepEvent | EpochEvent, steps_per_epoch: int) -> None:
-    done = (event.epoch + 1) * steps_per_epoch if isinstance(event, EpochEvent) else \
-        event.epoch * event.steps_per_epoch + event.step
+def run_steps(data, cfg: TrainConfig, own: Digits | None, adaptive: bool) -> int:
+    """One model's training steps in a run: every epoch of train(), or every stage of the adaptive
+    fine-tune (stage_steps: each stage has its own share of the visitor's digits, so its own length)."""
+    return stage_steps(data, cfg, own) if adaptive else cfg.epochs * steps_per_epoch(data, cfg, own)
+
+
+def record(eta: Eta, event: StepEvent | EpochEvent) -> None:
+    """The run's steps so far as the trainer counts them (StepEvent.steps_done); an EpochEvent
+    brings only the time its validation took, after the same steps."""
+    done = event.steps_done if isinstance(event, StepEvent) else eta.done[event.model]
     eta.record(event.model, done, event.elapsed)
 
 
@@ -326,12 +322,7 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
     data = mnist_or_error()
     cfg = req.config
     adaptive = own is not None and req.start_from != "new weights"  # trained weights + own digits
-    if adaptive:  # the adaptive fine-tune: its stages are the curves' epochs
-        steps = stage_steps(data, cfg, own)
-        per_epoch = math.ceil(steps / len(SHARES))
-    else:
-        per_epoch = steps_per_epoch(data, cfg, own)
-        steps = cfg.epochs * per_epoch
+    steps = run_steps(data, cfg, own, adaptive)  # the adaptive fine-tune's stages are the curves' epochs
     curves, eta = Curves(req.names, own_held is not None and len(own_held) > 0), Eta(dict.fromkeys(req.names, steps))
     place = gpu.placement(req.names, data, cfg, own, own_held, adaptive)  # on ZeroGPU: its GPU, within quota
     if place.refusal:
@@ -346,7 +337,7 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
         run = place.training(name, model, cfg, own, own_held, adaptive)
         for event in run:
             curves.add(event)
-            record(eta, event, per_epoch)
+            record(eta, event)
             if isinstance(event, EpochEvent):
                 last[name] = event
             now = time.perf_counter()

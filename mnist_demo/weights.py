@@ -21,8 +21,9 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from .models import MODEL_NAMES, architecture, build_model
+from .presets import MAX_MODEL_BYTES
 
-MAX_BYTES = 1_000_000  # both models are < 40 kB; anything far larger is not ours
+MAX_BYTES = MAX_MODEL_BYTES  # both models are < 40 kB; anything far larger is not ours
 MAX_HEADER_BYTES = 64 * 1024  # the shipped headers are ~1 kB (tensor table and metadata)
 
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from mnist_demo.evaluation import evaluate_digits
-from mnist_demo.train import PRESETS, EpochEvent, new_model, resolve_device, train
+from mnist_demo.presets import PRESETS
+from mnist_demo.training import EpochEvent, new_model, resolve_device, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 

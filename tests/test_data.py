@@ -71,7 +71,28 @@ def test_offline_without_local_data_says_what_to_do(monkeypatch):
     monkeypatch.setattr(sklearn.datasets, "fetch_openml", offline)
     with pytest.raises(DataError, match="MNIST_DIR") as e:
         data_mod.load_openml()
-    assert "--data-dir" in str(e.value)
+    assert "--data-dir" not in str(e.value)  # only the trainer has one: each program says its own way
+
+
+def test_offline_advice_is_right_for_the_program_that_gives_it(monkeypatch, capsys):
+    """The app takes no --data-dir (app.py refuses it): it says MNIST_DIR, as the app is started;
+    the trainer's command line says its --data-dir."""
+    import gradio as gr
+
+    from mnist_demo.train import main
+
+    def offline(*a, **kw):
+        raise urllib.error.URLError("no network")
+
+    import sklearn.datasets
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", offline)
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    with pytest.raises(gr.Error) as e:
+        data_mod.mnist_or_error()
+    assert "MNIST_DIR=/path/to/folder python app.py" in e.value.message and "--data-dir" not in e.value.message
+    assert main(["--model", "linear", "--dry-run"]) == 1
+    said = capsys.readouterr().err
+    assert "pass --data-dir /path/to/folder" in said and "point the trainer at" in said
 
 
 def test_an_app_event_without_data_shows_the_whole_advice(monkeypatch):

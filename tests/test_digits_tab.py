@@ -16,8 +16,9 @@ from mnist_demo.digit_files import write_idx_pair
 from mnist_demo.inference import load_shipped_models
 from mnist_demo.inputs import MINE
 from mnist_demo.page_assets import page_weights
+from mnist_demo.presets import TrainConfig
 from mnist_demo.session import Session, close_session
-from mnist_demo.train import TrainConfig, new_model
+from mnist_demo.training import new_model
 from mnist_demo.ui_digits import (
     cell_digits,
     clear_all,
@@ -141,18 +142,33 @@ def test_import_merges_each_digit_once_and_a_bad_file_changes_nothing(session, t
     zipped = export_files(session)[2]
     for files, copies in (([str(p) for p in good], 0), ([zipped], 0), ([str(p) for p in good] + [zipped], 24)):
         *_views, status, _box = import_files(files, session)
-        assert len(session.digits) == 24 and status.startswith("Imported 0 digits; you have 24. Skipped 24 already")
+        assert len(session.digits) == 24
+        assert status.startswith("Imported 0 digits; you have 24. 24 already kept were skipped.")
         assert (f"The files held {copies} copies" in status) == bool(copies)
     fresh = Session()
     fresh.digits.add_many(session.digits.snapshot().pixels[:10], session.digits.snapshot().labels[:10])
     fresh.digits.cap = 30
     *_views, status = import_files([str(p) for p in good], fresh)[:-1]
-    assert len(fresh.digits) == 24 and "Imported 14 digits" in status and "Skipped 10 already" in status
+    assert len(fresh.digits) == 24 and "Imported 14 digits" in status and "10 already kept were skipped" in status
     fresh.digits.cap = 20
     fresh.digits.clear()
     *_views, status, _box = import_files([str(p) for p in good], fresh)
     assert "at most 20 digits" in status and len(fresh.digits) == 0
     assert "No files given" in import_files([], session)[-2]
+
+
+def test_a_zip_import_says_how_many_already_kept_were_skipped(session, tmp_path):
+    """The zip of PNGs, as the Your digits tab exports it, imported into a collection that already
+    holds some of its digits: the sentence counts them, one or many."""
+    from mnist_demo.digit_files import write_png_zip
+
+    digits = session.digits.snapshot()
+    zipped = str(write_png_zip(digits, tmp_path / "mine-png.zip"))
+    for kept, said in ((1, "1 already kept was skipped."), (10, "10 already kept were skipped.")):
+        fresh = Session()
+        fresh.digits.add_many(digits.pixels[:kept], digits.labels[:kept])
+        status = import_files([zipped], fresh)[-2]
+        assert status == f"Imported {24 - kept} digits; you have 24. {said}" and len(fresh.digits) == 24
 
 
 def test_test_results_and_the_digits_behind_each_cell(session):

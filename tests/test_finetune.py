@@ -14,7 +14,8 @@ from mnist_demo import finetune
 from mnist_demo.collection import Digits
 from mnist_demo.evaluation import evaluate, evaluate_digits
 from mnist_demo.finetune import EpochEvent, FineTuneChoice, StepEvent, adaptive_finetune, blended
-from mnist_demo.train import PRESETS, as_tensors
+from mnist_demo.presets import PRESETS
+from mnist_demo.training import as_tensors
 
 from .test_train import slashed_zeros
 

@@ -13,8 +13,9 @@ import torch
 from mnist_demo import gpu
 from mnist_demo.collection import Digits
 from mnist_demo.models import MODEL_NAMES
+from mnist_demo.presets import PRESETS
 from mnist_demo.session import Session
-from mnist_demo.train import PRESETS, EpochEvent, new_model, train
+from mnist_demo.training import EpochEvent, new_model, train
 from mnist_demo.ui_train import run_training
 from tests.train_requests import controls
 

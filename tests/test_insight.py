@@ -5,7 +5,8 @@ import torch
 from mnist_demo import insight
 from mnist_demo.inference import load_shipped_models
 from mnist_demo.preprocess import preprocess
-from mnist_demo.train import TrainConfig, new_model
+from mnist_demo.presets import TrainConfig
+from mnist_demo.training import new_model
 from mnist_demo.ui_inside import look_inside, per_class_table
 
 

@@ -4,8 +4,8 @@ import pytest
 
 from mnist_demo.classroom import ClassLimits, limits_from
 from mnist_demo.data import PROJECT
+from mnist_demo.presets import setting_of
 from mnist_demo.settings import from_env
-from mnist_demo.train import setting_of
 
 
 def test_defaults_without_any_variable():

@@ -6,20 +6,16 @@ import pytest
 import torch
 
 from mnist_demo.evaluation import evaluate, evaluate_digits
-from mnist_demo.train import (
-    PRESETS,
+from mnist_demo.presets import PRESETS, TrainConfig, check_config, setting_of
+from mnist_demo.train import main, parse_args
+from mnist_demo.training import (
     EpochEvent,
     OwnMix,
     StepEvent,
-    TrainConfig,
     augment_batch,
-    check_config,
-    main,
     new_model,
     own_repeats,
-    parse_args,
     run_metadata,
-    setting_of,
     steps_per_epoch,
     train,
 )

@@ -13,9 +13,10 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from mnist_demo.presets import TrainConfig
 from mnist_demo.session import Session
 from mnist_demo.settings import from_env
-from mnist_demo.train import EpochEvent, StepEvent, TrainConfig
+from mnist_demo.training import EpochEvent, StepEvent
 from mnist_demo.ui_train import STEP_COST, Curves, Eta, TrainRequest, control, run_training, verdict
 from tests.train_requests import controls
 
@@ -249,7 +250,7 @@ def test_stop_while_waiting_leaves_the_queue_and_a_stale_stop_blocks_nothing(mni
 
 
 def step(model, epoch, step_, elapsed, loss=1.0, per_epoch=10):
-    return StepEvent(model, epoch, step_, per_epoch, loss, elapsed)
+    return StepEvent(model, epoch, step_, per_epoch, loss, elapsed, epoch * per_epoch + step_)
 
 
 def epoch_end(model, epoch, elapsed, acc=0.9, held=None):
@@ -317,3 +318,29 @@ def test_a_stopped_run_keeps_the_sessions_better_model_and_offers_the_new_one(mn
     new, meta = load_weights(updates[-1][5][0], expect="linear")  # the new one is still there to download
     assert "valid_acc" not in meta  # stopped before its first epoch ended
     assert not all(p.equal(q) for p, q in zip(new.parameters(), shipped.parameters(), strict=True))
+
+
+def test_the_eta_is_never_below_zero():
+    eta = Eta({"linear": 10})
+    eta.record("linear", 12, 1.2)  # a run past its estimate
+    assert eta.seconds_left() == 0.0
+
+
+@pytest.mark.parametrize("start_from", ["shipped weights", "new weights"])
+def test_progress_with_own_digits_counts_to_its_own_total(mnist, start_from):
+    """Own digits mixed in, and from trained weights the adaptive fine-tune, whose stages differ in
+    length: the progress line's step count ends exactly at its total, never past it, and its ETA is
+    never negative (it once read "step 621/594 · ETA -0 s")."""
+    from mnist_demo.inference import load_shipped_models
+
+    session = Session()
+    session.digits.add_many((mnist.x_valid[:40] * 256).astype(np.uint8), mnist.y_valid[:40])
+    updates = list(run_training(session, None, *controls(which="linear", preset="fine-tune", lr=3e-4, subset=2000,
+                                                         start_from=start_from, include=True),
+                                shipped=load_shipped_models()))
+    progress = [re.search(r"step ([\d,]+)/([\d,]+) · ETA (-?[\d,]+) s", u[2]) for u in updates[1:-1]]
+    counts = [(int(m[1].replace(",", "")), int(m[2].replace(",", ""))) for m in progress]
+    assert counts and all(done <= total for done, total in counts)
+    assert counts[-1][0] == counts[-1][1], counts  # the last event of the run: every step done
+    assert all(not m[3].startswith("-") for m in progress)
+    assert "Finished" in updates[-1][2]
