@@ -30,7 +30,7 @@ from .data import PIXEL_SCALE, mnist_or_error
 from .digit_files import write_idx_pair, write_png_zip
 from .evaluation import evaluate_model
 from .inference import Predictor
-from .inputs import CLASS, MINE, SHIPPED, digits_from_page, event_fields
+from .inputs import CLASS, SHIPPED, digits_from_page, event_fields
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, page_weights
 from .presets import PRESETS

@@ -125,7 +125,7 @@ def test_bad_input_gets_a_sentence_not_a_crash(read_digit_on_server, data, messa
 
 
 def test_choosing_my_weights_before_any_training_says_so_and_goes_back(predictor):
-    from mnist_demo.inputs import CLASS, MINE
+    from mnist_demo.inputs import MINE
     from mnist_demo.page_assets import SHIPPED
     from mnist_demo.session import Session
     from mnist_demo.ui_draw import send_models
