@@ -10,15 +10,17 @@ Each simulated page does what a browser's page does, over Gradio's queue (POST
 read from the app's /config: it opens as page/class_seat.js does, with the "open" event of the
 hidden #class-seat element carrying the address's parameters ({"class": CODE} for the join link)
 and the seat this browser stored (null at first; after a reload, the seat the server sent back,
-so a reloaded join link is the same student); holds its heartbeat open; fires the pad's one
-"keep" event (``keep_drawing``: the student's own collection and the class) with the entry the
-pad makes ({id made on the device, label, 784 bytes in base64, the models' answers}); ticks the
+so a reloaded join link is the same student); holds its heartbeat open; keeps a drawing as the
+pad does: its outbox sends the entry ({id made on the device, label, 784 bytes in base64, the
+models' answers, the stored seat}) to the pad's server function ``send_to_class`` (a plain POST to
+/gradio_api/component_server, outside the queue), beside the pad's "keep" event (the student's own
+collection); ticks the
 student timer at the period /config gives it. When the server is gone it polls
 /gradio_api/app_id every 2 s and reloads, as Gradio's page does, and restores what it kept. The
 wall is a page opened with params {"wall": TOKEN} whose timer ticks.
 
-"Acknowledged": the keep's answer came back and its class line (#class-line) says the drawing
-went to the class. "On the wall": the first wall refresh, as the wall page received it, whose
+"Acknowledged": the class answered "stored" or "stored before" (what the page's outbox waits for
+before it counts the drawing as sent). "On the wall": the first wall refresh, as the wall page received it, whose
 drawing count covers the drawing (the wall is redrawn from all of the class's drawings, oldest
 first, so a count of n shows the class's first n). Classes are made in the database before the
 server starts; the server runs with the app's defaults (MNIST_CLASS_MAX_DRAWINGS 5,000, above
@@ -125,19 +127,18 @@ class Events:
             sys.exit("the app has no #class-seat element (page/class_seat.js): has the page changed?")
         self.seat = seat
         self.open = find("open", target=seat)  # open_page: the page's address and its stored seat
-        self.keep = find("keep", "class-line")  # keep_drawing: the own collection and the class, one event
+        self.keep = find("keep")  # ui_digits.keep: the own collection (the class's share goes by send_to_class)
         self.restore = find("restore")
         self.restored = next(((d.get("id", k), d) for k, d in enumerate(deps)
                               if d.get("trigger_after") == self.restore[0]), None)
-        self.student_tick = find("tick", "class-line")  # check_class_model
-        self.wall_tick = find("tick", "wall-view", not_updating="class-line")  # refresh_wall
+        self.student_tick = find("tick", "class-seat")  # check_class_model
+        self.wall_tick = find("tick", "wall-view", not_updating="class-seat")  # refresh_wall
         self.nothing = next(((d.get("id", k), d) for k, d in enumerate(deps) if not d["inputs"] and any(
             t[1] == "click" and self.elem(t[0]) == "class-cancel-end" for t in d["targets"])), None)
         self.pad = self.keep[1]["targets"][0][0]
         self.status_at = self.output_at(self.open, "class-status")  # the sentence a page load says
         self.seat_at = self.output_at(self.open, "class-seat")  # the seat the page then stores
         self.tick_seat_at = self.output_at(self.student_tick, "class-seat")
-        self.line_at = self.output_at(self.keep, "class-line")  # the keep's acknowledgement
         self.wall_at = self.output_at(self.wall_tick, "wall-view")
         self.wall_seconds = self.timer_seconds(self.wall_tick)
         self.student_seconds = self.timer_seconds(self.student_tick)
@@ -404,7 +405,7 @@ class Student:
                 "pixels": base64.b64encode(images[k].tobytes()).decode(), "said": said}
 
     async def keep(self) -> Keep:
-        """Keep one drawing: the pad's "keep" event (one listener, ``keep_drawing``), as the page fires it."""
+        """Keep one drawing as the pad does: into the class by its outbox, and the own collection."""
         entry = self.new_entry()
         self.kept.append({k: entry[k] for k in ("id", "label", "pixels")})
         record = await self.send(entry, repeat=False)
@@ -419,27 +420,29 @@ class Student:
         if page is None or page.broken:
             record.outcome = "server unreachable (page reconnecting)"
             return record
+        seat = self.stored or {}
+        if seat.get("state", "joined") != "joined" or not seat.get("student"):
+            record.outcome = "not sent: the page is not in a class"
+            return record
+        outbox = {"kind": "keep", **entry, "code": seat["code"], "student": seat["student"]}
+        body = {"session_hash": page.hash, "component_id": b.ev.pad, "fn_name": "send_to_class", "data": outbox}
+        page.spawn(page.call(b.ev.keep, b.ev.inputs(b.ev.keep), entry, b.ev.pad))  # the own collection, unawaited
         try:
-            answer = await page.call(b.ev.keep, b.ev.inputs(b.ev.keep), entry, b.ev.pad)
-        except Broken:
+            r = await asyncio.wait_for(b.http.post(f"{b.api}/component_server/", json=body), CALL_LIMIT)
+        except GONE:
             record.outcome = "connection lost"
             return record
         except TimeoutError:
             record.outcome = f"no answer in {CALL_LIMIT:.0f} s"
             return record
         record.acked = time.time()
-        if answer.get("msg") == "refused":
-            record.outcome = f"refused by Gradio's queue (HTTP {answer.get('status')})"
-        elif not answer.get("success"):
-            record.outcome = "error from the server"
+        reply = r.json() if r.status_code == 200 else {}
+        if reply.get("result") in ("stored", "stored before"):
+            record.outcome = "acknowledged"
+        elif reply.get("result"):
+            record.outcome = f"{reply['result']}: {reply.get('message', '')}"
         else:
-            value = text_of(answer["output"]["data"][b.ev.line_at])  # the class line, after the summary
-            if value is None:
-                record.outcome = "not sent: the page is not in a class (nothing said)"
-            elif "⚠️" in value:
-                record.outcome = "refused: " + value.split("⚠️", 1)[1].strip()
-            else:
-                record.outcome = "acknowledged"
+            record.outcome = f"error from the server (HTTP {r.status_code})"
         return record
 
 

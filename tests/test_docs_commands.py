@@ -151,7 +151,8 @@ COMMANDS: dict[str, Run | Serve | Flags | NotRun] = {
                                                   why="on the data folder of the two classes"),
     # README: tests, docs/testing.md, docs/accessibility.md
     "bash .ci/run": WHOLE_SUITE,
-    "bash .ci/run --full": WHOLE_SUITE,
+    "bash .ci/run --quick": NotRun("installs the test tools and runs the quick subset of this suite, this file "
+                                   "included; its selection is the quick loop's below, which is collected"),
     'python -m pytest -m "not browser and not slow"': Run(
         ('python -m pytest -m "not browser and not slow" --collect-only -q tests/test_imports.py',), COLLECT),
     "python -m pytest": NotRun("the whole suite, this file included"),
