@@ -58,8 +58,9 @@ BAD_PIXELS = f"A drawing is {PIXELS} bytes (28x28)."
 
 class ClassError(ValueError):
     """A refusal, as one sentence for the visitor. Nothing was changed. ``kind`` says what a page
-    does about it: "ended", "removed", "locked" or "full" are final; "slow" is worth a retry; "wrong"
-    is a wrong code; "bad" is input that can never be accepted."""
+    does about it: "ended", "removed", "locked" or "full" (a join refused) and "capacity" (a class
+    that holds all the drawings it may) are final; "slow" is worth a retry; "wrong" is a wrong code;
+    "bad" is input that can never be accepted."""
 
     def __init__(self, message: str, kind: str = "bad"):
         super().__init__(message)
@@ -565,6 +566,11 @@ class Classroom:
         return self._drawings(code, " AND seq <= ?", (upto,), "created DESC, seq DESC",
                               min(n, self.limits.max_drawings))
 
+    def wall_drawings(self, code: str) -> list[Drawing]:
+        """``drawings`` without the held ones: what a click on the wall's confusion cells may show."""
+        upto = self.wall_paused(code)
+        return self.drawings(code) if upto is None else self._drawings(code, " AND seq <= ?", (upto,), "created, seq")
+
     def remove_drawing(self, code: str, drawing_id: int) -> bool:
         """Delete one drawing; False if the class has none with that id (already removed)."""
         code, drawing_id, now = normalize_code(code), checked_id(drawing_id), self.clock()
@@ -658,7 +664,7 @@ class Classroom:
                 students = db.execute("SELECT count(*) FROM students WHERE code = ?", (code,)).fetchone()[0]
                 if students >= self.limits.max_students:
                     raise ClassError(f"This class is full: it has {students:,} students, as many as it can take.",
-                                     "locked")
+                                     "full")
                 student = secrets.token_urlsafe(16)  # 128 bits: an id nobody can guess to send as someone else
                 db.execute("INSERT INTO students (code, student, joined) VALUES (?, ?, ?)", (code, student, now))
                 self._changed(db, code)
@@ -704,7 +710,7 @@ class Classroom:
             count = db.execute("SELECT count(*) FROM drawings WHERE code = ?", (code,)).fetchone()[0]
             if count >= self.limits.max_drawings:
                 raise ClassError(f"This class holds at most {self.limits.max_drawings:,} drawings and has them "
-                                 "all; your drawing is still in your own collection.", "full")
+                                 "all; your drawing is still in your own collection.", "capacity")
             # OR IGNORE with the UNIQUE (code, drawing_id): stored once even if the check above missed.
             stored = db.execute(
                 "INSERT OR IGNORE INTO drawings (code, drawing_id, student, label, linear, cnn, pixels, created) "
@@ -723,8 +729,9 @@ class Classroom:
         code, student, now = normalize_code(code), as_text(student), self.clock()
         with self._transaction() as db:
             self._live_or_refuse(db, code, now)
-            removed = sum(db.execute("DELETE FROM drawings WHERE code = ? AND student = ? AND drawing_id = ?",
-                                     (code, student, i)).rowcount for i in ids)
+            # One statement, whatever the number of ids: the lock it holds is held briefly.
+            removed = db.execute("DELETE FROM drawings WHERE code = ? AND student = ? AND drawing_id IN "
+                                 "(SELECT value FROM json_each(?))", (code, student, json.dumps(ids))).rowcount
             if removed:
                 self._changed(db, code)
         if removed:

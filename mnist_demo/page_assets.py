@@ -35,8 +35,9 @@ def page_file(name: str) -> str:
 
 
 def page_head() -> str:
-    """The pure scripts, inlined for the pad's ``head``."""
-    return "".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS)
+    """The pure scripts, inlined for the pad's ``head``, and the styles for what lies outside the app."""
+    return "".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS) + \
+        f"<style>{page_file('outside.css')}</style>"
 
 
 def model_shapes() -> dict[str, dict[str, list[int]]]:

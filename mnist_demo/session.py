@@ -24,6 +24,7 @@ class ClassSeat:
     code: str | None = None  # the class this page joined, as a student
     student: str | None = None  # its anonymous id in that class
     teaching: str | None = None  # the class this page teaches (its teacher link was used)
+    teacher_token: str | None = None  # that link's token: replaced, it no longer opens the controls
     wall: str | None = None  # the wall token this page shows (a projector)
     base_url: str = ""  # the app's address as the students reach it: join links are made from it
     seen: int = -1  # the class's version last drawn on this page

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import sqlite3
 import threading
 import time
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from . import lan
 from .class_wall import NEWEST_ON_WALL, cell_html, join_card, spaced, teacher_drawings_html, wall_html
-from .classroom import ClassError, Classroom, normalize_code, to_digits
+from .classroom import NOT_IN_CLASS, ClassError, Classroom, normalize_code, to_digits
 from .collection import Collection, CollectionError, Digits
 from .data import PIXEL_SCALE, mnist_or_error
 from .digit_files import write_idx_pair, write_png_zip
@@ -96,6 +97,7 @@ REFUSALS = {  # what the Class tab says when a class refused or dropped this pag
               "open the join link again.",
     "removed": "**Your teacher took you out of class {code}.** Your own digits are still in this browser.",
     "ended": "**Class {code} has ended.** Your own digits are still in this browser.",
+    "full": "**Class {code} is full:** it has as many students as it can take. Tell your teacher.",
 }
 
 
@@ -117,7 +119,7 @@ def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
     screen is often mirrored on the projector, so the link shows only after *Show* (a <details>:
     the link is in the page, with its href, but not drawn until then)."""
     code = seat.teaching
-    teacher = f"{seat.base_url}?teach={classroom.teacher_token(code)}"
+    teacher = f"{seat.base_url}?teach={seat.teacher_token}"
     wall = f"{seat.base_url}?wall={classroom.wall_token(code)}"
     return (f'<div class="teacher-card">{join_card(code, join_url(seat, code))}'
             f'<p><a id="class-wall-link" href="{wall}" target="_blank" rel="noopener">Open the wall</a> '
@@ -185,7 +187,7 @@ class ClassPage:
 def stored_seat(seat: ClassSeat, classroom: Classroom) -> dict:
     """What the browser keeps of this page's class (page/class_store.js): the class and this
     student's id in it, or the class that refused or dropped them, and why; whether it has a model."""
-    teacher = classroom.teacher_token(seat.teaching) if seat.teaching else None
+    teacher = seat.teacher_token if seat.teaching else None
     if seat.code:
         code, student, state = seat.code, seat.student, "joined"
     elif seat.refusal:
@@ -204,7 +206,7 @@ def join(classroom: Classroom, seat: ClassSeat, code: str, request: gr.Request |
     try:
         student = classroom.join(code, client_of(request))
     except ClassError as e:
-        if e.kind in ("locked", "ended"):
+        if e.kind in REFUSALS and not seat.code:  # one in a class stays in it (an old QR code scanned)
             leave(seat)
             seat.refusal = (code, e.kind)
         return f"⚠️ {e}"
@@ -266,6 +268,7 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, session
     teacher = params.get("teach") or stored.get("teacher")
     if teacher:
         seat.teaching = classroom.code_for_teacher(str(teacher))
+        seat.teacher_token = str(teacher) if seat.teaching else None
         if params.get("teach") and not seat.teaching:
             note = "⚠️ That teacher link's class has ended (or the link is wrong)."
     restore_seat(classroom, seat, stored)  # this browser's class, first: a reloaded join link must not join twice
@@ -332,7 +335,9 @@ def send_to_class(classroom: Classroom, predictor: Predictor, entry) -> dict:
         pixels, labels, ids = digits_from_page([entry])
         said = entry.get("said") if isinstance(entry.get("said"), dict) else {}
         answers = {n: said.get(n) for n in MODEL_NAMES}
-        if not all(type(a) is int and 0 <= a <= 9 for a in answers.values()):  # the shipped models' answers
+        if not all(type(a) is int and 0 <= a <= 9 for a in answers.values()):  # the shipped models' answers,
+            if not classroom.is_member(code, student):  # computed only for a member of a live class
+                raise ClassError(NOT_IN_CLASS, "removed")
             result = predictor.predict_batch(pixels[:1] / PIXEL_SCALE)
             answers = {n: int(result[n][0]) for n in MODEL_NAMES}
         stored = classroom.add_drawing(code, student, int(ids[0]), int(labels[0]), answers["linear"],
@@ -343,10 +348,11 @@ def send_to_class(classroom: Classroom, predictor: Predictor, entry) -> dict:
     except ClassError as e:
         if e.kind == "slow":
             return {"result": "retry", "state": "joined", "message": str(e)}
-        if e.kind == "removed" and not classroom.summary(entry.get("code")):
-            e.kind = "ended"
-        state = e.kind if e.kind in REFUSALS else "joined"
+        kind = "ended" if e.kind == "removed" and not classroom.summary(entry.get("code")) else e.kind
+        state = kind if kind in ("removed", "ended") else "joined"
         return {"result": "refused", "state": state, "message": f"Not sent to the class: {e}"}
+    except sqlite3.OperationalError:  # the database is busy (the host's command line holds it): soon
+        return {"result": "retry", "state": "joined", "message": "The class's store is busy."}
 
 
 def class_keep_function(classroom: Classroom, predictor: Predictor):
@@ -414,15 +420,23 @@ def load_class_model(classroom: Classroom, seat: ClassSeat) -> None:
 def start_class(classroom: Classroom, page: ClassPage, session: Session, request: gr.Request):
     seat = session.seat
     seat.base_url = base_url(request)
-    seat.teaching = classroom.create_class().code
+    new = classroom.create_class()
+    seat.teaching, seat.teacher_token = new.code, new.teacher_token
     return page.views(seat, classroom)
 
 
+def teaching(classroom: Classroom, seat: ClassSeat) -> str | None:
+    """The class this page teaches, while the teacher link it came in with still opens it: a link
+    replaced (it was seen on the projector) takes the controls from every page that used it."""
+    if seat.teaching and classroom.code_for_teacher(seat.teacher_token or "") != seat.teaching:
+        seat.teaching = seat.teacher_token = None
+    return seat.teaching
+
+
 def teacher_code(classroom: Classroom, session: Session) -> str:
-    code = session.seat.teaching
-    if not code or classroom.teacher_token(code) is None:
-        session.seat.teaching = None
-        raise gr.Error("This class has ended.")
+    code = teaching(classroom, session.seat)
+    if not code:
+        raise gr.Error("This class has ended, or its teacher link was replaced: open the current one.")
     return code
 
 
@@ -434,7 +448,7 @@ def teacher_list(classroom: Classroom, code: str) -> str:
 def refresh_drawings(classroom: Classroom, session: Session):
     """The teacher's list, redrawn only when the class changed."""
     seat = session.seat
-    if not seat.teaching:
+    if not teaching(classroom, seat):
         return gr.skip()
     version = classroom.version(seat.teaching)
     if version == seat.seen:
@@ -447,7 +461,7 @@ def new_teacher_link(classroom: Classroom, page: ClassPage, session: Session):
     """A new teacher link (the old one was seen): the old one opens nothing from now on. This
     page keeps the class, and the browser stores the new link (hidden until *Show*, as before)."""
     code = teacher_code(classroom, session)
-    classroom.new_teacher_token(code)
+    session.seat.teacher_token = classroom.new_teacher_token(code)
     return page.views(session.seat, classroom, "A new private teacher link replaces the old one, which opens "
                                                "nothing now.")
 
@@ -531,7 +545,7 @@ def ask_end(classroom: Classroom, session: Session):
 def end_class(classroom: Classroom, page: ClassPage, session: Session):
     code = teacher_code(classroom, session)
     classroom.end_class(code)
-    session.seat.teaching = None
+    session.seat.teaching = session.seat.teacher_token = None
     return page.views(session.seat, classroom, f"Class {spaced(code)} has ended: everything of it is deleted.") \
         | {page.confirm: gr.Column(visible=False)}
 
@@ -713,7 +727,7 @@ def wall_cell(classroom: Classroom, session: Session, evt: gr.EventData):
             raise ValueError(name)
     except ValueError:
         raise gr.Error("That cell is gone: the wall has changed.") from None
-    return cell_html(classroom.drawings(code), name, true, said)
+    return cell_html(classroom.wall_drawings(code), name, true, said)  # none the paused wall holds back
 
 
 # ---------------------------------------------------------------------------- layout and wiring
@@ -820,8 +834,10 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
         trigger(bind(leave_class, classroom, page, draw.shipped_page), session, views, **quiet)
     draw.pad.use_class(bind(use_class_model, classroom, page, draw.shipped_page), session,
                        [draw.pad, *draw.choices], **quiet)
-    w["student_timer"].tick(bind(check_class_model, classroom, page, draw.shipped_page), [session, *draw.choices],
-                            page.student_outputs(), **fast)
+    # The clock, and the pad when a send was refused for good (taken out, ended): both tabs say so.
+    for trigger in (w["student_timer"].tick, draw.pad.class_changed):
+        trigger(bind(check_class_model, classroom, page, draw.shipped_page), [session, *draw.choices],
+                page.student_outputs(), **fast)
 
     c["start"].click(bind(start_class, classroom, page), session, views, **quiet)
     c["teacher_timer"].tick(bind(refresh_drawings, classroom), session, c["teacher_drawings"], **fast)

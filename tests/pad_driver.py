@@ -21,6 +21,7 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).parent / ".sc
 SIDE = RECIPE["pad_side"]
 DESKTOP = dict(viewport={"width": 1280, "height": 1000})
 PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True, is_mobile=True)
+TABLET = dict(viewport={"width": 768, "height": 1024}, device_scale_factor=2, has_touch=True, is_mobile=True)
 
 # Strokes in fractions of the pad (0..1, 0..1), as a person would draw each digit.
 DIGITS = {

@@ -25,6 +25,7 @@ from mnist_demo.ui_class import (
     resume_wall,
     show_held,
     start_class,
+    wall_cell,
 )
 
 NAMES = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
@@ -90,6 +91,20 @@ def test_the_new_teacher_link_button_shows_the_new_link_hidden_and_the_browser_k
     other = Session()  # the old link, opened now, opens nothing
     out = open_page(room, page, {}, other, gr.EventData(None, {"params": {"teach": old}, "stored": None}), request())
     assert other.seat.teaching is None and "ended (or the link is wrong)" in out["status"]
+
+
+def test_a_replaced_teacher_link_takes_the_controls_from_every_page_that_used_it(room, page):
+    teacher = Session()
+    start_class(room, page, teacher, request())
+    code, old = teacher.seat.teaching, teacher.seat.teacher_token
+    student = Session()  # a student photographed the projected link, and opened it
+    open_page(room, page, {}, student, gr.EventData(None, {"params": {"teach": old}, "stored": None}), request())
+    assert student.seat.teaching == code
+    new_teacher_link(room, page, teacher)  # the teacher saw it happen
+    with pytest.raises(gr.Error, match="teacher link was replaced"):
+        new_teacher_link(room, page, student)  # nor can they take the new link for themselves
+    assert student.seat.teaching is None and room.code_for_teacher(teacher.seat.teacher_token) == code
+    assert refresh_drawings(room, student) == gr.skip()  # their list stops too
 
 
 # ---------------------------------------------------------------------------- the paused wall
@@ -172,6 +187,8 @@ def test_the_paused_walls_page_and_the_teachers_list_through_the_handlers(room, 
     html = refresh_wall(room, scores, wall)[0]
     assert 'data-count="1"' in html and "2 drawings waiting for the teacher" in html
     assert 'data-drawing-id="2"' not in html and 'data-drawing-id="3"' not in html
+    cell = wall_cell(room, wall, gr.EventData(None, {"cell": f"cnn 7 {room.drawings(code)[-1].cnn}"}))
+    assert "0 drawings of 7" in cell  # a click on the projector's confusion cell shows none held back either
     listing = refresh_drawings(room, teacher)
     assert listing.count('data-held="1"') == 2 and "held: not on the wall" in listing
     assert "data-held" not in show_held(room, teacher)

@@ -19,14 +19,13 @@ from playwright.sync_api import expect
 
 from mnist_demo.classroom import Classroom
 from tests.app_launcher import free_port, launch
-from tests.pad_driver import DESKTOP, DIGITS, PHONE, draw, screenshot, touch_draw
+from tests.pad_driver import DESKTOP, DIGITS, PHONE, TABLET, draw, screenshot, touch_draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium for about two minutes
 
 LABELS = ["1", "7", "0", "4"]  # the digits pad_driver can draw
 LIGHT = "__theme=light"
 PROJECTOR = dict(viewport={"width": 1280, "height": 720})
-TABLET = dict(viewport={"width": 768, "height": 1024}, device_scale_factor=2, has_touch=True, is_mobile=True)
 
 # WCAG's contrast ratio of each visible button's text against the first opaque background behind it.
 BUTTON_CONTRASTS = """(root) => {

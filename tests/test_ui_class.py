@@ -217,6 +217,35 @@ def test_a_late_joiner_to_a_locked_class_is_told_so(classroom, page):
     assert "not taking new students" in out["status"] and session.seat.code is None
 
 
+def test_a_student_in_a_class_who_opens_a_closed_classs_link_stays_in_their_own(classroom, page):
+    mine, closed = classroom.create_class().code, classroom.create_class().code
+    session = joined(classroom, page, mine)
+    classroom.set_locked(closed, True)
+    out = opened(classroom, page, session, {"class": closed}, {"code": mine, "student": session.seat.student,
+                                                               "state": "joined"})
+    assert session.seat.code == mine and out["stored"].props["seat"]["state"] == "joined"
+    assert "not taking new students" in out["status"]  # said, as a note
+
+
+def test_a_full_class_says_full_not_locked(tmp_path, page):
+    from mnist_demo.classroom import ClassLimits
+
+    with Classroom(tmp_path, ClassLimits(max_students=1)) as classroom:
+        code = classroom.create_class().code
+        joined(classroom, page, code)
+        out = opened(classroom, page, Session(), {"class": code})
+        assert out["stored"].props["seat"]["state"] == "full" and "is full" in out["status"]
+        assert "unlock" not in out["status"]
+
+
+def test_a_stranger_costs_no_prediction(classroom, predictor, monkeypatch):
+    code = classroom.create_class().code
+    monkeypatch.setattr(predictor, "predict_batch", lambda *a: pytest.fail("predicted for a stranger"))
+    reply = send_to_class(classroom, predictor, {"kind": "keep", "id": 1, "label": 3, "code": code,
+                                                 "student": "made-up", "pixels": base64.b64encode(bytes(784)).decode()})
+    assert (reply["result"], reply["state"]) == ("refused", "removed")
+
+
 def test_no_class_no_keep_stored(classroom, predictor):
     reply = send_to_class(classroom, predictor, {"kind": "keep", "id": 1, "label": 3, "code": "", "student": ""})
     assert reply["result"] == "refused" and classroom.classes() == []

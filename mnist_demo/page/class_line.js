@@ -37,6 +37,10 @@
       return { visible: true, state: "locked", pending: 0, action: FORGET,
                text: `Class ${spaced(seat.code)} is not taking new students right now. Ask your teacher to unlock joining, then open the join link again.` };
     }
+    if (seat.state === "full") { // refused as a locked class is (the page contract's state), for another reason
+      return { visible: true, state: "locked", pending: 0, action: FORGET,
+               text: `Class ${spaced(seat.code)} is full: it has as many students as it can take. Tell your teacher.` };
+    }
     if (seat.state === "removed" || seat.state === "ended") {
       const what = seat.state === "removed" ? `Your teacher took you out of ${name}.` : `Class ${spaced(seat.code)} has ended.`;
       return { visible: true, state: seat.state, pending: 0, action: FORGET,
@@ -66,7 +70,9 @@
   /** What to do with an outbox entry after the server's reply to it (or a failed call: reply
    * null). "done": acknowledged (stored now, or stored before), drop it and count it; "retry": keep
    * it and try later (an outage, "slow down"); "final": refused for good (removed, ended, locked,
-   * full), drop it and say so. `trouble`: why it waits; `state`/`note`: the seat's new state. */
+   * full), drop it and say so. `trouble`: why it waits; `state`/`note`: the seat's new state.
+   * A server error is retried too: the outbox sends in order, and must not lose a drawing to a
+   * fault that a restarted server may not have. */
   function verdict(reply, online = true) {
     if (!reply || typeof reply !== "object") return { action: "retry", trouble: online ? "server" : "offline" };
     if (reply.result === "stored" || reply.result === "stored before") return { action: "done" };

@@ -3,9 +3,10 @@
 // the class again: read once when the page opens and sent to Python with the page's address
 // ("open"), and merged with every new `seat` Python sends. The pad's class line is drawn from it
 // (pad.js): each change is announced with a "mnist-class" event.
-function whenLoaded(then, tries = 100) { // the pure scripts come in the pad's <head>
+function whenLoaded(then, tries = 600) { // the pure scripts come in the pad's <head>: on a slow phone, late
   if (window.MnistClassStore && window.MnistStore) then(window.MnistClassStore, window.MnistStore.browserStorage(window));
   else if (tries > 0) setTimeout(() => whenLoaded(then, tries - 1), 50);
+  else trigger("open", { stored: null, params: Object.fromEntries(new URLSearchParams(window.location.search)) });
 }
 
 whenLoaded((classes, local) => {

@@ -8,11 +8,11 @@
  * and leaves the outbox only when the class has stored it (or refused it for good). The drawing's
  * id, made on the device, makes a repeated send harmless: the class stores it exactly once.
  *
- * The seat: {code, student, teacher, state, note, model, chosen, sent}
+ * The seat: {code, student, teacher, state, model, chosen, sent}
  *   code, student: the class and this browser's anonymous id in it (the server's);
  *   teacher: the teacher token, on a teacher's browser;
- *   state: "joined", or why not: "locked" (refused: not taking students), "removed", "ended";
- *   note: the server's sentence about the last change; model: the class model's version (0: none);
+ *   state: "joined", or why not: "locked" or "full" (a join refused), "removed", "ended";
+ *   model: the class model's version (0: none);
  *   chosen: the models this browser answers with the class's model (its own choice, kept here);
  *   sent: how many of its drawings the class acknowledged.
  */
@@ -25,10 +25,12 @@
 
   const SEAT_KEY = "mnist-draw-class";
   const OUTBOX_KEY = "mnist-draw-outbox";
-  const STATES = ["joined", "locked", "removed", "ended"];
+  const RECEIPTS_KEY = "mnist-draw-sent";
+  const STATES = ["joined", "locked", "full", "removed", "ended"];
   // An outbox never grows without bound: a class takes at most a few thousand drawings, and a
   // browser's storage is ~5 MB (a kept drawing is ~1.2 kB here).
   const MAX_OUTBOX = 1000;
+  const MAX_RECEIPTS = 5000; // the ids of drawings acknowledged by a class: a class holds at most 5,000
 
   function read(storage, key, fallback) {
     try {
@@ -64,11 +66,11 @@
     unsaved = write(storage, SEAT_KEY, seat) ? undefined : seat;
   }
 
-  /** Change some of the stored seat's fields, if it is still `code`'s class (a late answer must
-   * not touch a newer class). */
-  function updateSeat(storage, code, change) {
-    const seat = readSeat(storage);
-    if (seat && seat.code === code) saveSeat(storage, { ...seat, ...change });
+  /** Change some of the stored seat's fields, if it is still `seat`'s class and student (a late
+   * answer must not touch a newer seat, the same class joined again included). */
+  function updateSeat(storage, seat, change) {
+    const now = readSeat(storage);
+    if (now && now.code === seat.code && now.student === seat.student) saveSeat(storage, { ...now, ...change });
   }
 
   /** The seat after the server sent `update` (null: no class at all). What only this browser
@@ -89,10 +91,13 @@
     return seat && seat.state === "joined" && seat.code && seat.student ? { code: seat.code, student: seat.student } : null;
   }
 
-  /** The outbox in `storage`: entries {kind: "keep"|"withdraw", id, code, student, ...}, oldest
-   * first. Each change is written at once; a refused write keeps the change in memory. */
-  function createOutbox(storage, key = OUTBOX_KEY) {
-    let memory = null; // the entries, while storage refuses writes
+  /** The outbox in `storage`: entries {kind: "keep"|"withdraw", id or ids, code, student, ...},
+   * oldest first; and the receipts of what each class acknowledged ({"CODE student": [ids]}), so
+   * that a digit deleted later is taken back from the class it went to, by the seat that sent it,
+   * whichever class this browser is in by then. Each change is written at once; a refused write
+   * keeps the change in memory (the page keeps one outbox: sharedOutbox). */
+  function createOutbox(storage, key = OUTBOX_KEY, receiptsKey = RECEIPTS_KEY) {
+    let memory = null, memoryReceipts = null; // while storage refuses writes
 
     function entries() {
       if (memory) return memory;
@@ -102,8 +107,30 @@
 
     function save(list) {
       memory = write(storage, key, list.length ? list : null) ? null : list;
-      return memory === null;
     }
+
+    function receipts() {
+      if (memoryReceipts) return memoryReceipts;
+      const stored = read(storage, receiptsKey, {});
+      return stored && typeof stored === "object" && !Array.isArray(stored) ? stored : {};
+    }
+
+    function saveReceipts(all) {
+      let total = Object.values(all).reduce((n, ids) => n + ids.length, 0);
+      for (const seat of Object.keys(all)) { // the oldest receipts go first past the cap
+        while (total > MAX_RECEIPTS && all[seat].length) { all[seat].shift(); total--; }
+        if (!all[seat].length) delete all[seat];
+      }
+      memoryReceipts = write(storage, receiptsKey, Object.keys(all).length ? all : null) ? null : all;
+    }
+
+    function without(list, entry) {
+      const at = list.findIndex((e) => identity(e) === identity(entry));
+      return at < 0 ? null : list.slice(0, at).concat(list.slice(at + 1));
+    }
+
+    const seatKey = (e) => `${e.code} ${e.student}`;
+    const mine = (e, seat) => e.code === seat.code && e.student === seat.student;
 
     return {
       entries,
@@ -116,31 +143,65 @@
         save(list.concat([entry]));
         return true;
       },
-      /** Withdraw drawings: a keep still waiting is simply dropped (the class never had it); one
-       * already sent is withdrawn from the class, by this seat. */
-      withdraw(ids, seat) {
-        const gone = new Set(ids);
-        const list = entries();
-        const waiting = new Set(list.filter((e) => e.kind === "keep" && gone.has(e.id)).map((e) => e.id));
-        let kept = list.filter((e) => !(e.kind === "keep" && gone.has(e.id)));
-        const sent = ids.filter((id) => !waiting.has(id));
-        if (seat && sent.length && kept.length < MAX_OUTBOX) {
-          kept = kept.concat([{ kind: "withdraw", ids: sent, code: seat.code, student: seat.student }]);
+      /** The class acknowledged `entry`: it leaves the outbox, and a keep leaves a receipt. A keep
+       * withdrawn while its answer was on the way (no longer in the outbox) leaves none: its
+       * withdrawal is already queued behind it. */
+      sent(entry) {
+        const rest = without(entries(), entry);
+        if (rest === null) return;
+        save(rest);
+        if (entry.kind !== "keep") return;
+        const all = receipts();
+        all[seatKey(entry)] = (all[seatKey(entry)] || []).concat([entry.id]);
+        saveReceipts(all);
+      },
+      /** Take drawings back: each from the class it went to (its receipt), or, still in the outbox
+       * (waiting, or on its way this very moment), dropped there and withdrawn after it, in case
+       * it arrives. Ids this browser never sent to a class are left alone. */
+      withdraw(ids) {
+        const gone = new Set(ids), bySeat = new Map();
+        const note = (seat, id) => {
+          const k = seatKey(seat);
+          if (!bySeat.has(k)) bySeat.set(k, { kind: "withdraw", ids: [], code: seat.code, student: seat.student });
+          bySeat.get(k).ids.push(id);
+        };
+        let list = entries().filter((e) => {
+          if (e.kind === "keep" && gone.has(e.id)) { note(e, e.id); return false; }
+          return true;
+        });
+        const all = receipts();
+        for (const [k, sentIds] of Object.entries(all)) {
+          const [code, student] = k.split(" ");
+          for (const id of sentIds.filter((i) => gone.has(i))) note({ code, student }, id);
+          all[k] = sentIds.filter((i) => !gone.has(i));
         }
-        save(kept);
+        save(list.concat([...bySeat.values()])); // one per seat: past the cap too, to take back what was given
+        saveReceipts(all);
       },
-      /** Remove an entry that was answered for good (found again by what it is: the outbox may
-       * have changed while its answer was on the way). */
+      /** Remove an entry that was answered for good (a refusal, or a withdrawal done). */
       done(entry) {
-        const list = entries(), key = identity(entry);
-        const at = list.findIndex((e) => identity(e) === key);
-        if (at >= 0) save(list.slice(0, at).concat(list.slice(at + 1)));
+        const rest = without(entries(), entry);
+        if (rest !== null) save(rest);
       },
-      /** Forget everything for a class (it ended, or this student was taken out). */
-      dropClass(code) { save(entries().filter((e) => e.code !== code)); },
-      /** How many kept drawings wait to be acknowledged by `code`'s class. */
-      pending(code) { return entries().filter((e) => e.kind === "keep" && e.code === code).length; },
+      /** Forget what waits for one seat (taken out of the class, or it left), or with `student`
+       * null for every seat of a class (it ended). Returns how many keeps were dropped. */
+      drop(code, student = null) {
+        const list = entries();
+        const left = list.filter((e) => !(e.code === code && (student === null || e.student === student)));
+        save(left);
+        return list.filter((e) => e.kind === "keep").length - left.filter((e) => e.kind === "keep").length;
+      },
+      /** How many kept drawings wait to be acknowledged by this seat's class. */
+      pending(seat) { return seat ? entries().filter((e) => e.kind === "keep" && mine(e, seat)).length : 0; },
     };
+  }
+
+  // The page's one outbox: the pad sends it, the Your digits tab adds withdrawals to it. One
+  // object, so that a change held in memory (storage refused) is seen by both.
+  let shared = null;
+  function sharedOutbox(storage) {
+    if (!shared) shared = createOutbox(storage);
+    return shared;
   }
 
   function identity(e) {
@@ -153,5 +214,6 @@
     return e.kind === "withdraw" && Array.isArray(e.ids) && e.ids.every(Number.isSafeInteger);
   }
 
-  return { SEAT_KEY, OUTBOX_KEY, STATES, MAX_OUTBOX, readSeat, saveSeat, updateSeat, mergeSeat, studentOf, createOutbox };
+  return { SEAT_KEY, OUTBOX_KEY, RECEIPTS_KEY, STATES, MAX_OUTBOX, MAX_RECEIPTS, readSeat, saveSeat, updateSeat,
+           mergeSeat, studentOf, createOutbox, sharedOutbox };
 });

@@ -5,10 +5,9 @@
 // (page/class_store.js) sends that, with this browser's seat.
 const local = window.MnistStore.browserStorage(window);
 const kept = window.MnistStore.createStore(local);
-const classes = window.MnistClassStore;
 
-function withdraw(ids) {
-  classes.createOutbox(local).withdraw(ids, classes.studentOf(classes.readSeat(local)));
+function withdraw(ids) { // from whichever class each went to (the outbox's receipts)
+  window.MnistClassStore.sharedOutbox(local).withdraw(ids);
   window.dispatchEvent(new Event("mnist-class"));
 }
 

@@ -265,13 +265,13 @@ function keep(label) {
   const entry = { id: store.newId(), label, pixels: store.bytesToBase64(store.digitBytes(digit, SCALE)) };
   const saved = kept.add([entry]);
   const seat = classes.studentOf(classes.readSeat(local));
-  if (seat) { // the answers seen go with it, for the class's wall
-    outbox.add({ kind: "keep", ...entry, said, ...seat });
-    sendToClass();
-  }
+  const queued = !seat || outbox.add({ kind: "keep", ...entry, said, ...seat }); // the answers seen go to the wall
   trigger("keep", entry);
   clear();
-  setStatus(saved.ok ? say.keptMessage(label) : `${say.keptMessage(label)} ${saved.problem}`, !saved.ok);
+  const problem = [saved.ok ? "" : saved.problem,
+    queued ? "" : "Too many drawings are waiting to reach the class: this one stays in your digits only."].join(" ").trim();
+  setStatus(`${say.keptMessage(label)} ${problem}`.trim(), !!problem);
+  if (seat) { drawLine(); sendToClass(); }
 }
 
 $(".keep-digits").innerHTML = Array.from({ length: 10 }, (_, d) =>
@@ -319,7 +319,7 @@ frame.addEventListener("drop", (event) => { event.preventDefault(); readPicture(
 // so it is right while the server is down. A kept drawing counts as sent only once the class
 // answered "stored" (or "stored before"); until then the line says it is waiting.
 const local = store.browserStorage(window);
-const outbox = classes.createOutbox(local);
+const outbox = classes.sharedOutbox(local);
 const line = $("#class-line"), lineText = $(".class-line-text"), lineButton = $(".class-line-action");
 let trouble = null, tries = 0, sending = false, retry = 0;
 
@@ -327,7 +327,7 @@ const usingClassModel = () => NAMES.some((n) => props.models[n].source === setup
 
 function drawLine() {
   const seat = classes.readSeat(local);
-  const view = classLine.lineView({ seat, pending: seat && seat.code ? outbox.pending(seat.code) : 0, trouble,
+  const view = classLine.lineView({ seat, pending: outbox.pending(classes.studentOf(seat)), trouble,
                                     using: usingClassModel() });
   line.hidden = !view.visible;
   if (view.state) line.dataset.state = view.state; else delete line.dataset.state;
@@ -341,12 +341,32 @@ function timeout(promise, ms) {
   return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), ms))]);
 }
 
+/** What a final refusal means for the seat that sent `entry`: taken out or ended, nothing more
+ * goes from it (its other waiting drawings are dropped, and the line says why, if it is still this
+ * browser's seat); a student who had left hears that what was waiting did not reach the class. */
+function refused(entry, next) {
+  const seat = classes.readSeat(local), current = classes.studentOf(seat);
+  const isCurrent = current && current.code === entry.code && current.student === entry.student;
+  if (next.state === "removed" || next.state === "ended") {
+    const dropped = outbox.drop(entry.code, next.state === "ended" ? null : entry.student) + (entry.kind === "keep" ? 1 : 0);
+    if (isCurrent) {
+      classes.updateSeat(local, entry, { state: next.state, student: null });
+      trigger("class_changed", {}); // the Class tab says so too, now rather than at its next tick
+    } else if (dropped) {
+      setStatus(`${dropped} drawing${dropped === 1 ? "" : "s"} kept before you left class ${classLine.spaced(entry.code)} did not reach it; they are still in your digits.`, true);
+    }
+  } else if (next.note && entry.kind === "keep") {
+    setStatus(next.note, true);
+  }
+}
+
 /** Send the outbox, oldest first, one entry at a time; after an outage or "slow down", try again
- * later (sooner when the browser says it is back online). */
-async function sendToClass() {
-  if (sending) return;
+ * later: at the backed-off time, or sooner when the browser says it is back online (`now`). */
+async function sendToClass(now = false) {
+  if (sending || (retry && !now)) return;
   sending = true;
   clearTimeout(retry);
+  retry = 0;
   try {
     for (let entry = outbox.entries()[0]; entry; entry = outbox.entries()[0]) {
       drawLine();
@@ -354,21 +374,20 @@ async function sendToClass() {
       const next = classLine.verdict(reply, navigator.onLine !== false);
       if (next.action === "retry") {
         trouble = next.trouble;
-        retry = setTimeout(sendToClass, classLine.backoff(tries++));
+        retry = setTimeout(() => { retry = 0; sendToClass(); }, classLine.backoff(tries++));
         return;
       }
       trouble = null;
       tries = 0;
-      outbox.done(entry);
-      const seat = classes.readSeat(local);
-      if (next.action === "done" && entry.kind === "keep") {
-        classes.updateSeat(local, entry.code, { sent: ((seat && seat.sent) || 0) + 1 });
-      } else if (next.action === "final") {
-        if (next.state && next.state !== "joined") { // removed, ended: nothing more can go to this class
-          outbox.dropClass(entry.code);
-          classes.updateSeat(local, entry.code, { state: next.state, student: null });
+      if (next.action === "done") {
+        outbox.sent(entry);
+        if (entry.kind === "keep") {
+          const seat = classes.readSeat(local);
+          classes.updateSeat(local, entry, { sent: ((seat && seat.sent) || 0) + 1 });
         }
-        if (next.note) setStatus(next.note, true);
+      } else {
+        outbox.done(entry);
+        refused(entry, next);
       }
     }
   } finally {
@@ -387,7 +406,7 @@ lineButton.addEventListener("click", () => {
     trigger("use_class", { use: kind === "use", seat });
   }
 });
-window.addEventListener("online", () => { tries = 0; sendToClass(); });
+window.addEventListener("online", () => { tries = 0; sendToClass(true); });
 window.addEventListener("mnist-class", () => { drawLine(); sendToClass(); }); // the seat or the outbox changed
 
 // ------------------------------------------------------------------ start
@@ -404,7 +423,7 @@ watch("models", () => { // the visitor switched between shipped, their own or th
   update(true);
   const seat = classes.readSeat(local); // a class member's choice is kept for a reload
   if (seat && seat.state === "joined") {
-    classes.updateSeat(local, seat.code, { chosen: NAMES.filter((n) => props.models[n].source === setup.class_model) });
+    classes.updateSeat(local, seat, { chosen: NAMES.filter((n) => props.models[n].source === setup.class_model) });
   }
   drawLine();
 });

@@ -1,5 +1,6 @@
-// The student's class in the browser's storage (mnist_demo/page/class_store.js): the seat and the
-// outbox that keeps every kept drawing until the class acknowledged it.
+// The student's class in the browser's storage (mnist_demo/page/class_store.js): the seat, the
+// outbox that keeps every kept drawing until the class acknowledged it, and the receipts that let a
+// deleted digit be taken back from the class it went to.
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert/strict");
@@ -17,28 +18,32 @@ function memoryStorage() {
 }
 
 const seat = { code: "ACD479", student: "s1", state: "joined" };
-const keepOf = (id, label = 3) => ({ kind: "keep", id, label, pixels: "AAAA", said: { linear: 3, cnn: 3 }, ...seat });
+const other = { code: "FHJ346", student: "s7", state: "joined" };
+const keepOf = (id, where = seat) => ({ kind: "keep", id, label: 3, pixels: "AAAA", said: { linear: 3, cnn: 3 },
+  code: where.code, student: where.student });
+const withdrawals = (box) => box.entries().filter((e) => e.kind === "withdraw").map((e) => [e.code, e.student, e.ids]);
 
-test("a kept drawing stays in the outbox, across a new page (a reload), until it is answered", () => {
+test("a kept drawing stays in the outbox, across a new page (a reload), until the class acknowledges it", () => {
   const storage = memoryStorage();
   classes.createOutbox(storage).add(keepOf(11));
   classes.createOutbox(storage).add(keepOf(12));
   const reloaded = classes.createOutbox(storage);
   assert.deepEqual(reloaded.entries().map((e) => e.id), [11, 12]);
-  assert.equal(reloaded.pending("ACD479"), 2);
-  reloaded.done(keepOf(11));
+  assert.equal(reloaded.pending(seat), 2);
+  reloaded.sent(keepOf(11));
   assert.deepEqual(classes.createOutbox(storage).entries().map((e) => e.id), [12]);
-  classes.createOutbox(storage).done(keepOf(12));
-  assert.equal(storage.map.has(classes.OUTBOX_KEY), false); // nothing left behind
+  classes.createOutbox(storage).sent(keepOf(12));
+  assert.equal(storage.map.has(classes.OUTBOX_KEY), false); // nothing left behind but the receipts
+  assert.deepEqual(JSON.parse(storage.map.get(classes.RECEIPTS_KEY)), { "ACD479 s1": [11, 12] });
 });
 
 test("the same drawing is queued once (a double tap), and bad entries never enter", () => {
   const box = classes.createOutbox(memoryStorage());
   box.add(keepOf(5));
   box.add(keepOf(5));
-  assert.equal(box.add({ kind: "keep", id: 1.5, label: 3, pixels: "A", ...seat }), false);
-  assert.equal(box.add({ kind: "keep", id: 6, label: 3, pixels: "A", code: "ACD479" }), false); // no student
-  assert.equal(box.pending("ACD479"), 1);
+  assert.equal(box.add({ ...keepOf(6), id: 1.5 }), false);
+  assert.equal(box.add({ ...keepOf(7), student: undefined }), false);
+  assert.equal(box.pending(seat), 1);
 });
 
 test("a refused write (storage full) keeps the outbox in memory: nothing kept is lost while the tab is open", () => {
@@ -48,31 +53,64 @@ test("a refused write (storage full) keeps the outbox in memory: nothing kept is
   box.add(keepOf(1));
   box.add(keepOf(2));
   assert.deepEqual(box.entries().map((e) => e.id), [1, 2]);
+  assert.equal(classes.sharedOutbox(storage), classes.sharedOutbox(memoryStorage())); // one per page
 });
 
-test("withdrawing a drawing still waiting drops it; one already sent is withdrawn by the seat", () => {
+test("a deleted digit is taken back from the class it went to, by the seat that sent it", () => {
   const box = classes.createOutbox(memoryStorage());
   box.add(keepOf(1));
-  box.withdraw([1, 2], seat);
-  const entries = box.entries();
-  assert.equal(box.pending("ACD479"), 0);
-  assert.deepEqual(entries, [{ kind: "withdraw", ids: [2], code: "ACD479", student: "s1" }]);
-  box.withdraw([3], null); // in no class: nothing to withdraw from
-  assert.equal(box.entries().length, 1);
+  box.sent(keepOf(1)); // acknowledged by class ACD479
+  box.add(keepOf(2, other));
+  box.sent(keepOf(2, other)); // then this browser joined another class
+  box.withdraw([1, 2, 3]); // 3 never went to a class
+  assert.deepEqual(withdrawals(box), [["ACD479", "s1", [1]], ["FHJ346", "s7", [2]]]);
+  box.withdraw([1]); // its receipt is used up
+  assert.equal(withdrawals(box).length, 2);
 });
 
-test("an ended class's entries are dropped, another class's stay", () => {
+test("a digit deleted while its send is on the way is withdrawn after it, in case it arrives", () => {
   const box = classes.createOutbox(memoryStorage());
   box.add(keepOf(1));
-  box.add({ ...keepOf(2), code: "FHJ346" });
-  box.dropClass("ACD479");
+  box.add(keepOf(2));
+  const inFlight = box.entries()[0];
+  box.withdraw([1]);
+  box.add(keepOf(3));
+  box.sent(inFlight); // "stored": it was on its way
+  assert.deepEqual(box.entries().map((e) => e.kind + (e.id ?? e.ids)), ["keep2", "withdraw1", "keep3"]);
+  assert.equal(box.pending(seat), 2);
+});
+
+test("an answered entry leaves the outbox even when others were added meanwhile", () => {
+  const box = classes.createOutbox(memoryStorage());
+  box.add(keepOf(1));
+  box.add(keepOf(2));
+  box.done(box.entries()[1]);
+  assert.deepEqual(box.entries().map((e) => e.id), [1]);
+});
+
+test("dropping one seat's entries leaves the same class joined again, and another class, alone", () => {
+  const box = classes.createOutbox(memoryStorage());
+  const again = { ...seat, student: "s2" }; // left, then joined the same class again
+  box.add(keepOf(1));
+  box.add(keepOf(2, again));
+  box.add(keepOf(3, other));
+  assert.equal(box.drop("ACD479", "s1"), 1);
+  assert.deepEqual(box.entries().map((e) => e.id), [2, 3]);
+  assert.equal(box.drop("ACD479"), 1); // the class ended: every seat of it
   assert.deepEqual(box.entries().map((e) => e.code), ["FHJ346"]);
 });
 
-test("the outbox is bounded", () => {
-  const box = classes.createOutbox(memoryStorage());
+test("the outbox and the receipts are bounded", () => {
+  const storage = memoryStorage();
+  const box = classes.createOutbox(storage);
   for (let i = 0; i < classes.MAX_OUTBOX; i++) assert.equal(box.add(keepOf(i)), true);
   assert.equal(box.add(keepOf(classes.MAX_OUTBOX)), false);
+  box.withdraw([0]); // a withdrawal still goes in when the outbox is full
+  assert.equal(withdrawals(box).length, 1);
+  const receipts = classes.createOutbox(memoryStorage());
+  for (let i = 0; i < classes.MAX_RECEIPTS + 10; i++) { receipts.add(keepOf(i)); receipts.sent(keepOf(i)); }
+  receipts.withdraw([0, classes.MAX_RECEIPTS + 9]); // the oldest receipt went first
+  assert.deepEqual(withdrawals(receipts), [["ACD479", "s1", [classes.MAX_RECEIPTS + 9]]]);
 });
 
 test("the server's seat keeps what only this browser knows, for the same class and student", () => {
@@ -94,27 +132,17 @@ test("a seat is read back whole, or not at all", () => {
   assert.equal(classes.studentOf({ ...seat, state: "removed" }), null);
 });
 
-test("an answered entry leaves the outbox even when others were added or withdrawn meanwhile", () => {
-  const box = classes.createOutbox(memoryStorage());
-  box.add(keepOf(1));
-  box.add(keepOf(2));
-  const first = box.entries()[0];
-  box.withdraw([1], seat); // deleted while its send was on the way
-  box.add(keepOf(3));
-  box.done(first);
-  assert.deepEqual(box.entries().map((e) => e.id), [2, 3]); // not the next one in its place
-});
-
-test("the seat is changed only for its own class; a refused storage keeps it in memory", () => {
+test("the seat is changed only for its own class and student; a refused storage keeps it in memory", () => {
   const storage = memoryStorage();
   classes.saveSeat(storage, { ...seat, sent: 1 });
-  classes.updateSeat(storage, "FHJ346", { sent: 9 });
+  classes.updateSeat(storage, other, { sent: 9 });
+  classes.updateSeat(storage, { ...seat, student: "s0" }, { sent: 9 }); // an answer for an earlier seat
   assert.equal(classes.readSeat(storage).sent, 1);
-  classes.updateSeat(storage, "ACD479", { sent: 2 });
+  classes.updateSeat(storage, seat, { sent: 2 });
   assert.equal(classes.readSeat(storage).sent, 2);
   storage.setItem = () => { throw new Error("denied"); };
   storage.removeItem = storage.setItem;
-  classes.saveSeat(storage, { code: "FHJ346", student: "s9", state: "joined" });
+  classes.saveSeat(storage, other);
   assert.equal(classes.readSeat(storage).code, "FHJ346");
   classes.saveSeat(storage, null);
   assert.equal(classes.readSeat(storage), null);
