@@ -151,7 +151,7 @@ def waiting_note(held: int) -> str:
 
 
 def wall_html(code: str, rows: np.ndarray, newest: list, valid: dict[str, np.ndarray] | None, join_url: str,
-              model_meta: dict | None = None, held: int | None = None) -> str:
+              model_meta: dict | None = None, held: int | None = None, locked: bool = False) -> str:
     """The projector wall: the join card, counts, scores, the newest drawings and both confusion
     matrices (a click on a cell shows its drawings below). ``rows``: every drawing's (label,
     linear, cnn), oldest first (the figures need no pixels); ``newest``: the drawings to show,
@@ -173,12 +173,20 @@ def wall_html(code: str, rows: np.ndarray, newest: list, valid: dict[str, np.nda
             f'data-code="{html.escape(code)}">'
             f'<aside class="wall-side"><header><h2>Class <span class="code">{spaced(code)}</span></h2>'
             f'{count_badge(len(labels))}{paused}</header>'
-            f'{join_card(code, join_url, wall=True)}{counts_html(labels)}{class_model_note(model_meta)}</aside>'
+            f'{closed_card() if locked else join_card(code, join_url, wall=True)}{counts_html(labels)}'
+            f'{class_model_note(model_meta)}</aside>'
             f'<div class="wall-main"><section class="wall-newest" aria-label="The newest drawings"><h3>Newest</h3>'
             f'<div class="class-drawings">{pictures}</div></section>'
             f'<div class="wall-figures">{scores_html(labels, answers, valid)}'
             f'<section class="wall-confusion"><h3>Who reads what <small>(click a number to see those drawings)'
             f'</small></h3><div class="confusions">{confusions}</div></section></div></div></div>')
+
+
+def closed_card() -> str:
+    """In place of the join card while the teacher has locked joining: a QR code would only lead
+    a latecomer to "not taking new students"."""
+    return ('<div class="join-card wall closed" id="class-closed"><p><b>Joining is closed.</b> '
+            'Ask your teacher if you are not in the class yet.</p></div>')
 
 
 def spaced(code: str) -> str:

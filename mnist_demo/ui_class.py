@@ -19,6 +19,7 @@ import re
 import sqlite3
 import threading
 import time
+import urllib.parse
 
 import gradio as gr
 import numpy as np
@@ -94,7 +95,7 @@ def join_url(seat: ClassSeat, code: str) -> str:
 
 REFUSALS = {  # what the Class tab says when a class refused or dropped this page (its line says it too)
     "locked": "**Class {code} is not taking new students right now.** Ask your teacher to unlock joining, then "
-              "open the join link again.",
+              "scan the code or open the join link again.",
     "removed": "**Your teacher took you out of class {code}.** Your own digits are still in this browser.",
     "ended": "**Class {code} has ended.** Your own digits are still in this browser.",
     "full": "**Class {code} is full:** it has as many students as it can take. Tell your teacher.",
@@ -127,7 +128,18 @@ def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
             f'<details class="private" id="class-teacher-private"><summary>Show your private teacher link'
             f'</summary><p>The way back to these controls from any device: <a id="class-teacher-link" '
             f'href="{teacher}">{teacher}</a>. Do not project it; if it was seen, press <i>New teacher link</i>.'
-            f'</p></details></div>')
+            f'</p></details>{loopback_warning(seat.base_url)}</div>')
+
+
+def loopback_warning(base: str) -> str:
+    """A join link that only this computer can open (the app serves itself alone): say so, and how
+    to serve the network, before thirty phones fail to open it."""
+    host = urllib.parse.urlsplit(base).hostname or ""
+    if host not in ("localhost", "127.0.0.1", "::1"):
+        return ""
+    return ('<p class="loopback-warning" role="alert"><b>Phones cannot open this link:</b> this computer serves '
+            'the app to itself only. Start it with <code>python app.py --host 0.0.0.0</code> and open the '
+            'address it prints, or host it on a Space (README, Hosting).</p>')
 
 
 # ---------------------------------------------------------------------------- joining and leaving
@@ -150,7 +162,7 @@ class ClassPage:
         again, losing a drawing under way. A wall page hides the app with CSS instead, and a
         teacher's link opens the Class tab from the page (page/class_seat.js)."""
         return [*self.student_outputs(), self.start, self.teacher_view, self.teacher_card, self.lock,
-                self.teacher_drawings, self.teacher_timer, self.wall, self.wall_timer]
+                self.teacher_drawings, self.teacher_timer, self.exported, self.wall, self.wall_timer]
 
     def student_views(self, seat: ClassSeat, classroom: Classroom, note: str = "") -> dict:
         joined = bool(seat.code)
@@ -209,6 +221,7 @@ def join(classroom: Classroom, seat: ClassSeat, code: str, request: gr.Request |
         if e.kind in REFUSALS and not seat.code:  # one in a class stays in it (an old QR code scanned)
             leave(seat)
             seat.refusal = (code, e.kind)
+            return ""  # the refusal's own words say it, on both tabs
         return f"⚠️ {e}"
     leave(seat)
     seat.code, seat.student = code, student
@@ -422,7 +435,7 @@ def start_class(classroom: Classroom, page: ClassPage, session: Session, request
     seat.base_url = base_url(request)
     new = classroom.create_class()
     seat.teaching, seat.teacher_token = new.code, new.teacher_token
-    return page.views(seat, classroom)
+    return page.views(seat, classroom) | {page.exported: gr.File(value=None, visible=False)}  # not the last class's
 
 
 def teaching(classroom: Classroom, seat: ClassSeat) -> str | None:
@@ -527,7 +540,7 @@ def export_class(classroom: Classroom, session: Session):
     code = teacher_code(classroom, session)
     digits = class_digits(classroom, code)
     if not len(digits):
-        raise gr.Error("The class has no drawings to export yet.")
+        raise gr.Error("The class has no drawings to export yet.", title="Nothing to export")
     folder = session.new_downloads("class")
     stem = time.strftime(f"class-{code}-%Y%m%d-%H%M%S")
     images, labels = write_idx_pair(digits, folder, stem)
@@ -546,8 +559,8 @@ def end_class(classroom: Classroom, page: ClassPage, session: Session):
     code = teacher_code(classroom, session)
     classroom.end_class(code)
     session.seat.teaching = session.seat.teacher_token = None
-    return page.views(session.seat, classroom, f"Class {spaced(code)} has ended: everything of it is deleted.") \
-        | {page.confirm: gr.Column(visible=False)}
+    return page.views(session.seat, classroom, f"Class {spaced(code)} has ended: everything in it is deleted.") \
+        | {page.confirm: gr.Column(visible=False), page.exported: gr.File(value=None, visible=False)}
 
 
 # ---------------------------------------------------------------------------- the class's model
@@ -567,11 +580,15 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
     cfg = within_caps(PRESETS["fine-tune"], settings)  # as every training on this server
     req = TrainRequest(MODEL_NAMES, "fine-tune", cfg, "shipped weights", True)
     with running(trainer, request):
-        own, own_held = own_digits(True, trainer)  # gr.Error when the class has no drawings
-        if not len(own_held):
-            raise gr.Error("Keep a few more drawings first: a quarter of each digit is held out to measure the "
-                           "class's model, and there is none yet.")
-        data = mnist_or_error()
+        try:
+            own, own_held = own_digits(True, trainer)  # gr.Error when the class has no drawings
+            if not len(own_held):
+                raise gr.Error("Keep a few more drawings first: a quarter of each digit is held out to measure "
+                               "the class's model, and there is none yet.")
+            data = mnist_or_error()
+        except gr.Error as e:  # said where the teacher looks, and stays: not a passing notice over "Error"
+            yield gr.skip(), gr.skip(), f"⚠️ {e.message}", gr.Button(visible=False)
+            return
         before = {n: starting_point(shipped[n], data, own_held) for n in MODEL_NAMES}
         starts = starting_models(req, trainer, shipped)
         last = None
@@ -590,10 +607,11 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
                               for n in trainer.models}
         stopped = "Stopped early. " if trainer.stop.is_set() else ""
         yield last[0], last[1], (f"{stopped}{class_model_summary(trainer.class_meta)} Press *Give it to the class* "
-                                 "to put it on every student's pad (they pick *our class’s model* in the Draw "
-                                 "tab)."), gr.Button(visible=True)
+                                 "to offer it on every student's class line (*Use our class’s model*, one tap)."), \
+            gr.Button(visible=True)
 
 
+FEW_HELD = 20  # held-out drawings below which a class's before/after figures say little (1 in 20 is 5 points)
 HELD_SERIES = " · class held-out"  # the class's curve of held-out drawings (the Train tab says "your …")
 
 
@@ -639,9 +657,13 @@ def class_model_summary(meta: dict) -> str:
     parts = []
     for n, m in meta.items():
         held_before, held_after = float(m["held_before"]), float(m["held_after"])
-        count = f" {int(m['class_held_out']):,}" if str(m.get("class_held_out", "")).isdigit() else ""
-        text = (f"{MODEL_TITLES[n]}: {held_before:.1%} → {held_after:.1%} on the class's{count} held-out drawings, "
+        held = int(m["class_held_out"]) if str(m.get("class_held_out", "")).isdigit() else None
+        count = "" if held is None else f" {held:,}"
+        drawings = "drawing" if held == 1 else "drawings"
+        text = (f"{MODEL_TITLES[n]}: {held_before:.1%} → {held_after:.1%} on the class's{count} held-out {drawings}, "
                 f"MNIST {float(m['valid_before']):.1%} → {float(m['valid_after']):.1%}")
+        if held is not None and held < FEW_HELD:
+            text += " (too few held-out drawings to say much: keep more, a few of each digit, and train again)"
         best = float(m.get("held_best", "nan"))
         if best >= held_after + 0.0005:
             text += (f" (its curve reached {best:.1%}, but those weights cost MNIST more than a point, so the ones "
@@ -714,7 +736,7 @@ def refresh_wall(classroom: Classroom, scores: ValidationScores, session: Sessio
         seat.model_version, seat.model_meta = model_version, classroom.class_model_notes(code)
     held = classroom.held_count(code) if classroom.wall_paused(code) is not None else None
     return wall_html(code, classroom.wall_answers(code), classroom.wall_newest(code, NEWEST_ON_WALL), valid,
-                     join_url(seat, code), seat.model_meta or None, held), gr.skip()
+                     join_url(seat, code), seat.model_meta or None, held, is_locked(classroom, code)), gr.skip()
 
 
 def wall_cell(classroom: Classroom, session: Session, evt: gr.EventData):
@@ -820,7 +842,7 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
                      teacher_view=c["teacher_view"], teacher_card=c["teacher_card"], lock=c["lock"],
                      teacher_drawings=c["teacher_drawings"], teacher_timer=c["teacher_timer"],
                      wall=w["wall"], wall_timer=w["wall_timer"], pad=draw.pad,
-                     choices=draw.choices, confirm=c["confirm"])
+                     choices=draw.choices, confirm=c["confirm"], exported=c["exported"])
     views = page.outputs()
     quiet = dict(api_visibility="private", show_progress="hidden")
     fast = dict(quiet, concurrency_limit=None)  # cheap reads: no waiting behind one another

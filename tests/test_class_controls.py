@@ -29,7 +29,8 @@ from mnist_demo.ui_class import (
 )
 
 NAMES = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
-         "teacher_card", "lock", "teacher_drawings", "teacher_timer", "wall", "wall_timer", "pad", "confirm")
+         "teacher_card", "lock", "teacher_drawings", "teacher_timer", "wall", "wall_timer", "pad", "confirm",
+         "exported")
 FREE = ClassLimits(keeps_per_second=1e9, keep_burst=10**9)
 
 

@@ -1,7 +1,8 @@
 """A whole lesson, as a teacher and their students take it in Chromium, in the light theme: the
 teacher starts a class and projects the wall (1280x720); a phone (by touch) and a tablet join by
 the link, a laptop by the code; they keep drawings, which the wall shows; the server is killed
-while the phone keeps one, and that drawing still reaches the wall, once; a late phone finds the
+while the phone keeps one, and that drawing still reaches the wall, once; the laptop deletes one
+of its digits, and it leaves the wall; a late phone finds the
 class locked and is told so; the teacher removes a drawing, trains and gives the class its model,
 which the phone takes in one tap and keeps after a reload; the teacher ends the class, and
 everything is gone.
@@ -162,7 +163,17 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         with Classroom(data) as store:
             assert store.count(code) == 13
 
-        # 6. The teacher locks joining; a latecomer's phone is told so, in view.
+        # 6. The laptop deletes one of its digits in Your digits: it leaves the class too.
+        laptop.get_by_role("tab", name="Your digits").click()
+        mine = laptop.locator("#my-digits [data-remove]")
+        expect(mine).to_have_count(4, timeout=10_000)
+        withdrawn = mine.first.get_attribute("data-remove")
+        mine.first.click()
+        expect(wall.locator("#class-count")).to_have_attribute("data-count", "12", timeout=15_000)
+        expect(wall.locator(f'#class-wall [data-drawing-id="{withdrawn}"]')).to_have_count(0)
+        laptop.get_by_role("tab", name="Draw").click()
+
+        # 7. The teacher locks joining; a latecomer's phone is told so, in view.
         teacher.goto(f"{teacher_url}&{LIGHT}")
         expect(teacher.locator("#class-lock")).to_be_visible(timeout=10_000)
         teacher.locator("#class-lock").click()
@@ -173,12 +184,12 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         expect(line(late)).to_contain_text("not taking new students")
         assert in_view(late, "#class-line")
 
-        # 7. The teacher removes a drawing, trains on the class and gives it the model; the phone
+        # 8. The teacher removes a drawing, trains on the class and gives it the model; the phone
         # takes it in one tap, and keeps it after a reload.
-        expect(teacher.locator("#class-drawings [data-drawing-id]")).to_have_count(13, timeout=10_000)
+        expect(teacher.locator("#class-drawings [data-drawing-id]")).to_have_count(12, timeout=10_000)
         gone = teacher.locator("#class-drawings [data-drawing-id]").first.get_attribute("data-drawing-id")
         teacher.locator(f'#class-drawings [data-remove="{gone}"]').click()
-        expect(wall.locator("#class-count")).to_have_attribute("data-count", "12", timeout=5_000)
+        expect(wall.locator("#class-count")).to_have_attribute("data-count", "11", timeout=5_000)
         teacher.locator("#class-train").click()
         expect(teacher.locator("#class-publish")).to_be_visible(timeout=180_000)
         teacher.locator("#class-publish").click()
@@ -201,7 +212,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         screenshot(teacher, "lesson-teacher")
         screenshot(wall, "lesson-wall")
 
-        # 8. The teacher ends the class, and everything is gone; the phone is told.
+        # 9. The teacher ends the class, and everything is gone; the phone is told.
         teacher.locator("#class-ask-end").click()
         teacher.locator("#class-end").click()
         expect(teacher.locator("#class-status")).to_contain_text("has ended", timeout=10_000)

@@ -167,7 +167,7 @@ def test_all_theirs_asks_in_the_page_first(browser, lesson):
     first = page.locator("#class-drawings [data-drawing-id]").first
     first.locator("[data-remove-student]").click()
     ask = first.locator(".ask-theirs")
-    expect(ask).to_contain_text("Remove all 6 of theirs?")
+    expect(ask).to_contain_text("Remove all 6 of theirs, and take them out of the class?")
     ask.get_by_role("button", name="No").click()
     expect(ask).to_have_count(0)
     expect(first.locator("[data-remove-student]")).to_be_visible()

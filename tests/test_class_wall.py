@@ -123,3 +123,9 @@ def test_a_paused_wall_says_how_many_wait_and_the_teacher_sees_them_marked():
     assert 'data-theirs="4"' in teacher  # all four are one student's: "Remove all 4 of theirs?"
     assert "The wall is paused" in teacher and "2 drawings held back" in teacher
     assert "data-held" not in teacher_drawings_html(DRAWINGS)
+
+
+def test_a_locked_class_shows_no_way_in_on_the_wall():
+    locked = wall_html("ACD479", ROWS, NEWEST, None, JOIN, locked=True)
+    assert "Joining is closed" in locked and "<svg" not in locked and 'id="class-join-link"' not in locked
+    assert 'id="class-join-link"' in wall_html("ACD479", ROWS, NEWEST, None, JOIN)

@@ -34,7 +34,7 @@ from mnist_demo.weights import weights_to_bytes
 
 NAMES = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
          "teacher_card", "lock", "teacher_drawings", "teacher_timer", "app_view", "wall_view", "wall", "wall_timer",
-         "tabs", "pad", "confirm")
+         "tabs", "pad", "confirm", "exported")
 
 
 @pytest.fixture
@@ -383,3 +383,13 @@ def test_the_class_training_keeps_within_the_hosts_caps(classroom, page, predict
     list(ui_class.train_class(classroom, settings, predictor.models, teacher))
     (cfg,) = asked
     assert cfg.limit == 1000 and cfg.epochs == 2
+
+
+def test_the_teacher_is_warned_when_phones_cannot_open_the_join_link(classroom, page):
+    from mnist_demo.ui_class import loopback_warning
+
+    assert "Phones cannot open this link" in loopback_warning("http://127.0.0.1:7860/")
+    assert "--host 0.0.0.0" in loopback_warning("http://localhost:7861/")
+    assert loopback_warning("http://192.168.1.20:7860/") == loopback_warning("https://me-mnist.hf.space/") == ""
+    card = start_class(classroom, page, Session(), request(host="127.0.0.1:7860"))["teacher_card"]
+    assert "Phones cannot open this link" in card

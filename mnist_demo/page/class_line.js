@@ -35,7 +35,7 @@
     const note = seat.note ? ` ${seat.note}` : "";
     if (seat.state === "locked") {
       return { visible: true, state: "locked", pending: 0, action: FORGET,
-               text: `Class ${spaced(seat.code)} is not taking new students right now. Ask your teacher to unlock joining, then open the join link again.` };
+               text: `Class ${spaced(seat.code)} is not taking new students right now. Ask your teacher to unlock joining, then scan the code or open the join link again.` };
     }
     if (seat.state === "full") { // refused as a locked class is (the page contract's state), for another reason
       return { visible: true, state: "locked", pending: 0, action: FORGET,

@@ -15,7 +15,8 @@ whenLoaded((classes, local) => {
   // The page itself shows what its address asks for (Python never updates the columns or tabs that
   // hold the pad: that would mount it again): a projector's wall alone, or a teacher's Class tab.
   if (params.wall) document.body.classList.add("class-wall-page");
-  if (params.teach) {
+  const stored = classes.readSeat(local); // a teacher's page after a restart: Gradio reloads it as "/"
+  if (params.teach || (stored && stored.teacher && !params.class && !params.wall)) {
     const openClassTab = (tries) => {
       const tab = [...document.querySelectorAll('[role="tab"]')].find((t) => t.textContent.trim() === "Class");
       if (tab) tab.click();

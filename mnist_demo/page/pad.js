@@ -248,7 +248,7 @@ function clear() {
 // restart loses nothing, and the server holds them only while this page is open.
 const kept = store.createStore(store.browserStorage(window));
 $(".pad-storage").textContent = kept.available()
-  ? "Your digits and trained weights are kept in this browser only. Delete all (Your digits tab) removes the digits; clearing this site's data removes everything."
+  ? "Your digits and trained weights are kept in this browser only (in a class, a digit you keep also goes to the class, without your name). Delete all (Your digits tab) removes the digits; clearing this site's data removes everything."
   : "This browser keeps nothing for this page (private browsing, or the app shown inside another site): your digits last until you close this tab.";
 if (window.self !== window.top) { // inside another site's page (a Space on the Hub): its storage is partitioned
   const own = document.createElement("a");
