@@ -14,8 +14,7 @@ so a reloaded join link is the same student); holds its heartbeat open; keeps a 
 pad does: its outbox sends the entry ({id made on the device, label, 784 bytes in base64, the
 models' answers, the stored seat}) to the pad's server function ``send_to_class`` (a plain POST to
 /gradio_api/component_server, outside the queue), beside the pad's "keep" event (the student's own
-collection); ticks the
-student timer at the period /config gives it. When the server is gone it polls
+collection); ticks the student timer at the period /config gives it. When the server is gone it polls
 /gradio_api/app_id every 2 s and reloads, as Gradio's page does, and restores what it kept. The
 wall is a page opened with params {"wall": TOKEN} whose timer ticks.
 
