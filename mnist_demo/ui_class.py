@@ -238,7 +238,7 @@ def leave(seat: ClassSeat, classroom: Classroom | None = None) -> None:
     seat.model_version, seat.models, seat.model_page, seat.chosen = 0, {}, {}, []
 
 
-def restore_seat(classroom: Classroom, seat: ClassSeat, stored: dict) -> str:
+def restore_seat(classroom: Classroom, seat: ClassSeat, stored: dict) -> None:
     """This browser's class, from what the page keeps (a reload, a restarted server, or a session
     the server forgot): joined again if it is still a member; else the reason, kept for its line."""
     code, student, state = (str(stored.get(k) or "") for k in ("code", "student", "state"))
@@ -249,14 +249,13 @@ def restore_seat(classroom: Classroom, seat: ClassSeat, stored: dict) -> str:
                 leave(seat)
                 seat.code, seat.student = code, student
             seat.chosen = [n for n in MODEL_NAMES if n in chosen]
-            return ""
+            return
         leave(seat)
         seat.refusal = (normalize_code(code), "removed" if classroom.summary(code) else "ended")
-        return ""
+        return
     if code and state in REFUSALS:
         leave(seat)
         seat.refusal = (normalize_code(code), state)
-    return ""
 
 
 def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, evt: gr.EventData,

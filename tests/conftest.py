@@ -34,6 +34,20 @@ def shipped_weights_dir():
     return REPO / "weights"
 
 
+# The Class tab's components as the class handlers read them, each named after itself, so that a
+# test reads a handler's outputs by name (tests/test_ui_class.py, tests/test_class_controls.py).
+CLASS_PAGE = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
+              "teacher_card", "lock", "teacher_drawings", "teacher_timer", "exported", "wall", "wall_timer", "pad",
+              "confirm")
+
+
+@pytest.fixture
+def page():
+    from mnist_demo.ui_class import ClassPage
+
+    return ClassPage(**{n: n for n in CLASS_PAGE}, choices=["choice-linear", "choice-cnn"])
+
+
 # Under `pytest -n 2` (as .ci/run runs it) the controller starts the app as it begins, so that the
 # server's start overlaps the workers' collection; the worker that uses it finds it here.
 SHARED_APP_URL = "MNIST_TESTS_SHARED_APP_URL"

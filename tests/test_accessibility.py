@@ -44,7 +44,7 @@ def serious_violations(page) -> list[str]:
     return found
 
 
-LONG = pytest.mark.long  # every CI run checks the light theme; `--full` the dark one and a phone too
+LONG = pytest.mark.long  # the dark theme and a phone: the journeys marked long, which every CI run runs too
 
 
 @pytest.mark.parametrize("mode, context", [("light", dict(DESKTOP, color_scheme="light")),

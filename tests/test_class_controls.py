@@ -13,7 +13,6 @@ import pytest
 from mnist_demo.classroom import DB_NAME, SCHEMA, SCHEMA_VERSION, ClassError, ClassLimits, Classroom
 from mnist_demo.session import Session
 from mnist_demo.ui_class import (
-    ClassPage,
     ValidationScores,
     class_model_summary,
     class_progress,
@@ -28,15 +27,7 @@ from mnist_demo.ui_class import (
     wall_cell,
 )
 
-NAMES = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
-         "teacher_card", "lock", "teacher_drawings", "teacher_timer", "wall", "wall_timer", "pad", "confirm",
-         "exported")
 FREE = ClassLimits(keeps_per_second=1e9, keep_burst=10**9)
-
-
-@pytest.fixture
-def page():
-    return ClassPage(**{n: n for n in NAMES}, choices=["choice-linear", "choice-cnn"])
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.browser  # drives Chromium
 PIXEL_TOLERANCE = 1e-4
 # Samples: the Node parity tests (test_page_parity.py) hold every pixel of the page's recipe to
 # Python's on hundreds of digits; these show the real path (mouse, canvas, pad.js) agrees with them.
-# Every CI run draws 4; `--full` draws 24, enough to hold the accuracy to a bar as well.
+# Every CI run draws 4 and then 24, enough to hold the accuracy to a bar as well.
 SAMPLE, SWEEP = 4, 24
 
 

@@ -15,7 +15,6 @@ from mnist_demo.inference import Predictor
 from mnist_demo.page_assets import CLASS, MINE, SHIPPED, page_weights
 from mnist_demo.session import Session
 from mnist_demo.ui_class import (
-    ClassPage,
     ValidationScores,
     base_url,
     bind,
@@ -31,15 +30,6 @@ from mnist_demo.ui_class import (
     use_class_model,
 )
 from mnist_demo.weights import weights_to_bytes
-
-NAMES = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
-         "teacher_card", "lock", "teacher_drawings", "teacher_timer", "app_view", "wall_view", "wall", "wall_timer",
-         "tabs", "pad", "confirm", "exported")
-
-
-@pytest.fixture
-def page():
-    return ClassPage(**{n: n for n in NAMES}, choices=["choice-linear", "choice-cnn"])
 
 
 @pytest.fixture
