@@ -55,7 +55,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from mnist_demo.classroom import Classroom
+from mnist_demo.classes.store import Classroom
 from tests.app_launcher import REPO, free_port, launch
 
 API = "gradio_api"

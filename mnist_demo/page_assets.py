@@ -25,7 +25,7 @@ PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.j
                 "class_line.js")
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
 MINE = "my trained weights"  # the visitor's choice of their own weights
-CLASS = "our class's model"  # a class member's choice of the model their class trained (ui_class.py)
+CLASS = "our class's model"  # a class member's choice of the model their class trained (classes/student.py)
 # What an answer card says of whose weights answer, by source.
 SOURCE_NOTES = {SHIPPED: "", MINE: "· your weights", CLASS: "· your class's model"}
 

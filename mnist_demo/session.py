@@ -18,7 +18,7 @@ from .collection import Collection
 
 @dataclass
 class ClassSeat:
-    """This page's place in a class (ui_class.py): a student's, a teacher's or a wall's. The
+    """This page's place in a class (the classes package): a student's, a teacher's or a wall's. The
     class itself is in the classroom's database; this holds only what names it, and the class
     model this page has loaded."""
     code: str | None = None  # the class this page joined, as a student

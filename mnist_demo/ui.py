@@ -9,7 +9,9 @@ import os
 
 import gradio as gr
 
-from .classroom import Classroom, limits_from
+from .classes.store import Classroom, limits_from
+from .classes.student import class_keep_function
+from .classes.tab import class_tab, seat_store, wall_view, wire_class
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
 from .limits import app_kwargs
@@ -18,7 +20,6 @@ from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
 from .settings import Settings, from_env
-from .ui_class import class_keep_function, class_tab, seat_store, wall_view, wire_class
 from .ui_digits import digits_tab
 from .ui_draw import draw_tab
 from .ui_inside import inside_tab

@@ -276,7 +276,7 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
     # A tap sends back one line, not the whole gallery (1.1 MB at the cap): a phone in a class
     # keeps digit after digit, and the gallery is drawn when its tab is shown. Every tap counts, even
     # while the last one's answer is on its way (Gradio's default drops it). What goes to a class
-    # goes through the pad's outbox instead (ui_class.send_to_class).
+    # goes through the pad's outbox instead (classes/student.send_to_class).
     draw.pad.keep(keep, session, draw.summary, trigger_mode="multiple", **quiet)
     draw.pad.restore(restore, session, draw.summary, **quiet).then(
         functools.partial(use_restored, draw.shipped_page), session, [draw.pad, *draw.choices], **quiet)

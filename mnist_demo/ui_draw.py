@@ -111,7 +111,7 @@ def send_trained(shipped_page: dict, session, *choices):
 
 
 def weights_options(seat) -> list[str]:
-    """The weights choices: "our class's model" while this page has one (ui_class.py)."""
+    """The weights choices: "our class's model" while this page has one (classes/student.py)."""
     return [SHIPPED, MINE, CLASS] if seat.models else [SHIPPED, MINE]
 
 
@@ -163,7 +163,7 @@ class DrawTab(NamedTuple):
 
 def draw_tab(predictor: Predictor, session: gr.State, send_to_class) -> DrawTab:
     """``send_to_class``: the class's hook, the server function through which the pad's outbox sends
-    what a student keeps to their class (ui_class.class_keep_function)."""
+    what a student keeps to their class (classes/student.class_keep_function)."""
     shipped_page = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
     reader = functools.partial(read_digit, predictor)
     reader.__name__ = read_digit.__name__  # the page calls it by this name: server.read_digit

@@ -35,7 +35,7 @@ def shipped_weights_dir():
 
 
 # The Class tab's components as the class handlers read them, each named after itself, so that a
-# test reads a handler's outputs by name (tests/test_ui_class.py, tests/test_class_controls.py).
+# test reads a handler's outputs by name (tests/test_class_pages.py, tests/test_class_controls.py).
 CLASS_PAGE = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
               "teacher_card", "lock", "teacher_drawings", "teacher_timer", "exported", "wall", "wall_timer", "pad",
               "confirm")
@@ -43,7 +43,7 @@ CLASS_PAGE = ("status", "join_box", "leave", "code", "student_timer", "stored", 
 
 @pytest.fixture
 def page():
-    from mnist_demo.ui_class import ClassPage
+    from mnist_demo.classes.tab import ClassPage
 
     return ClassPage(**{n: n for n in CLASS_PAGE}, choices=["choice-linear", "choice-cnn"])
 

@@ -10,22 +10,19 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from mnist_demo.classroom import DB_NAME, SCHEMA, SCHEMA_VERSION, ClassError, ClassLimits, Classroom
-from mnist_demo.session import Session
-from mnist_demo.ui_class import (
-    ValidationScores,
-    class_model_summary,
-    class_progress,
+from mnist_demo.classes.store import DB_NAME, SCHEMA, SCHEMA_VERSION, ClassError, ClassLimits, Classroom
+from mnist_demo.classes.tab import open_page
+from mnist_demo.classes.teacher import (
     new_teacher_link,
-    open_page,
     pause_wall,
     refresh_drawings,
-    refresh_wall,
     resume_wall,
     show_held,
     start_class,
-    wall_cell,
 )
+from mnist_demo.classes.training import class_model_summary, class_progress
+from mnist_demo.classes.wall import ValidationScores, refresh_wall, wall_cell
+from mnist_demo.session import Session
 
 FREE = ClassLimits(keeps_per_second=1e9, keep_burst=10**9)
 
@@ -221,16 +218,16 @@ def test_the_class_training_never_sends_anyone_to_my_trained_weights():
 def test_no_teacher_text_gives_the_wrong_advice():
     import inspect
 
-    from mnist_demo import ui_class
+    from mnist_demo.classes import teacher, training
 
-    for fn in (ui_class.train_class, ui_class.publish, ui_class.class_model_summary, ui_class.teacher_links):
+    for fn in (training.train_class, training.publish, training.class_model_summary, teacher.teacher_links):
         assert "my trained weights" not in inspect.getsource(fn)
 
 
 def test_the_class_curves_have_short_names_each_with_its_own_colour():
     import pandas as pd
 
-    from mnist_demo.ui_class import CLASS_ACC_COLOURS, best_held, class_curves
+    from mnist_demo.classes.training import CLASS_ACC_COLOURS, best_held, class_curves
 
     frame = pd.DataFrame({"epoch": [0, 1, 1], "accuracy": [80.0, 100.0, np.nan],
                           "model": ["Linear · your held-out digits"] * 2 + ["CNN"]})

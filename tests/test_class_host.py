@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_demo.class_host import main, parser
-from mnist_demo.classroom import DAY, DB_NAME, Classroom
+from mnist_demo.classes.host import main, parser
+from mnist_demo.classes.store import DAY, DB_NAME, Classroom
 
 REPO = Path(__file__).resolve().parents[1]
 

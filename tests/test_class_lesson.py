@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from mnist_demo.classroom import Classroom
+from mnist_demo.classes.store import Classroom
 from tests.app_launcher import free_port, launch
 from tests.pad_driver import DESKTOP, DIGITS, PHONE, TABLET, draw, screenshot, touch_draw
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from mnist_demo.classroom import Classroom
+from mnist_demo.classes.store import Classroom
 from tests.app_launcher import launch
 from tests.test_accessibility import serious_violations
 

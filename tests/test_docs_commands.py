@@ -260,7 +260,7 @@ def placeholders(mnist, tmp_path_factory) -> dict[str, str]:
     """Real files and a real data folder for the docs' placeholders: 40 digits exported as the Your
     digits tab exports them (the IDX pair and the zip of PNGs), and a class with 40 drawings in a
     classroom database, exported as the Class tab does (the same writers, on the class's digits)."""
-    from mnist_demo.classroom import Classroom, to_digits
+    from mnist_demo.classes.store import Classroom, to_digits
     from mnist_demo.collection import Digits
     from mnist_demo.digit_files import write_idx_pair, write_png_zip
 

@@ -23,8 +23,9 @@ def module_name(path: Path) -> str:
 
 
 def sources() -> dict[str, ast.Module]:
+    """Every module of the packages, subpackages (``mnist_demo.classes``) included."""
     return {module_name(p): ast.parse(p.read_text(), str(p)) for package in PACKAGES
-            for p in sorted((REPO / package).glob("*.py"))}
+            for p in sorted((REPO / package).rglob("*.py"))}
 
 
 def runs_as_main(tree: ast.Module) -> bool:
@@ -65,6 +66,27 @@ def test_no_module_imports_an_entry_point():
     wrong = {f"{name} imports {target}" for name, tree in trees.items() for target in imported(name, tree) & entry}
     assert not wrong, "an entry point is imported (move what is shared into a module of its own): " + \
         "; ".join(sorted(wrong))
+
+
+def test_no_import_circle():
+    """No module imports one that imports it back, however far round: each file can be read, and
+    loaded, after the ones it names. (A package's ``__init__`` goes by the package's name.)"""
+    trees = {name.removesuffix(".__init__"): (name, tree) for name, tree in sources().items()}
+    graph = {m: {t for t in imported(name, tree) if t in trees and t != m} for m, (name, tree) in trees.items()}
+    done, path = set(), []
+
+    def visit(m):
+        if m in path:
+            raise AssertionError("an import circle: " + " -> ".join([*path[path.index(m):], m]))
+        if m not in done:
+            path.append(m)
+            for target in sorted(graph[m]):
+                visit(target)
+            path.pop()
+            done.add(m)
+
+    for m in sorted(graph):
+        visit(m)
 
 
 def test_the_check_sees_an_import_of_an_entry_point():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mnist_demo.classroom import ClassLimits, limits_from
+from mnist_demo.classes.store import ClassLimits, limits_from
 from mnist_demo.data import PROJECT
 from mnist_demo.presets import setting_of
 from mnist_demo.settings import from_env

@@ -12,7 +12,7 @@
 })(typeof self !== "undefined" ? self : this, function () {
   "use strict";
 
-  /** ABC123 as "ABC 123", as the server writes it (class_wall.spaced). */
+  /** ABC123 as "ABC 123", as the server writes it (classes/views.spaced). */
   function spaced(code) {
     return code.length > 4 ? `${code.slice(0, 3)} ${code.slice(3)}` : code;
   }

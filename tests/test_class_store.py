@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from mnist_demo.classroom import (
+from mnist_demo.classes.store import (
     CODE_LENGTH,
     DAY,
     DB_NAME,
@@ -445,9 +445,10 @@ def test_a_bad_model_is_refused_and_the_published_one_stays(room, models, notes)
 
 
 def test_the_model_names_and_size_cap_are_the_apps():
-    from mnist_demo import classroom, models, weights
+    from mnist_demo import models, weights
+    from mnist_demo.classes import store
 
-    assert classroom.MODEL_NAMES == tuple(models.MODEL_NAMES) and classroom.MAX_MODEL_BYTES == weights.MAX_BYTES
+    assert store.MODEL_NAMES == tuple(models.MODEL_NAMES) and store.MAX_MODEL_BYTES == weights.MAX_BYTES
 
 
 # ---------------------------------------------------------------------------- the file
@@ -467,7 +468,7 @@ def test_the_file_is_in_wal_mode_with_its_schema_version(tmp_path):
 
 WRITER = """
 import sys
-from mnist_demo.classroom import ClassLimits, Classroom
+from mnist_demo.classes.store import ClassLimits, Classroom
 room = Classroom(sys.argv[1], ClassLimits(max_drawings=10**7, keeps_per_second=1e9, keep_burst=10**9))
 code = room.create_class().code
 student = room.join(code, "here")

@@ -5,7 +5,7 @@ docs/classes.md describes the design, the schema and the limits.
 
 Everything goes through one ``Classroom``. Each write is one transaction whose checks (is the class
 live, is the student in it, is there room) and change cannot be split, neither by another of
-Gradio's threads nor by the host's CLI (``class_host.py``) writing from another process.
+Gradio's threads nor by the host's CLI (``host.py``) writing from another process.
 
 The class's secrets are its teacher token (the way back to the controls) and its wall token (the
 projector's page). The join code is not a secret: it is read aloud, so guessing it is rate-limited
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .collection import MAX_ID, PIXELS, Digits
+from ..collection import MAX_ID, PIXELS, Digits
 
 # No look-alikes on a projector or a phone (0/O, 1/I/L, 2/Z, 5/S, 8/B, 6/G): 24 symbols, so a code
 # of 6 is one of 191 million, and guessing a live class's takes millions of tries.

@@ -10,25 +10,16 @@ import gradio as gr
 import pytest
 
 from mnist_demo import lan
-from mnist_demo.classroom import Classroom
+from mnist_demo.classes.addresses import base_url
+from mnist_demo.classes.store import Classroom
+from mnist_demo.classes.student import check_class_model, join_typed, leave_class, send_to_class, use_class_model
+from mnist_demo.classes.tab import bind, open_page
+from mnist_demo.classes.teacher import remove_one, start_class
+from mnist_demo.classes.training import publish
+from mnist_demo.classes.wall import ValidationScores, refresh_wall
 from mnist_demo.inference import Predictor
 from mnist_demo.page_assets import CLASS, MINE, SHIPPED, page_weights
 from mnist_demo.session import Session
-from mnist_demo.ui_class import (
-    ValidationScores,
-    base_url,
-    bind,
-    check_class_model,
-    join_typed,
-    leave_class,
-    open_page,
-    publish,
-    refresh_wall,
-    remove_one,
-    send_to_class,
-    start_class,
-    use_class_model,
-)
 from mnist_demo.weights import weights_to_bytes
 
 
@@ -138,7 +129,7 @@ def test_a_bad_keep_is_refused_with_a_sentence_and_stores_nothing(classroom, pag
 
 
 def test_each_answer_says_whether_to_retry_or_give_up(tmp_path, page, predictor):
-    from mnist_demo.classroom import ClassLimits
+    from mnist_demo.classes.store import ClassLimits
 
     with Classroom(tmp_path, ClassLimits(keep_burst=1, keeps_per_second=0.001, max_drawings=2)) as classroom:
         code = classroom.create_class().code
@@ -218,7 +209,7 @@ def test_a_student_in_a_class_who_opens_a_closed_classs_link_stays_in_their_own(
 
 
 def test_a_full_class_says_full_not_locked(tmp_path, page):
-    from mnist_demo.classroom import ClassLimits
+    from mnist_demo.classes.store import ClassLimits
 
     with Classroom(tmp_path, ClassLimits(max_students=1)) as classroom:
         code = classroom.create_class().code
@@ -359,24 +350,24 @@ def test_without_a_class_model_one_tap_says_so(classroom, page):
 def test_the_class_training_keeps_within_the_hosts_caps(classroom, page, predictor, monkeypatch):
     import dataclasses
 
-    from mnist_demo import ui_class
+    from mnist_demo.classes import training
     from mnist_demo.settings import from_env
 
     asked = []
-    monkeypatch.setattr(ui_class, "training_stream", lambda req, *rest: asked.append(req.config) or iter(()))
+    monkeypatch.setattr(training, "training_stream", lambda req, *rest: asked.append(req.config) or iter(()))
     teacher = Session()
     start_class(classroom, page, teacher, request())
     student = joined(classroom, page, teacher.seat.teaching)
     for i in range(8):
         send_to_class(classroom, predictor, kept(student, i, label=i % 4, said={"linear": 0, "cnn": 0}))
     settings = dataclasses.replace(from_env({}), max_digits=1000, max_epochs=2)
-    list(ui_class.train_class(classroom, settings, predictor.models, teacher))
+    list(training.train_class(classroom, settings, predictor.models, teacher))
     (cfg,) = asked
     assert cfg.limit == 1000 and cfg.epochs == 2
 
 
 def test_the_teacher_is_warned_when_phones_cannot_open_the_join_link(classroom, page):
-    from mnist_demo.ui_class import loopback_warning
+    from mnist_demo.classes.teacher import loopback_warning
 
     assert "Phones cannot open this link" in loopback_warning("http://127.0.0.1:7860/")
     assert "--host 0.0.0.0" in loopback_warning("http://localhost:7861/")

@@ -1,4 +1,4 @@
-"""The class's HTML (class_wall.py): the page contract the wall's tests and scripts read, figures
+"""The class's HTML (classes/views.py): the page contract the wall's tests and scripts read, figures
 that match a count by hand, and nothing secret in what a projector shows."""
 
 import re
@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from mnist_demo.class_wall import cell_html, qr_svg, teacher_drawings_html, wall_html
-from mnist_demo.classroom import Drawing
+from mnist_demo.classes.store import Drawing
+from mnist_demo.classes.views import cell_html, qr_svg, teacher_drawings_html, wall_html
 
 JOIN = "http://192.168.1.20:7860/?class=ACD479"
 
@@ -79,7 +79,7 @@ def test_the_qr_code_is_an_inline_svg_of_the_link():
 
 
 def test_the_qr_code_scales_whole_with_its_quiet_zone():
-    from mnist_demo.class_wall import QR_QUIET
+    from mnist_demo.classes.views import QR_QUIET
 
     svg = qr_svg(JOIN)
     size = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1))
@@ -89,7 +89,7 @@ def test_the_qr_code_scales_whole_with_its_quiet_zone():
 
 
 def test_bars_are_to_scale_a_3_and_a_4_differ():
-    from mnist_demo.class_wall import MIN_BAR, bar_heights, counts_html
+    from mnist_demo.classes.views import MIN_BAR, bar_heights, counts_html
 
     heights = bar_heights([3, 4, 0, 1, 2, 100])
     assert heights[2] == 0 and heights[5] == 100 and heights[3] > MIN_BAR > 0
@@ -101,7 +101,7 @@ def test_bars_are_to_scale_a_3_and_a_4_differ():
 
 
 def test_the_class_models_note_shows_only_fractions_and_never_crashes():
-    from mnist_demo.class_wall import class_model_note
+    from mnist_demo.classes.views import class_model_note
 
     good = {"held_before": "0.8", "held_after": "0.8333", "valid_before": "0.9312", "valid_after": "0.9288"}
     note = class_model_note({"linear": good})

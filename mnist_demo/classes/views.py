@@ -17,10 +17,10 @@ from collections import Counter
 import numpy as np
 import segno
 
-from .evaluation import confusion_matrix, per_class_accuracy
-from .models import MODEL_NAMES, MODEL_TITLES
-from .page_assets import thumbnail
-from .ui_evaluation import confusion_table
+from ..evaluation import confusion_matrix, per_class_accuracy
+from ..models import MODEL_NAMES, MODEL_TITLES
+from ..page_assets import thumbnail
+from ..ui_evaluation import confusion_table
 
 NEWEST_ON_WALL = 40  # drawings shown as they arrive: a few rows on a projector, a lesson's first round
 TEACHER_SHOWN = 300  # the newest drawings the teacher can remove one by one

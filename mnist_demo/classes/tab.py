@@ -1,0 +1,262 @@
+"""The Class tab's layout and wiring: its components, what they show for a page's seat
+(``ClassPage``), the page's opening, and each control bound to its handler.
+
+Three kinds of page, told apart by the address they were opened with:
+- ``?class=CODE``: a student's join link (or the code typed in this tab), student.py;
+- ``?teach=TOKEN``: the teacher's private link, the way back to the controls, teacher.py;
+- ``?wall=TOKEN``: the projector wall, which only shows (its token grants nothing else), wall.py.
+
+Everything a class owns is in the classroom's SQLite database (store.py); a page holds only its
+``ClassSeat`` (session.py) and, in the browser, which class it is in (page/class_seat.js, in
+localStorage), so a reload or a restarted server finds its class again. The HTML is drawn by views.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import gradio as gr
+
+from ..inference import Predictor
+from ..inputs import event_fields
+from ..page_assets import page_file
+from ..session import ClassSeat, Session
+from ..settings import Settings
+from ..ui_draw import DrawTab
+from ..ui_train import LOSS_COLOURS
+from .addresses import base_url
+from .store import Classroom
+from .student import (
+    STUDENT_SECONDS,
+    check_class_model,
+    join_typed,
+    leave_class,
+    open_student,
+    stored_seat,
+    student_text,
+    use_class_model,
+)
+from .teacher import (
+    TEACHER_SECONDS,
+    ask_end,
+    end_class,
+    export_class,
+    is_locked,
+    new_teacher_link,
+    pause_wall,
+    refresh_drawings,
+    remove_one,
+    reopen,
+    resume_wall,
+    show_held,
+    start_class,
+    teacher_links,
+    teacher_list,
+    toggle_lock,
+)
+from .training import CLASS_ACC_COLOURS, publish, stop_class_training, train_class
+from .wall import WALL_SECONDS, ValidationScores, open_wall, refresh_wall, wall_cell
+
+
+class ClassPage:
+    """The components the class handlers update, named once; ``views`` fills them from a seat."""
+
+    def __init__(self, **components):
+        self.__dict__.update(components)
+
+    def student_outputs(self) -> list:
+        """What a student's page shows of the class: the Class tab's text and controls, the seat the
+        browser keeps (the pad's class line is drawn from it), and the pad's models and choices."""
+        return [self.status, self.join_box, self.leave, self.code, self.student_timer, self.stored,
+                self.pad, *self.choices]
+
+    def outputs(self) -> list:
+        """Never the columns or tabs that hold the pad: an update to one of those mounts the pad
+        again, losing a drawing under way. A wall page hides the app with CSS instead, and a
+        teacher's link opens the Class tab from the page (page/class_seat.js)."""
+        return [*self.student_outputs(), self.start, self.teacher_view, self.teacher_card, self.lock,
+                self.teacher_drawings, self.teacher_timer, self.exported, self.wall, self.wall_timer]
+
+    def student_views(self, seat: ClassSeat, classroom: Classroom, note: str = "") -> dict:
+        joined = bool(seat.code)
+        return {
+            self.status: student_text(seat, note),
+            self.join_box: gr.Group(visible=not joined and not seat.teaching),
+            self.leave: gr.Button(visible=joined),
+            # A code box left holding the last code would make typing it again a malformed code.
+            self.code: gr.Textbox(value="") if joined else gr.skip(),
+            self.student_timer: gr.Timer(active=joined),
+            self.stored: gr.HTML(seat=stored_seat(seat, classroom)),
+        }
+
+    def views(self, seat: ClassSeat, classroom: Classroom, note: str = "") -> dict:
+        teaching, walling = seat.teaching, seat.wall is not None
+        out = self.student_views(seat, classroom, note) | {
+            self.start: gr.Button(visible=not teaching),
+            self.teacher_view: gr.Column(visible=bool(teaching)),
+            self.teacher_timer: gr.Timer(active=bool(teaching)),
+            self.wall_timer: gr.Timer(active=True) if walling else gr.skip(),
+        }
+        if teaching:
+            seat.seen = -1  # the next tick redraws the drawings
+            out[self.teacher_card] = teacher_links(seat, classroom)
+            out[self.lock] = gr.Button("Unlock joining" if is_locked(classroom, teaching) else "Lock joining")
+            out[self.teacher_drawings] = teacher_list(classroom, teaching)
+        else:
+            out |= {self.teacher_card: gr.skip(), self.lock: gr.skip(), self.teacher_drawings: gr.skip()}
+        out[self.wall] = gr.skip() if not walling or seat.seen != -1 else \
+            '<div class="class-wall loading"><h2>Opening the wall…</h2></div>'
+        return out
+
+
+def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, evt: gr.EventData,
+              request: gr.Request):
+    """The page opened (page/class_seat.js sends its address's parameters and the class this
+    browser kept): a wall, a teacher's link, a join link, or the class this browser was in."""
+    seat = session.seat
+    seat.base_url = base_url(request)
+    data = event_fields(evt)
+    params = data.get("params") if isinstance(data.get("params"), dict) else {}
+    stored = data.get("stored") if isinstance(data.get("stored"), dict) else {}
+    if not any(params.get(k) for k in ("wall", "teach", "class")) and not (stored.get("code") or
+                                                                           stored.get("teacher")):
+        return dict.fromkeys(page.outputs(), gr.skip())  # not in a class: nothing to change
+    if params.get("wall"):
+        return open_wall(classroom, page, seat, str(params["wall"]))
+    teacher = params.get("teach") or stored.get("teacher")
+    note = reopen(classroom, seat, str(teacher), bool(params.get("teach"))) if teacher else ""
+    return open_student(classroom, page, shipped_page, session, params, stored, request, note)
+
+
+def bind(fn, *bound):
+    """``functools.partial(fn, *bound)`` as Gradio can read it: Gradio finds the ``gr.Request``
+    and ``gr.EventData`` it must pass by the handler's own annotations, which a partial hides."""
+    @functools.wraps(fn)
+    def handler(*args):
+        return fn(*bound, *args)
+    signature = inspect.signature(fn)
+    handler.__signature__ = signature.replace(parameters=list(signature.parameters.values())[len(bound):])
+    return handler
+
+
+def class_tab() -> dict:
+    """Lay out the Class tab (called inside ``gr.Tab``). Returns its components, for
+    ``wire_class`` to wire once the whole page exists."""
+    c = {}
+    gr.Markdown("Draw together: a teacher starts a class, everyone joins with its code, and every digit you keep "
+                "also goes to the class's wall, without names. Then the class trains its own model.")
+    c["status"] = gr.Markdown(elem_id="class-status")
+    with gr.Group(visible=True) as c["join_box"]:
+        with gr.Row():
+            c["code"] = gr.Textbox(label="Class code", placeholder="e.g. ACD 479", max_length=16, scale=3,
+                                   elem_id="class-code")
+            c["join"] = gr.Button("Join", variant="primary", scale=1, elem_id="class-join")
+    c["leave"] = gr.Button("Leave the class", visible=False, elem_id="class-leave", size="sm")
+    gr.Markdown("### Teach a class")
+    c["start"] = gr.Button("Start a class", elem_id="class-start")
+    with gr.Column(visible=False) as c["teacher_view"]:
+        c["teacher_card"] = gr.HTML(elem_id="class-teacher", apply_default_css=False)
+        with gr.Row():
+            c["lock"] = gr.Button("Lock joining", elem_id="class-lock", size="sm")
+            c["export"] = gr.Button("Export the drawings", elem_id="class-export", size="sm")
+            c["new_teacher"] = gr.Button("New teacher link", elem_id="class-new-teacher-link", size="sm")
+            c["ask_end"] = gr.Button("End the class…", variant="stop", elem_id="class-ask-end", size="sm")
+        with gr.Row():  # the projector: new drawings wait for the teacher while it is paused
+            c["pause"] = gr.Button("Pause the wall", elem_id="class-pause", size="sm")
+            c["show_held"] = gr.Button("Show the held drawings", elem_id="class-show-held", size="sm")
+            c["resume"] = gr.Button("Resume the wall", elem_id="class-resume", size="sm")
+        c["exported"] = gr.File(label="The class's drawings: MNIST's IDX pair and a zip of PNGs",
+                                file_count="multiple", interactive=False, visible=False, elem_id="class-exported")
+        with gr.Column(visible=False) as c["confirm"]:
+            c["confirm_text"] = gr.Markdown()
+            with gr.Row():
+                c["end"] = gr.Button("End it and delete everything", variant="stop", elem_id="class-end")
+                c["cancel_end"] = gr.Button("Cancel", elem_id="class-cancel-end")
+        gr.Markdown("#### The class's own model")
+        with gr.Row():
+            c["train"] = gr.Button("Train on our class", variant="primary", elem_id="class-train")
+            c["stop"] = gr.Button("Stop", elem_id="class-stop")
+            c["publish"] = gr.Button("Give it to the class", visible=False, variant="primary", elem_id="class-publish")
+        c["progress"] = gr.Markdown(elem_id="class-progress")
+        with gr.Row():  # the Train tab's colours, each model its own; CSS lets the legends show (app.css)
+            c["loss"] = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss", height=220,
+                                    elem_id="class-loss-plot", color_map=LOSS_COLOURS)
+            c["acc"] = gr.LinePlot(x="epoch", y="accuracy", color="model", label="Accuracy (%)", height=220,
+                                   elem_id="class-acc-plot", color_map=CLASS_ACC_COLOURS)
+        gr.Markdown("#### The class's drawings")
+        c["teacher_drawings"] = gr.HTML(elem_id="class-drawings", js_on_load=page_file("class_drawings.js"),
+                                        apply_default_css=False)
+        c["teacher_timer"] = gr.Timer(TEACHER_SECONDS, active=False)
+    return c
+
+
+def seat_store() -> gr.HTML:
+    """Which class this browser is in, kept in the browser (page/class_seat.js): nothing to see."""
+    return gr.HTML(None, elem_id="class-seat", js_on_load=page_file("class_seat.js"), apply_default_css=False,
+                   seat=None, container=False, padding=False)
+
+
+def wall_view() -> dict:
+    """The projector's page: the wall alone (shown instead of the app when opened with ?wall=);
+    and a student's clock, which must tick whichever tab is shown (a tab not shown yet has no
+    components in the page)."""
+    c = {"student_timer": gr.Timer(STUDENT_SECONDS, active=False)}
+    with gr.Column(elem_id="wall-column"):  # empty but on a wall's page (app.css hides the rest there)
+        c["wall"] = gr.HTML(None, elem_id="wall-view", js_on_load=page_file("confusion.js"), apply_default_css=False)
+        c["cell"] = gr.HTML(None, elem_id="wall-cell", apply_default_css=False)
+        c["wall_timer"] = gr.Timer(WALL_SECONDS, active=False)
+    return c
+
+
+def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
+               session: gr.State, stored: gr.HTML, draw: DrawTab, c: dict, w: dict) -> None:
+    page = ClassPage(status=c["status"], join_box=c["join_box"], leave=c["leave"], code=c["code"],
+                     student_timer=w["student_timer"], stored=stored, start=c["start"],
+                     teacher_view=c["teacher_view"], teacher_card=c["teacher_card"], lock=c["lock"],
+                     teacher_drawings=c["teacher_drawings"], teacher_timer=c["teacher_timer"],
+                     wall=w["wall"], wall_timer=w["wall_timer"], pad=draw.pad,
+                     choices=draw.choices, confirm=c["confirm"], exported=c["exported"])
+    views = page.outputs()
+    quiet = dict(api_visibility="private", show_progress="hidden")
+    fast = dict(quiet, concurrency_limit=None)  # cheap reads: no waiting behind one another
+    shipped = predictor.models
+
+    stored.open(bind(open_page, classroom, page, draw.shipped_page), session, views, **quiet)
+    for trigger in (c["join"].click, c["code"].submit):
+        trigger(bind(join_typed, classroom, page, draw.shipped_page), [session, c["code"]], views, **quiet)
+    # Leave, and the OK that puts away the line of a class that refused or dropped this page.
+    for trigger in (c["leave"].click, draw.pad.forget_class):
+        trigger(bind(leave_class, classroom, page, draw.shipped_page), session, views, **quiet)
+    draw.pad.use_class(bind(use_class_model, classroom, page, draw.shipped_page), session,
+                       [draw.pad, *draw.choices], **quiet)
+    # The clock, and the pad when a send was refused for good (taken out, ended): both tabs say so.
+    for trigger in (w["student_timer"].tick, draw.pad.class_changed):
+        trigger(bind(check_class_model, classroom, page, draw.shipped_page), [session, *draw.choices],
+                page.student_outputs(), **fast)
+
+    c["start"].click(bind(start_class, classroom, page), session, views, **quiet)
+    c["teacher_timer"].tick(bind(refresh_drawings, classroom), session, c["teacher_drawings"], **fast)
+    c["teacher_drawings"].remove(bind(remove_one, classroom), session, c["teacher_drawings"],
+                                 trigger_mode="multiple", **quiet)
+    c["lock"].click(bind(toggle_lock, classroom), session, c["lock"], **quiet)
+    c["new_teacher"].click(bind(new_teacher_link, classroom, page), session, views, **quiet)
+    c["pause"].click(bind(pause_wall, classroom), session, c["teacher_drawings"], **quiet)
+    c["show_held"].click(bind(show_held, classroom), session, c["teacher_drawings"], **quiet)
+    c["resume"].click(bind(resume_wall, classroom), session, c["teacher_drawings"], **quiet)
+    c["export"].click(bind(export_class, classroom), session, c["exported"], api_visibility="private")
+    c["ask_end"].click(bind(ask_end, classroom), session, [c["confirm"], c["confirm_text"]], **quiet)
+    c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)
+    c["end"].click(bind(end_class, classroom, page), session, views + [c["confirm"]], **quiet)
+
+    def train(session: Session, request: gr.Request):  # not a partial: Gradio reads its gr.Request
+        yield from train_class(classroom, settings, shipped, session, request)
+
+    c["train"].click(train, session, [c["loss"], c["acc"], c["progress"], c["publish"]], api_visibility="private",
+                     concurrency_limit=settings.max_trainings, concurrency_id="train", show_progress="minimal")
+    c["stop"].click(stop_class_training, session, None, queue=False, api_visibility="private")
+    c["publish"].click(bind(publish, classroom), session, c["progress"], **quiet)
+
+    scores = ValidationScores(shipped)
+    w["wall_timer"].tick(bind(refresh_wall, classroom, scores), session, [w["wall"], w["wall_timer"]], **fast)
+    w["wall"].cell(bind(wall_cell, classroom), session, w["cell"], trigger_mode="always_last", **quiet)

@@ -1,0 +1,195 @@
+"""The teacher's controls: start a class, the way back to them (the private teacher link, and a
+new one when it was seen), the join card and the wall's link, the drawings to moderate one by one
+or a student's all at once, joining locked, the projector paused (new drawings held back until
+shown), the drawings exported, and the class ended.
+
+Every control acts only while this page's teacher link still opens its class (``teacher_code``).
+The handlers update the page through the tab's ``ClassPage`` (tab.py), which they are given.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+
+import gradio as gr
+
+from ..collection import Digits
+from ..digit_files import write_idx_pair, write_png_zip
+from ..inputs import event_fields
+from ..session import ClassSeat, Session
+from .addresses import base_url, join_url
+from .store import Classroom, to_digits
+from .views import join_card, spaced, teacher_drawings_html
+
+TEACHER_SECONDS = 2.0  # the teacher's list of drawings
+
+
+def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
+    """The join card, the wall's link, and the teacher's private link folded away: a teacher's
+    screen is often mirrored on the projector, so the link shows only after *Show* (a <details>:
+    the link is in the page, with its href, but not drawn until then)."""
+    code = seat.teaching
+    teacher = f"{seat.base_url}?teach={seat.teacher_token}"
+    wall = f"{seat.base_url}?wall={classroom.wall_token(code)}"
+    return (f'<div class="teacher-card">{join_card(code, join_url(seat, code))}'
+            f'<p><a id="class-wall-link" href="{wall}" target="_blank" rel="noopener">Open the wall</a> '
+            f'on the projector: it shows the drawings and scores, and grants nothing else.</p>'
+            f'<details class="private" id="class-teacher-private"><summary>Show your private teacher link'
+            f'</summary><p>The way back to these controls from any device: <a id="class-teacher-link" '
+            f'href="{teacher}">{teacher}</a>. Do not project it; if it was seen, press <i>New teacher link</i>.'
+            f'</p></details>{loopback_warning(seat.base_url)}</div>')
+
+
+def loopback_warning(base: str) -> str:
+    """A join link that only this computer can open (the app serves itself alone): say so, and how
+    to serve the network, before thirty phones fail to open it."""
+    host = urllib.parse.urlsplit(base).hostname or ""
+    if host not in ("localhost", "127.0.0.1", "::1"):
+        return ""
+    return ('<p class="loopback-warning" role="alert"><b>Phones cannot open this link:</b> this computer serves '
+            'the app to itself only. Start it with <code>python app.py --host 0.0.0.0</code> and open the '
+            'address it prints, or host it on a Space (README, Hosting).</p>')
+
+
+def start_class(classroom: Classroom, page, session: Session, request: gr.Request):
+    seat = session.seat
+    seat.base_url = base_url(request)
+    new = classroom.create_class()
+    seat.teaching, seat.teacher_token = new.code, new.teacher_token
+    return page.views(seat, classroom) | {page.exported: gr.File(value=None, visible=False)}  # not the last class's
+
+
+def reopen(classroom: Classroom, seat: ClassSeat, token: str, from_link: bool) -> str:
+    """A page opened with the teacher's link (``?teach=TOKEN``), or by a browser that kept one: the
+    controls again, while the link still opens its class. The sentence to show, if any."""
+    seat.teaching = classroom.code_for_teacher(token)
+    seat.teacher_token = token if seat.teaching else None
+    if from_link and not seat.teaching:
+        return "⚠️ That teacher link's class has ended (or the link is wrong)."
+    return ""
+
+
+def teaching(classroom: Classroom, seat: ClassSeat) -> str | None:
+    """The class this page teaches, while the teacher link it came in with still opens it: a link
+    replaced (it was seen on the projector) takes the controls from every page that used it."""
+    if seat.teaching and classroom.code_for_teacher(seat.teacher_token or "") != seat.teaching:
+        seat.teaching = seat.teacher_token = None
+    return seat.teaching
+
+
+def teacher_code(classroom: Classroom, session: Session) -> str:
+    code = teaching(classroom, session.seat)
+    if not code:
+        raise gr.Error("This class has ended, or its teacher link was replaced: open the current one.")
+    return code
+
+
+def teacher_list(classroom: Classroom, code: str) -> str:
+    """The teacher's drawings, those the paused wall holds back marked so."""
+    return teacher_drawings_html(classroom.drawings(code), classroom.wall_paused(code))
+
+
+def refresh_drawings(classroom: Classroom, session: Session):
+    """The teacher's list, redrawn only when the class changed."""
+    seat = session.seat
+    if not teaching(classroom, seat):
+        return gr.skip()
+    version = classroom.version(seat.teaching)
+    if version == seat.seen:
+        return gr.skip()
+    seat.seen = version
+    return teacher_list(classroom, seat.teaching)
+
+
+def new_teacher_link(classroom: Classroom, page, session: Session):
+    """A new teacher link (the old one was seen): the old one opens nothing from now on. This
+    page keeps the class, and the browser stores the new link (hidden until *Show*, as before)."""
+    code = teacher_code(classroom, session)
+    session.seat.teacher_token = classroom.new_teacher_token(code)
+    return page.views(session.seat, classroom, "A new private teacher link replaces the old one, which opens "
+                                               "nothing now.")
+
+
+def pause_wall(classroom: Classroom, session: Session):
+    """New drawings wait for the teacher before the wall shows them."""
+    code = teacher_code(classroom, session)
+    classroom.pause_wall(code)
+    session.seat.seen = classroom.version(code)
+    return teacher_list(classroom, code)
+
+
+def let_through(classroom: Classroom, session: Session, resume: bool) -> str:
+    code = teacher_code(classroom, session)
+    classroom.show_held(code, resume=resume)
+    session.seat.seen = classroom.version(code)
+    return teacher_list(classroom, code)
+
+
+def show_held(classroom: Classroom, session: Session):
+    """The held drawings go to the wall; the next ones are held again."""
+    return let_through(classroom, session, False)
+
+
+def resume_wall(classroom: Classroom, session: Session):
+    """The held drawings go to the wall, and every new one again."""
+    return let_through(classroom, session, True)
+
+
+def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):
+    code, data = teacher_code(classroom, session), event_fields(evt)
+    drawing_id = data.get("id")
+    if type(drawing_id) is not int:
+        raise gr.Error("Which drawing? Reload the page and try again.")
+    if data.get("whose"):
+        student = classroom.student_of(code, drawing_id)
+        removed = classroom.remove_student(code, student) if student else 0
+        gr.Info(f"Removed {removed} drawing{'s' * (removed != 1)} of that student, and took them out of the class.")
+    else:
+        classroom.remove_drawing(code, drawing_id)
+    session.seat.seen = classroom.version(code)
+    return teacher_list(classroom, code)
+
+
+def toggle_lock(classroom: Classroom, session: Session):
+    code = teacher_code(classroom, session)
+    locked = not is_locked(classroom, code)
+    classroom.set_locked(code, locked)
+    return gr.Button("Unlock joining" if locked else "Lock joining")
+
+
+def is_locked(classroom: Classroom, code: str) -> bool:
+    summary = classroom.summary(code)
+    return bool(summary and summary.locked)
+
+
+def class_digits(classroom: Classroom, code: str) -> Digits:
+    return to_digits(classroom.drawings(code))
+
+
+def export_class(classroom: Classroom, session: Session):
+    """The class's drawings as the Your digits tab writes them: MNIST's IDX pair and a zip of PNGs."""
+    code = teacher_code(classroom, session)
+    digits = class_digits(classroom, code)
+    if not len(digits):
+        raise gr.Error("The class has no drawings to export yet.", title="Nothing to export")
+    folder = session.new_downloads("class")
+    stem = time.strftime(f"class-{code}-%Y%m%d-%H%M%S")
+    images, labels = write_idx_pair(digits, folder, stem)
+    return gr.File([str(images), str(labels), str(write_png_zip(digits, f"{folder}/{stem}-png.zip"))], visible=True)
+
+
+def ask_end(classroom: Classroom, session: Session):
+    code = teacher_code(classroom, session)
+    n = classroom.count(code)
+    return gr.Column(visible=True), (f"**End class {spaced(code)}?** This deletes its {n:,} drawing"
+                                     f"{'s' * (n != 1)} and its model for good. Export them first if you want "
+                                     "to keep them.")
+
+
+def end_class(classroom: Classroom, page, session: Session):
+    code = teacher_code(classroom, session)
+    classroom.end_class(code)
+    session.seat.teaching = session.seat.teacher_token = None
+    return page.views(session.seat, classroom, f"Class {spaced(code)} has ended: everything in it is deleted.") \
+        | {page.confirm: gr.Column(visible=False), page.exported: gr.File(value=None, visible=False)}

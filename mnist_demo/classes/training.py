@@ -1,0 +1,157 @@
+"""The class's own model: both shipped models fine-tuned on the class's drawings with the
+own-digits recipe (a quarter held out to measure it), the curves streamed to the teacher with the
+class's words, the before/after figures, and "Give it to the class" (every student's pad offers it).
+"""
+
+from __future__ import annotations
+
+import re
+
+import gradio as gr
+
+from ..collection import Collection
+from ..data import mnist_or_error
+from ..models import MODEL_NAMES, MODEL_TITLES
+from ..presets import PRESETS
+from ..session import Session
+from ..settings import Settings
+from ..ui_train import (
+    ACC_COLOURS,
+    TrainRequest,
+    own_digits,
+    running,
+    starting_models,
+    starting_point,
+    training_stream,
+    within_caps,
+)
+from ..weights import weights_to_bytes
+from .store import Classroom
+from .student import STUDENT_SECONDS
+from .teacher import class_digits, teacher_code
+
+
+def train_class(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
+                request: gr.Request | None = None):
+    """Fine-tune both shipped models on the class's drawings with the own-digits recipe (a quarter
+    held out to measure it), streaming the curves; the result waits for "Give it to the class"."""
+    code = teacher_code(classroom, session)
+    digits = class_digits(classroom, code)
+    trainer = Session()
+    trainer.digits = Collection(cap=max(len(digits), 1))
+    if len(digits):
+        trainer.digits.add_many(digits.pixels, digits.labels, digits.ids)
+    session.seat.trainer = trainer
+    cfg = within_caps(PRESETS["fine-tune"], settings)  # as every training on this server
+    req = TrainRequest(MODEL_NAMES, "fine-tune", cfg, "shipped weights", True)
+    with running(trainer, request):
+        try:
+            own, own_held = own_digits(True, trainer)  # gr.Error when the class has no drawings
+            if not len(own_held):
+                raise gr.Error("Keep a few more drawings first: a quarter of each digit is held out to measure "
+                               "the class's model, and there is none yet.")
+            data = mnist_or_error()
+        except gr.Error as e:  # said where the teacher looks, and stays: not a passing notice over "Error"
+            yield gr.skip(), gr.skip(), f"⚠️ {e.message}", gr.Button(visible=False)
+            return
+        before = {n: starting_point(shipped[n], data, own_held) for n in MODEL_NAMES}
+        starts = starting_models(req, trainer, shipped)
+        last = None
+        for last in training_stream(req, trainer, starts, own, own_held):
+            last = (last[0], class_curves(last[1]), class_progress(last[2]))
+            yield *last, gr.Button(visible=False)
+        if not trainer.models:
+            return
+        after = {n: starting_point(trainer.models[n], data, own_held) for n in trainer.models}
+        best = best_held(last[1])
+        trainer.class_meta = {n: {"held_before": f"{before[n][1]:.6f}", "held_after": f"{after[n][1]:.6f}",
+                                  "valid_before": f"{before[n][0]:.6f}", "valid_after": f"{after[n][0]:.6f}",
+                                  "valid_acc": f"{after[n][0]:.6f}", "class_drawings": str(len(digits)),
+                                  "class_held_out": str(len(own_held))}
+                                 | ({"held_best": f"{best[n]:.6f}"} if n in best else {})
+                              for n in trainer.models}
+        stopped = "Stopped early. " if trainer.stop.is_set() else ""
+        yield last[0], last[1], (f"{stopped}{class_model_summary(trainer.class_meta)} Press *Give it to the class* "
+                                 "to offer it on every student's class line (*Use our class’s model*, one tap)."), \
+            gr.Button(visible=True)
+
+
+FEW_HELD = 20  # held-out drawings below which a class's before/after figures say little (1 in 20 is 5 points)
+HELD_SERIES = " · class held-out"  # the class's curve of held-out drawings (the Train tab says "your …")
+
+
+def class_curves(frame):
+    """The Train tab's accuracy frame with the class's names: short ones, so the legend fits."""
+    if frame is None or "model" not in getattr(frame, "columns", ()):
+        return frame
+    frame = frame.copy()
+    frame["model"] = frame["model"].str.replace(" · your held-out digits", HELD_SERIES, regex=False)
+    return frame
+
+
+def best_held(frame) -> dict[str, float]:
+    """Each model's best point on the class's held-out curve (in the accuracy frame, in %), as a
+    fraction: what the curve reached, which the weights kept need not be."""
+    best = {}
+    if frame is None or "model" not in getattr(frame, "columns", ()):
+        return best
+    for n in MODEL_NAMES:
+        values = frame.loc[frame["model"] == MODEL_TITLES[n] + HELD_SERIES, "accuracy"].dropna()
+        if len(values):
+            best[n] = float(values.max()) / 100
+    return best
+
+
+def class_progress(text):
+    """The Train tab's words, said to a teacher: the class's drawings, not "your digits", and the
+    class's model is given with *Give it to the class*, not picked as "my trained weights"."""
+    if not isinstance(text, str):
+        return text
+    text = text.replace(". Your weights are ready: pick “my trained weights” in the Draw tab, or download them "
+                        "below.", ". Press *Give it to the class* to put it on every student's pad.")
+    text = text.replace(". Download this run's weights below.", ".")
+    text = re.sub(r"\byour (\d+ )?(held-out|training) digits", r"the class's \1\2 drawings", text)
+    return text.replace("of your digits", "of the class's drawings").replace("your digits", "the class's drawings")
+
+
+def class_model_summary(meta: dict) -> str:
+    """Each model's figures, as given to the class: on the class's held-out drawings and on MNIST
+    validation, before (the shipped weights) and after (the weights kept), to one decimal place.
+    Where the curve went higher than the weights kept, it says so: the fine-tune keeps the best
+    weights that stay within a point of the start on MNIST, not the curve's last or best point."""
+    parts = []
+    for n, m in meta.items():
+        held_before, held_after = float(m["held_before"]), float(m["held_after"])
+        held = int(m["class_held_out"]) if str(m.get("class_held_out", "")).isdigit() else None
+        count = "" if held is None else f" {held:,}"
+        drawings = "drawing" if held == 1 else "drawings"
+        text = (f"{MODEL_TITLES[n]}: {held_before:.1%} → {held_after:.1%} on the class's{count} held-out {drawings}, "
+                f"MNIST {float(m['valid_before']):.1%} → {float(m['valid_after']):.1%}")
+        if held is not None and held < FEW_HELD:
+            text += " (too few held-out drawings to say much: keep more, a few of each digit, and train again)"
+        best = float(m.get("held_best", "nan"))
+        if best >= held_after + 0.0005:
+            text += (f" (its curve reached {best:.1%}, but those weights cost MNIST more than a point, so the ones "
+                     "kept are these)")
+        parts.append(text + ".")
+    return " ".join(parts)
+
+
+def stop_class_training(session: Session) -> None:
+    if session.seat.trainer is not None:
+        session.seat.trainer.stop.set()
+
+
+def publish(classroom: Classroom, session: Session):
+    """"Give it to the class": every joined student's pad gets it as a choice within seconds."""
+    code = teacher_code(classroom, session)
+    trainer = session.seat.trainer
+    if trainer is None or not getattr(trainer, "class_meta", None):
+        raise gr.Error("Train on the class first.")
+    blobs = {n: weights_to_bytes(m, trainer.class_meta[n]) for n, m in trainer.models.items()}
+    classroom.publish_model(code, blobs, trainer.class_meta)
+    return (f"✅ Given to the class. Every student's pad offers *our class’s model* within "
+            f"{STUDENT_SECONDS:.0f} seconds. {class_model_summary(trainer.class_meta)}")
+
+
+CLASS_ACC_COLOURS = {n.replace(" · your held-out digits", HELD_SERIES): c for n, c in ACC_COLOURS.items()}
