@@ -41,3 +41,30 @@ def test_help_of_the_app_says_what_it_is_and_each_option():
     for option, said in (("--host HOST", "0.0.0.0 serves the other machines"), ("--port PORT", "port to listen on"),
                          ("--share", "gradio.live link")):
         assert said in text.rsplit(option, 1)[1][:120], option  # its help, in the options (after the usage line)
+
+
+def test_the_address_students_reach_from_the_page_the_teacher_opened():
+    from mnist_demo.lan import student_address
+
+    here = ["192.168.1.20"]
+    # Serving the network, a laptop's own "localhost" becomes its network address, port kept.
+    assert student_address("localhost:7861", "http", True, here) == "http://192.168.1.20:7861/"
+    assert student_address("127.0.0.1", "http", True, here) == "http://192.168.1.20:7860/"
+    # Serving this machine only, or no network address found: the address as it was opened.
+    assert student_address("localhost:7861", "http", False, here) == "http://localhost:7861/"
+    assert student_address("localhost:7861", "http", True, []) == "http://localhost:7861/"
+    # A real host name (a Space behind its proxy) is never replaced.
+    assert student_address("me-mnist.hf.space", "https", True, here) == "https://me-mnist.hf.space/"
+
+
+def test_the_built_app_hands_its_lan_flag_to_the_class_tab(monkeypatch):
+    """Compatibility until ui_class.base_url takes settings.serving_lan: build_demo copies the flag
+    from the settings it is given, so a Space or `gradio app.py` gets it too, not only app.py."""
+    import dataclasses
+
+    from mnist_demo import lan, ui
+    from mnist_demo.settings import from_env
+
+    monkeypatch.setattr(lan, "SERVING_LAN", False)
+    ui.build_demo(settings=dataclasses.replace(from_env({}), host="0.0.0.0"))
+    assert lan.SERVING_LAN is True
