@@ -1,7 +1,11 @@
 """MNIST Draw & Train: `python app.py [--host H] [--port P] [--share]`."""
 
 import argparse
-import os
+import dataclasses
+
+# Torch- and Gradio-free, so that --help and a wrong flag still answer at once; the one place this
+# app's settings (GRADIO_SERVER_NAME/PORT among them) are read from the environment.
+from mnist_demo.settings import Settings, from_process
 
 DESCRIPTION = (
     "MNIST Draw & Train: a web app where you draw a digit and the PyTorch MNIST tutorial's linear model and "
@@ -11,31 +15,33 @@ DESCRIPTION = (
 )
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(settings: Settings = Settings) -> argparse.ArgumentParser:
+    """``settings``: where the defaults come from (the class itself holds the built-in ones)."""
     p = argparse.ArgumentParser(prog="python app.py", description=DESCRIPTION,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+    p.add_argument("--host", default=settings.host,
                    help="address to listen on: 0.0.0.0 serves the other machines on your network (a class on "
                         "the LAN) and prints the addresses they open; $GRADIO_SERVER_NAME, when set, is the default")
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+    p.add_argument("--port", type=int, default=settings.port,
                    help="port to listen on; $GRADIO_SERVER_PORT, when set, is the default")
     p.add_argument("--share", action="store_true",
                    help="also open a public gradio.live link, reachable from anywhere (Gradio's tunnel)")
     return p
 
 
+SETTINGS = from_process()  # docs/settings.md lists the variables; a bad value stops here, named
 if __name__ == "__main__":
-    args = parser().parse_args()  # --help and a wrong flag answer at once, before torch and Gradio load
+    args = parser(SETTINGS).parse_args()  # --help and a wrong flag answer at once, before torch and Gradio load
+    # The command line wins: serving the LAN (a class's join link) follows the --host it starts with.
+    SETTINGS = dataclasses.replace(SETTINGS, host=args.host, port=args.port)
 
 # The imports come after the command line, on purpose (E402).
 import spaces  # noqa: E402, F401  first, as ZeroGPU asks: there it patches torch (mnist_demo/gpu.py)
 import torch  # noqa: E402
 
 from mnist_demo import downloads, lan  # noqa: E402
-from mnist_demo.settings import from_env  # noqa: E402
 from mnist_demo.ui import LAUNCH_OPTIONS, build_demo, queue_options  # noqa: E402
 
-SETTINGS = from_env(os.environ)  # docs/settings.md lists the variables
 # The serving process's share of torch's threads per training, set once before any worker thread
 # exists (then every thread computes alike), at module level so that every way of serving this
 # file (python app.py, gradio app.py, a Space) gets it: trainings side by side must not
@@ -45,10 +51,9 @@ downloads.reset()  # a previous run's download files (even one killed with -9) g
 demo = build_demo(settings=SETTINGS)
 
 if __name__ == "__main__":
-    if args.host in ("0.0.0.0", "::"):  # a laptop serving a class: say where students should go
-        lan.SERVING_LAN = True
-        urls = lan.lan_urls(args.port)
+    if SETTINGS.serving_lan:  # a laptop serving a class: say where students should go
+        urls = lan.lan_urls(SETTINGS.port)
         print("Students on this network can open: " + (", ".join(urls) if urls else
-              f"http://<this computer's address>:{args.port}/ (no network address found)"), flush=True)
-    demo.queue(**queue_options(SETTINGS)).launch(server_name=args.host, server_port=args.port, share=args.share,
-                                                 **LAUNCH_OPTIONS)
+              f"http://<this computer's address>:{SETTINGS.port}/ (no network address found)"), flush=True)
+    demo.queue(**queue_options(SETTINGS)).launch(server_name=SETTINGS.host, server_port=SETTINGS.port,
+                                                 share=args.share, **LAUNCH_OPTIONS)

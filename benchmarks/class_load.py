@@ -55,8 +55,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from benchmarks.harness.launcher import REPO, free_port, launch
 from mnist_demo.classes.store import Classroom
-from tests.app_launcher import REPO, free_port, launch
 
 API = "gradio_api"
 MAX_ID = 2**53  # as the page's ids (page/store.js)

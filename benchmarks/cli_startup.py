@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from mnist_demo import data
+from mnist_demo.settings import from_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,7 +61,7 @@ def compare(label: str, gunzip, cached, rounds: int) -> None:
 
 def main() -> None:
     args = parser().parse_args()
-    folder = data.resolve_data_dir()
+    folder = from_process().mnist_dir  # MNIST_DIR, as the app reads it
     if folder is None:
         sys.exit("set MNIST_DIR to a folder of the four IDX files")
     folder = Path(folder)

@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from mnist_demo.data import load_mnist
 from mnist_demo.presets import PRESETS
+from mnist_demo.settings import from_process  # MNIST_DIR, MNIST_DATA_DIR: as the app reads them
 from mnist_demo.training import new_model, train
 
 
@@ -47,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main():
     args = parser().parse_args()
-    data = load_mnist()
+    data = from_process().mnist.load()
     cfg = dataclasses.replace(PRESETS["tutorial"], epochs=1, limit=args.digits, device="cpu")
     run_side_by_side(1, data, dataclasses.replace(cfg, limit=2000))  # warm-up: imports, oneDNN kernels
     print(f"CNN, tutorial recipe, 1 epoch on {args.digits:,} digits each, {os.cpu_count()} CPUs")

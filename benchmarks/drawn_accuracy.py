@@ -1,5 +1,5 @@
 """Accuracy on drawn digits: MNIST validation digits re-drawn as visitors send them
-(tests/drawn_digits.py: the pad's transparent canvas, black on white, white on dark, a JPEG),
+(benchmarks/harness/digits.py: the pad's transparent canvas, black on white, white on dark, a JPEG),
 read by the shipped models in process.
 
 1. The drawn-digit set by kind of picture, with MNIST's preprocessing, and the linear model
@@ -18,10 +18,11 @@ from collections import defaultdict
 import numpy as np
 from PIL import Image
 
-from mnist_demo.data import PIXEL_SCALE, load_mnist
+from benchmarks.harness import digits as drawn_digits
+from mnist_demo.data import PIXEL_SCALE
 from mnist_demo.inference import Predictor
 from mnist_demo.preprocess import FIELD, ink_to_mnist, to_ink
-from tests import drawn_digits
+from mnist_demo.settings import from_process  # MNIST_DIR, MNIST_DATA_DIR: as the app reads them
 
 
 def naive_resize(image) -> np.ndarray | None:
@@ -89,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = parser().parse_args()
-    data, predictor = load_mnist(), Predictor()
+    data, predictor = from_process().mnist.load(), Predictor()
     by_style(predictor, data, args.n, args.seed)
     pen_sweep(predictor, data, args.sweep_n)
 

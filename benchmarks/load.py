@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.harness.launcher import launch
 from benchmarks.seven import save_png  # the same 800x800 transparent '7' predict_latency measures
-from tests.app_launcher import launch
 
 
 def hammer(url: str, path: str, clients: int, requests: int, time_limit: float) -> tuple[list[float], list[str]]:

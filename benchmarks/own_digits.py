@@ -28,13 +28,13 @@ import torch
 from PIL import Image, ImageDraw
 
 from mnist_demo.collection import Digits, to_bytes
-from mnist_demo.data import load_mnist
 from mnist_demo.digit_files import write_idx_pair
 from mnist_demo.evaluation import evaluate, evaluate_digits
 from mnist_demo.finetune import adaptive_finetune
 from mnist_demo.inference import load_shipped_models
 from mnist_demo.preprocess import RECIPE, ink_to_mnist
 from mnist_demo.presets import PRESETS
+from mnist_demo.settings import from_process  # MNIST_DIR, MNIST_DATA_DIR: as the app reads them
 from mnist_demo.training import as_tensors, train
 
 # Strokes in a unit square (x right, y down); each style is one way of writing its digit.
@@ -234,7 +234,7 @@ def main() -> int:
         Path(args.save).mkdir(parents=True, exist_ok=True)
         write_idx_pair(drawings(10, 1000), args.save, "fit")
         write_idx_pair(drawings(10, 2000), args.save, "held")
-    data = load_mnist()
+    data = from_process().mnist.load()
     overrides = {k: v for k, v in dict(epochs=args.epochs, lr=args.lr, limit=args.limit,
                                        own_share=args.own_share).items() if v is not None}
     cfg = dataclasses.replace(PRESETS["fine-tune"], **overrides)

@@ -4,7 +4,7 @@ CPU per stroke; beside Gradio's own Sketchpad with a do-nothing handler, measure
     python -m benchmarks.stroke_cost                      # 40 strokes on each app
     python -m benchmarks.stroke_cost --class-size 30      # and then a class: 30 visitors at once
 
-Each app runs in its own process (tests/app_launcher.py); Chromium draws real mouse strokes. The
+Each app runs in its own process (benchmarks/harness/launcher.py); Chromium draws real mouse strokes. The
 latency runs from the pointerup event's timestamp to the first animation frame after the answer
 reached the page (the frame that paints it). Server CPU per stroke is the app process's CPU
 while drawing, less its idle rate with the same page open. Goals: median <= 30 ms, <= 5 ms of
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.app_launcher import launch
-from tests.pad_driver import ARGS, CHROMIUM
+from benchmarks.harness.launcher import launch
+from benchmarks.harness.pad import ARGS, CHROMIUM
 
 CLOCK_TICKS = 100  # /proc/<pid>/stat counts CPU time in these (SC_CLK_TCK)
 

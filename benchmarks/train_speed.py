@@ -31,9 +31,9 @@ from pathlib import Path
 import torch
 
 from mnist_demo import tutorial
-from mnist_demo.data import load_mnist
 from mnist_demo.evaluation import evaluate
 from mnist_demo.presets import PRESETS, TrainConfig
+from mnist_demo.settings import from_process  # MNIST_DIR, MNIST_DATA_DIR: as the app reads them
 from mnist_demo.training import as_tensors, new_model, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,7 +145,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = parser().parse_args()
-    data = load_mnist()
+    data = from_process().mnist.load()
     if args.only_fast:
         return fast_against_tutorial(data, [0, 1, 2])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "

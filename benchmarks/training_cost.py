@@ -24,10 +24,10 @@ import time
 import torch
 
 from mnist_demo import gpu
-from mnist_demo.data import load_mnist
 from mnist_demo.evaluation import evaluate
 from mnist_demo.models import MODEL_NAMES
 from mnist_demo.presets import PRESETS, TrainConfig
+from mnist_demo.settings import from_process  # MNIST_DIR, MNIST_DATA_DIR: as the app reads them
 from mnist_demo.training import EpochEvent, as_tensors, new_model, train
 
 
@@ -101,7 +101,7 @@ def asks(data) -> None:
 def main() -> None:
     args = parser().parse_args()
     torch.set_num_threads(args.threads)
-    data = load_mnist()
+    data = from_process().mnist.load()
     if args.only_asks:
         return asks(data)
     print(f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} thread(s); "

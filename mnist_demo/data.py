@@ -4,13 +4,14 @@ the first 50,000 for training and the last 20,000 for validation.
 Two sources give identical arrays:
   * OpenML's ``mnist_784`` through scikit-learn's ``fetch_openml`` (the tutorial's path,
     cached by scikit-learn, so only the first call needs the internet);
-  * a local folder with the four standard IDX files (``MNIST_DIR``, or the trainer's ``--data-dir``).
+  * a local folder with the four standard IDX files (``Settings.mnist_dir``, from ``MNIST_DIR``, or
+    the trainer's ``--data-dir``).
     OpenML's row order is the 60,000 training digits followed by the 10,000 test digits,
     so concatenating train then t10k reproduces it.
 
 Gunzipping the four files costs every process about a second, so ``load_mnist`` keeps their
-decoded bytes in the app's own folder (``data/mnist-idx.npz``, git-ignored; ``MNIST_DATA_DIR``
-moves it), checked against each file's size and modification time: every run after the first
+decoded bytes in the app's own folder (``data/mnist-idx.npz``, git-ignored; ``Settings.data_dir``,
+from ``MNIST_DATA_DIR``, moves it), checked against each file's size and modification time: every run after the first
 reads the same uint8 arrays from there. Nothing is ever written beside the IDX files themselves.
 """
 
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = PROJECT / "data"  # the app's own files when MNIST_DATA_DIR is not set (settings.py)
 CACHE_NAME = "mnist-idx.npz"  # the decoded IDX files, in the app's own folder
 N_TRAIN = 50_000  # the tutorial's split: X[:50000] / X[50000:]
 N_TOTAL = 70_000
@@ -142,11 +144,6 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
-def app_data_dir(environ=os.environ) -> Path:
-    """The app's own files (git-ignored): MNIST_DATA_DIR, else <project>/data."""
-    return Path(environ.get("MNIST_DATA_DIR") or PROJECT / "data")
-
-
 def source_stamp(paths: dict[str, Path]) -> str:
     """What the cache must match: each IDX file's resolved path, size and modification time."""
     stats = {key: p.stat() for key, p in paths.items()}
@@ -239,32 +236,47 @@ def load_openml(data_home: str | None = None) -> MNIST:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> str | None:
-    """An explicit folder wins, then MNIST_DIR; None means OpenML."""
-    chosen = data_dir or os.environ.get("MNIST_DIR") or None
-    return str(Path(chosen).expanduser().resolve()) if chosen else None
+    """The folder as one key for the cache of loaded datasets; None means OpenML. The environment
+    is not consulted here: Settings (settings.py) reads MNIST_DIR, and its callers pass the folder."""
+    return str(Path(data_dir).expanduser().resolve()) if data_dir else None
 
 
 @functools.lru_cache(maxsize=2)
-def _load_cached(data_dir: str | None, data_home: str | None) -> MNIST:
-    data = load_idx_folder(data_dir, app_data_dir() / CACHE_NAME) if data_dir else load_openml(data_home)
+def _load_cached(data_dir: str | None, data_home: str | None, cache_dir: str | None) -> MNIST:
+    cache = Path(cache_dir) / CACHE_NAME if cache_dir else None
+    data = load_idx_folder(data_dir, cache) if data_dir else load_openml(data_home)
     for array in (data.x_train, data.y_train, data.x_valid, data.y_valid):
         array.flags.writeable = False  # shared by every caller: nobody may edit them in place
     return data
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None, data_home: str | None = None) -> MNIST:
+def load_mnist(data_dir: str | os.PathLike | None = None, data_home: str | None = None,
+               cache_dir: str | os.PathLike | None = None) -> MNIST:
     """MNIST split as in the tutorial, loaded once per process and source; the arrays are
-    shared between callers and read-only."""
-    return _load_cached(resolve_data_dir(data_dir), data_home)
+    shared between callers and read-only. ``data_dir``: the four IDX files (None: OpenML);
+    ``cache_dir``: the app's own folder, where their decoded bytes are kept (None: not kept)."""
+    return _load_cached(resolve_data_dir(data_dir), data_home, str(cache_dir) if cache_dir else None)
 
 
-def mnist_or_error() -> MNIST:
-    """The dataset for an app event, or its DataError as a ``gr.Error`` (which says how to point the
-    app at local files). Escaped: Gradio shows the message as HTML, and an offline reason such as
-    ``<urlopen error …>`` would otherwise vanish as an unknown tag, taking the advice after it along."""
-    import gradio as gr  # only app events need it; the CLI and the tests of this module do not
+@dataclass(frozen=True)
+class MnistSource:
+    """Where this process loads MNIST from, as the host set it: ``Settings.mnist``, built once where
+    the app or the command line is built and handed to what loads it (handlers, ZeroGPU's worker,
+    which gets it pickled: hence a plain frozen dataclass, not the settings themselves)."""
 
-    try:
-        return load_mnist()
-    except DataError as e:
-        raise gr.Error(html.escape(e.advice(*APP_ADVICE) if isinstance(e, NoDataError) else str(e))) from None
+    folder: str | None = None  # the four IDX files; None: download from OpenML
+    cache_dir: Path | None = None  # where their decoded bytes are kept between runs; None: not kept
+
+    def load(self) -> MNIST:
+        return load_mnist(self.folder, cache_dir=self.cache_dir)
+
+    def for_app(self) -> MNIST:
+        """The dataset for an app event, or its DataError as a ``gr.Error`` (which says how to point
+        the app at local files). Escaped: Gradio shows the message as HTML, and an offline reason such
+        as ``<urlopen error …>`` would otherwise vanish as an unknown tag, taking the advice after it."""
+        import gradio as gr  # only app events need it; the CLI and the tests of this module do not
+
+        try:
+            return self.load()
+        except DataError as e:
+            raise gr.Error(html.escape(e.advice(*APP_ADVICE) if isinstance(e, NoDataError) else str(e))) from None

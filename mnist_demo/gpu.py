@@ -24,14 +24,14 @@ import math
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import spaces  # ZeroGPU's decorator: a no-op unless SPACES_ZERO_GPU is true (before torch, as ZeroGPU asks)
 from torch import nn
 
 from .collection import Digits
-from .data import MNIST, load_mnist
+from .data import MNIST, MnistSource
 from .finetune import BLENDS, FULL_CHECKS, SHARES, VALID_EVERY, FineTuneChoice, adaptive_finetune, stage_steps
 from .models import MODEL_TITLES
 from .presets import TrainConfig
@@ -66,11 +66,6 @@ START_SECONDS = 20  # a ZeroGPU call forks a worker, starts CUDA and copies MNIS
 # 2.10.0, 2.11.0"); the Hub's page says Python 3.10.13 and "almost all" torch from 2.1.0 on.
 ZEROGPU_PYTHONS = ("3.10", "3.12")
 ZEROGPU_TORCHES = ("2.8.0", "2.9.1", "2.10.0", "2.11.0")
-
-
-def on_zero_gpu(environ: Mapping[str, str] = os.environ) -> bool:
-    """True on a ZeroGPU Space: the test the `spaces` package itself makes (spaces/config.py)."""
-    return environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
 
 
 # ---------------------------------------------------------------------------- how long
@@ -123,32 +118,37 @@ class Placement:
     "refused", when on ZeroGPU it could need more GPU time than a visitor has in a day; ``refusal``
     then says so. Not the CPU instead: in a ZeroGPU Space's own process torch claims CUDA is there
     (spaces patches it), and training there reaches for it (Adam's step checks for CUDA graph
-    capture), so every training goes to the GPU worker or does not start."""
+    capture), so every training goes to the GPU worker or does not start. ``mnist``: where each
+    training loads MNIST (in ZeroGPU's worker too: it is pickled across)."""
 
     where: str
     seconds: dict[str, int]
+    mnist: MnistSource
     refusal: str = ""
 
     def training(self, name: str, model: nn.Module, cfg: TrainConfig, own: Digits | None = None,
                  own_held: Digits | None = None, adaptive: bool = False) -> Training:
         if self.where == "refused":
             raise ValueError(self.refusal)
-        return Training(self.seconds[name], model, cfg, own, own_held, adaptive, gpu=self.where == "zerogpu")
+        return Training(self.seconds[name], model, cfg, self.mnist, own, own_held, adaptive,
+                        gpu=self.where == "zerogpu")
 
 
 def placement(names: Sequence[str], data: MNIST, cfg: TrainConfig, own: Digits | None = None,
-              own_held: Digits | None = None, adaptive: bool = False, zero_gpu: bool | None = None) -> Placement:
-    """Decide once for the whole run, since its models' calls draw on the same quota."""
+              own_held: Digits | None = None, adaptive: bool = False, *, zero_gpu: bool,
+              mnist: MnistSource) -> Placement:
+    """Decide once for the whole run, since its models' calls draw on the same quota. ``zero_gpu``
+    and ``mnist``: the host's (Settings.zero_gpu, Settings.mnist); ``data`` is what ``mnist`` loads."""
     seconds = {n: duration(gpu_seconds(n, work(data, cfg, own, own_held, adaptive))) for n in names}
-    if not (on_zero_gpu() if zero_gpu is None else zero_gpu):
-        return Placement("here", seconds)
+    if not zero_gpu:
+        return Placement("here", seconds, mnist)
     total = run_seconds(names, data, cfg, own, own_held, adaptive)
     if total <= DAILY_QUOTA:
-        return Placement("zerogpu", seconds)
+        return Placement("zerogpu", seconds, mnist)
     fit = [e for e in range(1, cfg.epochs) if run_seconds(names, data, dataclasses.replace(cfg, epochs=e), own,
                                                            own_held, adaptive) <= DAILY_QUOTA]
     what = " and ".join(MODEL_TITLES[n] for n in names)
-    return Placement("refused", seconds, (
+    return Placement("refused", seconds, mnist, (
         f"This training ({what}) could need up to {total:.0f} s of GPU time, more than the "
         f"{QUOTA_SECONDS['unauthenticated']} s a day that ZeroGPU lends a visitor who is not logged in "
         f"({QUOTA_SECONDS['free account']} s with a free Hugging Face account), so it was not started. "
@@ -194,11 +194,11 @@ class Done:
 
 
 def train_job(seconds: int, model: nn.Module, cfg: TrainConfig, own: Digits | None, own_held: Digits | None,
-              adaptive: bool, stop_path: str) -> Iterator[StepEvent | EpochEvent | Done]:
+              adaptive: bool, stop_path: str, mnist: MnistSource) -> Iterator[StepEvent | EpochEvent | Done]:
     """Train ``model`` where ``cfg.device`` says (auto: CUDA when present), yielding train()'s
     events, then ``Done``. A stop is checked after each event, so a run stopped at an event keeps
     exactly what it had then. ``seconds`` is only read by ZeroGPU (the call's duration)."""
-    data = load_mnist()  # the app loaded it before: its cache, inherited by ZeroGPU's forked worker
+    data = mnist.load()  # the app loaded it before: its cache, inherited by ZeroGPU's forked worker
     model.to(resolve_device(cfg.device))
     stop = StopFlag(stop_path)
     run = adaptive_finetune(model, data, cfg, own, own_held) if adaptive else None
@@ -218,10 +218,11 @@ class Training:
     is still going and returns the trained model (on the CPU) and the fine-tune's choice. On
     ZeroGPU the model trained is the worker's copy, so use the one ``finish()`` returns."""
 
-    def __init__(self, seconds: int, model: nn.Module, cfg: TrainConfig, own: Digits | None = None,
+    def __init__(self, seconds: int, model: nn.Module, cfg: TrainConfig, mnist: MnistSource, own: Digits | None = None,
                  own_held: Digits | None = None, adaptive: bool = False, gpu: bool = False):
         self.stop = StopFlag()
-        self.items = (on_gpu if gpu else train_job)(seconds, model, cfg, own, own_held, adaptive, self.stop.path)
+        self.items = (on_gpu if gpu else train_job)(seconds, model, cfg, own, own_held, adaptive, self.stop.path,
+                                                    mnist)
         self.done: Done | None = None
 
     def __iter__(self) -> Iterator[StepEvent | EpochEvent]:

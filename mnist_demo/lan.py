@@ -8,9 +8,7 @@ import socket
 from pathlib import Path
 
 FIB_TRIE = Path("/proc/net/fib_trie")
-# Set by app.py when it serves every network interface: a class's join link then uses this
-# machine's network address, not the "localhost" its teacher opened it at.
-SERVING_LAN = False
+LOOPBACK_NAMES = ("localhost", "127.0.0.1")
 
 
 def local_addresses(fib_trie: str | None = None) -> list[str]:
@@ -38,3 +36,16 @@ def local_addresses(fib_trie: str | None = None) -> list[str]:
 
 def lan_urls(port: int, addresses: list[str] | None = None) -> list[str]:
     return [f"http://{address}:{port}/" for address in (local_addresses() if addresses is None else addresses)]
+
+
+def student_address(host: str, scheme: str, serving_lan: bool, addresses: list[str] | None = None) -> str:
+    """The app's address as students reach it, from the Host the teacher's page was opened at
+    (``name[:port]``) and its scheme. A teacher on the serving laptop opens it as localhost, which no
+    phone can reach: then the laptop's network address, when it serves the network (``serving_lan``:
+    Settings.serving_lan) and has one."""
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    if name in LOOPBACK_NAMES and serving_lan:
+        found = local_addresses() if addresses is None else addresses
+        if found:
+            return f"http://{found[0]}:{port or 7860}/"
+    return f"{scheme}://{host}/"

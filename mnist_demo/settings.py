@@ -1,5 +1,8 @@
 """The host's settings, read from environment variables in one place (docs/settings.md lists
-them). ``from_env(os.environ)`` is called where the app is built; tests pass a plain dict."""
+them): this module is the only one in the package that reads the environment
+(tests/test_settings.py holds every other to it). ``from_process()`` is called once where the app
+or a command line is built, and what it gives is passed down; tests pass a plain dict to
+``from_env``."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import app_data_dir
+from .data import DEFAULT_DATA_DIR, MnistSource
 from .presets import setting_of
 
 MIN_DIGITS_CAP = 1000  # the Train tab's digits slider steps in thousands
+EVERY_INTERFACE = ("0.0.0.0", "::")  # a host that serves the other machines on the network
 
 
 def usable_cpus() -> int:
@@ -32,6 +36,20 @@ class Settings:
     class_days: int = 7  # a class and everything in it is deleted this many days after it was started
     class_max_drawings: int = 5000  # per class
     class_max_students: int = 100  # per class
+    host: str = "127.0.0.1"  # the address the app listens on (app.py's --host wins over it)
+    port: int = 7860  # and its port (app.py's --port)
+    zero_gpu: bool = False  # on a Hugging Face ZeroGPU Space (gpu.py lends each training its GPU)
+
+    @property
+    def serving_lan(self) -> bool:
+        """The app serves every network interface (a laptop serving its class): a class's join link
+        then uses this machine's network address, not the "localhost" its teacher opened it at."""
+        return self.host in EVERY_INTERFACE
+
+    @property
+    def mnist(self) -> MnistSource:
+        """Where MNIST is loaded from; its decoded files are kept beside the classes' database."""
+        return MnistSource(self.mnist_dir, self.data_dir)
 
     @property
     def training_threads(self) -> int:
@@ -56,6 +74,11 @@ def positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def zero_gpu_flag(environ: Mapping[str, str]) -> bool:
+    """True on a ZeroGPU Space: the test the `spaces` package itself makes (spaces/config.py)."""
+    return environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+
+
 def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
     """The settings a host gave in ``environ``; the caps on epochs and digits are clamped to what
     the trainer itself accepts (TrainConfig's bounds)."""
@@ -75,8 +98,17 @@ def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
         queue_size=queue_size,
         max_waiting_trainings=min(positive_int(environ, "MNIST_MAX_WAITING_TRAININGS", 16), queue_size // 2),
         mnist_dir=environ.get("MNIST_DIR") or None,
-        data_dir=app_data_dir(environ),
+        data_dir=Path(environ.get("MNIST_DATA_DIR") or DEFAULT_DATA_DIR),
         class_days=positive_int(environ, "MNIST_CLASS_DAYS", Settings.class_days),
         class_max_drawings=positive_int(environ, "MNIST_CLASS_MAX_DRAWINGS", Settings.class_max_drawings),
         class_max_students=positive_int(environ, "MNIST_CLASS_MAX_STUDENTS", Settings.class_max_students),
+        # Gradio's own variables: app.py's --host and --port default to them, and a Space sets them.
+        host=environ.get("GRADIO_SERVER_NAME") or Settings.host,
+        port=positive_int(environ, "GRADIO_SERVER_PORT", Settings.port),
+        zero_gpu=zero_gpu_flag(environ),
     )
+
+
+def from_process(cpus: int | None = None) -> Settings:
+    """The settings this process was started with: the one read of ``os.environ`` in the package."""
+    return from_env(os.environ, cpus)

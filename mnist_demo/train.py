@@ -21,13 +21,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .data import CLI_ADVICE, DataError, NoDataError, load_mnist
+from .data import CLI_ADVICE, DataError, MnistSource, NoDataError
 from .digit_files import DigitFileError, load_extra_digits
 from .evaluation import evaluate_digits
 from .finetune import adaptive_finetune
 from .inference import WEIGHTS_DIR
 from .models import MODEL_NAMES
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target
+from .settings import from_process
 from .training import OwnMix, StepEvent, new_model, run_metadata, steps_per_epoch, train
 from .weights import WeightsError, load_weights, save_weights
 
@@ -107,7 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        data = load_mnist(args.data_dir)
+        settings = from_process()  # the command line's own, from the environment
+    except ValueError as e:  # a setting the host got wrong, named by from_env
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    # --data-dir wins over MNIST_DIR; the decoded files are cached where the app keeps them.
+    mnist = MnistSource(args.data_dir or settings.mnist_dir, settings.data_dir)
+    try:
+        data = mnist.load()
     except DataError as e:
         print(f"error: {e.advice(*CLI_ADVICE) if isinstance(e, NoDataError) else e}", file=sys.stderr)
         return 1

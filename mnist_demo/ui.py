@@ -5,10 +5,10 @@ visitor's session and serves ``/classify``. The page's JavaScript and CSS are in
 from __future__ import annotations
 
 import functools
-import os
 
 import gradio as gr
 
+from . import lan
 from .classes.store import Classroom, limits_from
 from .classes.student import class_keep_function
 from .classes.tab import class_tab, seat_store, wall_view, wire_class
@@ -19,7 +19,7 @@ from .page_assets import page_file
 from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
-from .settings import Settings, from_env
+from .settings import Settings, from_process
 from .ui_digits import digits_tab
 from .ui_draw import draw_tab
 from .ui_inside import inside_tab
@@ -77,7 +77,8 @@ def api_tab(predictor: Predictor, settings: Settings) -> None:
 def build_demo(predictor: Predictor | None = None, settings: Settings | None = None,
                classroom: Classroom | None = None) -> gr.Blocks:
     predictor = predictor or Predictor()
-    settings = settings or from_env(os.environ)
+    settings = settings or from_process()  # app.py passes its own; built once either way
+    mnist = settings.mnist  # every handler that needs MNIST loads it from here
     classroom = classroom or Classroom(settings.data_dir, limits_from(settings))
     shipped = predictor.models
     # Gradio's copies of the files it served (weight downloads) are removed after an hour.
@@ -88,15 +89,15 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
             gr.Markdown(INTRO, elem_id="intro")
             with gr.Tabs():
                 with gr.Tab("Draw", id="draw"):
-                    draw = draw_tab(predictor, session, class_keep_function(classroom, predictor))
+                    draw = draw_tab(predictor, session, class_keep_function(classroom, predictor), mnist)
                 with gr.Tab("Your digits", id="digits", elem_id="digits-tab") as tab:
-                    digits_tab(tab, draw, session, shipped)
+                    digits_tab(tab, draw, session, shipped, mnist)
                 with gr.Tab("Class", id="class", elem_id="class-tab"):
                     class_parts = class_tab()
                 with gr.Tab("Train", id="train"):
                     train_tab(session, settings, shipped, draw)
                 with gr.Tab("Look inside", id="inside", elem_id="inside-tab") as tab:
-                    inside_tab(tab, draw, session, shipped)
+                    inside_tab(tab, draw, session, shipped, mnist)
                 with gr.Tab("API", id="api"):
                     api_tab(predictor, settings)
         wall_parts = wall_view()

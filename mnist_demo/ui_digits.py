@@ -17,7 +17,7 @@ import gradio as gr
 import numpy as np
 
 from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
-from .data import mnist_or_error
+from .data import MnistSource
 from .digit_files import DigitFileError, read_digit_files, write_idx_pair, write_png_zip
 from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
 from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_page
@@ -195,13 +195,13 @@ def export_files(session):
     return [str(images), str(labels), str(pictures)]
 
 
-def run_digit_test(session, chosen: dict, sources: dict[str, str]):
+def run_digit_test(session, chosen: dict, sources: dict[str, str], mnist: MnistSource):
     """Both chosen models on the collection and on MNIST validation; kept in the session so that a
     confusion cell can show its digits."""
     digits = session.digits.snapshot()
     if not len(digits):
         raise gr.Error("Keep some digits in the Draw tab first: then test the models on them here.")
-    data = mnist_or_error()
+    data = mnist.for_app()
     results = {"yours": {"y": digits.y, "digits": digits.x},
                "mnist": {"y": data.y_valid, "digits": data.x_valid}}
     for s in SETS:
@@ -232,16 +232,16 @@ def cell_digits(session, evt: gr.EventData):
             f'{said}{more}.</p><div class="kept-row">{pictures}</div></div>')
 
 
-def digit_test_for(shipped: dict, session, weights: str):
+def digit_test_for(shipped: dict, mnist: MnistSource, session, weights: str):
     """The test, with the shipped weights or the visitor's own (each model where they have them)."""
     choices = [weights] * len(MODEL_NAMES)
-    return run_digit_test(session, chosen_models(shipped, session, choices), weight_sources(session, choices))
+    return run_digit_test(session, chosen_models(shipped, session, choices), weight_sources(session, choices), mnist)
 
 
 # ---------------------------------------------------------------------------- layout and wiring
 
 
-def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> None:
+def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mnist: MnistSource) -> None:
     gr.Markdown("The digits you keep in the Draw tab. They are kept in this browser (a reload or a restarted "
                 "server loses nothing) and no other visitor sees them; export them to take them elsewhere. In "
                 "the Train tab, *Include my digits* fine-tunes the models on them.")
@@ -285,6 +285,6 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
     gallery.clear_all(clear_all, session, both, **quiet)
     importer.upload(import_files, [importer, session], [*both, import_status, importer], api_visibility="private")
     export_button.click(export_files, session, exported, api_visibility="private")
-    test_button.click(functools.partial(digit_test_for, shipped), [session, weights], [test, cell],
+    test_button.click(functools.partial(digit_test_for, shipped, mnist), [session, weights], [test, cell],
                       api_visibility="private")
     test.cell(cell_digits, session, cell, trigger_mode="always_last", **quiet)

@@ -17,7 +17,7 @@ import gradio as gr
 import numpy as np
 
 from .collection import EMPTY, to_bytes
-from .data import mnist_or_error
+from .data import MnistSource
 from .inference import Predictor
 from .inputs import CLASS, MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page
 from .models import MODEL_NAMES, MODEL_TITLES
@@ -125,10 +125,10 @@ def use_restored(shipped_page: dict, session):
     return gr.HTML(models=page_models(shipped_page, session, choices)), *(gr.Radio(options, value=c) for c in choices)
 
 
-def random_grid(shipped: dict, session, *choices) -> str:
+def random_grid(mnist: MnistSource, shipped: dict, session, *choices) -> str:
     """The tutorial's 3x3 grid: nine random validation digits, their labels and both answers,
     mistakes marked, as three rows of three that fit any screen."""
-    data = mnist_or_error()
+    data = mnist.for_app()
     idx = np.random.default_rng().choice(len(data.x_valid), size=9, replace=False)
     labels = Predictor(chosen_models(shipped, session, choices)).predict_batch(data.x_valid[idx])
     figures = []
@@ -161,9 +161,10 @@ class DrawTab(NamedTuple):
     shipped_page: dict  # the shipped weights as the page receives them, encoded once
 
 
-def draw_tab(predictor: Predictor, session: gr.State, send_to_class) -> DrawTab:
+def draw_tab(predictor: Predictor, session: gr.State, send_to_class, mnist: MnistSource) -> DrawTab:
     """``send_to_class``: the class's hook, the server function through which the pad's outbox sends
-    what a student keeps to their class (classes/student.class_keep_function)."""
+    what a student keeps to their class (classes/student.class_keep_function). ``mnist``: the host's
+    (Settings.mnist), for the 3x3 grid."""
     shipped_page = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
     reader = functools.partial(read_digit, predictor)
     reader.__name__ = read_digit.__name__  # the page calls it by this name: server.read_digit
@@ -184,6 +185,6 @@ def draw_tab(predictor: Predictor, session: gr.State, send_to_class) -> DrawTab:
     for choice in choices:  # the page re-reads the drawing with the weights it is sent
         # .input, not .change: the handler may set the radios back, which must not call it again
         choice.input(functools.partial(send_models, shipped_page), [session, *choices], [pad, *choices], **quiet)
-    grid_button.click(functools.partial(random_grid, predictor.models), [session, *choices], grid,
+    grid_button.click(functools.partial(random_grid, mnist, predictor.models), [session, *choices], grid,
                       api_visibility="private")
     return DrawTab(pad, choices, summary, shipped_page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import mnist_or_error
+from .data import MnistSource
 from .evaluation import Evaluation, evaluate_model
 from .insight import digit_picture
 from .models import MODEL_TITLES
@@ -39,8 +39,8 @@ def mistakes_gallery(name: str, ev: Evaluation, x_valid: np.ndarray):
     return [(digit_picture(x_valid[i], 4), f"{MODEL_TITLES[name]} {t}→{p} {c:.0%}") for i, t, p, c in ev.mistakes]
 
 
-def evaluate_all(models: dict) -> tuple[dict[str, Evaluation], np.ndarray]:
-    data = mnist_or_error()
+def evaluate_all(models: dict, mnist: MnistSource) -> tuple[dict[str, Evaluation], np.ndarray]:
+    data = mnist.for_app()
     return {name: evaluate_model(model, data) for name, model in models.items()}, data.x_valid
 
 
@@ -48,7 +48,7 @@ def confusion_section(evaluations: dict[str, Evaluation], title: str) -> str:
     return "".join(confusion_html(f"{title} {MODEL_TITLES[n]}", ev) for n, ev in evaluations.items())
 
 
-def evaluation_outputs(models: dict, title: str):
-    evs, x_valid = evaluate_all(models)
+def evaluation_outputs(models: dict, title: str, mnist: MnistSource):
+    evs, x_valid = evaluate_all(models, mnist)
     gallery = [item for n, ev in evs.items() for item in mistakes_gallery(n, ev, x_valid)]
     return confusion_section(evs, title), gallery

@@ -8,6 +8,7 @@ import functools
 import gradio as gr
 
 from . import insight
+from .data import MnistSource
 from .evaluation import per_class_accuracy
 from .inputs import digit_from_page
 from .models import MODEL_TITLES
@@ -74,9 +75,9 @@ def show_inside(shipped: dict, value, session, *choices) -> tuple:
         return look_inside(models, None, str(e))
 
 
-def evaluate_chosen(shipped: dict, session, *choices) -> str:
+def evaluate_chosen(shipped: dict, mnist: MnistSource, session, *choices) -> str:
     """Per-class accuracy and confusion matrices on validation for the chosen weights."""
-    evs, _ = evaluate_all(chosen_models(shipped, session, choices))
+    evs, _ = evaluate_all(chosen_models(shipped, session, choices), mnist)
     return per_class_table(evs) + confusion_section(evs, "Chosen")
 
 
@@ -84,7 +85,7 @@ def picture(elem_id: str, label: str, height: int) -> gr.Image:
     return gr.Image(label=label, elem_id=elem_id, interactive=False, buttons=[], height=height)
 
 
-def inside_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> None:
+def inside_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mnist: MnistSource) -> None:
     gr.Markdown(CAPTIONS["templates"])
     templates = picture("templates", "Linear templates", 260)
     gr.Markdown(CAPTIONS["evidence"])
@@ -106,5 +107,5 @@ def inside_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict) -> 
     views = [templates, top, second, filters, *maps, evidence_note]
     tab.select(functools.partial(show_inside, shipped), [draw.pad, session, *draw.choices], views,
                api_visibility="private", show_progress="hidden")
-    button.click(functools.partial(evaluate_chosen, shipped), [session, *draw.choices], result,
+    button.click(functools.partial(evaluate_chosen, shipped, mnist), [session, *draw.choices], result,
                  api_visibility="private")

@@ -23,15 +23,16 @@ import torch
 
 from . import gpu
 from .collection import Digits
+from .data import MnistSource
 from .evaluation import evaluate, evaluate_digits
 from .finetune import SHARES, stage_steps
 from .models import MODEL_NAMES, MODEL_TITLES
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
-from .settings import Settings, from_env
+from .settings import Settings, from_process
 from .training import EpochEvent, StepEvent, as_tensors, new_model, run_metadata, steps_per_epoch
 from .ui_draw import DrawTab, send_trained
-from .ui_evaluation import confusion_section, evaluate_all, evaluation_outputs, mistakes_gallery, mnist_or_error
+from .ui_evaluation import confusion_section, evaluate_all, evaluation_outputs, mistakes_gallery
 from .weights import weights_to_bytes
 
 UI_UPDATE_SECONDS = 0.25  # at most four plot updates a second, however fast the steps are
@@ -301,7 +302,8 @@ def run_training(session: Session, request: gr.Request | None, *controls, settin
     accuracy plot, progress, confusion, mistakes, files, session)."""
     waiting, session.waiting = session.waiting, False  # True when its Start button queued it
     WAITING.leave(session)  # its turn came: its place in the line is free
-    req = TrainRequest.from_controls(controls, settings or from_env(os.environ))
+    settings = settings or from_process()  # the Train tab passes the app's; tests may leave it out
+    req = TrainRequest.from_controls(controls, settings)
     with running(session, request):  # claimed before any work: a second Start is refused at once
         starts = starting_models(req, session, shipped)
         own, own_held = own_digits(req.include_own, session)
@@ -311,20 +313,22 @@ def run_training(session: Session, request: gr.Request | None, *controls, settin
             return
         if not waiting:  # an API call, which has no Start button: only a Stop from now on counts
             session.stop.clear()
-        yield from training_stream(req, session, starts, own, own_held)
+        yield from training_stream(req, session, starts, own, own_held, settings)
 
 
 def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digits | None,
-                    own_held: Digits | None):
-    """Train each model in turn, streaming the curves, then evaluate, keep and offer the results."""
+                    own_held: Digits | None, settings: Settings):
+    """Train each model in turn, streaming the curves, then evaluate, keep and offer the results.
+    ``settings``: the app's (where MNIST is, whether this is ZeroGPU)."""
     skip = gr.skip()
     yield None, None, "Loading MNIST… (the first time on a new machine this downloads it)", skip, skip, skip, skip
-    data = mnist_or_error()
+    data = settings.mnist.for_app()
     cfg = req.config
     adaptive = own is not None and req.start_from != "new weights"  # trained weights + own digits
     steps = run_steps(data, cfg, own, adaptive)  # the adaptive fine-tune's stages are the curves' epochs
     curves, eta = Curves(req.names, own_held is not None and len(own_held) > 0), Eta(dict.fromkeys(req.names, steps))
-    place = gpu.placement(req.names, data, cfg, own, own_held, adaptive)  # on ZeroGPU: its GPU, within quota
+    place = gpu.placement(req.names, data, cfg, own, own_held, adaptive,  # on ZeroGPU: its GPU, within quota
+                          zero_gpu=settings.zero_gpu, mnist=settings.mnist)
     if place.refusal:
         raise gr.Error(place.refusal)
     trained, last, before, choices = {}, {}, {}, {}
@@ -355,7 +359,7 @@ def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digi
         trained[name] = model
         if session.stop.is_set():
             break
-    evaluations, x_valid = evaluate_all(trained)
+    evaluations, x_valid = evaluate_all(trained, settings.mnist)
     accuracy = {n: ev.accuracy for n, ev in evaluations.items()}
     if adaptive and not session.stop.is_set():  # within a point of MNIST by construction, better on their digits
         session.adopt(trained, accuracy)
@@ -446,8 +450,8 @@ def swap_weights(session: Session):
     return said + ".", gr.Button(visible=True)
 
 
-def shipped_evaluation(shipped_models: dict):
-    return evaluation_outputs(shipped_models, "Shipped")
+def shipped_evaluation(shipped_models: dict, mnist: MnistSource):
+    return evaluation_outputs(shipped_models, "Shipped", mnist)
 
 
 def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw: DrawTab) -> None:
@@ -514,5 +518,5 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
     swap.click(swap_weights, session, [progress, swap], **quiet).then(
         functools.partial(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)
     stop.click(stop_session, session, None, queue=False, api_visibility="private")
-    shipped_button.click(functools.partial(shipped_evaluation, shipped_models), None, [confusion, mistakes],
-                         api_visibility="private")
+    shipped_button.click(functools.partial(shipped_evaluation, shipped_models, settings.mnist), None,
+                         [confusion, mistakes], api_visibility="private")

@@ -15,9 +15,9 @@ if (REPO.parent / "shared" / "data" / "mnist").is_dir():
 
 @pytest.fixture(scope="session")
 def mnist():
-    from mnist_demo.data import load_mnist
+    from mnist_demo.settings import from_process
 
-    return load_mnist()
+    return from_process().mnist.load()  # MNIST_DIR, cached in MNIST_DATA_DIR: as the app loads it
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +62,7 @@ def app_log() -> Path | None:
 def app_url(tmp_path_factory):
     """The real app, launched as a user would (`python app.py`), on a free loopback port, its
     data folder (the classes' database) a fresh one."""
-    from tests.app_launcher import launch, wait_until_answering
+    from benchmarks.harness.launcher import launch, wait_until_answering
 
     if os.environ.get(SHARED_APP_URL):
         wait_until_answering(os.environ[SHARED_APP_URL])
@@ -86,7 +86,7 @@ def browser():
     """Debian's Chromium, driven by Playwright (its own browser download cannot work offline)."""
     from playwright.sync_api import sync_playwright
 
-    from tests.pad_driver import ARGS, CHROMIUM
+    from benchmarks.harness.pad import ARGS, CHROMIUM
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -111,7 +111,7 @@ def pytest_sessionstart(session):
             or getattr(option, "dist", None) != "loadgroup" or option.collectonly \
             or "not slow" in (option.markexpr or ""):
         return
-    from tests.app_launcher import start, stop
+    from benchmarks.harness.launcher import start, stop
 
     data = tempfile.mkdtemp(prefix="mnist-tests-app-")
     log = open(app_log(), "w") if app_log() else subprocess.DEVNULL

@@ -6,7 +6,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.pad_driver import DESKTOP, DIGITS, PHONE, TABLET, draw, open_app, touch_draw
+from benchmarks.harness.pad import DESKTOP, DIGITS, PHONE, TABLET, draw, open_app, touch_draw
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

@@ -7,7 +7,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.drawn_digits import drawn_digits
+from benchmarks.harness.digits import drawn_digits
 
 
 def save(image, path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_launcher import launch
+from benchmarks.harness.launcher import launch
 from tests.test_limits import post
 
 pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.xdist_group("app"),

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.pad_driver import DESKTOP, DIGITS, card, draw, open_app, screenshot
+from benchmarks.harness.pad import DESKTOP, DIGITS, card, draw, open_app, screenshot
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

@@ -44,8 +44,8 @@ def keep(room, code, student, i, label=3):
 
 def wall_session(room, page, token):
     session = Session()
-    open_page(room, page, {}, session, gr.EventData(None, {"params": {"wall": token}, "stored": None}), request())
-    scores = ValidationScores({})
+    open_page(room, page, {}, False, session, gr.EventData(None, {"params": {"wall": token}, "stored": None}), request())
+    scores = ValidationScores({}, None)
     scores.confusions = {}
     return session, scores
 
@@ -67,7 +67,7 @@ def test_a_new_teacher_token_retires_the_old_one(room):
 
 def test_the_new_teacher_link_button_shows_the_new_link_hidden_and_the_browser_keeps_it(room, page):
     teacher = Session()
-    out = start_class(room, page, teacher, request())
+    out = start_class(room, page, False, teacher, request())
     code, old = teacher.seat.teaching, room.teacher_token(teacher.seat.teaching)
     assert f"?teach={old}" in out["teacher_card"]
     out = new_teacher_link(room, page, teacher)
@@ -78,16 +78,16 @@ def test_the_new_teacher_link_button_shows_the_new_link_hidden_and_the_browser_k
     assert '<details class="private"' in card and "<details class=\"private\" open" not in card  # folded
     assert out["stored"].props["seat"]["teacher"] == token and "replaces the old one" in out["status"]
     other = Session()  # the old link, opened now, opens nothing
-    out = open_page(room, page, {}, other, gr.EventData(None, {"params": {"teach": old}, "stored": None}), request())
+    out = open_page(room, page, {}, False, other, gr.EventData(None, {"params": {"teach": old}, "stored": None}), request())
     assert other.seat.teaching is None and "ended (or the link is wrong)" in out["status"]
 
 
 def test_a_replaced_teacher_link_takes_the_controls_from_every_page_that_used_it(room, page):
     teacher = Session()
-    start_class(room, page, teacher, request())
+    start_class(room, page, False, teacher, request())
     code, old = teacher.seat.teaching, teacher.seat.teacher_token
     student = Session()  # a student photographed the projected link, and opened it
-    open_page(room, page, {}, student, gr.EventData(None, {"params": {"teach": old}, "stored": None}), request())
+    open_page(room, page, {}, False, student, gr.EventData(None, {"params": {"teach": old}, "stored": None}), request())
     assert student.seat.teaching == code
     new_teacher_link(room, page, teacher)  # the teacher saw it happen
     with pytest.raises(gr.Error, match="teacher link was replaced"):
@@ -163,7 +163,7 @@ def test_a_version_1_file_is_migrated_and_keeps_its_classes(tmp_path):
 
 def test_the_paused_walls_page_and_the_teachers_list_through_the_handlers(room, page):
     teacher = Session()
-    start_class(room, page, teacher, request())
+    start_class(room, page, False, teacher, request())
     code = teacher.seat.teaching
     student = room.join(code, "x")
     keep(room, code, student, 1, label=1)

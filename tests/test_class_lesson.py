@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from benchmarks.harness.launcher import free_port, launch
+from benchmarks.harness.pad import DESKTOP, DIGITS, PHONE, TABLET, draw, screenshot, touch_draw
 from mnist_demo.classes.store import Classroom
-from tests.app_launcher import free_port, launch
-from tests.pad_driver import DESKTOP, DIGITS, PHONE, TABLET, draw, screenshot, touch_draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium for about two minutes
 

@@ -54,7 +54,7 @@ def kept(session, i, label=3, said=None):
 
 def opened(classroom, page, session, params=None, stored=None):
     """The page opened at ``?params``, with what this browser stored (page/class_seat.js)."""
-    return open_page(classroom, page, SHIPPED_PAGE, session,
+    return open_page(classroom, page, SHIPPED_PAGE, False, session,
                      gr.EventData(None, {"params": params or {}, "stored": stored}), request())
 
 
@@ -163,7 +163,7 @@ def test_a_student_withdraws_their_own_drawing_and_nobody_elses(classroom, page,
 
 def test_a_removed_student_is_told_so_on_both_tabs_and_can_join_again(classroom, page, predictor):
     teacher = Session()
-    start_class(classroom, page, teacher, request())
+    start_class(classroom, page, False, teacher, request())
     code = teacher.seat.teaching
     student = joined(classroom, page, code)
     send_to_class(classroom, predictor, kept(student, 1))
@@ -263,7 +263,7 @@ def test_the_wall_is_redrawn_only_when_the_class_changes(classroom, page, predic
     new = classroom.create_class()
     wall = Session()
     opened(classroom, page, wall, {"wall": new.wall_token})
-    scores = ValidationScores({})
+    scores = ValidationScores({}, None)
     scores.confusions = {}  # as if computed: no MNIST needed here
     html, _ = refresh_wall(classroom, scores, wall)
     assert 'data-count="0"' in html
@@ -284,7 +284,7 @@ def test_a_wall_token_is_not_a_teacher_link(classroom, page):
 
 def test_the_teacher_removes_all_of_one_students_drawings(classroom, page, predictor):
     teacher = Session()
-    start_class(classroom, page, teacher, request())
+    start_class(classroom, page, False, teacher, request())
     code = teacher.seat.teaching
     one, other = joined(classroom, page, code), joined(classroom, page, code)
     for i in range(3):
@@ -297,20 +297,19 @@ def test_the_teacher_removes_all_of_one_students_drawings(classroom, page, predi
 
 def test_publishing_needs_a_training(classroom, page):
     teacher = Session()
-    start_class(classroom, page, teacher, request())
+    start_class(classroom, page, False, teacher, request())
     with pytest.raises(gr.Error, match="Train on the class first"):
         publish(classroom, teacher)
 
 
 def test_join_links_use_the_address_students_can_reach(monkeypatch):
-    assert base_url(request(host="mnist.example.org")) == "http://mnist.example.org/"
-    assert base_url(request(**{"x-forwarded-host": "me-mnist.hf.space", "x-forwarded-proto": "https"})) == \
+    assert base_url(request(host="mnist.example.org"), True) == "http://mnist.example.org/"
+    assert base_url(request(**{"x-forwarded-host": "me-mnist.hf.space", "x-forwarded-proto": "https"}), False) == \
         "https://me-mnist.hf.space/"
-    monkeypatch.setattr(lan, "SERVING_LAN", True)
     monkeypatch.setattr(lan, "local_addresses", lambda: ["192.168.1.20"])
-    assert base_url(request(host="localhost:7861")) == "http://192.168.1.20:7861/"
-    monkeypatch.setattr(lan, "SERVING_LAN", False)  # serving this machine only: localhost is right
-    assert base_url(request(host="localhost:7861")) == "http://localhost:7861/"
+    assert base_url(request(host="localhost:7861"), True) == "http://192.168.1.20:7861/"
+    # serving this machine only: localhost is right
+    assert base_url(request(host="localhost:7861"), False) == "http://localhost:7861/"
 
 
 def test_bind_keeps_the_annotations_gradio_reads():
@@ -332,7 +331,7 @@ def test_the_class_model_in_one_tap_and_after_a_reload(classroom, page, predicto
     assert {m["source"] for m in out["pad"].props["models"].values()} == {CLASS}
     # A reload: a new session; the page sends the seat it keeps, with the models it chose.
     stored = {"code": new.code, "student": session.seat.student, "state": "joined", "chosen": ["linear", "cnn"]}
-    out = open_page(classroom, page, shipped_page, Session(), gr.EventData(None, {"params": {}, "stored": stored}),
+    out = open_page(classroom, page, shipped_page, False, Session(), gr.EventData(None, {"params": {}, "stored": stored}),
                     request())
     assert {m["source"] for m in out["pad"].props["models"].values()} == {CLASS}
     assert out["stored"].props["seat"]["model"] == 1  # the line offers it, and says it answers
@@ -351,16 +350,16 @@ def test_the_class_training_keeps_within_the_hosts_caps(classroom, page, predict
     import dataclasses
 
     from mnist_demo.classes import training
-    from mnist_demo.settings import from_env
+    from mnist_demo.settings import from_process
 
     asked = []
     monkeypatch.setattr(training, "training_stream", lambda req, *rest: asked.append(req.config) or iter(()))
     teacher = Session()
-    start_class(classroom, page, teacher, request())
+    start_class(classroom, page, False, teacher, request())
     student = joined(classroom, page, teacher.seat.teaching)
     for i in range(8):
         send_to_class(classroom, predictor, kept(student, i, label=i % 4, said={"linear": 0, "cnn": 0}))
-    settings = dataclasses.replace(from_env({}), max_digits=1000, max_epochs=2)
+    settings = dataclasses.replace(from_process(), max_digits=1000, max_epochs=2)
     list(training.train_class(classroom, settings, predictor.models, teacher))
     (cfg,) = asked
     assert cfg.limit == 1000 and cfg.epochs == 2
@@ -372,5 +371,5 @@ def test_the_teacher_is_warned_when_phones_cannot_open_the_join_link(classroom, 
     assert "Phones cannot open this link" in loopback_warning("http://127.0.0.1:7860/")
     assert "--host 0.0.0.0" in loopback_warning("http://localhost:7861/")
     assert loopback_warning("http://192.168.1.20:7860/") == loopback_warning("https://me-mnist.hf.space/") == ""
-    card = start_class(classroom, page, Session(), request(host="127.0.0.1:7860"))["teacher_card"]
+    card = start_class(classroom, page, False, Session(), request(host="127.0.0.1:7860"))["teacher_card"]
     assert "Phones cannot open this link" in card

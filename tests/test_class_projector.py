@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from benchmarks.harness.launcher import launch
 from mnist_demo.classes.store import Classroom
-from tests.app_launcher import launch
 from tests.test_accessibility import serious_violations
 
 pytestmark = pytest.mark.browser  # drives Chromium

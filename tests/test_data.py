@@ -2,12 +2,14 @@ import gzip
 import os
 import shutil
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mnist_demo import data as data_mod
 from mnist_demo.data import IDX_FILES, DataError, load_idx_folder, load_mnist, read_idx
+from mnist_demo.settings import from_env, from_process
 
 # Class counts from the MNIST README: training set, then test set.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -38,7 +40,8 @@ def test_openml_order_train_then_test(mnist):
 
 
 def test_loaded_once_and_read_only(mnist):
-    assert load_mnist() is mnist
+    source = from_process().mnist
+    assert source.load() is mnist and load_mnist(source.folder, cache_dir=source.cache_dir) is mnist
     with pytest.raises(ValueError):
         mnist.x_train[0, 0] = 1.0
 
@@ -88,7 +91,7 @@ def test_offline_advice_is_right_for_the_program_that_gives_it(monkeypatch, caps
     monkeypatch.setattr(sklearn.datasets, "fetch_openml", offline)
     monkeypatch.delenv("MNIST_DIR", raising=False)
     with pytest.raises(gr.Error) as e:
-        data_mod.mnist_or_error()
+        from_env({}).mnist.for_app()
     assert "MNIST_DIR=/path/to/folder python app.py" in e.value.message and "--data-dir" not in e.value.message
     assert main(["--model", "linear", "--dry-run"]) == 1
     said = capsys.readouterr().err
@@ -106,17 +109,18 @@ def test_an_app_event_without_data_shows_the_whole_advice(monkeypatch):
 
     monkeypatch.setattr(data_mod, "load_mnist", offline)
     with pytest.raises(gr.Error) as e:
-        data_mod.mnist_or_error()
+        data_mod.MnistSource("/nowhere").for_app()
     message = e.value.message
     assert "&lt;urlopen error [Errno -3]&gt;" in message and message.endswith("MNIST_DIR=/path/to/folder.")
 
 
-def test_env_var_and_explicit_folder(monkeypatch, tmp_path):
+def test_the_folder_comes_from_the_settings_not_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_DIR", str(tmp_path))
-    assert data_mod.resolve_data_dir() == str(tmp_path.resolve())
+    assert data_mod.resolve_data_dir() is None  # data.py never reads MNIST_DIR itself: Settings does
     assert data_mod.resolve_data_dir("/elsewhere") == "/elsewhere"
-    monkeypatch.delenv("MNIST_DIR")
-    assert data_mod.resolve_data_dir() is None
+    source = from_env({"MNIST_DIR": str(tmp_path), "MNIST_DATA_DIR": "/own"}).mnist
+    assert source == data_mod.MnistSource(str(tmp_path), Path("/own"))
+    assert from_env({}).mnist == data_mod.MnistSource(None, data_mod.DEFAULT_DATA_DIR)  # None: OpenML
 
 
 # ---------------------------------------------------------------- broken folders
@@ -228,11 +232,11 @@ def test_the_cache_holds_the_gunzipped_bytes_and_later_runs_skip_the_gunzip(tmp_
     assert sorted(os.listdir(folder)) == listing  # nothing written beside the IDX files
 
 
-def test_load_mnist_keeps_its_cache_in_the_apps_data_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "own"))
+def test_load_mnist_keeps_its_cache_in_the_apps_data_folder(tmp_path):
     folder = tiny_folder(tmp_path / "idx", 1, 10**18)
+    source = from_env({"MNIST_DIR": str(folder), "MNIST_DATA_DIR": str(tmp_path / "own")}).mnist
     with pytest.raises(DataError, match="expected 70000"):  # a folder this small is refused after reading...
-        data_mod._load_cached.__wrapped__(str(folder), None)
+        data_mod._load_cached.__wrapped__(source.folder, None, str(source.cache_dir))
     assert (tmp_path / "own" / data_mod.CACHE_NAME).is_file()  # ...but its bytes were kept there
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from benchmarks.harness.pad import DESKTOP, DIGITS, PHONE, card, draw, open_app, screenshot, touch_draw
 from mnist_demo.collection import held_out
-from tests.pad_driver import DESKTOP, DIGITS, PHONE, card, draw, open_app, screenshot, touch_draw
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

@@ -18,6 +18,7 @@ from mnist_demo.inputs import MINE
 from mnist_demo.page_assets import page_weights
 from mnist_demo.presets import TrainConfig
 from mnist_demo.session import Session, close_session
+from mnist_demo.settings import from_process
 from mnist_demo.training import new_model
 from mnist_demo.ui_digits import (
     cell_digits,
@@ -173,7 +174,7 @@ def test_a_zip_import_says_how_many_already_kept_were_skipped(session, tmp_path)
 
 def test_test_results_and_the_digits_behind_each_cell(session):
     models = load_shipped_models()
-    html, cell = run_digit_test(session, models, {"linear": "shipped", "cnn": "shipped"})
+    html, cell = run_digit_test(session, models, {"linear": "shipped", "cnn": "shipped"}, from_process().mnist)
     assert html.count('class="confusion-table"') == 4 and cell == ""
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r'data-cell="([^"]+)"[^>]*>(\d+)<', html)}
     assert sum(n for k, n in counts.items() if k.startswith("yours cnn")) == 24
@@ -185,7 +186,7 @@ def test_test_results_and_the_digits_behind_each_cell(session):
     with pytest.raises(gr.Error, match="again"):
         cell_digits(session, event(cell="yours cnn eleven 2"))
     with pytest.raises(gr.Error, match="Keep some digits"):
-        run_digit_test(Session(), models, {})
+        run_digit_test(Session(), models, {}, from_process().mnist)
 
 
 def train_args(**over):

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.app_launcher import free_port, stop, wait_until_answering
+from benchmarks.harness.launcher import free_port, stop, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

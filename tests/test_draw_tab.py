@@ -154,9 +154,10 @@ def test_a_finished_training_reaches_the_page_at_once(predictor):
 
 def test_the_grid_is_three_rows_of_three_with_readable_captions(predictor, mnist):
     from mnist_demo.session import Session
+    from mnist_demo.settings import from_process
     from mnist_demo.ui_draw import random_grid
 
-    html = random_grid(predictor.models, Session(), "shipped", "shipped")
+    html = random_grid(from_process().mnist, predictor.models, Session(), "shipped", "shipped")
     captions = re.findall(r"<figcaption><b>true (\d)</b><br>(.*?)</figcaption>", html)
     assert html.startswith('<div class="grid3">') and html.count("<img") == len(captions) == 9
     for true, said in captions:  # each model's answer, a ✗ exactly where it differs from the truth

@@ -15,11 +15,14 @@ from mnist_demo.collection import Digits
 from mnist_demo.models import MODEL_NAMES
 from mnist_demo.presets import PRESETS
 from mnist_demo.session import Session
+from mnist_demo.settings import from_process
 from mnist_demo.training import EpochEvent, new_model, train
 from mnist_demo.ui_train import run_training
 from tests.train_requests import controls
 
 SHORT = dataclasses.replace(PRESETS["fast"], epochs=1, limit=1000)
+SETTINGS = from_process()  # MNIST_DIR, as the tests' mnist fixture loads it
+SOURCE = SETTINGS.mnist
 
 
 def same_weights(a, b) -> bool:
@@ -33,9 +36,9 @@ def own_digits(mnist, n=40) -> Digits:
 
 
 def test_off_zerogpu_the_decorated_job_is_the_plain_one_and_trains_the_same(mnist):
-    assert not gpu.on_zero_gpu()
+    assert not SETTINGS.zero_gpu
     assert gpu.on_gpu is gpu.train_job  # spaces.GPU handed the function back unchanged
-    place = gpu.placement(["linear"], mnist, SHORT, zero_gpu=True)  # as on ZeroGPU, with a short run
+    place = gpu.placement(["linear"], mnist, SHORT, zero_gpu=True, mnist=SOURCE)  # as on ZeroGPU, with a short run
     assert place.where == "zerogpu"
     start = new_model("linear", SHORT)
     job = place.training("linear", copy.deepcopy(start), SHORT)
@@ -52,7 +55,7 @@ def test_off_zerogpu_the_decorated_job_is_the_plain_one_and_trains_the_same(mnis
 def test_a_stop_keeps_exactly_what_was_trained_at_that_event(mnist):
     cfg = dataclasses.replace(PRESETS["tutorial"], epochs=3, limit=2000, log_every=5)
     start = new_model("cnn", cfg)
-    job = gpu.Training(60, copy.deepcopy(start), cfg)
+    job = gpu.Training(60, copy.deepcopy(start), cfg, SOURCE)
     for seen, _event in enumerate(job, 1):
         if seen == 4:
             break
@@ -80,7 +83,7 @@ def test_what_crosses_into_zerogpus_worker_and_back_survives_pickling(mnist):
     trained model must come back on the CPU (a CUDA tensor cannot cross)."""
     fit, held = own_digits(mnist).split()
     cfg = dataclasses.replace(PRESETS["fine-tune"], limit=2000)
-    args = (30, new_model("linear", cfg), cfg, fit, held, True, gpu.StopFlag().path)
+    args = (30, new_model("linear", cfg), cfg, fit, held, True, gpu.StopFlag().path, SOURCE)
     items = [pickle.loads(pickle.dumps(item)) for item in gpu.train_job(*pickle.loads(pickle.dumps(args)))]
     done = items[-1]
     assert isinstance(done, gpu.Done) and done.choice is not None and done.choice.model == "linear"
@@ -101,7 +104,8 @@ def test_the_gpu_time_grows_with_epochs_and_digits_and_is_capped(mnist, preset):
         asked = [gpu.duration(s) for s in by_epochs]
         assert asked[0] >= by_epochs[0] and all(a <= gpu.MAX_DURATION for a in asked)
     biggest = dataclasses.replace(base, epochs=100, limit=None, batch_size=8)
-    assert gpu.placement(MODEL_NAMES, mnist, biggest).seconds == dict.fromkeys(MODEL_NAMES, gpu.MAX_DURATION)
+    place = gpu.placement(MODEL_NAMES, mnist, biggest, zero_gpu=False, mnist=SOURCE)
+    assert place.seconds == dict.fromkeys(MODEL_NAMES, gpu.MAX_DURATION)
 
 
 def test_the_adaptive_fine_tunes_gpu_time_grows_with_the_visitors_digits(mnist):
@@ -116,12 +120,13 @@ def test_on_zerogpu_a_run_that_could_not_fit_a_visitors_quota_is_refused_with_wh
     where = {}
     for epochs in range(1, 51):
         cfg = dataclasses.replace(PRESETS["tutorial"], epochs=epochs)
-        place = gpu.placement(MODEL_NAMES, mnist, cfg, zero_gpu=True)
+        place = gpu.placement(MODEL_NAMES, mnist, cfg, zero_gpu=True, mnist=SOURCE)
         total = sum(gpu.gpu_seconds(n, gpu.work(mnist, cfg)) for n in MODEL_NAMES)
         assert total == pytest.approx(gpu.run_seconds(MODEL_NAMES, mnist, cfg))
         assert place.where == ("zerogpu" if total <= gpu.DAILY_QUOTA else "refused"), (epochs, total)
         assert (place.refusal != "") == (place.where == "refused")
-        assert gpu.placement(MODEL_NAMES, mnist, cfg, zero_gpu=False) == gpu.Placement("here", place.seconds)
+        assert gpu.placement(MODEL_NAMES, mnist, cfg, zero_gpu=False, mnist=SOURCE) == \
+            gpu.Placement("here", place.seconds, SOURCE)
         where.setdefault(place.where, (epochs, place))
     assert set(where) == {"zerogpu", "refused"}  # the sweep crosses the quota
     first_refused, place = where["refused"]
@@ -132,10 +137,11 @@ def test_on_zerogpu_a_run_that_could_not_fit_a_visitors_quota_is_refused_with_wh
         place.training("cnn", new_model("cnn", SHORT), SHORT)
 
 
-def test_the_train_tab_refuses_before_training_what_zerogpu_could_not_finish(mnist, monkeypatch):
+def test_the_train_tab_refuses_before_training_what_zerogpu_could_not_finish(mnist):
     import gradio as gr
-    monkeypatch.setattr(gpu, "on_zero_gpu", lambda: True)
+    on_zero_gpu = dataclasses.replace(SETTINGS, zero_gpu=True)  # what SPACES_ZERO_GPU=true gives
     session = Session()
     with pytest.raises(gr.Error, match=r"This training \(Linear and CNN\) could need up to \d+ s of GPU time"):
-        list(run_training(session, None, *controls(which="both", preset="tutorial", epochs=50, subset=50_000)))
+        list(run_training(session, None, *controls(which="both", preset="tutorial", epochs=50, subset=50_000),
+                          settings=on_zero_gpu))
     assert not session.models and not session.running  # nothing trained, and the tab may start again

@@ -104,3 +104,19 @@ def test_the_recipes_and_settings_load_without_torch(module):
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_benchmarks_import_nothing_from_the_tests():
+    """The benchmarks run on their own (`python -m benchmarks.<name>`), without the test suite's
+    conftest or helpers: what both need is in benchmarks/harness/, which tests import instead."""
+    found = {}
+    for path in sorted((REPO / "benchmarks").rglob("*.py")):
+        name = module_name(path)
+        hits = {n for n in imported(name, ast.parse(path.read_text(), str(path))) if n == "tests" or
+                n.startswith("tests.")}
+        if hits:
+            found[name] = sorted(hits)
+    assert found == {}
+    assert not (REPO / "tests" / "app_launcher.py").exists()  # moved, not copied
+    harness = {module_name(p) for p in (REPO / "benchmarks" / "harness").glob("*.py")}
+    assert {"benchmarks.harness.launcher", "benchmarks.harness.pad", "benchmarks.harness.digits"} <= harness

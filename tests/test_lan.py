@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mnist_demo import lan
 from mnist_demo.lan import lan_urls, local_addresses
 
 FIB_TRIE = """Main:
@@ -41,3 +42,38 @@ def test_help_of_the_app_says_what_it_is_and_each_option():
     for option, said in (("--host HOST", "0.0.0.0 serves the other machines"), ("--port PORT", "port to listen on"),
                          ("--share", "gradio.live link")):
         assert said in text.rsplit(option, 1)[1][:120], option  # its help, in the options (after the usage line)
+
+
+def test_the_address_students_reach_from_the_page_the_teacher_opened():
+    from mnist_demo.lan import student_address
+
+    here = ["192.168.1.20"]
+    # Serving the network, a laptop's own "localhost" becomes its network address, port kept.
+    assert student_address("localhost:7861", "http", True, here) == "http://192.168.1.20:7861/"
+    assert student_address("127.0.0.1", "http", True, here) == "http://192.168.1.20:7860/"
+    # Serving this machine only, or no network address found: the address as it was opened.
+    assert student_address("localhost:7861", "http", False, here) == "http://localhost:7861/"
+    assert student_address("localhost:7861", "http", True, []) == "http://localhost:7861/"
+    # A real host name (a Space behind its proxy) is never replaced.
+    assert student_address("me-mnist.hf.space", "https", True, here) == "https://me-mnist.hf.space/"
+
+
+def test_the_built_app_hands_its_lan_flag_to_the_class_tab(monkeypatch, tmp_path):
+    """The settings a demo is built with decide the join link (a Space, `gradio app.py` or app.py
+    alike): the wired "Start a class" of an app serving the network gives phones its LAN address."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from mnist_demo import ui
+    from mnist_demo.session import Session
+    from mnist_demo.settings import from_env
+
+    monkeypatch.setattr(lan, "local_addresses", lambda: ["192.168.1.20"])
+    asked = SimpleNamespace(headers={"host": "localhost:7860"}, client=SimpleNamespace(host="127.0.0.1"),
+                            query_params={}, url=SimpleNamespace(scheme="http"))
+    for host, address in (("0.0.0.0", "http://192.168.1.20:7860/"), ("127.0.0.1", "http://localhost:7860/")):
+        demo = ui.build_demo(settings=dataclasses.replace(from_env({}), host=host, data_dir=tmp_path / host))
+        start = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "start_class")
+        session = Session()
+        start(session, asked)
+        assert session.seat.base_url == address

@@ -11,6 +11,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from benchmarks.harness.launcher import free_port
 from mnist_demo.collection import CAP
 from mnist_demo.limits import (
     COMPONENT_SERVER_LIMIT,
@@ -19,7 +20,6 @@ from mnist_demo.limits import (
     UPLOAD_LIMIT,
     app_kwargs,
 )
-from tests.app_launcher import free_port
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from mnist_demo.inference import Predictor
-from mnist_demo.models import MODEL_NAMES
-from mnist_demo.preprocess import RECIPE, ink_to_mnist
-from tests.digit_strokes import digit_strokes, place
-from tests.drawn_digits import redraw, render
-from tests.pad_driver import (
+from benchmarks.harness.digits import redraw, render
+from benchmarks.harness.pad import (
     DESKTOP,
     DIGITS,
     PHONE,
@@ -30,6 +26,10 @@ from tests.pad_driver import (
     screenshot,
     touch_draw,
 )
+from benchmarks.harness.strokes import digit_strokes, place
+from mnist_demo.inference import Predictor
+from mnist_demo.models import MODEL_NAMES
+from mnist_demo.preprocess import RECIPE, ink_to_mnist
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

@@ -15,13 +15,14 @@ import pytest
 import torch
 from scipy import ndimage
 
+from benchmarks.harness.digits import redraw
 from mnist_demo import inputs, page_assets, ui_draw, weights
 from mnist_demo.collection import to_bytes
+from mnist_demo.data import MnistSource
 from mnist_demo.inference import Predictor, load_shipped_models
 from mnist_demo.models import MODEL_NAMES, MODEL_TITLES, build_model
 from mnist_demo.page_assets import SHIPPED, page_setup, page_weights
 from mnist_demo.preprocess import ink_to_mnist
-from tests.drawn_digits import redraw
 
 CLI = Path(__file__).parent / "js" / "page_cli.js"
 NODE = shutil.which("node") or "node"  # .ci/run installs Node where it is missing
@@ -50,7 +51,7 @@ def test_the_page_is_sent_pythons_own_values():
 
 def test_the_draw_tab_sends_page_setup():
     with gr.Blocks():
-        tab = ui_draw.draw_tab(Predictor(), gr.State(None), lambda entry: {})
+        tab = ui_draw.draw_tab(Predictor(), gr.State(None), lambda entry: {}, MnistSource())
     assert tab.pad.props["setup"] == page_setup()
     assert {m["source"] for m in tab.pad.props["models"].values()} == {SHIPPED}
     assert all(f"<script>{page_assets.page_file(name)}</script>" in tab.pad.head for name in page_assets.PAGE_SCRIPTS)

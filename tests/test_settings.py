@@ -1,11 +1,15 @@
 """The host's settings, read from a plain mapping as from the environment."""
 
+import ast
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from mnist_demo.classes.store import ClassLimits, limits_from
-from mnist_demo.data import PROJECT
+from mnist_demo.data import PROJECT, MnistSource
 from mnist_demo.presets import setting_of
-from mnist_demo.settings import from_env
+from mnist_demo.settings import from_env, from_process
 
 
 def test_defaults_without_any_variable():
@@ -50,3 +54,55 @@ def test_bad_values_name_their_variable(name, value, message):
     with pytest.raises(ValueError) as raised:
         from_env({name: value}, cpus=2)
     assert str(raised.value) == message
+
+
+def test_the_server_address_the_zerogpu_flag_and_where_mnist_is():
+    s = from_env({}, cpus=1)
+    assert (s.host, s.port, s.serving_lan, s.zero_gpu) == ("127.0.0.1", 7860, False, False)
+    assert s.mnist == MnistSource(None, PROJECT / "data")  # OpenML, its decoded files kept in data/
+    s = from_env({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8000", "SPACES_ZERO_GPU": "true",
+                  "MNIST_DIR": "/m", "MNIST_DATA_DIR": "/d"}, cpus=1)
+    assert (s.host, s.port, s.serving_lan, s.zero_gpu) == ("0.0.0.0", 8000, True, True)
+    assert s.mnist == MnistSource("/m", Path("/d"))  # the cache follows the classes' folder
+    assert from_env({"GRADIO_SERVER_NAME": "::"}, cpus=1).serving_lan
+    assert not from_env({"SPACES_ZERO_GPU": "0"}, cpus=1).zero_gpu
+    # app.py's --host wins over GRADIO_SERVER_NAME, and serving the LAN follows it
+    assert dataclasses.replace(s, host="127.0.0.1").serving_lan is False
+    with pytest.raises(ValueError, match="GRADIO_SERVER_PORT must be a whole number, got 'http'"):
+        from_env({"GRADIO_SERVER_PORT": "http"}, cpus=1)
+
+
+def test_from_process_reads_this_processs_environment(monkeypatch):
+    monkeypatch.setenv("MNIST_MAX_EPOCHS", "3")
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    s = from_process(cpus=1)
+    assert (s.max_epochs, s.serving_lan) == (3, True)
+
+
+
+
+def environment_reads(path: Path) -> list[str]:
+    """Where a module mentions os.environ / os.getenv (or imports them from os), as line numbers."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os" \
+                and node.attr in ("environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"):
+            found.append(f"{path.name}:{node.lineno} os.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" \
+                and any(alias.name.startswith(("environ", "getenv")) for alias in node.names):
+            found.append(f"{path.name}:{node.lineno} from os import")
+    return found
+
+
+def test_only_settings_reads_the_environment():
+    """One settings surface: every other module gets what the host set from a Settings."""
+    package = PROJECT / "mnist_demo"
+    modules = [p for p in package.rglob("*.py") if p.name != "settings.py"]
+    assert len(modules) > 20
+    assert [hit for p in modules for hit in environment_reads(p)] == []
+    assert environment_reads(package / "settings.py")  # the check itself sees a read
+
+
+def test_serving_the_lan_is_a_setting_not_something_app_py_sets():
+    app = (PROJECT / "app.py").read_text()
+    assert "SERVING_LAN" not in app and "os.environ" not in app and "getenv" not in app

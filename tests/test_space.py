@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
+from benchmarks.harness.digits import drawn_digits
+from benchmarks.harness.launcher import free_port, launch
 from mnist_demo.lan import lan_urls
 from mnist_demo.weights import load_weights
-from tests.app_launcher import free_port, launch
-from tests.drawn_digits import drawn_digits
 from tests.train_requests import controls
 
 # A second server, as a Space runs it; under xdist, one after another with the Chromium tests.

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.app_launcher import free_port, launch
-from tests.pad_driver import DIGITS, PHONE, screenshot, touch_draw
+from benchmarks.harness.launcher import free_port, launch
+from benchmarks.harness.pad import DIGITS, PHONE, screenshot, touch_draw
 
 pytestmark = pytest.mark.browser  # drives Chromium
 

@@ -19,19 +19,14 @@ def client_of(request: gr.Request | None) -> str:
     return forwarded or getattr(request.client, "host", None) or "unknown"
 
 
-def base_url(request: gr.Request | None) -> str:
-    """The app's address as students reach it. A teacher on the serving laptop opens it as
-    localhost, which no phone can reach: then the laptop's network address, when it serves the
-    network (app.py --host 0.0.0.0)."""
+def base_url(request: gr.Request | None, serving_lan: bool) -> str:
+    """The app's address as students reach it, from the request that opened the teacher's page
+    (``serving_lan``: Settings.serving_lan; see lan.student_address)."""
     if request is None:
         return "http://localhost:7860/"
     headers = request.headers
     host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
-    scheme = headers.get("x-forwarded-proto") or request.url.scheme
-    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
-    if name in ("localhost", "127.0.0.1") and lan.SERVING_LAN and lan.local_addresses():
-        return f"http://{lan.local_addresses()[0]}:{port or 7860}/"
-    return f"{scheme}://{host}/"
+    return lan.student_address(host, headers.get("x-forwarded-proto") or request.url.scheme, serving_lan)
 
 
 def join_url(seat: ClassSeat, code: str) -> str:

@@ -9,11 +9,11 @@ gets it back from here.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
+from ..settings import from_process
 from .store import ClassError, Classroom, database_file, normalize_code
 
 DEFAULT_URL = "http://127.0.0.1:7860"
@@ -44,9 +44,7 @@ def parser() -> argparse.ArgumentParser:
 def data_folder(given: str | None) -> Path:
     if given:
         return Path(given)
-    from ..settings import from_env  # only here: settings brings the trainer (and torch) with it
-
-    return from_env(os.environ).data_dir
+    return from_process().data_dir
 
 
 def when(t: float) -> str:
@@ -83,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         folder = data_folder(args.data_dir)
-    except ValueError as e:  # a setting the host got wrong, named by from_env
+    except ValueError as e:  # a setting the host got wrong, named by from_process
         print(f"error: {e}", file=sys.stderr)
         return 2
     code = normalize_code(getattr(args, "code", ""))

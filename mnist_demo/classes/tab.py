@@ -110,12 +110,12 @@ class ClassPage:
         return out
 
 
-def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, session: Session, evt: gr.EventData,
-              request: gr.Request):
+def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, serving_lan: bool, session: Session,
+              evt: gr.EventData, request: gr.Request):
     """The page opened (page/class_seat.js sends its address's parameters and the class this
     browser kept): a wall, a teacher's link, a join link, or the class this browser was in."""
     seat = session.seat
-    seat.base_url = base_url(request)
+    seat.base_url = base_url(request, serving_lan)
     data = event_fields(evt)
     params = data.get("params") if isinstance(data.get("params"), dict) else {}
     stored = data.get("stored") if isinstance(data.get("stored"), dict) else {}
@@ -222,7 +222,7 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
     fast = dict(quiet, concurrency_limit=None)  # cheap reads: no waiting behind one another
     shipped = predictor.models
 
-    stored.open(bind(open_page, classroom, page, draw.shipped_page), session, views, **quiet)
+    stored.open(bind(open_page, classroom, page, draw.shipped_page, settings.serving_lan), session, views, **quiet)
     for trigger in (c["join"].click, c["code"].submit):
         trigger(bind(join_typed, classroom, page, draw.shipped_page), [session, c["code"]], views, **quiet)
     # Leave, and the OK that puts away the line of a class that refused or dropped this page.
@@ -235,7 +235,7 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
         trigger(bind(check_class_model, classroom, page, draw.shipped_page), [session, *draw.choices],
                 page.student_outputs(), **fast)
 
-    c["start"].click(bind(start_class, classroom, page), session, views, **quiet)
+    c["start"].click(bind(start_class, classroom, page, settings.serving_lan), session, views, **quiet)
     c["teacher_timer"].tick(bind(refresh_drawings, classroom), session, c["teacher_drawings"], **fast)
     c["teacher_drawings"].remove(bind(remove_one, classroom), session, c["teacher_drawings"],
                                  trigger_mode="multiple", **quiet)
@@ -257,6 +257,6 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
     c["stop"].click(stop_class_training, session, None, queue=False, api_visibility="private")
     c["publish"].click(bind(publish, classroom), session, c["progress"], **quiet)
 
-    scores = ValidationScores(shipped)
+    scores = ValidationScores(shipped, settings.mnist)
     w["wall_timer"].tick(bind(refresh_wall, classroom, scores), session, [w["wall"], w["wall_timer"]], **fast)
     w["wall"].cell(bind(wall_cell, classroom), session, w["cell"], trigger_mode="always_last", **quiet)

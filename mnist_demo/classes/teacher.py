@@ -52,9 +52,9 @@ def loopback_warning(base: str) -> str:
             'address it prints, or host it on a Space (README, Hosting).</p>')
 
 
-def start_class(classroom: Classroom, page, session: Session, request: gr.Request):
+def start_class(classroom: Classroom, page, serving_lan: bool, session: Session, request: gr.Request):
     seat = session.seat
-    seat.base_url = base_url(request)
+    seat.base_url = base_url(request, serving_lan)
     new = classroom.create_class()
     seat.teaching, seat.teacher_token = new.code, new.teacher_token
     return page.views(seat, classroom) | {page.exported: gr.File(value=None, visible=False)}  # not the last class's

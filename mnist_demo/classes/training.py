@@ -10,7 +10,6 @@ import re
 import gradio as gr
 
 from ..collection import Collection
-from ..data import mnist_or_error
 from ..models import MODEL_NAMES, MODEL_TITLES
 from ..presets import PRESETS
 from ..session import Session
@@ -50,14 +49,14 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
             if not len(own_held):
                 raise gr.Error("Keep a few more drawings first: a quarter of each digit is held out to measure "
                                "the class's model, and there is none yet.")
-            data = mnist_or_error()
+            data = settings.mnist.for_app()
         except gr.Error as e:  # said where the teacher looks, and stays: not a passing notice over "Error"
             yield gr.skip(), gr.skip(), f"⚠️ {e.message}", gr.Button(visible=False)
             return
         before = {n: starting_point(shipped[n], data, own_held) for n in MODEL_NAMES}
         starts = starting_models(req, trainer, shipped)
         last = None
-        for last in training_stream(req, trainer, starts, own, own_held):
+        for last in training_stream(req, trainer, starts, own, own_held, settings):
             last = (last[0], class_curves(last[1]), class_progress(last[2]))
             yield *last, gr.Button(visible=False)
         if not trainer.models:

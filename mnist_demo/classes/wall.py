@@ -10,7 +10,7 @@ import threading
 import gradio as gr
 import numpy as np
 
-from ..data import mnist_or_error
+from ..data import MnistSource
 from ..evaluation import evaluate_model
 from ..inputs import event_fields
 from ..models import MODEL_NAMES
@@ -37,8 +37,8 @@ class ValidationScores:
     class's. Computed once, in the background: loading MNIST takes seconds, and a wall must not
     wait for it (it shows "–" until they are ready, then redraws)."""
 
-    def __init__(self, models: dict):
-        self.models, self.confusions, self._started = models, None, threading.Lock()
+    def __init__(self, models: dict, mnist: MnistSource):
+        self.models, self.mnist, self.confusions, self._started = models, mnist, None, threading.Lock()
 
     def get(self) -> dict[str, np.ndarray] | None:
         if self.confusions is None and self._started.acquire(blocking=False):
@@ -47,7 +47,7 @@ class ValidationScores:
 
     def _compute(self) -> None:
         try:
-            data = mnist_or_error()
+            data = self.mnist.for_app()
             self.confusions = {n: evaluate_model(m, data).confusion for n, m in self.models.items()}
         except gr.Error:  # no MNIST on this machine: the wall shows the class's figures alone
             self.confusions = {}

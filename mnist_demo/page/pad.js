@@ -434,7 +434,7 @@ const themeWatch = new MutationObserver(paintAll);
 for (const node of [document.documentElement, document.body, element.closest(".gradio-container")]) {
   if (node) themeWatch.observe(node, { attributes: true, attributeFilter: ["class"] });
 }
-// Read-only views for the browser tests (tests/pad_driver.py): the ink canvas and the loaded
+// Read-only views for the browser tests (benchmarks/harness/pad.py): the ink canvas and the loaded
 // models are not in the DOM, and the 28x28 is compared with Python to float precision.
 element.mnistPad = { strokes: () => strokes.list, digit: () => digit, ink: () => inkContext.getImageData(0, 0, SIDE, SIDE).data, models: () => models };
 update(false);

@@ -17,7 +17,8 @@ from mnist_demo.preprocess import RECIPE
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
-SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).parent / ".screenshots"))
+# tests/.screenshots, where they were kept before this module moved out of tests/
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "tests" / ".screenshots"))
 SIDE = RECIPE["pad_side"]
 DESKTOP = dict(viewport={"width": 1280, "height": 1000})
 PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True, is_mobile=True)
