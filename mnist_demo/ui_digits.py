@@ -114,7 +114,7 @@ def keep(session, evt: gr.EventData):
 
 
 def restore(session, evt: gr.EventData):
-    """The page opened: what it kept in this browser (digits, trained weights) comes back to this
+    """The page opened, or found its server restarted: what it kept in this browser (digits, trained weights) comes back to this
     session, which holds it in memory for as long as the page is open. Each part is all or
     nothing, and a bad one gets a sentence."""
     data = event_fields(evt)
@@ -130,7 +130,10 @@ def restore(session, evt: gr.EventData):
                 session.adopt({name: model}, {name: recorded_accuracy(meta)})
             except WeightsError as e:
                 gr.Warning(f"Your trained weights kept in this browser could not be read back: {e}")
-    return summary_markdown(session.digits.snapshot())
+    # After a server restart the page restores into an empty session while Your digits may be in view.
+    # Otherwise the gallery is drawn when its tab is shown, and it is not held as this session's output.
+    digits = session.digits.snapshot()
+    return summary_markdown(digits), gallery_html(digits) if data.get("gallery") is True else gr.skip()
 
 
 def remove(session, evt: gr.EventData):
@@ -278,7 +281,7 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mni
     # while the last one's answer is on its way (Gradio's default drops it). What goes to a class
     # goes through the pad's outbox instead (classes/student.send_to_class).
     draw.pad.keep(keep, session, draw.summary, trigger_mode="multiple", **quiet)
-    draw.pad.restore(restore, session, draw.summary, **quiet).then(
+    draw.pad.restore(restore, session, both, **quiet).then(
         functools.partial(use_restored, draw.shipped_page), session, [draw.pad, *draw.choices], **quiet)
     tab.select(lambda s: gallery_html(s.digits.snapshot()), session, gallery, **quiet)
     gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)

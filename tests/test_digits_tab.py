@@ -84,8 +84,11 @@ def test_the_page_restores_its_digits_and_weights_into_a_new_session(mnist, sess
         digits.pixels, digits.labels, digits.ids, strict=True)]
     trained = page_weights(new_model("linear", TrainConfig()), MINE)["safetensors"]
     fresh = Session()
-    summary = restore(fresh, event(digits=stored, weights={"linear": trained}))
+    summary, gallery = restore(fresh, event(digits=stored, weights={"linear": trained}))
     assert "24 kept" in summary and "linear" in fresh.models and "cnn" not in fresh.models
+    assert isinstance(gallery, type(gr.skip()))  # at a page's start the gallery is not in view: not drawn
+    _, shown = restore(Session(), event(digits=stored, weights={}, gallery=True))  # a restart, with it in view
+    assert shown.count("data-remove=") == 24
     np.testing.assert_array_equal(fresh.digits.snapshot().pixels, digits.pixels)
     np.testing.assert_array_equal(fresh.digits.snapshot().ids, digits.ids)
     with pytest.warns(UserWarning, match="could not be read back"):  # damaged weights: a sentence

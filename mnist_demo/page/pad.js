@@ -409,12 +409,48 @@ lineButton.addEventListener("click", () => {
 window.addEventListener("online", () => { tries = 0; sendToClass(true); });
 window.addEventListener("mnist-class", () => { drawLine(); sendToClass(); }); // the seat or the outbox changed
 
+// ------------------------------------------------------------------ a restarted server
+
+// The server holds this page's digits and weights only in memory, for this page's session, and a
+// restarted server starts that session empty. Gradio reloads the page only when one of its own
+// requests failed meanwhile, so a page left alone through a restart would show an empty Your digits
+// and fine-tune without them. The page asks which server it talks to (Gradio's app id, new at each
+// start) when it is used or shown, and every 10 s while in view, and gives a new one its copy back.
+// A digit sent twice is kept once, so a restore racing a keep is harmless.
+const gradio = window.gradio_config || {};
+const idURL = `${String(gradio.root || window.location.origin).replace(/\/$/, "")}${gradio.api_prefix || "/gradio_api"}/app_id`;
+let serverId = gradio.app_id, checking = false, checked = 0;
+
+function restore() {
+  if (!kept.digits.length && !Object.keys(kept.weights).length) return;
+  const gallery = document.querySelector("#my-digits");
+  // The gallery comes back drawn only when its tab is in view (else it is drawn when shown).
+  trigger("restore", { digits: kept.digits, weights: kept.weights, gallery: Boolean(gallery && gallery.offsetParent) });
+}
+
+async function checkServer() {
+  if (checking || Date.now() - checked < 2000) return;
+  checking = true;
+  try {
+    const reply = await timeout(fetch(idURL, { cache: "no-store" }), 5000);
+    const id = reply.ok ? (await reply.json()).app_id : undefined;
+    if (id !== undefined && serverId !== undefined && id !== serverId) restore();
+    if (id !== undefined) serverId = id;
+    checked = Date.now();
+  } catch (e) { // down, or on its way back: the next check will see
+  } finally {
+    checking = false;
+  }
+}
+document.addEventListener("pointerdown", () => checkServer(), { capture: true, passive: true });
+document.addEventListener("visibilitychange", () => { if (!document.hidden) checkServer(); });
+window.addEventListener("online", () => checkServer());
+setInterval(() => { if (!document.hidden) checkServer(); }, 10000);
+
 // ------------------------------------------------------------------ start
 
 loadModels();
-if (kept.digits.length || Object.keys(kept.weights).length) {
-  trigger("restore", { digits: kept.digits, weights: kept.weights }); // back into this page's new session
-}
+restore();
 watch("trained", () => { // a training finished: its weights are kept in this browser too
   if (props.trained) kept.setWeights(props.trained);
 });
