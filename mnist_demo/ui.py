@@ -8,7 +8,6 @@ import functools
 
 import gradio as gr
 
-from . import lan
 from .classes.store import Classroom, limits_from
 from .classes.student import class_keep_function
 from .classes.tab import class_tab, seat_store, wall_view, wire_class

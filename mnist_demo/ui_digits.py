@@ -114,9 +114,9 @@ def keep(session, evt: gr.EventData):
 
 
 def restore(session, evt: gr.EventData):
-    """The page opened, or found its server restarted: what it kept in this browser (digits, trained weights) comes back to this
-    session, which holds it in memory for as long as the page is open. Each part is all or
-    nothing, and a bad one gets a sentence."""
+    """The page opened, or found its server restarted: what it kept in this browser (digits,
+    trained weights) comes back to this session, which holds it in memory for as long as the page
+    is open. Each part is all or nothing, and a bad one gets a sentence."""
     data = event_fields(evt)
     try:
         session.digits.add_many(*digits_from_page(data.get("digits", [])))
@@ -130,8 +130,8 @@ def restore(session, evt: gr.EventData):
                 session.adopt({name: model}, {name: recorded_accuracy(meta)})
             except WeightsError as e:
                 gr.Warning(f"Your trained weights kept in this browser could not be read back: {e}")
-    # After a server restart the page restores into an empty session while Your digits may be in view.
-    # Otherwise the gallery is drawn when its tab is shown, and it is not held as this session's output.
+    # After a server restart the page restores into an empty session while Your digits may be in
+    # view. Otherwise the gallery is drawn when its tab is shown, not held as this session's output.
     digits = session.digits.snapshot()
     return summary_markdown(digits), gallery_html(digits) if data.get("gallery") is True else gr.skip()
 

@@ -44,7 +44,8 @@ def keep(room, code, student, i, label=3):
 
 def wall_session(room, page, token):
     session = Session()
-    open_page(room, page, {}, False, session, gr.EventData(None, {"params": {"wall": token}, "stored": None}), request())
+    open_page(room, page, {}, False, session, gr.EventData(None, {"params": {"wall": token}, "stored": None}),
+              request())
     scores = ValidationScores({}, None)
     scores.confusions = {}
     return session, scores
@@ -78,7 +79,8 @@ def test_the_new_teacher_link_button_shows_the_new_link_hidden_and_the_browser_k
     assert '<details class="private"' in card and "<details class=\"private\" open" not in card  # folded
     assert out["stored"].props["seat"]["teacher"] == token and "replaces the old one" in out["status"]
     other = Session()  # the old link, opened now, opens nothing
-    out = open_page(room, page, {}, False, other, gr.EventData(None, {"params": {"teach": old}, "stored": None}), request())
+    out = open_page(room, page, {}, False, other, gr.EventData(None, {"params": {"teach": old}, "stored": None}),
+                    request())
     assert other.seat.teaching is None and "ended (or the link is wrong)" in out["status"]
 
 

@@ -331,8 +331,8 @@ def test_the_class_model_in_one_tap_and_after_a_reload(classroom, page, predicto
     assert {m["source"] for m in out["pad"].props["models"].values()} == {CLASS}
     # A reload: a new session; the page sends the seat it keeps, with the models it chose.
     stored = {"code": new.code, "student": session.seat.student, "state": "joined", "chosen": ["linear", "cnn"]}
-    out = open_page(classroom, page, shipped_page, False, Session(), gr.EventData(None, {"params": {}, "stored": stored}),
-                    request())
+    out = open_page(classroom, page, shipped_page, False, Session(),
+                    gr.EventData(None, {"params": {}, "stored": stored}), request())
     assert {m["source"] for m in out["pad"].props["models"].values()} == {CLASS}
     assert out["stored"].props["seat"]["model"] == 1  # the line offers it, and says it answers
     back = use_class_model(classroom, page, shipped_page, session, gr.EventData(None, {"use": False}))
