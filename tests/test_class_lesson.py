@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from benchmarks.harness.launcher import free_port, launch
-from benchmarks.harness.pad import DESKTOP, DIGITS, PHONE, TABLET, draw, screenshot, touch_draw
+from benchmarks.harness.pad import DESKTOP, DIGITS, PHONE, TABLET, draw, open_tab_until, screenshot, touch_draw
 from mnist_demo.classes.store import Classroom
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium for about two minutes
@@ -164,9 +164,8 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
             assert store.count(code) == 13
 
         # 6. The laptop deletes one of its digits in Your digits: it leaves the class too.
-        laptop.get_by_role("tab", name="Your digits").click()
+        open_tab_until(laptop, "Your digits", "#my-digits [data-remove]", 4)
         mine = laptop.locator("#my-digits [data-remove]")
-        expect(mine).to_have_count(4, timeout=10_000)
         withdrawn = mine.first.get_attribute("data-remove")
         mine.first.click()
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "12", timeout=15_000)

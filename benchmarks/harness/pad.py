@@ -149,3 +149,22 @@ def screenshot(page, name):
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def open_tab_until(page, tab: str, locator: str, count: int, seconds: float = 20) -> None:
+    """Open ``tab`` until ``locator`` matches ``count`` elements. Right after its server restarted,
+    a page may be reloaded by Gradio itself (when one of its requests failed meanwhile), which
+    opens the Draw tab again: then the tab is opened again."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(int(seconds * 2)):
+        try:
+            button = page.get_by_role("tab", name=tab)
+            if button.get_attribute("aria-selected", timeout=2_000) != "true":
+                button.click(timeout=2_000)
+            if page.locator(locator).count() == count:
+                return
+        except PlaywrightError:  # the page is reloading under us
+            pass
+        page.wait_for_timeout(500)
+    expect(page.locator(locator)).to_have_count(count, timeout=1)  # says what it found
