@@ -91,6 +91,7 @@ def checked(pixels, labels) -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels
 
 
+GONE = 4 * CAP  # deleted ids a collection remembers (Collection._forget)
 MAX_ID = 2**53  # ids are made on the device (page/store.js): whole numbers exact in JSON and in float64
 
 
@@ -117,11 +118,14 @@ class Collection:
     """One session's digits. Every change is all or nothing, under a lock (a session's events
     may run at once), and replaces the snapshot readers hold rather than editing it. Ids come
     from the page, which keeps the same digits in the browser; a digit whose id is already here
-    is skipped, so a keep repeated by a double tap or a network retry is kept once."""
+    is skipped, so a keep repeated by a double tap or a network retry is kept once. An id deleted
+    here stays deleted: a restore the page sent before the deletion, and that arrives after it,
+    does not bring the digit back (the page makes a new id for every keep)."""
 
     def __init__(self, cap: int = CAP):
         self.cap = cap
         self._digits = EMPTY
+        self._gone: dict[int, None] = {}  # deleted ids, oldest first, at most GONE of them
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -148,7 +152,7 @@ class Collection:
             ids = checked_ids(ids, len(labels))
             new = np.zeros(len(ids), dtype=bool)
             for i, digit_id in enumerate(ids.tolist()):
-                new[i] = digit_id not in taken
+                new[i] = digit_id not in taken and digit_id not in self._gone
                 taken.add(digit_id)
             return self._append(pixels[new], labels[new], ids[new]), int((~new).sum())
 
@@ -184,8 +188,12 @@ class Collection:
         return ids
 
     def remove(self, digit_id: int) -> bool:
-        """Delete one digit by id; False if there is none with that id (already deleted)."""
+        """Delete one digit by id; False if there is none with that id (already deleted, or not
+        here yet: a restore on its way will not bring it)."""
+        if not 0 <= digit_id < MAX_ID:  # no digit has such an id (and numpy could not compare it)
+            return False
         with self._lock:
+            self._forget(np.array([digit_id], dtype=np.int64))
             keep = self._digits.ids != digit_id
             if keep.all():
                 return False
@@ -194,4 +202,11 @@ class Collection:
 
     def clear(self) -> None:
         with self._lock:
+            self._forget(self._digits.ids)
             self._digits = EMPTY
+
+    def _forget(self, ids: np.ndarray) -> None:
+        """Remember deleted ids, the newest GONE of them (a few hundred kB at most)."""
+        self._gone.update(dict.fromkeys(ids.tolist()))
+        for old in list(self._gone)[:max(0, len(self._gone) - GONE)]:
+            del self._gone[old]

@@ -39,6 +39,25 @@ def test_remove_by_id_and_clear():
     assert len(c) == 0
 
 
+def test_a_deleted_digit_stays_deleted_when_a_late_restore_sends_it_again():
+    """The page's restore, sent before a deletion and arriving after it, must not bring it back."""
+    c = Collection()
+    pixels, labels, ids = np.zeros((3, 784), np.uint8), np.arange(3), [11, 12, 13]
+    c.add_many(pixels, labels, ids)
+    c.remove(12)
+    _, skipped = c.add_many(pixels, labels, ids)  # the late restore
+    assert c.snapshot().ids.tolist() == [11, 13] and skipped == 3
+    assert not c.remove(-1) and not c.remove(2**70)  # ids no digit can have: nothing, no crash
+    assert not c.remove(14)  # deleted before its restore came: it does not come
+    c.add_many(np.zeros((1, 784), np.uint8), [4], [14])
+    assert 14 not in c.snapshot().ids
+    c.clear()
+    c.add_many(pixels, labels, ids)
+    assert len(c) == 0
+    c.add_many(pixels, labels, [21, 22, 23])  # other ids (new keeps) are kept
+    assert len(c) == 3
+
+
 def test_the_cap_refuses_the_whole_change_and_says_so():
     c = Collection(cap=10)
     c.add_many(np.zeros((8, 784), np.uint8), np.arange(8))

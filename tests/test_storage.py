@@ -63,6 +63,10 @@ def test_kept_digits_survive_a_reload_and_a_server_restart(browser):
             expect(summary(page)).to_contain_text("3 kept")
             page.reload()
             expect(summary(page)).to_contain_text("3 kept (0: 1 · 1: 1 · 7: 1)")  # back from the browser
+            page.reload()  # and Your digits opened at once, its restore maybe still on the way
+            page.get_by_role("tab", name="Your digits").tap()
+            expect(page.locator("#my-digits .kept")).to_have_count(3)
+            page.get_by_role("tab", name="Draw").tap()
         with launch("app.py", port=port) as (url, _):  # the server restarted, at the same address
             # The page stayed open and idle meanwhile. Gradio reloads it only if one of its own
             # requests failed; if not, the page finds the new server itself and gives its digits back.

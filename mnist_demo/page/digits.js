@@ -32,6 +32,17 @@ element.addEventListener("click", (event) => {
     trigger("clear_all");
   }
 });
+// Drawn with fewer digits than this browser keeps (opened just after a reload or a server restart,
+// before the page's restore reached the session): ask the pad to restore, once per count drawn.
+let asked = null;
+function checkDrawn() {
+  const drawn = Number((element.querySelector(".my-digits") || {}).dataset?.count || 0);
+  if (kept.digits.length > drawn && drawn !== asked) {
+    asked = drawn;
+    window.dispatchEvent(new Event("mnist-restore"));
+  }
+}
+watch("value", checkDrawn);
 watch("added", () => { // an import: the new digits are kept in this browser too
   if (props.added && props.added.digits.length) kept.add(props.added.digits);
 });

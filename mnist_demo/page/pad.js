@@ -421,11 +421,11 @@ const gradio = window.gradio_config || {};
 const idURL = `${String(gradio.root || window.location.origin).replace(/\/$/, "")}${gradio.api_prefix || "/gradio_api"}/app_id`;
 let serverId = gradio.app_id, checking = false, checked = 0;
 
-function restore() {
+function restore(drawn = false) {
   if (!kept.digits.length && !Object.keys(kept.weights).length) return;
   const gallery = document.querySelector("#my-digits");
   // The gallery comes back drawn only when its tab is in view (else it is drawn when shown).
-  trigger("restore", { digits: kept.digits, weights: kept.weights, gallery: Boolean(gallery && gallery.offsetParent) });
+  trigger("restore", { digits: kept.digits, weights: kept.weights, gallery: drawn || Boolean(gallery && gallery.offsetParent) });
 }
 
 async function checkServer() {
@@ -446,6 +446,9 @@ document.addEventListener("pointerdown", () => checkServer(), { capture: true, p
 document.addEventListener("visibilitychange", () => { if (!document.hidden) checkServer(); });
 window.addEventListener("online", () => checkServer());
 setInterval(() => { if (!document.hidden) checkServer(); }, 10000);
+// Your digits drew fewer digits than this browser keeps: the session was filled after the gallery
+// was drawn (a tab opened while the restore was on its way). Restore again, gallery and all.
+window.addEventListener("mnist-restore", () => restore(true));
 
 // ------------------------------------------------------------------ start
 
