@@ -130,12 +130,18 @@ def pytest_collection_modifyitems(items):
         if uses_the_app(item):
             item.add_marker(pytest.mark.slow)
         # Under pytest-xdist (`-n 2 --dist loadgroup`, as .ci/run runs it), one worker runs every
-        # test that drives Chromium or uses the app, one after another, as their timings assume;
-        # the other runs the in-process tests meanwhile. (Splitting them over both workers, on
-        # one server, made a page's answer wait past its timeout.) test_attacks and test_space,
-        # which start servers of their own, join the group themselves.
-        if item.get_closest_marker("browser") or uses_the_app(item):
+        # test that uses the shared app, one after another, as their timings assume (splitting
+        # them over both workers, on one server, made a page's answer wait past its timeout).
+        # The browser journeys with a server of their own (OWN_SERVER) are a second group, which
+        # the other worker runs meanwhile; in-process modules go to whichever worker is free.
+        # test_attacks and test_space, which measure servers of their own, join "app" themselves.
+        if item.module.__name__.rpartition(".")[2] in OWN_SERVER and not uses_the_app(item):
+            item.add_marker(pytest.mark.xdist_group("own"))
+        elif item.get_closest_marker("browser") or uses_the_app(item):
             item.add_marker(pytest.mark.xdist_group("app"))
+
+
+OWN_SERVER = {"test_class_lesson", "test_class_projector", "test_storage"}
 
 
 def uses_the_app(item) -> bool:

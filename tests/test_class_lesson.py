@@ -204,9 +204,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         expect(line(phone)).to_contain_text("Answering with our class’s model")
         touch_draw(phone, DIGITS["7"])
         expect(phone.locator("#card-cnn")).to_have_attribute("data-label", re.compile(r"\d"))
-        phone.wait_for_timeout(9_000)  # a class tick, and the page's own restore, have come and gone
-        expect(phone.locator("#card-cnn .source")).to_have_text("· your class's model")
-        expect(line(phone)).to_contain_text("Answering with our class’s model")
+        # (that the next class tick leaves the choice alone: tests/test_class_pages.py)
         screenshot(phone, "lesson-phone-class-model")
         screenshot(teacher, "lesson-teacher")
         screenshot(wall, "lesson-wall")

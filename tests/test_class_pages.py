@@ -331,10 +331,13 @@ def test_the_class_model_in_one_tap_and_after_a_reload(classroom, page, predicto
     assert {m["source"] for m in out["pad"].props["models"].values()} == {CLASS}
     # A reload: a new session; the page sends the seat it keeps, with the models it chose.
     stored = {"code": new.code, "student": session.seat.student, "state": "joined", "chosen": ["linear", "cnn"]}
-    out = open_page(classroom, page, shipped_page, False, Session(),
+    reloaded = Session()
+    out = open_page(classroom, page, shipped_page, False, reloaded,
                     gr.EventData(None, {"params": {}, "stored": stored}), request())
     assert {m["source"] for m in out["pad"].props["models"].values()} == {CLASS}
     assert out["stored"].props["seat"]["model"] == 1  # the line offers it, and says it answers
+    tick = check_class_model(classroom, page, shipped_page, reloaded, CLASS, CLASS)  # the next tick
+    assert "pad" not in tick and "choice-linear" not in tick  # leaves the reloaded choice alone
     back = use_class_model(classroom, page, shipped_page, session, gr.EventData(None, {"use": False}))
     assert {m["source"] for m in back["pad"].props["models"].values()} == {SHIPPED}
 
