@@ -17,6 +17,14 @@ from .collection import Collection
 
 
 @dataclass
+class ClassRun:
+    """A class training's result (classes/training.py): the models, and the notes they are given
+    to the class with (what they scored before and after)."""
+    models: dict
+    notes: dict[str, dict[str, str]]
+
+
+@dataclass
 class ClassSeat:
     """This page's place in a class (the classes package): a student's, a teacher's or a wall's. The
     class itself is in the classroom's database; this holds only what names it, and the class
@@ -34,7 +42,7 @@ class ClassSeat:
     model_meta: dict = field(default_factory=dict)  # its recorded figures, by model name (the wall shows them)
     chosen: list = field(default_factory=list)  # the models this student answers with the class's model
     refusal: tuple | None = None  # (code, "locked" | "removed" | "ended"): the class that refused or dropped this page
-    trainer: Session | None = None  # the teacher's class training: its models, its Stop
+    class_run: ClassRun | None = None  # the teacher's last class training, until given to the class
 
 
 class Session:
@@ -163,8 +171,6 @@ def close_session(session: Session | None) -> None:
     """The browser session is gone: stop its training and remove its download files."""
     if session is not None:
         session.stop.set()
-        if session.seat.trainer is not None:  # a teacher's class training
-            session.seat.trainer.stop.set()
         session.remove_downloads()
         WAITING.leave(session)
 

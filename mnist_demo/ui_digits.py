@@ -16,7 +16,7 @@ import time
 import gradio as gr
 import numpy as np
 
-from .collection import CAP, EMPTY, CollectionError, Digits, held_out, to_bytes
+from .collection import CAP, EMPTY, GONE, CollectionError, Digits, held_out, to_bytes
 from .data import MnistSource
 from .digit_files import DigitFileError, read_digit_files, write_idx_pair, write_png_zip
 from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
@@ -118,6 +118,10 @@ def restore(session, evt: gr.EventData):
     trained weights) comes back to this session, which holds it in memory for as long as the page
     is open. Each part is all or nothing, and a bad one gets a sentence."""
     data = event_fields(evt)
+    gone = data.get("gone") if isinstance(data.get("gone"), list) else []
+    for digit_id in gone[:GONE]:  # deleted in the browser: their own request may have been lost
+        if isinstance(digit_id, int) and not isinstance(digit_id, bool):
+            session.digits.remove(digit_id)
     try:
         session.digits.add_many(*digits_from_page(data.get("digits", [])))
     except CollectionError as e:
@@ -281,7 +285,7 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mni
     # while the last one's answer is on its way (Gradio's default drops it). What goes to a class
     # goes through the pad's outbox instead (classes/student.send_to_class).
     draw.pad.keep(keep, session, draw.summary, trigger_mode="multiple", **quiet)
-    draw.pad.restore(restore, session, both, **quiet).then(
+    draw.pad.restore(restore, session, both, trigger_mode="always_last", **quiet).then(
         functools.partial(use_restored, draw.shipped_page), session, [draw.pad, *draw.choices], **quiet)
     tab.select(lambda s: gallery_html(s.digits.snapshot()), session, gallery, **quiet)
     gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)

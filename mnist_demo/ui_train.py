@@ -8,31 +8,39 @@ wires them into the stream that the Start button and the /train API consume."""
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import functools
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import gradio as gr
 import numpy as np
 import pandas as pd
-import torch
 
 from . import gpu
-from .collection import Digits
 from .data import MnistSource
-from .evaluation import evaluate, evaluate_digits
-from .finetune import SHARES, stage_steps
+from .driver import (
+    START_FROM,
+    Begun,
+    Eta,
+    Figures,
+    Outcome,
+    Plan,
+    Progress,
+    RunError,
+    drive,
+    split_digits,
+    starting_models,
+)
 from .models import MODEL_NAMES, MODEL_TITLES
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
 from .settings import Settings, from_process
-from .training import EpochEvent, StepEvent, as_tensors, new_model, run_metadata, steps_per_epoch
+from .training import EpochEvent, StepEvent, run_metadata
 from .ui_draw import DrawTab, send_trained
-from .ui_evaluation import confusion_section, evaluate_all, evaluation_outputs, mistakes_gallery
+from .ui_evaluation import confusion_section, evaluation_outputs, mistakes_gallery
 from .weights import weights_to_bytes
 
 UI_UPDATE_SECONDS = 0.25  # at most four plot updates a second, however fast the steps are
@@ -42,15 +50,11 @@ ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316", "Linear · your held-out d
 LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
                 "CNN training": "#fdba74", "CNN validation": "#c2410c"}
 MODEL_CHOICES = (*MODEL_NAMES, "both")
-START_FROM = ("new weights", "shipped weights", "my trained weights")
 DEFAULT_PRESET = "fast"  # a class demo: both models in seconds; the tutorial's 15 epochs are one tap away
 # The /train API's inputs, in order. start_from and include come last, so that clients of the
 # older 10- and 11-input /train get their components' defaults.
 CONTROLS = ("which", "preset", "epochs", "lr", "batch_size", "optimizer", "schedule", "subset", "seed", "augment",
             "target", "start_from", "include")
-# A training step's cost relative to the linear model's, for a model whose steps are not measured
-# yet. Measured with one torch thread: a CNN step costs 6x a linear one at batch 64, 15x at 256.
-STEP_COST = {"linear": 1.0, "cnn": 8.0}
 
 
 # ---------------------------------------------------------------------------- the request
@@ -144,86 +148,34 @@ class Curves:
                 plot_frame(self.accs, "epoch", "accuracy", "model", self.acc_series))
 
 
-class Eta:
-    """Seconds left in a run: the steps that remain for every model, each at its model's measured
-    seconds per step. A model not started yet is estimated from a measured one, scaled by STEP_COST
-    (otherwise a run of both models would promise the CNN the linear model's speed)."""
-
-    def __init__(self, steps: dict[str, int]):
-        self.steps = dict(steps)  # each model's steps in this run
-        self.done = dict.fromkeys(steps, 0)
-        self.seconds = dict.fromkeys(steps, 0.0)
-
-    def record(self, name: str, steps_done: int, seconds: float) -> None:
-        """``name`` has done ``steps_done`` steps in ``seconds`` (validation included)."""
-        self.done[name], self.seconds[name] = steps_done, seconds
-
-    def finish(self, name: str) -> None:
-        """``name`` is done, maybe early (a target accuracy reached): none of its steps remain."""
-        self.steps[name] = self.done[name]
-
-    @property
-    def steps_done(self) -> int:
-        return sum(self.done.values())
-
-    @property
-    def total_steps(self) -> int:
-        return sum(self.steps.values())
-
-    def seconds_left(self) -> float | None:
-        """None until a step has been measured."""
-        rates = {n: self.seconds[n] / self.done[n] for n in self.steps if self.done[n]}
-        if not rates:
-            return None
-        known = max(rates, key=self.done.get)  # the rate measured over the most steps
-
-        def rate(name: str) -> float:
-            return rates.get(name, rates[known] * STEP_COST[name] / STEP_COST[known])
-
-        # Never below 0 s: a run that overshoots its estimate has nothing left, not negative time.
-        return max(0.0, sum((self.steps[n] - self.done[n]) * rate(n) for n in self.steps))
-
-
-def run_steps(data, cfg: TrainConfig, own: Digits | None, adaptive: bool) -> int:
-    """One model's training steps in a run: every epoch of train(), or every stage of the adaptive
-    fine-tune (stage_steps: each stage has its own share of the visitor's digits, so its own length)."""
-    return stage_steps(data, cfg, own) if adaptive else cfg.epochs * steps_per_epoch(data, cfg, own)
-
-
-def record(eta: Eta, event: StepEvent | EpochEvent) -> None:
-    """The run's steps so far as the trainer counts them (StepEvent.steps_done); an EpochEvent
-    brings only the time its validation took, after the same steps."""
-    done = event.steps_done if isinstance(event, StepEvent) else eta.done[event.model]
-    eta.record(event.model, done, event.elapsed)
-
-
 def progress_line(event: StepEvent | EpochEvent, epochs: int, eta: Eta) -> str:
     speed = f" · {event.samples_per_sec:,.0f} samples/s" if isinstance(event, EpochEvent) else ""
     return (f"**{MODEL_TITLES[event.model]}** · epoch {event.epoch + 1}/{epochs} · "
             f"step {eta.steps_done:,}/{eta.total_steps:,} · ETA {eta.seconds_left() or 0:,.0f} s{speed}")
 
 
-def before_after(title: str, before: tuple[float, float | None], after: EpochEvent, held: int) -> str:
+def before_after(title: str, before: Figures, after: Figures, held: int) -> str:
     """One model's figures before and after training from trained weights or with own digits."""
-    text = f". {title}: MNIST validation {before[0]:.2%} → {after.valid_acc:.2%}"
-    if before[1] is not None and after.own_held_acc is not None:
-        text += f", your {held} held-out digits {before[1]:.0%} → {after.own_held_acc:.0%}"
+    text = f". {title}: MNIST validation {before.valid:.2%} → {after.valid:.2%}"
+    if before.held is not None and after.held is not None:
+        text += f", your {held} held-out digits {before.held:.0%} → {after.held:.0%}"
     return text
 
 
-def verdict(stopped: bool, seconds: float, cfg: TrainConfig, last: dict[str, EpochEvent],
-            before: dict[str, tuple[float, float | None]], held: int, accuracy: dict[str, float],
-            kept: dict[str, float]) -> str:
+def verdict(outcome: Outcome, cfg: TrainConfig, held: int, kept: dict[str, float]) -> str:
     """The run's closing sentence: how it ended, the target, the before/after figures, and which
     weights are now "my trained weights" (``kept``: the earlier accuracy of each better model
-    kept instead of this run's, whose ``accuracy`` is the validation accuracy it ended with)."""
-    text = "Stopped" if stopped else "Finished"
+    kept instead of this run's)."""
+    accuracy = {n: f.valid for n, f in outcome.after.items()}
+    text = "Stopped" if outcome.stopped else "Finished"
     if cfg.target_acc is not None:
         text += "; " + ", ".join(
             f"{MODEL_TITLES[n]} {'reached' if reached_target(cfg, e.valid_acc) else 'did not reach'} the "
-            f"{cfg.target_acc:.1%} target ({e.valid_acc:.2%} after epoch {e.epoch + 1})" for n, e in last.items())
-    text += f" after {seconds:.0f} s"
-    text += "".join(before_after(MODEL_TITLES[n], before[n], e, held) for n, e in last.items() if n in before)
+            f"{cfg.target_acc:.1%} target ({e.valid_acc:.2%} after epoch {e.epoch + 1})"
+            for n, e in outcome.last.items())
+    text += f" after {outcome.seconds:.0f} s"
+    text += "".join(before_after(MODEL_TITLES[n], outcome.before[n], outcome.after[n], held)
+                    for n in outcome.after if n in outcome.before)
     for n, earlier in kept.items():
         text += (f". {MODEL_TITLES[n]}: this run ended at {accuracy[n]:.2%}, below your earlier {earlier:.2%}, so "
                  "the earlier one stays your “my trained weights” (press “Use the other weights instead” to "
@@ -234,39 +186,6 @@ def verdict(stopped: bool, seconds: float, cfg: TrainConfig, last: dict[str, Epo
 
 
 # ---------------------------------------------------------------------------- the training stream
-
-
-def starting_models(req: TrainRequest, session: Session, shipped: dict | None) -> dict:
-    """The models a training starts from: new ones, or copies of trained ones to fine-tune."""
-    if req.start_from == "my trained weights":
-        missing = [MODEL_TITLES[n] for n in req.names if n not in session.models]
-        if missing:
-            raise gr.Error(f"No trained {' or '.join(missing)} in this tab yet: train one first, or start from "
-                           "the shipped weights.")
-        return {n: copy.deepcopy(session.models[n]).train() for n in req.names}
-    if req.start_from == "shipped weights":
-        if shipped is None:
-            raise gr.Error("This app has no shipped weights to start from.")
-        return {n: copy.deepcopy(shipped[n]).train() for n in req.names}
-    return {n: new_model(n, req.config) for n in req.names}
-
-
-def own_digits(include: bool, session: Session) -> tuple[Digits | None, Digits | None]:
-    """(own digits to train on, own digits held out) when the visitor includes their collection."""
-    if not include:
-        return None, None
-    own, own_held = session.digits.snapshot().split()
-    if not len(own):
-        raise gr.Error("Your collection has no digits to train on yet: keep a few in the Draw tab first "
-                       "(a quarter of them is held out to measure the result).")
-    return own, own_held
-
-
-def starting_point(model, data, own_held: Digits | None) -> tuple[float, float | None]:
-    """A model's validation accuracy, and on the held-out own digits, before its training."""
-    x_valid, y_valid = as_tensors(data, torch.device("cpu"))[2:]
-    held = evaluate_digits(model, own_held) if own_held is not None and len(own_held) else None
-    return evaluate(model, x_valid, y_valid)[1], held
 
 
 def weights_files(models: dict, metadata: dict[str, dict[str, str]], session: Session) -> list[str]:
@@ -305,75 +224,78 @@ def run_training(session: Session, request: gr.Request | None, *controls, settin
     settings = settings or from_process()  # the Train tab passes the app's; tests may leave it out
     req = TrainRequest.from_controls(controls, settings)
     with running(session, request):  # claimed before any work: a second Start is refused at once
-        starts = starting_models(req, session, shipped)
-        own, own_held = own_digits(req.include_own, session)
+        try:
+            starts = starting_models(req.names, req.start_from, req.config, session.models, shipped)
+            own, held = split_digits(session.digits.snapshot()) if req.include_own else (None, None)
+        except RunError as e:
+            raise gr.Error(str(e)) from None
         if waiting and session.stop.is_set():  # Stop pressed while it waited: it leaves the queue
             skip = gr.skip()
             yield None, None, "Stopped while waiting for its turn: nothing was trained.", skip, skip, skip, skip
             return
         if not waiting:  # an API call, which has no Start button: only a Stop from now on counts
             session.stop.clear()
-        yield from training_stream(req, session, starts, own, own_held, settings)
+        yield from training_stream(Plan(req.names, req.preset, req.config, req.start_from, own, held), session,
+                                   starts, settings)
 
 
-def training_stream(req: TrainRequest, session: Session, starts: dict, own: Digits | None,
-                    own_held: Digits | None, settings: Settings):
-    """Train each model in turn, streaming the curves, then evaluate, keep and offer the results.
+def placed(plan: Plan, data, settings: Settings):
+    """Where the run trains (on ZeroGPU: its GPU, within the visitor's quota), or gr.Error."""
+    place = gpu.placement(plan.names, data, plan.config, plan.own, plan.held, plan.adaptive,
+                          zero_gpu=settings.zero_gpu, mnist=settings.mnist)
+    if place.refusal:
+        raise gr.Error(place.refusal)
+    return place
+
+
+def rendered(steps, curves: Curves, epochs: int, stop) -> Iterator[tuple | Outcome]:
+    """``drive``'s steps as the curves and the progress line: (loss frame, accuracy frame, text), at
+    most four a second (and at every epoch, and on Stop); then the Outcome, last."""
+    last_ui = 0.0
+    for step in steps:
+        if isinstance(step, Begun):
+            if step.before is not None:  # where it starts: epoch 0 on the curves
+                curves.accuracy(step.name, 0, step.before.valid, step.before.held)
+        elif isinstance(step, Progress):
+            curves.add(step.event)
+            now = time.perf_counter()
+            if isinstance(step.event, EpochEvent) or now - last_ui >= UI_UPDATE_SECONDS or stop.is_set():
+                last_ui = now
+                yield (*curves.frames(), progress_line(step.event, epochs, step.eta))
+        else:
+            yield step
+
+
+def training_stream(plan: Plan, session: Session, starts: dict, settings: Settings):
+    """Train each model in turn, streaming the curves, then keep and offer the results.
     ``settings``: the app's (where MNIST is, whether this is ZeroGPU)."""
     skip = gr.skip()
     yield None, None, "Loading MNIST… (the first time on a new machine this downloads it)", skip, skip, skip, skip
     data = settings.mnist.for_app()
-    cfg = req.config
-    adaptive = own is not None and req.start_from != "new weights"  # trained weights + own digits
-    steps = run_steps(data, cfg, own, adaptive)  # the adaptive fine-tune's stages are the curves' epochs
-    curves, eta = Curves(req.names, own_held is not None and len(own_held) > 0), Eta(dict.fromkeys(req.names, steps))
-    place = gpu.placement(req.names, data, cfg, own, own_held, adaptive,  # on ZeroGPU: its GPU, within quota
-                          zero_gpu=settings.zero_gpu, mnist=settings.mnist)
-    if place.refusal:
-        raise gr.Error(place.refusal)
-    trained, last, before, choices = {}, {}, {}, {}
-    start, last_ui = time.perf_counter(), 0.0
-    for name in req.names:
-        model = starts[name]
-        if req.start_from != "new weights" or own_held is not None:  # where it starts: epoch 0 on the curves
-            before[name] = starting_point(model, data, own_held)
-            curves.accuracy(name, 0, *before[name])
-        run = place.training(name, model, cfg, own, own_held, adaptive)
-        for event in run:
-            curves.add(event)
-            record(eta, event)
-            if isinstance(event, EpochEvent):
-                last[name] = event
-            now = time.perf_counter()
-            if isinstance(event, EpochEvent) or now - last_ui >= UI_UPDATE_SECONDS or session.stop.is_set():
-                last_ui = now
-                yield (*curves.frames(), progress_line(event, len(SHARES) if adaptive else cfg.epochs, eta), skip,
-                       skip, skip, skip)
-            if session.stop.is_set():
-                break
-        model, choice = run.finish()  # stopped or not: the trained model, on the CPU
-        if choice is not None:  # the fine-tune's: the best weights within 1 point on MNIST, or the start
-            choices[name] = choice
-            last[name] = choices[name].event(last[name].elapsed if name in last else 0.0)
-        eta.finish(name)
-        trained[name] = model
-        if session.stop.is_set():
-            break
-    evaluations, x_valid = evaluate_all(trained, settings.mnist)
-    accuracy = {n: ev.accuracy for n, ev in evaluations.items()}
-    if adaptive and not session.stop.is_set():  # within a point of MNIST by construction, better on their digits
-        session.adopt(trained, accuracy)
+    place = placed(plan, data, settings)
+    curves = Curves(plan.names, plan.held is not None and len(plan.held) > 0)
+    outcome = None
+    for item in rendered(drive(plan, data, starts, session.stop, place), curves, plan.epochs, session.stop):
+        if isinstance(item, Outcome):
+            outcome = item
+        else:
+            yield *item, skip, skip, skip, skip
+    accuracy = {n: f.valid for n, f in outcome.after.items()}
+    if plan.adaptive and not outcome.stopped:  # within a point of MNIST by construction, better on their digits
+        session.adopt(outcome.models, accuracy)
         kept = {}
     else:
-        kept = session.keep_better(trained, accuracy)
-    files = weights_files(trained, {n: run_metadata(cfg, f"{req.preset}, trained in the app", data, last.get(n),
-                                                    req.start_from, own, own_held)
-                                       | (choices[n].metadata() if n in choices else {}) for n in trained}, session)
-    gallery = [item for n, ev in evaluations.items() for item in mistakes_gallery(n, ev, x_valid)]
-    held = len(own_held) if own_held is not None else 0
-    text = verdict(session.stop.is_set(), time.perf_counter() - start, cfg, last, before, held, accuracy, kept)
+        kept = session.keep_better(outcome.models, accuracy)
+    choices = outcome.choices
+    files = weights_files(outcome.models, {
+        n: run_metadata(plan.config, f"{plan.preset}, trained in the app", data, outcome.last.get(n), plan.start_from,
+                        plan.own, plan.held) | (choices[n].metadata() if n in choices else {})
+        for n in outcome.models}, session)
+    gallery = [item for n, ev in outcome.evaluations.items() for item in mistakes_gallery(n, ev, data.x_valid)]
+    held = len(plan.held) if plan.held is not None else 0
+    text = verdict(outcome, plan.config, held, kept)
     text += "".join(f" {MODEL_TITLES[n]}: {c.sentence()}." for n, c in choices.items())
-    yield (*curves.frames(), text, confusion_section(evaluations, "Your"), gallery, files, session)
+    yield (*curves.frames(), text, confusion_section(outcome.evaluations, "Your"), gallery, files, session)
 
 
 # ---------------------------------------------------------------------------- controls and layout

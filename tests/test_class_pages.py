@@ -353,10 +353,12 @@ def test_the_class_training_keeps_within_the_hosts_caps(classroom, page, predict
     import dataclasses
 
     from mnist_demo.classes import training
+    from mnist_demo.driver import Outcome
     from mnist_demo.settings import from_process
 
     asked = []
-    monkeypatch.setattr(training, "training_stream", lambda req, *rest: asked.append(req.config) or iter(()))
+    nothing = Outcome({}, {}, {}, {}, {}, {}, True, 0.0)  # a run stopped at once
+    monkeypatch.setattr(training, "drive", lambda plan, *rest: asked.append(plan.config) or iter([nothing]))
     teacher = Session()
     start_class(classroom, page, False, teacher, request())
     student = joined(classroom, page, teacher.seat.teaching)

@@ -376,10 +376,13 @@ def test_an_expired_class_is_refused_at_once_and_deleted_by_expire(tmp_path, roo
     old = room.create_class().code
     s = room.join(old, "a")
     keep(room, old, s, 1)
+    room.publish_model(old, {"cnn": a_model()}, {"cnn": {"valid_acc": "0.9"}})
+    assert room.class_model_notes(old) == {"cnn": {"valid_acc": "0.9"}}
     clock.t += 7 * DAY - 1
     young = room.create_class().code
     clock.t += 2
     assert room.count(old) == 0 and room.drawings(old) == [] and not room.is_member(old, s)
+    assert room.class_model_notes(old) == {}  # the wall's figures too
     with pytest.raises(ClassError, match="This class has ended."):
         room.join(old, "a")
     with pytest.raises(ClassError, match="This class has ended."):

@@ -89,6 +89,10 @@ def test_the_page_restores_its_digits_and_weights_into_a_new_session(mnist, sess
     assert isinstance(gallery, type(gr.skip()))  # at a page's start the gallery is not in view: not drawn
     _, shown = restore(Session(), event(digits=stored, weights={}, gallery=True))  # a restart, with it in view
     assert shown.count("data-remove=") == 24
+    lost = Session()  # a deletion whose own request was lost: the next restore brings it
+    restore(lost, event(digits=stored, weights={}))
+    restore(lost, event(digits=stored[1:], weights={}, gone=[stored[0]["id"], "x", 2**80]))
+    assert lost.digits.snapshot().ids.tolist() == [d["id"] for d in stored[1:]]
     np.testing.assert_array_equal(fresh.digits.snapshot().pixels, digits.pixels)
     np.testing.assert_array_equal(fresh.digits.snapshot().ids, digits.ids)
     with pytest.warns(UserWarning, match="could not be read back"):  # damaged weights: a sentence

@@ -2,6 +2,7 @@
 
 import ast
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,12 @@ def test_only_settings_reads_the_environment():
 def test_serving_the_lan_is_a_setting_not_something_app_py_sets():
     app = (PROJECT / "app.py").read_text()
     assert "SERVING_LAN" not in app and "os.environ" not in app and "getenv" not in app
+
+
+def test_one_table_lists_every_variable_settings_reads():
+    """docs/settings.md holds the one table of the environment variables, every one settings.py
+    reads; the README links to it instead of repeating it."""
+    read = set(re.findall(r'"((?:MNIST|GRADIO|SPACES)_[A-Z_]+)"', (PROJECT / "mnist_demo" / "settings.py").read_text()))
+    table = set(re.findall(r"^\| `([A-Z_]+)` \|", (PROJECT / "docs" / "settings.md").read_text(), re.M))
+    assert len(read) >= 14 and read == table
+    assert not re.search(r"^\| `(MNIST|GRADIO)_", (PROJECT / "README.md").read_text(), re.M)

@@ -13,11 +13,12 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from mnist_demo.driver import Figures, Outcome
 from mnist_demo.presets import TrainConfig
 from mnist_demo.session import Session
 from mnist_demo.settings import from_env
 from mnist_demo.training import EpochEvent, StepEvent
-from mnist_demo.ui_train import STEP_COST, Curves, Eta, TrainRequest, control, run_training, verdict
+from mnist_demo.ui_train import Curves, TrainRequest, control, run_training, verdict
 from tests.train_requests import controls
 
 REPO = Path(__file__).resolve().parents[1]
@@ -273,29 +274,16 @@ def test_curves_smooth_each_models_loss_and_plot_every_series():
     assert "Linear · your held-out digits" in set(accs["model"])
 
 
-def test_the_eta_counts_the_slower_models_steps_still_to_come():
-    eta = Eta({"linear": 100, "cnn": 100})
-    assert eta.seconds_left() is None  # nothing measured yet
-    eta.record("linear", 50, 5.0)  # 0.1 s a step
-    linear_left, cnn_estimate = 50 * 0.1, 100 * 0.1 * STEP_COST["cnn"]
-    assert eta.seconds_left() == pytest.approx(linear_left + cnn_estimate)
-    eta.record("linear", 100, 10.0)
-    eta.record("cnn", 10, 3.0)  # the CNN measured: 0.3 s a step
-    assert eta.seconds_left() == pytest.approx(90 * 0.3)
-    assert (eta.steps_done, eta.total_steps) == (110, 200)
-    eta.record("linear", 40, 4.0)
-    eta.finish("linear")  # it reached its target early: none of its steps remain
-    assert eta.total_steps == 140 and eta.seconds_left() == pytest.approx(90 * 0.3)
-
-
 def test_the_verdict_says_how_it_ended_and_which_weights_are_kept():
     cfg = TrainConfig(target_acc=0.95)
     last = {"linear": epoch_end("linear", 1, 9.0, acc=0.92), "cnn": epoch_end("cnn", 0, 9.0, acc=0.96)}
-    text = verdict(False, 12.4, cfg, last, {}, 0, {"linear": 0.92, "cnn": 0.96}, {})
+    after = {"linear": Figures(0.92, None), "cnn": Figures(0.96, None)}
+    text = verdict(Outcome({}, last, {}, after, {}, {}, False, 12.4), cfg, 0, {})
     assert text.startswith("Finished; Linear did not reach the 95.0% target (92.00% after epoch 2), CNN reached "
                            "the 95.0% target (96.00% after epoch 1) after 12 s.")
     assert text.endswith("pick “my trained weights” in the Draw tab, or download them below.")
-    kept = verdict(True, 3, TrainConfig(), {}, {}, 0, {"cnn": 0.41}, {"cnn": 0.97})
+    kept = verdict(Outcome({}, {}, {}, {"cnn": Figures(0.41, None)}, {}, {}, True, 3), TrainConfig(), 0,
+                   {"cnn": 0.97})
     assert kept.startswith("Stopped after 3 s. CNN: this run ended at 41.00%, below your earlier 97.00%")
     assert kept.endswith("Download this run's weights below.")
 
@@ -318,12 +306,6 @@ def test_a_stopped_run_keeps_the_sessions_better_model_and_offers_the_new_one(mn
     new, meta = load_weights(updates[-1][5][0], expect="linear")  # the new one is still there to download
     assert "valid_acc" not in meta  # stopped before its first epoch ended
     assert not all(p.equal(q) for p, q in zip(new.parameters(), shipped.parameters(), strict=True))
-
-
-def test_the_eta_is_never_below_zero():
-    eta = Eta({"linear": 10})
-    eta.record("linear", 12, 1.2)  # a run past its estimate
-    assert eta.seconds_left() == 0.0
 
 
 @pytest.mark.parametrize("start_from", ["shipped weights", "new weights"])

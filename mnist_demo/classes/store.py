@@ -69,13 +69,13 @@ class ClassError(ValueError):
 
 @dataclass(frozen=True)
 class ClassLimits:
-    max_drawings: int = 5000  # per class: 60 students keeping every 2 s for 2 minutes is 3,600 (5.5 MB)
+    max_drawings: int = 5000  # per class: 60 students keeping every 2 s for 2 minutes is 3,600 (4.1 MB)
     max_students: int = 100  # per class
     keeps_per_second: float = 4.0  # per student, refilled steadily...
     keep_burst: int = 8  # ...with this many at once: a quick run of taps is fine, a script is not
     join_failures_per_minute: int = 10  # wrong codes per client, then even a right one waits a minute
     days: float = 7.0  # a class and everything in it is deleted this long after it was created
-    max_classes: int = 500  # live classes on the server at once: the disk's bound (500 full ones ~1.6 GB)
+    max_classes: int = 500  # live classes on the server at once: the disk's bound (500 full ones ~2.8 GB)
 
 
 def limits_from(settings) -> ClassLimits:
@@ -760,9 +760,10 @@ class Classroom:
     def class_model_notes(self, code: str) -> dict[str, dict[str, str]]:
         """The published model's notes by name (what it scored before and after), without its
         weights: what a wall shows. Empty without a model."""
+        code, now = normalize_code(code), self.clock()
         with self._transaction(write=False) as db:
             rows = db.execute("SELECT name, metadata FROM models WHERE code = ? ORDER BY name",
-                              (normalize_code(code),)).fetchall()
+                              (code,)).fetchall() if self._live(db, code, now) else []
         return {name: json.loads(notes) for name, notes in rows}
 
     # ------------------------------------------------------------------------ the wall's (and the teacher's)

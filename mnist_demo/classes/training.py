@@ -9,21 +9,12 @@ import re
 
 import gradio as gr
 
-from ..collection import Collection
+from ..driver import Outcome, Plan, drive, starting_models
 from ..models import MODEL_NAMES, MODEL_TITLES
 from ..presets import PRESETS
-from ..session import Session
+from ..session import ClassRun, Session
 from ..settings import Settings
-from ..ui_train import (
-    ACC_COLOURS,
-    TrainRequest,
-    own_digits,
-    running,
-    starting_models,
-    starting_point,
-    training_stream,
-    within_caps,
-)
+from ..ui_train import ACC_COLOURS, Curves, placed, rendered, running, within_caps
 from ..weights import weights_to_bytes
 from .store import Classroom
 from .student import STUDENT_SECONDS
@@ -33,46 +24,50 @@ from .teacher import class_digits, teacher_code
 def train_class(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
                 request: gr.Request | None = None):
     """Fine-tune both shipped models on the class's drawings with the own-digits recipe (a quarter
-    held out to measure it), streaming the curves; the result waits for "Give it to the class"."""
+    held out to measure it), streaming the curves; the result waits for "Give it to the class".
+    It trains in the teacher's tab, as a Train tab training would: one at a time, stopped by Stop
+    or by closing the tab."""
     code = teacher_code(classroom, session)
     digits = class_digits(classroom, code)
-    trainer = Session()
-    trainer.digits = Collection(cap=max(len(digits), 1))
-    if len(digits):
-        trainer.digits.add_many(digits.pixels, digits.labels, digits.ids)
-    session.seat.trainer = trainer
-    cfg = within_caps(PRESETS["fine-tune"], settings)  # as every training on this server
-    req = TrainRequest(MODEL_NAMES, "fine-tune", cfg, "shipped weights", True)
-    with running(trainer, request):
+    skip = gr.skip()
+    with running(session, request):
+        session.stop.clear()
+        own, held = digits.split()
+        if not len(own):
+            problem = "The class has no drawings to train on yet: ask the students to keep a few first."
+        elif not len(held):
+            problem = ("Keep a few more drawings first: a quarter of each digit is held out to measure the class's "
+                       "model, and there is none yet.")
+        else:
+            problem = None
         try:
-            own, own_held = own_digits(True, trainer)  # gr.Error when the class has no drawings
-            if not len(own_held):
-                raise gr.Error("Keep a few more drawings first: a quarter of each digit is held out to measure "
-                               "the class's model, and there is none yet.")
-            data = settings.mnist.for_app()
-        except gr.Error as e:  # said where the teacher looks, and stays: not a passing notice over "Error"
-            yield gr.skip(), gr.skip(), f"⚠️ {e.message}", gr.Button(visible=False)
+            data = None if problem else settings.mnist.for_app()
+        except gr.Error as e:
+            problem = e.message
+        if problem:  # said where the teacher looks, and stays: not a passing notice over "Error"
+            yield skip, skip, f"⚠️ {problem}", gr.Button(visible=False)
             return
-        before = {n: starting_point(shipped[n], data, own_held) for n in MODEL_NAMES}
-        starts = starting_models(req, trainer, shipped)
-        last = None
-        for last in training_stream(req, trainer, starts, own, own_held, settings):
-            last = (last[0], class_curves(last[1]), class_progress(last[2]))
-            yield *last, gr.Button(visible=False)
-        if not trainer.models:
-            return
-        after = {n: starting_point(trainer.models[n], data, own_held) for n in trainer.models}
-        best = best_held(last[1])
-        trainer.class_meta = {n: {"held_before": f"{before[n][1]:.6f}", "held_after": f"{after[n][1]:.6f}",
-                                  "valid_before": f"{before[n][0]:.6f}", "valid_after": f"{after[n][0]:.6f}",
-                                  "valid_acc": f"{after[n][0]:.6f}", "class_drawings": str(len(digits)),
-                                  "class_held_out": str(len(own_held))}
-                                 | ({"held_best": f"{best[n]:.6f}"} if n in best else {})
-                              for n in trainer.models}
-        stopped = "Stopped early. " if trainer.stop.is_set() else ""
-        yield last[0], last[1], (f"{stopped}{class_model_summary(trainer.class_meta)} Press *Give it to the class* "
-                                 "to offer it on every student's class line (*Use our class’s model*, one tap)."), \
-            gr.Button(visible=True)
+        plan = Plan(MODEL_NAMES, "fine-tune", within_caps(PRESETS["fine-tune"], settings), "shipped weights",
+                    own, held)
+        starts = starting_models(plan.names, plan.start_from, plan.config, {}, shipped)
+        curves, outcome, frames = Curves(plan.names, True), None, (None, None)
+        steps = drive(plan, data, starts, session.stop, placed(plan, data, settings))
+        for item in rendered(steps, curves, plan.epochs, session.stop):
+            if isinstance(item, Outcome):
+                outcome = item
+            else:
+                frames = (item[0], class_curves(item[1]))
+                yield *frames, class_progress(item[2]), gr.Button(visible=False)
+        best = best_held(curves.frames()[1])
+        notes = {n: {"held_before": f"{outcome.before[n].held:.6f}", "held_after": f"{outcome.after[n].held:.6f}",
+                     "valid_before": f"{outcome.before[n].valid:.6f}", "valid_after": f"{outcome.after[n].valid:.6f}",
+                     "valid_acc": f"{outcome.after[n].valid:.6f}", "class_drawings": str(len(digits)),
+                     "class_held_out": str(len(held))} | ({"held_best": f"{best[n]:.6f}"} if n in best else {})
+                 for n in outcome.models}
+        session.seat.class_run = ClassRun(outcome.models, notes)
+        stopped = "Stopped early. " if outcome.stopped else ""
+        yield *frames, (f"{stopped}{class_model_summary(notes)} Press *Give it to the class* to offer it on every "
+                        "student's class line (*Use our class’s model*, one tap)."), gr.Button(visible=True)
 
 
 FEW_HELD = 20  # held-out drawings below which a class's before/after figures say little (1 in 20 is 5 points)
@@ -137,20 +132,20 @@ def class_model_summary(meta: dict) -> str:
 
 
 def stop_class_training(session: Session) -> None:
-    if session.seat.trainer is not None:
-        session.seat.trainer.stop.set()
+    if session.running:  # the class's training runs in the teacher's tab (train_class)
+        session.stop.set()
 
 
 def publish(classroom: Classroom, session: Session):
     """"Give it to the class": every joined student's pad gets it as a choice within seconds."""
     code = teacher_code(classroom, session)
-    trainer = session.seat.trainer
-    if trainer is None or not getattr(trainer, "class_meta", None):
+    run = session.seat.class_run
+    if run is None:
         raise gr.Error("Train on the class first.")
-    blobs = {n: weights_to_bytes(m, trainer.class_meta[n]) for n, m in trainer.models.items()}
-    classroom.publish_model(code, blobs, trainer.class_meta)
+    blobs = {n: weights_to_bytes(m, run.notes[n]) for n, m in run.models.items()}
+    classroom.publish_model(code, blobs, run.notes)
     return (f"✅ Given to the class. Every student's pad offers *our class’s model* within "
-            f"{STUDENT_SECONDS:.0f} seconds. {class_model_summary(trainer.class_meta)}")
+            f"{STUDENT_SECONDS:.0f} seconds. {class_model_summary(run.notes)}")
 
 
 CLASS_ACC_COLOURS = {n.replace(" · your held-out digits", HELD_SERIES): c for n, c in ACC_COLOURS.items()}

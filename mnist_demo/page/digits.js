@@ -32,12 +32,15 @@ element.addEventListener("click", (event) => {
     trigger("clear_all");
   }
 });
-// Drawn with fewer digits than this browser keeps (opened just after a reload or a server restart,
-// before the page's restore reached the session): ask the pad to restore, once per count drawn.
+// Drawn with another count than this browser keeps: fewer when the tab opened just after a reload
+// or a server restart, before the page's restore reached the session; more when a restore's answer,
+// drawn before a deletion, arrived after it (the server runs a session's events side by side). The
+// browser holds the truth: ask the pad to restore, which draws the session's digits again (a deleted
+// one stays deleted there), once per count drawn.
 let asked = null;
 function checkDrawn() {
   const drawn = Number((element.querySelector(".my-digits") || {}).dataset?.count || 0);
-  if (kept.digits.length > drawn && drawn !== asked) {
+  if (kept.available() && kept.digits.length !== drawn && drawn !== asked) {
     asked = drawn;
     window.dispatchEvent(new Event("mnist-restore"));
   }

@@ -422,10 +422,11 @@ const idURL = `${String(gradio.root || window.location.origin).replace(/\/$/, ""
 let serverId = gradio.app_id, checking = false, checked = 0;
 
 function restore(drawn = false) {
-  if (!kept.digits.length && !Object.keys(kept.weights).length) return;
+  if (!drawn && !kept.digits.length && !Object.keys(kept.weights).length) return;
   const gallery = document.querySelector("#my-digits");
   // The gallery comes back drawn only when its tab is in view (else it is drawn when shown).
-  trigger("restore", { digits: kept.digits, weights: kept.weights, gallery: drawn || Boolean(gallery && gallery.offsetParent) });
+  trigger("restore", { digits: kept.digits, weights: kept.weights, gone: kept.gone,
+    gallery: drawn || Boolean(gallery && gallery.offsetParent) });
 }
 
 async function checkServer() {

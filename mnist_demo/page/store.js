@@ -43,7 +43,10 @@
     return Math.floor(random() * 2 ** 21) * 2 ** 32 + Math.floor(random() * 2 ** 32);
   }
 
-  const EMPTY = () => ({ version: VERSION, digits: [], weights: {} });
+  const EMPTY = () => ({ version: VERSION, digits: [], weights: {}, gone: [] });
+  // Deleted ids remembered (the newest GONE): a deletion whose request was lost on the way (the
+  // server restarting, a dropped connection) is sent again with the next restore.
+  const GONE = 500;
 
   /** Why a write was refused, as a sentence for the visitor. */
   function refusal(error) {
@@ -66,7 +69,8 @@
         const text = storage.getItem(key);
         const saved = text ? JSON.parse(text) : null;
         if (saved && saved.version === VERSION && Array.isArray(saved.digits) && saved.weights && typeof saved.weights === "object") {
-          record = { version: VERSION, digits: saved.digits.filter(valid), weights: saved.weights };
+          record = { version: VERSION, digits: saved.digits.filter(valid), weights: saved.weights,
+            gone: Array.isArray(saved.gone) ? saved.gone.filter(Number.isSafeInteger).slice(-GONE) : [] };
         }
         const known = new Set(record.digits.map((d) => d.id));
         record.digits = record.digits.concat(unsaved.filter((d) => !known.has(d.id)));
@@ -91,6 +95,8 @@
     return {
       get digits() { refresh(); return record.digits; },
       get weights() { refresh(); return record.weights; },
+      /** The ids deleted here, newest last (at most GONE). */
+      get gone() { refresh(); return record.gone; },
       /** null, or why nothing could be read (storage blocked, or a damaged record). */
       get problem() { return problem; },
       /** Whether the browser lets this page write at all (tried once, with a throwaway key). */
@@ -114,11 +120,13 @@
         refresh();
         unsaved = unsaved.filter((d) => d.id !== id);
         record.digits = record.digits.filter((d) => d.id !== id);
+        record.gone = record.gone.concat([id]).slice(-GONE);
         return write();
       },
       clearDigits() {
         refresh();
         unsaved = [];
+        record.gone = record.gone.concat(record.digits.map((d) => d.id)).slice(-GONE);
         record.digits = [];
         return write();
       },

@@ -94,3 +94,19 @@ test("two views of one storage (the pad and the gallery, or two tabs) never undo
   gallery.remove(1);
   assert.deepEqual(S.createStore(storage).digits.map((d) => d.id), [2, 3]);
 });
+
+test("deleted ids are remembered, the newest 500, so a lost deletion is sent again", () => {
+  const storage = fakeStorage();
+  const kept = S.createStore(storage);
+  kept.add([digit(1), digit(2), digit(3)]);
+  kept.remove(2);
+  assert.deepEqual(S.createStore(storage).gone, [2], "across a reload");
+  kept.clearDigits();
+  assert.deepEqual(kept.gone, [2, 1, 3]);
+  kept.add(Array.from({ length: 600 }, (_, i) => digit(100 + i)));
+  kept.clearDigits();
+  assert.equal(kept.gone.length, 500);
+  assert.equal(kept.gone[499], 699);
+  storage.setItem(S.KEY, JSON.stringify({ version: S.VERSION, digits: [digit(9)], weights: {} }));
+  assert.deepEqual(S.createStore(storage).gone, [], "a record from before: none");
+});
