@@ -25,7 +25,7 @@ from .models import MODEL_TITLES
 from .presets import TrainConfig
 from .training import EpochEvent, StepEvent, as_tensors, new_model, steps_per_epoch
 
-START_FROM = ("new weights", "shipped weights", "my trained weights")
+NEW, SHIPPED_START, MINE_START = START_FROM = ("new weights", "shipped weights", "my trained weights")
 # A training step's cost relative to the linear model's, for a model whose steps are not measured
 # yet. Measured with one torch thread: a CNN step costs 6x a linear one at batch 64, 15x at 256.
 STEP_COST = {"linear": 1.0, "cnn": 8.0}
@@ -42,13 +42,13 @@ def starting_models(names: Sequence[str], start_from: str, cfg: TrainConfig, min
                     shipped: dict | None) -> dict:
     """The models a run starts from: new ones, or copies of trained ones to fine-tune (``mine``:
     the visitor's trained models; ``shipped``: the app's)."""
-    if start_from == "my trained weights":
+    if start_from == MINE_START:
         missing = [MODEL_TITLES[n] for n in names if n not in mine]
         if missing:
             raise RunError(f"No trained {' or '.join(missing)} in this tab yet: train one first, or start from "
                            "the shipped weights.")
         return {n: copy.deepcopy(mine[n]).train() for n in names}
-    if start_from == "shipped weights":
+    if start_from == SHIPPED_START:
         if shipped is None:
             raise RunError("This app has no shipped weights to start from.")
         return {n: copy.deepcopy(shipped[n]).train() for n in names}
@@ -79,7 +79,7 @@ class Plan:
     def adaptive(self) -> bool:
         """Trained weights and own digits: the adaptive fine-tune (finetune.py), which chooses how
         much of the digits to use and stops within a point of MNIST."""
-        return self.own is not None and self.start_from != START_FROM[0]
+        return self.own is not None and self.start_from != NEW
 
     @property
     def epochs(self) -> int:
@@ -201,7 +201,7 @@ def drive(plan: Plan, data: MNIST, starts: dict, stop: threading.Event, place) -
     start = time.perf_counter()
     for name in plan.names:
         model = starts[name]
-        if plan.start_from != START_FROM[0] or with_held:  # where it starts: epoch 0 on the curves
+        if plan.start_from != NEW or with_held:  # where it starts: epoch 0 on the curves
             before[name] = figures(model, data, plan.held)
         yield Begun(name, before.get(name))
         run = place.training(name, model, plan.config, plan.own, plan.held, plan.adaptive)

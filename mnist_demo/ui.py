@@ -4,13 +4,12 @@ visitor's session and serves ``/classify``. The page's JavaScript and CSS are in
 
 from __future__ import annotations
 
-import functools
-
 import gradio as gr
 
 from .classes.store import Classroom, limits_from
 from .classes.student import class_keep_function
 from .classes.tab import class_tab, seat_store, wall_view, wire_class
+from .handlers import bind
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
 from .limits import app_kwargs
@@ -69,7 +68,7 @@ def api_tab(predictor: Predictor, settings: Settings) -> None:
     api_file = gr.File(label="Image", file_types=["image"], type="filepath")
     api_button = gr.Button("Classify")
     api_json = gr.JSON(label="Result")
-    api_button.click(functools.partial(classify, predictor), api_file, api_json, api_name="classify",
+    api_button.click(bind(classify, predictor), api_file, api_json, api_name="classify",
                      concurrency_limit=settings.classify_concurrency)
 
 

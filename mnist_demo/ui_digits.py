@@ -9,7 +9,6 @@ only files written are their exports, in the session's own download folder, remo
 from __future__ import annotations
 
 import base64
-import functools
 import secrets
 import time
 
@@ -20,6 +19,7 @@ from .collection import CAP, EMPTY, GONE, CollectionError, Digits, held_out, to_
 from .data import MnistSource
 from .digit_files import DigitFileError, read_digit_files, write_idx_pair, write_png_zip
 from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
+from .handlers import QUIET, bind
 from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_page
 from .memory import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
@@ -278,7 +278,7 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mni
     cell = gr.HTML(elem_id="cell-digits", apply_default_css=False,
                    js_on_load='watch("value", () => { if (props.value) element.scrollIntoView({block: "nearest"}); });')
 
-    quiet = dict(api_visibility="private", show_progress="hidden")
+    quiet = QUIET
     both = [draw.summary, gallery]
     # A tap sends back one line, not the whole gallery (1.1 MB at the cap): a phone in a class
     # keeps digit after digit, and the gallery is drawn when its tab is shown. Every tap counts, even
@@ -286,12 +286,12 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mni
     # goes through the pad's outbox instead (classes/student.send_to_class).
     draw.pad.keep(keep, session, draw.summary, trigger_mode="multiple", **quiet)
     draw.pad.restore(restore, session, both, trigger_mode="always_last", **quiet).then(
-        functools.partial(use_restored, draw.shipped_page), session, [draw.pad, *draw.choices], **quiet)
+        bind(use_restored, draw.shipped_page), session, [draw.pad, *draw.choices], **quiet)
     tab.select(lambda s: gallery_html(s.digits.snapshot()), session, gallery, **quiet)
     gallery.remove(remove, session, both, trigger_mode="multiple", **quiet)
     gallery.clear_all(clear_all, session, both, **quiet)
     importer.upload(import_files, [importer, session], [*both, import_status, importer], api_visibility="private")
     export_button.click(export_files, session, exported, api_visibility="private")
-    test_button.click(functools.partial(digit_test_for, shipped, mnist), [session, weights], [test, cell],
+    test_button.click(bind(digit_test_for, shipped, mnist), [session, weights], [test, cell],
                       api_visibility="private")
     test.cell(cell_digits, session, cell, trigger_mode="always_last", **quiet)

@@ -10,7 +10,6 @@ page cannot run the models itself.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import gradio as gr
@@ -18,6 +17,7 @@ import numpy as np
 
 from .collection import EMPTY, to_bytes
 from .data import MnistSource
+from .handlers import QUIET, bind
 from .inference import Predictor
 from .inputs import CLASS, MINE, SHIPPED, bytes_from_data_url, digit_from_page, models_from_page
 from .models import MODEL_NAMES, MODEL_TITLES
@@ -166,8 +166,7 @@ def draw_tab(predictor: Predictor, session: gr.State, send_to_class, mnist: Mnis
     what a student keeps to their class (classes/student.class_keep_function). ``mnist``: the host's
     (Settings.mnist), for the 3x3 grid."""
     shipped_page = {n: page_weights(predictor.models[n], SHIPPED) for n in MODEL_NAMES}  # encoded once
-    reader = functools.partial(read_digit, predictor)
-    reader.__name__ = read_digit.__name__  # the page calls it by this name: server.read_digit
+    reader = bind(read_digit, predictor)  # the page calls it by its name: server.read_digit
     pad = gr.HTML(
         value=None, elem_id="pad", html_template=page_file("pad.html"), js_on_load=page_file("pad.js"),
         head=page_head(), apply_default_css=False,
@@ -181,10 +180,10 @@ def draw_tab(predictor: Predictor, session: gr.State, send_to_class, mnist: Mnis
         grid_button = gr.Button("Show nine random validation digits", elem_id="grid-button")
         grid = gr.HTML(elem_id="grid", apply_default_css=False)
 
-    quiet = dict(api_visibility="private", show_progress="hidden")
+    quiet = QUIET
     for choice in choices:  # the page re-reads the drawing with the weights it is sent
         # .input, not .change: the handler may set the radios back, which must not call it again
-        choice.input(functools.partial(send_models, shipped_page), [session, *choices], [pad, *choices], **quiet)
-    grid_button.click(functools.partial(random_grid, mnist, predictor.models), [session, *choices], grid,
+        choice.input(bind(send_models, shipped_page), [session, *choices], [pad, *choices], **quiet)
+    grid_button.click(bind(random_grid, mnist, predictor.models), [session, *choices], grid,
                       api_visibility="private")
     return DrawTab(pad, choices, summary, shipped_page)

@@ -3,13 +3,12 @@ computed when the tab is shown, from the 784 numbers the page prepared from the 
 
 from __future__ import annotations
 
-import functools
-
 import gradio as gr
 
 from . import insight
 from .data import MnistSource
 from .evaluation import per_class_accuracy
+from .handlers import bind
 from .inputs import digit_from_page
 from .models import MODEL_TITLES
 from .preprocess import ImageInputError
@@ -105,7 +104,7 @@ def inside_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mni
     result = gr.HTML(elem_id="evaluation")
 
     views = [templates, top, second, filters, *maps, evidence_note]
-    tab.select(functools.partial(show_inside, shipped), [draw.pad, session, *draw.choices], views,
+    tab.select(bind(show_inside, shipped), [draw.pad, session, *draw.choices], views,
                api_visibility="private", show_progress="hidden")
-    button.click(functools.partial(evaluate_chosen, shipped, mnist), [session, *draw.choices], result,
+    button.click(bind(evaluate_chosen, shipped, mnist), [session, *draw.choices], result,
                  api_visibility="private")

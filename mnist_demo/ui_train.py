@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import math
 import os
 import time
@@ -22,6 +21,7 @@ import pandas as pd
 from . import gpu
 from .data import MnistSource
 from .driver import (
+    NEW,
     START_FROM,
     Begun,
     Eta,
@@ -34,6 +34,7 @@ from .driver import (
     split_digits,
     starting_models,
 )
+from .handlers import QUIET, bind
 from .models import MODEL_NAMES, MODEL_TITLES
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
@@ -79,7 +80,7 @@ class TrainRequest:
         if v["which"] not in MODEL_CHOICES:
             raise gr.Error(f"Unknown model {v['which']!r}.")
         if v["preset"] not in PRESETS:
-            raise gr.Error(f"Unknown recipe {v['preset']!r}.")
+            raise gr.Error(f"Unknown preset {v['preset']!r}.")
         if v["start_from"] not in START_FROM:
             raise gr.Error(f"Start from one of: {', '.join(START_FROM)}.")
         names = MODEL_NAMES if v["which"] == "both" else (v["which"],)
@@ -309,7 +310,7 @@ def slider_minimum(low: float, step: float) -> float:
 
 def control(name: str, settings: Settings, **kw) -> gr.Component:
     """The Train tab's control for one TrainConfig field: its kind, limits, step and label from
-    the field's Setting, its maximum clipped by the host's caps, its value the default recipe's."""
+    the field's Setting, its maximum clipped by the host's caps, its value the default preset's."""
     rule, value = setting_of(name), getattr(PRESETS[DEFAULT_PRESET], name)
     if rule.choices:
         return gr.Radio(list(rule.choices), value=value, label=rule.label, **kw)
@@ -333,20 +334,20 @@ def target_control() -> gr.Number:
 
 
 def within_caps(cfg: TrainConfig, settings: Settings) -> TrainConfig:
-    """A recipe cut to the host's caps on epochs and training digits (a limit of 0 is "all")."""
+    """A preset cut to the host's caps on epochs and training digits (a limit of 0 is "all")."""
     return dataclasses.replace(cfg, epochs=min(cfg.epochs, settings.max_epochs),
                                limit=min(cfg.limit or settings.max_digits, settings.max_digits))
 
 
 def on_preset(settings: Settings, name: str):
-    """A recipe's help and its values, for the controls it sets."""
+    """A preset's help and its values, for the controls it sets."""
     cfg = within_caps(PRESETS.get(name, PRESETS["tutorial"]), settings)
     return gr.Dropdown(info=PRESET_HELP.get(name, "")), cfg.lr, cfg.schedule, cfg.epochs, cfg.limit
 
 
 def preset_for(start_from: str) -> str:
-    """Trained weights are fine-tuned; new ones get the default (quick) recipe."""
-    return DEFAULT_PRESET if start_from == START_FROM[0] else "fine-tune"
+    """Trained weights are fine-tuned; new ones get the default (quick) preset."""
+    return DEFAULT_PRESET if start_from == NEW else "fine-tune"
 
 
 def admit_training(settings: Settings, session: Session, *controls) -> list[dict]:
@@ -385,12 +386,12 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             c["which"] = gr.Radio(list(MODEL_CHOICES), value="both", label="Model", elem_id="train-model")
-            c["start_from"] = gr.Radio(list(START_FROM), value=START_FROM[0], label="Start from",
+            c["start_from"] = gr.Radio(list(START_FROM), value=NEW, label="Start from",
                                        elem_id="train-start-from",
-                                       info="Trained weights are fine-tuned: the recipe switches to “fine-tune”.")
+                                       info="Trained weights are fine-tuned: the preset switches to “fine-tune”.")
             c["include"] = gr.Checkbox(False, label="Include my digits (kept in the Draw tab; a quarter held out "
                                                     "to measure the result)", elem_id="train-include")
-            c["preset"] = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="Recipe",
+            c["preset"] = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="Preset",
                                       info=PRESET_HELP[DEFAULT_PRESET], elem_id="train-preset")
             c["subset"] = control("limit", settings, elem_id="train-subset")
             c["epochs"] = control("epochs", settings, elem_id="train-epochs")
@@ -415,9 +416,9 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         download = gr.File(label="Download your trained weights (.safetensors)", file_count="multiple",
                            interactive=False, elem_id="download")
 
-    quiet = dict(api_visibility="private", show_progress="hidden")
+    quiet = QUIET
     preset, start_from = c["preset"], c["start_from"]
-    preset.change(functools.partial(on_preset, settings), preset,  # its help: the chosen recipe's
+    preset.change(bind(on_preset, settings), preset,  # its help: the chosen preset's
                   [preset, c["lr"], c["schedule"], c["epochs"], c["subset"]], **quiet)
     start_from.change(preset_for, start_from, preset, **quiet)
 
@@ -433,12 +434,12 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         # The validator takes a place in the line before the queue. preprocess=False: the values
         # reach TrainRequest as sent, which refuses anything out of bounds with its own sentence
         # (a component's refusal there would surface to API clients as a bare HTTP 400).
-        validator=functools.partial(admit_training, settings), preprocess=False,
+        validator=bind(admit_training, settings), preprocess=False,
         show_progress="full", show_progress_on=[progress]).then(  # queued visitors see their place there
         offer_swap, session, swap, **quiet).then(
-        functools.partial(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)
+        bind(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)
     swap.click(swap_weights, session, [progress, swap], **quiet).then(
-        functools.partial(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)
+        bind(send_trained, draw.shipped_page), [session, *draw.choices], draw.pad, **quiet)
     stop.click(stop_session, session, None, queue=False, api_visibility="private")
-    shipped_button.click(functools.partial(shipped_evaluation, shipped_models, settings.mnist), None,
+    shipped_button.click(bind(shipped_evaluation, shipped_models, settings.mnist), None,
                          [confusion, mistakes], api_visibility="private")

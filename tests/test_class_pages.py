@@ -13,10 +13,11 @@ from mnist_demo import lan
 from mnist_demo.classes.addresses import base_url
 from mnist_demo.classes.store import Classroom
 from mnist_demo.classes.student import check_class_model, join_typed, leave_class, send_to_class, use_class_model
-from mnist_demo.classes.tab import bind, open_page
+from mnist_demo.classes.tab import open_page
 from mnist_demo.classes.teacher import remove_one, start_class
 from mnist_demo.classes.training import publish
 from mnist_demo.classes.wall import ValidationScores, refresh_wall
+from mnist_demo.handlers import bind
 from mnist_demo.inference import Predictor
 from mnist_demo.page_assets import CLASS, MINE, SHIPPED, page_weights
 from mnist_demo.session import Session

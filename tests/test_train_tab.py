@@ -106,7 +106,7 @@ def test_visitors_train_side_by_side_one_per_cpu(app_url):
     (dict(batch_size=10**7), "batch_size must be between 1 and 4096"),
     (dict(lr=50.0), "lr must be between 1e-05 and 1"),
     (dict(subset=3), "limit must be between 10 and 50000"),
-    (dict(preset="bogus"), "Unknown recipe 'bogus'"),
+    (dict(preset="bogus"), "Unknown preset 'bogus'"),
     (dict(which="resnet"), "Unknown model 'resnet'")])
 def test_what_a_client_sends_out_of_bounds_gets_a_sentence(client, over, message):
     with pytest.raises(Exception, match=message):
@@ -144,7 +144,7 @@ def test_a_request_is_checked_on_the_server_whatever_the_client_sends():
                           (dict(seed=float("inf")), "Invalid training settings: cannot convert float infinity"),
                           (dict(lr=float("nan")), "Invalid training settings: lr must be between"),
                           (dict(which="resnet"), "Unknown model 'resnet'"),
-                          (dict(preset="bogus"), "Unknown recipe 'bogus'"),
+                          (dict(preset="bogus"), "Unknown preset 'bogus'"),
                           (dict(start_from="yesterday"), "Start from one of: new weights, ")]:
         with pytest.raises(gr.Error, match=re.escape(message)):
             TrainRequest.from_controls(controls(**over), SETTINGS)

@@ -8,13 +8,13 @@ say a refusal (a locked, full or ended class, a student taken out) on both tabs.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 
 import gradio as gr
 
 from ..collection import CollectionError
 from ..data import PIXEL_SCALE
+from ..handlers import bind
 from ..inference import Predictor
 from ..inputs import CLASS, SHIPPED, digits_from_page, event_fields
 from ..models import MODEL_NAMES
@@ -202,9 +202,7 @@ def send_to_class(classroom: Classroom, predictor: Predictor, entry) -> dict:
 
 def class_keep_function(classroom: Classroom, predictor: Predictor):
     """``send_to_class`` as the pad's server function (``server.send_to_class`` in page/pad.js)."""
-    send = functools.partial(send_to_class, classroom, predictor)
-    send.__name__ = send_to_class.__name__
-    return send
+    return bind(send_to_class, classroom, predictor)
 
 
 def check_class_model(classroom: Classroom, page, shipped_page: dict, session: Session, *choices):

@@ -13,11 +13,9 @@ localStorage), so a reload or a restarted server finds its class again. The HTML
 
 from __future__ import annotations
 
-import functools
-import inspect
-
 import gradio as gr
 
+from ..handlers import QUIET, bind
 from ..inference import Predictor
 from ..inputs import event_fields
 from ..page_assets import page_file
@@ -129,17 +127,6 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, serving
     return open_student(classroom, page, shipped_page, session, params, stored, request, note)
 
 
-def bind(fn, *bound):
-    """``functools.partial(fn, *bound)`` as Gradio can read it: Gradio finds the ``gr.Request``
-    and ``gr.EventData`` it must pass by the handler's own annotations, which a partial hides."""
-    @functools.wraps(fn)
-    def handler(*args):
-        return fn(*bound, *args)
-    signature = inspect.signature(fn)
-    handler.__signature__ = signature.replace(parameters=list(signature.parameters.values())[len(bound):])
-    return handler
-
-
 def class_tab() -> dict:
     """Lay out the Class tab (called inside ``gr.Tab``). Returns its components, for
     ``wire_class`` to wire once the whole page exists."""
@@ -218,7 +205,7 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
                      wall=w["wall"], wall_timer=w["wall_timer"], pad=draw.pad,
                      choices=draw.choices, confirm=c["confirm"], exported=c["exported"])
     views = page.outputs()
-    quiet = dict(api_visibility="private", show_progress="hidden")
+    quiet = QUIET
     fast = dict(quiet, concurrency_limit=None)  # cheap reads: no waiting behind one another
     shipped = predictor.models
 

@@ -9,7 +9,7 @@ import re
 
 import gradio as gr
 
-from ..driver import Outcome, Plan, drive, starting_models
+from ..driver import SHIPPED_START, Outcome, Plan, drive, starting_models
 from ..models import MODEL_NAMES, MODEL_TITLES
 from ..presets import PRESETS
 from ..session import ClassRun, Session
@@ -47,8 +47,7 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
         if problem:  # said where the teacher looks, and stays: not a passing notice over "Error"
             yield skip, skip, f"⚠️ {problem}", gr.Button(visible=False)
             return
-        plan = Plan(MODEL_NAMES, "fine-tune", within_caps(PRESETS["fine-tune"], settings), "shipped weights",
-                    own, held)
+        plan = Plan(MODEL_NAMES, "fine-tune", within_caps(PRESETS["fine-tune"], settings), SHIPPED_START, own, held)
         starts = starting_models(plan.names, plan.start_from, plan.config, {}, shipped)
         curves, outcome, frames = Curves(plan.names, True), None, (None, None)
         steps = drive(plan, data, starts, session.stop, placed(plan, data, settings))
