@@ -38,7 +38,6 @@ import asyncio
 import base64
 import bisect
 import contextlib
-import gzip
 import json
 import os
 import random
@@ -55,8 +54,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.harness.launcher import REPO, free_port, launch
+from benchmarks.harness.launcher import free_port, launch
 from mnist_demo.classes.store import Classroom
+from mnist_demo.data import DataError
+from mnist_demo.settings import from_process
 
 API = "gradio_api"
 MAX_ID = 2**53  # as the page's ids (page/store.js)
@@ -85,20 +86,15 @@ def pct(values, q: float) -> float:
 
 
 def digit_source() -> tuple[np.ndarray, np.ndarray]:
-    """Handwriting to keep: MNIST's test images from MNIST_DIR (or the shared copy the tests use);
-    else random bytes (the wall draws thumbnails of what is kept; content barely changes the cost)."""
-    folder = Path(os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
-    for suffix, opener in ((".gz", gzip.open), ("", open)):
-        try:
-            with opener(folder / f"t10k-images-idx3-ubyte{suffix}", "rb") as f:
-                images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)[:3000]
-            with opener(folder / f"t10k-labels-idx1-ubyte{suffix}", "rb") as f:
-                labels = np.frombuffer(f.read(), np.uint8, offset=8)[:3000]
-            return images, labels
-        except OSError:
-            continue
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (300, 784), dtype=np.uint8), rng.integers(0, 10, 300).astype(np.uint8)
+    """Handwriting to keep: 3,000 of MNIST's validation digits, found as the app finds MNIST
+    (MNIST_DIR, else OpenML's cached copy); without MNIST, random bytes (the wall draws thumbnails
+    of what is kept; their content barely changes the cost)."""
+    try:
+        data = from_process().mnist.load()
+        return (data.x_valid[:3000] * 256).astype(np.uint8), data.y_valid[:3000].astype(np.uint8)  # pixels / 256: exact
+    except DataError:
+        rng = np.random.default_rng(0)
+        return rng.integers(0, 256, (300, 784), dtype=np.uint8), rng.integers(0, 10, 300).astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------- the app's events
@@ -548,9 +544,6 @@ class Bench:
         env = {"MNIST_DATA_DIR": str(self.folder)}
         if self.args.max_drawings:
             env["MNIST_CLASS_MAX_DRAWINGS"] = str(self.args.max_drawings)
-        shared = REPO.parent / "shared" / "data" / "mnist"
-        if not os.environ.get("MNIST_DIR") and shared.is_dir():
-            env["MNIST_DIR"] = str(shared)  # the wall's MNIST scores, as the tests find MNIST
         self.servers += 1
         self.url, self.proc = self.stack.enter_context(
             launch("app.py", port=self.port, env=env, log=self.folder / f"server-{self.servers}.log", timeout=120))
