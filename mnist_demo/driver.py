@@ -20,7 +20,7 @@ import torch
 from .collection import Digits
 from .data import MNIST
 from .evaluation import Evaluation, evaluate, evaluate_digits, evaluate_model
-from .finetune import SHARES, FineTuneChoice, stage_steps
+from .finetune import SHARES, FineTuneChoice, fine_tunes, stage_steps
 from .models import MODEL_TITLES
 from .presets import TrainConfig
 from .training import EpochEvent, StepEvent, as_tensors, new_model, steps_per_epoch
@@ -79,7 +79,7 @@ class Plan:
     def adaptive(self) -> bool:
         """Trained weights and own digits: the adaptive fine-tune (finetune.py), which chooses how
         much of the digits to use and stops within a point of MNIST."""
-        return self.own is not None and self.start_from != NEW
+        return fine_tunes(self.start_from != NEW, self.own)
 
     @property
     def epochs(self) -> int:

@@ -243,6 +243,13 @@ class AdaptiveFineTune:
         return self.choice
 
 
+def fine_tunes(trained_start: bool, own: Digits | None) -> bool:
+    """The rule, the same on every path (the command line, the Train tab, the class): a run that
+    starts from trained weights with own digits fine-tunes adaptively; from new weights, own digits
+    are simply mixed into a training."""
+    return trained_start and own is not None
+
+
 def adaptive_finetune(model: nn.Module, data: MNIST, cfg: TrainConfig, own: Digits,
                       own_held: Digits | None = None, shares: tuple[float, ...] = SHARES) -> AdaptiveFineTune:
     """The adaptive fine-tune of ``model`` on the visitor's digits ``own`` (judged on ``own_held``):

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .data import CLI_ADVICE, DataError, MnistSource, NoDataError
 from .digit_files import DigitFileError, load_extra_digits
 from .evaluation import evaluate_digits
-from .finetune import adaptive_finetune
+from .finetune import adaptive_finetune, fine_tunes
 from .inference import WEIGHTS_DIR
 from .models import MODEL_NAMES
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         model = starts[name]
         last = None
         # Trained weights and your digits: the adaptive fine-tune decides how much of them, and how long.
-        run = adaptive_finetune(model, data, cfg, own, own_held) if args.init and own is not None else None
+        run = adaptive_finetune(model, data, cfg, own, own_held) if fine_tunes(bool(args.init), own) else None
         total = run.total_steps if run else cfg.epochs * steps_per_epoch(data, cfg, own)
         if own_held is not None and len(own_held):
             print(f"{name} before: your held-out digits {evaluate_digits(model, own_held):.1%}")
