@@ -75,6 +75,13 @@ def write_png_zip(digits: Digits, path: str | os.PathLike) -> Path:
 # its directory is parsed, and each picture's size from its header before it is decoded.
 
 
+
+def write_export(digits: Digits, folder: str | os.PathLike, stem: str) -> list[str]:
+    """An export, as Your digits and a class's teacher give it: MNIST's IDX pair (any MNIST tool and
+    the command line read it) and the same digits as a zip of PNGs."""
+    images, labels = write_idx_pair(digits, folder, stem)
+    return [str(images), str(labels), str(write_png_zip(digits, Path(folder) / f"{stem}-png.zip"))]
+
 def _open(path: Path, gz: bool):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 

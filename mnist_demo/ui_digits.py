@@ -17,7 +17,7 @@ import numpy as np
 
 from .collection import CAP, EMPTY, GONE, CollectionError, Digits, held_out, to_bytes
 from .data import MnistSource
-from .digit_files import DigitFileError, read_digit_files, write_idx_pair, write_png_zip
+from .digit_files import DigitFileError, read_digit_files, write_export
 from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
 from .handlers import QUIET, bind
 from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_page
@@ -196,10 +196,7 @@ def export_files(session):
     if not len(digits):
         raise gr.Error("Nothing to export yet: keep some digits in the Draw tab first.")
     folder = session.new_downloads("digits")
-    stem = time.strftime("my-digits-%Y%m%d-%H%M%S")
-    images, labels = write_idx_pair(digits, folder, stem)
-    pictures = write_png_zip(digits, f"{folder}/{stem}-png.zip")
-    return [str(images), str(labels), str(pictures)]
+    return write_export(digits, folder, time.strftime("my-digits-%Y%m%d-%H%M%S"))
 
 
 def run_digit_test(session, chosen: dict, sources: dict[str, str], mnist: MnistSource):

@@ -15,7 +15,7 @@ import urllib.parse
 import gradio as gr
 
 from ..collection import Digits
-from ..digit_files import write_idx_pair, write_png_zip
+from ..digit_files import write_export
 from ..inputs import event_fields
 from ..session import ClassSeat, Session
 from .addresses import base_url, join_url
@@ -174,9 +174,7 @@ def export_class(classroom: Classroom, session: Session):
     if not len(digits):
         raise gr.Error("The class has no drawings to export yet.", title="Nothing to export")
     folder = session.new_downloads("class")
-    stem = time.strftime(f"class-{code}-%Y%m%d-%H%M%S")
-    images, labels = write_idx_pair(digits, folder, stem)
-    return gr.File([str(images), str(labels), str(write_png_zip(digits, f"{folder}/{stem}-png.zip"))], visible=True)
+    return gr.File(write_export(digits, folder, time.strftime(f"class-{code}-%Y%m%d-%H%M%S")), visible=True)
 
 
 def ask_end(classroom: Classroom, session: Session):
