@@ -236,3 +236,21 @@ def test_the_class_curves_have_short_names_each_with_its_own_colour():
     named = class_curves(frame)
     assert set(named["model"]) <= set(CLASS_ACC_COLOURS) and len(set(CLASS_ACC_COLOURS.values())) == 4
     assert best_held(named) == {"linear": 1.0}
+
+
+def test_the_teachers_export_reads_back_as_the_classs_drawings(room, page):
+    """The export a teacher downloads is what the command line's --own-digits and Your digits read."""
+    from mnist_demo.classes.teacher import export_class
+    from mnist_demo.digit_files import read_digit_files
+
+    teacher = Session()
+    start_class(room, page, False, teacher, request())
+    code = teacher.seat.teaching
+    student = room.join(code, "a")
+    for i in range(1, 6):
+        keep(room, code, student, i, label=i % 10)
+    files = [f["path"] for f in export_class(room, teacher).value]
+    assert [f.rsplit(".", 1)[-1] for f in files] == ["gz", "gz", "zip"]
+    for pair in (files[:2], files[2:]):  # the IDX pair, and the zip of PNGs, each whole
+        pixels, labels = read_digit_files(pair)
+        assert sorted(labels.tolist()) == [1, 2, 3, 4, 5] and pixels.shape == (5, 784)
