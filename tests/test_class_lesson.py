@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium for abou
 LABELS = ["1", "7", "0", "4"]  # the digits pad_driver can draw
 LIGHT = "__theme=light"
 PROJECTOR = dict(viewport={"width": 1280, "height": 720})
+LAPTOP = dict(viewport={"width": 1366, "height": 768})  # a school laptop's screen
 
 # WCAG's contrast ratio of each visible button's text against the first opaque background behind it.
 BUTTON_CONTRASTS = """(root) => {
@@ -118,7 +119,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         # 2. Students join: a phone (by touch) and a tablet by the link, a laptop by the code.
         phone = browser.new_context(**PHONE).new_page()
         tablet = browser.new_context(**TABLET).new_page()
-        laptop = browser.new_context(**DESKTOP).new_page()
+        laptop = browser.new_context(**LAPTOP).new_page()
         for page in (phone, tablet):
             page.goto(f"{join_url}&{LIGHT}")
             expect(line(page)).to_have_attribute("data-state", "joined", timeout=15_000)
@@ -131,6 +132,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         expect(laptop.locator("#class-status")).to_contain_text("You are in class", timeout=10_000)
         laptop.get_by_role("tab", name="Draw").click()
         expect(line(laptop)).to_have_attribute("data-state", "joined")
+        assert in_view(laptop, "#class-line") and in_view(laptop, '#pad .keep-digits button[data-keep="9"]')
 
         # 3. They keep drawings, and the wall shows them.
         for k in range(4):
