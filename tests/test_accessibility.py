@@ -58,6 +58,11 @@ def test_no_serious_violation_on_any_tab_and_no_other_host_asked(browser, app_ur
     page = open_app(browser, app_url, requests=asked, **context)
     # A drawing first: the answer cards, their "% sure" line and "Wrong?" row are then shown.
     (touch_draw if mode == "phone" else draw)(page, DIGITS["7"])
+    if mode == "phone":  # a finger's target: every tab, and Gradio's "More tabs", at least 44 px each way
+        sizes = page.locator('button[role="tab"], .overflow-menu > button').evaluate_all(
+            "bs => bs.filter(b => b.offsetParent).map(b => [b.getBoundingClientRect().width, "
+            "b.getBoundingClientRect().height])")
+        assert len(sizes) >= 3 and min(min(w, h) for w, h in sizes) >= 44, sizes
     found = {}
     for tab in TABS:
         if tab != "Draw":
