@@ -209,8 +209,10 @@ def qr_svg(url: str) -> str:
 def join_card(code: str, join_url: str, *, wall: bool = False) -> str:
     """The join link, the code and the link's QR code. On the ``wall`` the text comes after the
     QR code, in type a room can read (page/app.css)."""
+    # A long address wraps where a reader expects, after the host and before "?class=", not mid-port.
+    shown = html.escape(join_url).replace("://", "://<wbr>").replace("?", "<wbr>?")
     text = (f'<div class="join-text">Join at <a id="class-join-link" href="{html.escape(join_url)}" target="_blank" '
-            f'rel="noopener">{html.escape(join_url)}</a><br>or type the code <b class="code">{spaced(code)}</b> in '
+            f'rel="noopener">{shown}</a><br>or type the code <b class="code">{spaced(code)}</b> in '
             f'the <i>Class</i> tab</div>')
     qr = f'<div class="qr" role="img" aria-label="QR code of the join link">{qr_svg(join_url)}</div>'
     return f'<div class="join-card wall-join">{qr}{text}</div>' if wall else f'<div class="join-card">{text}{qr}</div>'
