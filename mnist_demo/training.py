@@ -32,7 +32,7 @@ from .collection import Digits
 from .data import MNIST
 from .evaluation import evaluate, evaluate_digits
 from .models import architecture, build_model
-from .presets import TrainConfig, check_config, reached_target
+from .presets import ONE_CYCLE, OPTIMIZER_OPTIONS, TrainConfig, check_config, reached_target
 
 
 def resolve_device(name: str) -> torch.device:
@@ -165,10 +165,21 @@ def run_metadata(cfg: TrainConfig, preset: str, data: MNIST, last: EpochEvent | 
 
 
 def optimizer_for(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer with presets.json's options (torch's defaults, written out), which the page's
+    optim.js follows too."""
+    options = OPTIMIZER_OPTIONS[cfg.optimizer]
     if cfg.optimizer == "adam":
         # fused=True: one kernel for all parameters instead of a Python loop over them.
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(options["betas"]), eps=options["eps"],
+                                weight_decay=options["weight_decay"], fused=True)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, **options)
+
+
+def scheduler_for(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+    """One-cycle as presets.json describes it (the page's optim.js computes the same), or None."""
+    if cfg.schedule != "onecycle":
+        return None
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total_steps, **ONE_CYCLE)
 
 
 def train(model: nn.Module, data: MNIST, cfg: TrainConfig, own: Digits | None = None,
@@ -187,8 +198,7 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig, own: Digits | None = 
         y_train = torch.cat([y_train, torch.from_numpy(own.y).to(device).repeat(mix.repeats)])
     steps = math.ceil(mix.rows / cfg.batch_size)
     opt = optimizer_for(model, cfg)
-    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
-             if cfg.schedule == "onecycle" else None)
+    sched = scheduler_for(opt, cfg, cfg.epochs * steps)
     gen = torch.Generator().manual_seed(cfg.seed)  # shuffling and augmentation, on the CPU
     start = time.perf_counter()
     for epoch in range(cfg.epochs):

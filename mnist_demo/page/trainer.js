@@ -1,0 +1,149 @@
+/* Training in the page, part 3: one training step, on the main thread or data-parallel across Web
+ * Workers. A step is: the batch's mean loss and gradients (train.js), then one optimizer step at
+ * the schedule's learning rate (optim.js). Data-parallel, each worker takes a slice of the batch
+ * and returns its SUMMED loss and gradients; the coordinator adds the slices together, divides
+ * once by the batch size and applies the optimizer once, so N workers give the one-worker step
+ * (tests/js/trainer.test.js), only sooner. The weights are a few thousand numbers: sending them to
+ * every worker each step is cheap.
+ *
+ * A worker here is anything with `gradients(params, x, labels, n) -> Promise<{loss, grads}>`:
+ * `inProcessWorker` (the main thread, for a browser without Workers), or `workerClient` around a
+ * real Worker running train_worker.js, whose messages `answerWorkerMessage` answers.
+ *
+ * Also the recipe itself: `presetConfig` reads a preset from presets.json, as presets.py does.
+ *
+ * Pure functions: `MnistTrainer` in the browser or a worker, `require` under Node.
+ */
+(function (root, factory) {
+  const deps = typeof module === "object" && module.exports
+    ? [require("./train.js"), require("./optim.js")] : [root.MnistTrain, root.MnistOptim];
+  const api = factory(...deps);
+  if (typeof module === "object" && module.exports) module.exports = api;
+  else root.MnistTrainer = api;
+})(typeof self !== "undefined" ? self : this, function (train, optim) {
+  "use strict";
+
+  /** A preset's TrainConfig as a plain object: every setting's default from presets.json, with the
+   * preset's changes and then `changes` on top (presets.py's PRESETS does the same). */
+  function presetConfig(training, name, changes = {}) {
+    const preset = training.presets[name];
+    if (!preset) throw new Error(`unknown preset ${name}`);
+    const config = {};
+    for (const [key, setting] of Object.entries(training.settings)) config[key] = setting.default;
+    for (const [key, value] of Object.entries({ ...preset.changes, ...changes })) {
+      if (!(key in config)) throw new Error(`unknown setting ${key}`);
+      config[key] = value;
+    }
+    return config;
+  }
+
+  /** Where each of `parts` workers' slice of an n-digit batch starts and ends: as even as can be. */
+  function splitBatch(n, parts) {
+    const slices = [];
+    for (let k = 0, from = 0; k < parts; k++) {
+      const to = from + Math.floor(n / parts) + (k < n % parts ? 1 : 0);
+      if (to > from) slices.push([from, to]);
+      from = to;
+    }
+    return slices;
+  }
+
+  /** A "worker" on this thread, for a browser without Web Workers and for tests: the same
+   * function a real worker runs, without the messages. */
+  function inProcessWorker(model, finalRelu) {
+    const net = train.createNet(model, { finalRelu });
+    let grads = null;
+    return {
+      gradients(params, x, labels, n) {
+        grads = grads || train.newGradients(params);
+        train.zeroGradients(grads);
+        return Promise.resolve({ loss: train.accumulate(net, params, grads, x, labels, 0, n), grads });
+      },
+    };
+  }
+
+  /** What train_worker.js does with each message, kept here so that Node can test it:
+   *   {model, finalRelu}: make the model's buffers (once);
+   *   {params, x, labels, n}: this slice's summed loss and gradients, sent back as
+   *   {loss, grads}, the gradients' buffers transferred (not copied). */
+  function answerWorkerMessage(state, message) {
+    if (message.model) {
+      state.net = train.createNet(message.model, { finalRelu: message.finalRelu });
+      return null;
+    }
+    const { params, x, labels, n } = message;
+    const grads = train.newGradients(params); // transferred away with the answer: a new one each step
+    const loss = train.accumulate(state.net, params, grads, x, labels, 0, n);
+    return { reply: { loss, grads }, transfer: Object.values(grads).map((g) => g.buffer) };
+  }
+
+  /** The page's side of a Worker (or of Node's worker_threads Worker) running train_worker.js. */
+  function workerClient(worker, model, finalRelu) {
+    let pending = null;
+    const receive = (data) => {
+      const { resolve } = pending;
+      pending = null;
+      resolve(data);
+    };
+    const fail = (error) => {
+      if (pending) pending.reject(error instanceof Error ? error : new Error(error.message || "worker failed"));
+      pending = null;
+    };
+    if (typeof worker.on === "function") { // Node
+      worker.on("message", receive);
+      worker.on("error", fail);
+    } else {
+      worker.addEventListener("message", (e) => receive(e.data));
+      worker.addEventListener("error", fail);
+    }
+    worker.postMessage({ model, finalRelu });
+    return {
+      gradients(params, x, labels, n) {
+        if (pending) return Promise.reject(new Error("one step at a time"));
+        // Copies of just this slice, handed over rather than copied again: posting a subarray
+        // would clone the whole batch's buffer behind it.
+        const xs = x.slice(0, n * train.PIXELS), ys = labels.slice(0, n);
+        return new Promise((resolve, reject) => {
+          pending = { resolve, reject };
+          worker.postMessage({ params, x: xs, labels: ys, n }, [xs.buffer, ys.buffer]);
+        });
+      },
+      terminate: () => worker.terminate(),
+    };
+  }
+
+  /** One run's state: the model's parameters (changed in place), its optimizer and schedule, and
+   * how many steps it has taken. `config` is a presetConfig; `totalSteps` the run's optimizer
+   * steps (one-cycle needs to know); `training` is presets.json (setup.training). */
+  function createRun({ model, params, config, training, totalSteps }) {
+    return {
+      model, params, config, totalSteps, step: 0,
+      grads: train.newGradients(params),
+      optimizer: optim.createOptimizer(config.optimizer, training.optimizers[config.optimizer]),
+      schedule: optim.scheduleFor(config, training, totalSteps),
+    };
+  }
+
+  /** One training step of `run` on the batch (x: n digits of 784 scaled pixels; labels), its
+   * slices computed by `workers` at once. Returns the batch's mean loss (F.cross_entropy's). */
+  async function trainStep(run, workers, x, labels, n) {
+    const slices = splitBatch(n, workers.length);
+    const answers = await Promise.all(slices.map(([from, to], k) => workers[k].gradients(
+      run.params, x.subarray(from * train.PIXELS, to * train.PIXELS), labels.subarray(from, to), to - from)));
+    train.zeroGradients(run.grads);
+    let loss = 0;
+    for (const answer of answers) { // summed in the slices' order: the same sum whatever finishes first
+      loss += answer.loss;
+      for (const [key, g] of Object.entries(run.grads)) {
+        const part = answer.grads[key];
+        for (let i = 0; i < g.length; i++) g[i] += part[i];
+      }
+    }
+    train.averageGradients(run.grads, n);
+    optim.optimizerStep(run.optimizer, run.params, run.grads, run.schedule.lr(run.step), run.schedule.momentum(run.step));
+    run.step += 1;
+    return loss / n;
+  }
+
+  return { presetConfig, splitBatch, inProcessWorker, answerWorkerMessage, workerClient, createRun, trainStep };
+});

@@ -1,0 +1,154 @@
+"""The page's training against PyTorch's (micrograd style: one sharp comparison with the reference).
+
+Python builds each model as training.py does, takes real MNIST batches (scaled as the tutorial
+scales them), and runs a few steps the way training.py's loop does, with its optimizer_for and
+scheduler_for; the page's code (mnist_demo/page/train.js, optim.js, trainer.js) runs the same steps
+under Node (tests/js/train_cli.js) from the same weights. Every step's loss, every gradient and
+every updated weight must agree within 1e-4, for both models, Adam and SGD, constant and one-cycle.
+Also: the page reads the same presets and one-cycle schedule as Python, from presets.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import math
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnist_demo.page_assets import page_setup
+from mnist_demo.presets import PRESETS, TRAINING, TrainConfig
+from mnist_demo.training import new_model, optimizer_for, scheduler_for
+
+CLI = Path(__file__).parent / "js" / "train_cli.js"
+NODE = shutil.which("node") or "node"  # .ci/run installs Node where it is missing
+TOLERANCE = 1e-4
+STEPS, BATCH = 3, 64
+
+# Each recipe the presets use: Adam at a constant rate (tutorial), SGD with momentum, and one-cycle
+# (fast: its learning rate and Adam's beta1 both move every step) with each optimizer. One-cycle
+# runs over a short schedule, so that three steps climb a good part of its ramp.
+RECIPES = {
+    "adam": (PRESETS["tutorial"], STEPS),
+    "sgd": (dataclasses.replace(PRESETS["tutorial"], optimizer="sgd", lr=0.05), STEPS),
+    "one-cycle adam": (PRESETS["fast"], 10),
+    "one-cycle sgd": (dataclasses.replace(PRESETS["fast"], optimizer="sgd"), 10),
+}
+
+
+def run_node(command: str, spec: dict, tmp_path: Path):
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    subprocess.run([NODE, str(CLI), command, tmp_path / "spec.json", tmp_path / "out.json"], check=True, timeout=300)
+    return json.loads((tmp_path / "out.json").read_text())
+
+
+def f32(array) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, "<f4").tobytes()).decode()
+
+
+def torch_steps(model, cfg: TrainConfig, total_steps: int, batches):
+    """training.py's loop body on each batch: what the page must reproduce, step by step."""
+    opt = optimizer_for(model, cfg)
+    sched = scheduler_for(opt, cfg, total_steps)
+    out = []
+    for xb, yb in batches:
+        group = opt.param_groups[0]
+        lr, momentum = group["lr"], group["momentum"] if cfg.optimizer == "sgd" else group["betas"][0]
+        loss = F.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = {k: p.grad.detach().numpy().copy() for k, p in model.named_parameters()}
+        opt.step()
+        if sched is not None:
+            sched.step()
+        out.append({"loss": loss.item(), "lr": lr, "momentum": momentum, "grads": grads,
+                    "params": {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}})
+    return out
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+@pytest.mark.parametrize("name", ["linear", "cnn"])
+def test_training_steps_equal_torch(mnist, tmp_path, name, recipe):
+    cfg, total_steps = RECIPES[recipe]
+    rng = np.random.default_rng(zlib.crc32(f"{name} {recipe}".encode()))  # a batch of its own, every run the same
+    rows = rng.choice(len(mnist.x_train), STEPS * BATCH, replace=False).reshape(STEPS, BATCH)
+    batches = [(mnist.x_train[r], mnist.y_train[r].astype(np.int64)) for r in rows]
+    model = new_model(name, cfg)
+    start = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    expected = torch_steps(model, cfg, total_steps, batches)
+    page = run_node("steps", {
+        "model": name, "training": page_setup()["training"], "config": dataclasses.asdict(cfg),
+        "total_steps": total_steps, "params": {k: f32(v) for k, v in start.items()},
+        "batches": [{"x": f32(x), "labels": y.tolist()} for x, y in batches]}, tmp_path)
+    assert len(page) == STEPS
+    for step, (want, got) in enumerate(zip(expected, page, strict=True)):
+        assert math.isclose(got["lr"], want["lr"], rel_tol=1e-9), (step, "lr")
+        assert math.isclose(got["momentum"], want["momentum"], rel_tol=1e-9), (step, "momentum")
+        assert abs(got["loss"] - want["loss"]) <= TOLERANCE, (step, "loss", got["loss"], want["loss"])
+        for kind in ("grads", "params"):
+            assert set(got[kind]) == set(want[kind]), (step, kind)
+            for key, ref in want[kind].items():
+                diff = np.abs(np.asarray(got[kind][key]) - ref.reshape(-1)).max()
+                assert diff <= TOLERANCE, f"step {step}: {kind} of {key} differ by {diff:.2e}"
+    # The steps did something: the weights moved, by more than the tolerance.
+    moved = max(np.abs(expected[-1]["params"][k] - start[k]).max() for k in start)
+    assert moved > 10 * TOLERANCE
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_the_one_cycle_schedule_equals_torchs_at_every_step(tmp_path, optimizer):
+    """The fast preset's whole schedule on all 50,000 digits: every step's learning rate, and the
+    momentum (SGD's) or beta1 (Adam's) that OneCycleLR cycles with it."""
+    cfg = dataclasses.replace(PRESETS["fast"], optimizer=optimizer)
+    total = cfg.epochs * math.ceil(50_000 / cfg.batch_size)
+    opt = optimizer_for(new_model("linear", cfg), cfg)
+    sched = scheduler_for(opt, cfg, total)
+    lrs, moms = [], []
+    for _ in range(total + 1):
+        group = opt.param_groups[0]
+        lrs.append(group["lr"])
+        moms.append(group["momentum"] if optimizer == "sgd" else group["betas"][0])
+        if len(lrs) <= total:
+            opt.step()  # no gradients: changes nothing, but torch wants a step before each of the schedule's
+            sched.step()
+    page = run_node("schedule", {"training": TRAINING, "config": dataclasses.asdict(cfg), "total_steps": total},
+                    tmp_path)
+    np.testing.assert_allclose(page["lr"], lrs, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(page["momentum"], moms, rtol=1e-9, atol=0)
+    assert max(lrs) == pytest.approx(cfg.lr) and min(lrs) < cfg.lr / 1e5  # the whole cycle, up and down
+
+
+def test_the_page_reads_pythons_presets(tmp_path):
+    """presets.json, sent to the page as setup.training, gives the page Python's PRESETS, value for value."""
+    setup = page_setup()
+    assert setup["training"] == TRAINING == json.loads(Path(TRAINING_FILE).read_text(encoding="utf-8"))
+    assert set(TRAINING["settings"]) == {f.name for f in dataclasses.fields(TrainConfig)}
+    page = run_node("presets", {"training": setup["training"]}, tmp_path)
+    assert page == {name: dataclasses.asdict(cfg) for name, cfg in PRESETS.items()}
+
+
+def test_training_py_gives_torch_presets_jsons_options():
+    """What the page's optim.js assumes of torch's optimizers and of OneCycleLR is what training.py
+    constructs (presets.json's values, not torch's defaults by chance)."""
+    for kind, options in TRAINING["optimizers"].items():
+        opt = optimizer_for(new_model("linear", TrainConfig()), dataclasses.replace(TrainConfig(), optimizer=kind))
+        group = opt.param_groups[0]
+        for key, value in options.items():
+            assert (list(group[key]) if key == "betas" else group[key]) == value, (kind, key)
+    cfg = PRESETS["fast"]
+    sched = scheduler_for(optimizer_for(new_model("linear", cfg), cfg), cfg, 100)
+    assert isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
+    assert sched._anneal_func_type == TRAINING["schedules"]["onecycle"]["anneal_strategy"]
+    assert scheduler_for(optimizer_for(new_model("linear", PRESETS["tutorial"]), PRESETS["tutorial"]),
+                         PRESETS["tutorial"], 100) is None
+
+
+TRAINING_FILE = Path(__file__).resolve().parents[1] / "mnist_demo" / "presets.json"
