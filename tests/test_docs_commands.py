@@ -214,6 +214,8 @@ COMMANDS: dict[str, Run | Serve | Flags | NotRun] = {
     "python -m benchmarks.concurrent_training": Flags(),
     "python -m benchmarks.batched_training": Flags(),
     "python -m benchmarks.train_speed": Flags(),
+    "python -m benchmarks.page_training": Flags(),
+    "python -m benchmarks.page_training --model linear": Flags(),
     "python -m benchmarks.train_speed --only-fast": Flags(),
     "python -m benchmarks.own_digits": Flags(),
     "python -m benchmarks.own_digits --sizes 20,400 --seeds 0": Flags(),
