@@ -9,8 +9,13 @@ training.py starts them. This machine is shared and noisy: within a round the va
 of a quarter of a second (so that a change of load falls on all of them), and each figure is the
 median of --rounds rounds; PyTorch's runs between the rounds.
 
+With --browser, the same in headless Chromium (the machine's /usr/bin/chromium, through Playwright):
+the page's files inlined in a page, the workers Web Workers made from train.js, optim.js,
+trainer.js and train_worker.js, as the page would make them.
+
     python -m benchmarks.page_training                  # the CNN, batch 64, 1 and 2 workers
     python -m benchmarks.page_training --model linear
+    python -m benchmarks.page_training --browser        # also in headless Chromium
 """
 
 from __future__ import annotations
@@ -35,6 +40,21 @@ from mnist_demo.settings import from_process  # MNIST_DIR, MNIST_DATA_DIR: as th
 from mnist_demo.training import new_model, optimizer_for, scheduler_for
 
 NODE_SCRIPT = Path(__file__).with_name("page_training.js")
+PAGE = Path(__file__).resolve().parents[1] / "mnist_demo" / "page"
+PAGE_SCRIPTS = ("train.js", "optim.js", "trainer.js")  # what the page and each worker load, in this order
+# In the page: the page's scripts and the benchmark's, inlined; the workers made from a Blob of the
+# page's scripts and train_worker.js (a page served by Gradio would make them the same way).
+IN_CHROMIUM = """async ({spec, workerSource}) => {
+  const url = URL.createObjectURL(new Blob([workerSource], {type: "text/javascript"}));
+  const floats = (text) => {
+    const bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Float32Array(bytes.buffer);
+  };
+  const newWorker = () => new Worker(url);
+  const out = await measurePageTraining(spec, {T: MnistTrain, R: MnistTrainer, newWorker, floats});
+  return {...out, cores: navigator.hardwareConcurrency};
+}"""
 BATCHES = 20  # distinct batches the steps cycle through
 
 
@@ -45,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", default="1,2", help="worker-thread counts to measure, comma-separated")
     p.add_argument("--seconds", type=float, default=3.0, help="measured per variant per round, in turns of 0.25 s")
     p.add_argument("--rounds", type=int, default=3, help="rounds (this machine is noisy): medians")
+    p.add_argument("--browser", action="store_true", help="also in headless Chromium, with Web Workers")
     return p
 
 
@@ -82,6 +103,32 @@ def torch_rate(model_name: str, cfg, x: np.ndarray, y: np.ndarray, batch: int, s
         torch.set_num_threads(threads)
 
 
+def chromium_rates(spec: dict) -> dict[str, float]:
+    """measurePageTraining in headless Chromium, on a page of its own (no server: Playwright answers
+    its one request)."""
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.harness.pad import ARGS, CHROMIUM
+
+    scripts = [(PAGE / name).read_text(encoding="utf-8") for name in PAGE_SCRIPTS]
+    html = "<!doctype html><meta charset=utf-8><title>page training</title>" + "".join(
+        f"<script>{text}</script>" for text in [*scripts, NODE_SCRIPT.read_text(encoding="utf-8")])
+    worker_source = "\n".join([*scripts, (PAGE / "train_worker.js").read_text(encoding="utf-8")])
+    url = "http://page-training.invalid/"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.route(url, lambda route: route.fulfill(body=html, content_type="text/html"))
+            page.goto(url)
+            out = page.evaluate(IN_CHROMIUM, {"spec": spec, "workerSource": worker_source})
+        finally:
+            browser.close()
+    cores = out.pop("cores")
+    print(f"  (Chromium reports {cores} cores)", flush=True)
+    return {f"chromium_{k}": v for k, v in out.items()}
+
+
 def main() -> None:
     args = parser().parse_args()
     node = shutil.which("node")
@@ -104,6 +151,8 @@ def main() -> None:
         for r in range(args.rounds):
             measured = json.loads(subprocess.run([node, str(NODE_SCRIPT), str(path)], check=True, capture_output=True,
                                                  text=True, timeout=600).stdout)
+            if args.browser:
+                measured.update(chromium_rates(spec))
             measured["torch_1_thread"] = torch_rate(args.model, cfg, x, y, args.batch, args.seconds)
             for k, v in measured.items():
                 runs.setdefault(k, []).append(v)
@@ -113,15 +162,23 @@ def main() -> None:
              "main_thread": "page JS training step, main thread (no workers)",
              **{f"workers_{w}": f"page JS training step, {w} worker thread{'s' * (w > 1)}" for w in workers},
              "torch_1_thread": "PyTorch training step, 1 thread (baseline)"}
+    if args.browser:
+        names.update({"chromium_forward": "Chromium: page JS, forward pass only (baseline)",
+                      "chromium_main_thread": "Chromium: training step, main thread (no workers)",
+                      **{f"chromium_workers_{w}": f"Chromium: training step, {w} Web Worker{'s' * (w > 1)}"
+                         for w in workers}})
     version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"\n{args.model}, batch {args.batch}, `fast` recipe (Adam, one-cycle); samples a second, median of "
           f"{args.rounds} rounds; Node {version}")
-    print(f"{'':58} {'samples/s':>10} {'x forward':>10} {'x torch':>8}")
+    print(f"{'':58} {'samples/s':>10} {'x forward':>10} {'x torch':>8}  (x forward: against the same engine's)")
     for key, label in names.items():
-        print(f"{label:58} {median[key]:10,.0f} {median[key] / median['forward']:10.2f} "
+        forward = median["chromium_forward" if key.startswith("chromium_") else "forward"]
+        print(f"{label:58} {median[key]:10,.0f} {median[key] / forward:10.2f} "
               f"{median[key] / median['torch_1_thread']:8.2f}")
-    if len(workers) > 1:
-        print(f"\n{workers[-1]} workers / 1 worker: {median[f'workers_{workers[-1]}'] / median['workers_1']:.2f}")
+    for where in ("", "chromium_") if args.browser else ("",):
+        if len(workers) > 1 and 1 in workers:
+            ratio = median[f"{where}workers_{workers[-1]}"] / median[f"{where}workers_1"]
+            print(f"{where or 'node_'}{workers[-1]} workers / 1 worker: {ratio:.2f}")
 
 
 if __name__ == "__main__":
