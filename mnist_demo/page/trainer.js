@@ -112,6 +112,30 @@
     };
   }
 
+  /** How many workers to train with: one per core the browser reports (navigator.hardwareConcurrency,
+   * 1 when it says nothing), at most `cap`, and one core left free when `spareOne` (a laptop that
+   * also serves the class keeps a core for its server); never fewer than one. */
+  function workerCount({ cores, cap, spareOne = false }) {
+    const usable = (Number.isInteger(cores) && cores > 0 ? cores : 1) - (spareOne ? 1 : 0);
+    return Math.max(1, Math.min(cap, usable));
+  }
+
+  /** The workers of a run: `count` made by `makeWorker` (a Worker running train_worker.js), or,
+   * when there is no makeWorker (a browser without Web Workers) or making one fails, the main
+   * thread, more slowly. `inWorkers` says which, for the page to say so. */
+  function startWorkers(model, finalRelu, count, makeWorker) {
+    const made = [];
+    if (makeWorker) {
+      try {
+        for (let k = 0; k < count; k++) made.push(makeWorker());
+        return { workers: made.map((w) => workerClient(w, model, finalRelu)), inWorkers: true };
+      } catch (e) {
+        made.forEach((w) => w.terminate());
+      }
+    }
+    return { workers: [inProcessWorker(model, finalRelu)], inWorkers: false };
+  }
+
   /** One run's state: the model's parameters (changed in place), its optimizer and schedule, and
    * how many steps it has taken. `config` is a presetConfig; `totalSteps` the run's optimizer
    * steps (one-cycle needs to know); `training` is presets.json (setup.training). */
@@ -145,5 +169,8 @@
     return loss / n;
   }
 
-  return { presetConfig, splitBatch, inProcessWorker, answerWorkerMessage, workerClient, createRun, trainStep };
+  return {
+    presetConfig, splitBatch, inProcessWorker, answerWorkerMessage, workerClient, workerCount, startWorkers, createRun,
+    trainStep,
+  };
 });

@@ -103,3 +103,33 @@ test("a worker answers with its slice's summed loss and gradients", () => {
   assert.equal(maxDifference(reply.grads, grads), 0);
   assert.equal(transfer.length, Object.keys(params).length);
 });
+
+test("one worker per core the browser reports, capped, one core spared for a serving laptop", () => {
+  assert.equal(R.workerCount({ cores: 8, cap: 4 }), 4);
+  assert.equal(R.workerCount({ cores: 2, cap: 4 }), 2);
+  assert.equal(R.workerCount({ cores: 2, cap: 4, spareOne: true }), 1);
+  assert.equal(R.workerCount({ cores: 1, cap: 4, spareOne: true }), 1);
+  assert.equal(R.workerCount({ cores: undefined, cap: 4 }), 1); // a browser that does not say
+});
+
+test("without Web Workers, or when one cannot be made, the run trains on the main thread and says so", async () => {
+  const none = R.startWorkers("linear", true, 2, null);
+  assert.equal(none.inWorkers, false);
+  assert.equal(none.workers.length, 1);
+  let made = 0;
+  const failing = R.startWorkers("linear", true, 2, () => {
+    if (made++ === 1) throw new Error("SecurityError");
+    return { postMessage() {}, addEventListener() {}, terminate() {} };
+  });
+  assert.equal(failing.inWorkers, false);
+  const one = await train("linear", [R.inProcessWorker("linear", true)]);
+  const fallback = await train("linear", failing.workers);
+  assert.equal(maxDifference(one.params, fallback.params), 0);
+  const threads = R.startWorkers("cnn", true, 2, () => new Worker(path.join(PAGE, "train_worker.js")));
+  try {
+    assert.equal(threads.inWorkers, true);
+    assert.equal(threads.workers.length, 2);
+  } finally {
+    await Promise.all(threads.workers.map((w) => w.terminate()));
+  }
+});
