@@ -24,9 +24,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mnist_demo.evaluation import evaluate
 from mnist_demo.page_assets import page_setup
 from mnist_demo.presets import PRESETS, TRAINING, TrainConfig
 from mnist_demo.training import new_model, optimizer_for, scheduler_for
+from mnist_demo.weights import weights_from_bytes
 
 CLI = Path(__file__).parent / "js" / "train_cli.js"
 NODE = shutil.which("node") or "node"  # .ci/run installs Node where it is missing
@@ -152,3 +154,36 @@ def test_training_py_gives_torch_presets_jsons_options():
 
 
 TRAINING_FILE = Path(__file__).resolve().parents[1] / "mnist_demo" / "presets.json"
+
+
+def test_a_model_trained_in_the_page_is_as_good_in_python_as_the_page_says(mnist, tmp_path):
+    """The linear model, the fast recipe for one epoch on 5,000 digits, trained by the page's loop
+    (trainer.js's trainEpochs, the batch split over two workers) from digits kept as bytes; its
+    downloaded .safetensors, read by weights.py as the app reads any weights file, scores in torch
+    on the same 2,000 validation digits what the page measured."""
+    setup, n_train, n_valid = page_setup(), 5000, 2000
+    cfg = dataclasses.replace(PRESETS["fast"], epochs=1, limit=n_train)
+    scale = setup["recipe"]["pixel_scale"]
+
+    def as_bytes(x):  # the tutorial's pixels / 256, back to MNIST's bytes (exact: x is k / 256)
+        b = np.rint(x * scale)
+        assert np.array_equal(b / scale, x)
+        return base64.b64encode(b.astype(np.uint8).tobytes()).decode()
+
+    model = new_model("linear", cfg)
+    out = run_node("train", {
+        "model": "linear", "training": setup["training"], "config": dataclasses.asdict(cfg),
+        "shapes": setup["shapes"]["linear"],
+        "params": {k: f32(v.detach().numpy()) for k, v in model.state_dict().items()}, "scale": scale, "workers": 2,
+        "train": {"x": as_bytes(mnist.x_train[:n_train]), "y": mnist.y_train[:n_train].tolist()},
+        "valid": {"x": as_bytes(mnist.x_valid[:n_valid]), "y": mnist.y_valid[:n_valid].tolist()}}, tmp_path)
+    steps = [e for e in out["events"] if e["kind"] == "step"]
+    (epoch,) = [e for e in out["events"] if e["kind"] == "epoch"]
+    assert steps[-1]["step"] == steps[-1]["steps"] == math.ceil(n_train / cfg.batch_size)
+    assert steps[-1]["loss"] < steps[0]["loss"]
+    trained, meta = weights_from_bytes(base64.b64decode(out["safetensors"]))
+    assert meta["model"] == "linear"
+    loss, acc = evaluate(trained, torch.tensor(mnist.x_valid[:n_valid]), torch.tensor(mnist.y_valid[:n_valid]))
+    assert abs(acc - epoch["valid_acc"]) <= 1 / n_valid  # a digit on a knife's edge may fall either way
+    assert abs(loss - epoch["valid_loss"]) <= 1e-4
+    assert acc >= 0.85, acc  # it learned: one epoch on 5,000 digits

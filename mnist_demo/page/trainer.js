@@ -169,7 +169,78 @@
     return loss / n;
   }
 
+  // ------------------------------------------------------------------------------ a whole run
+
+  /** A small seeded generator of numbers in [0, 1) (mulberry32): a run's shuffles repeat with its seed. */
+  function seededRandom(seed) {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
+  }
+
+  /** 0 .. n-1 in a random order (Fisher-Yates), into `order` (a Uint32Array of n, reused each epoch). */
+  function shuffle(order, random) {
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      const t = order[i]; order[i] = order[j]; order[j] = t;
+    }
+    return order;
+  }
+
+  /** Mean loss and accuracy of the model on digits kept as bytes (`digits`: {x: Uint8Array of
+   * count * 784, y: labels, count}), scaled by `scale` (the recipe's pixel_scale) one at a time. */
+  function evaluate(net, params, digits, scale) {
+    const one = new Float32Array(train.PIXELS), dLogits = new Float64Array(train.CLASSES);
+    let loss = 0, right = 0;
+    for (let s = 0; s < digits.count; s++) {
+      for (let i = 0; i < train.PIXELS; i++) one[i] = digits.x[s * train.PIXELS + i] / scale;
+      const logits = train.logitsOf(net, params, one, 0);
+      loss += train.crossEntropy(logits, digits.y[s], dLogits);
+      let best = 0;
+      for (let k = 1; k < train.CLASSES; k++) if (logits[k] > logits[best]) best = k;
+      right += best === digits.y[s];
+    }
+    return { loss: loss / digits.count, acc: right / digits.count };
+  }
+
+  /** A whole training, as training.py's loop: `config.epochs` passes over `data` (digits as bytes:
+   * {x, y, count}) in a seeded random order, batches of config.batch_size (the last one smaller),
+   * the schedule over all the run's steps; after each epoch, the loss and accuracy on `valid`.
+   * Yields {kind: "step", epoch, step, steps, loss} every `logEvery` steps and
+   * {kind: "epoch", epoch, valid_loss, valid_acc} after each epoch; stopping the iteration stops
+   * the run, and `params` keep what was trained. */
+  async function* trainEpochs({ model, params, config, training, data, valid, workers, scale, logEvery = 50 }) {
+    const batch = config.batch_size, steps = Math.ceil(data.count / batch);
+    const run = createRun({ model, params, config, training, totalSteps: config.epochs * steps });
+    const random = seededRandom(config.seed), order = new Uint32Array(data.count);
+    const x = new Float32Array(batch * train.PIXELS), labels = new Int32Array(batch);
+    const net = train.createNet(model, { finalRelu: config.final_relu });
+    for (let epoch = 0; epoch < config.epochs; epoch++) {
+      shuffle(order, random);
+      let running = 0, since = 0;
+      for (let step = 0; step < steps; step++) {
+        const rows = order.subarray(step * batch, Math.min((step + 1) * batch, data.count));
+        train.fillBatch(data.x, data.y, rows, scale, x, labels);
+        running += await trainStep(run, workers, x, labels, rows.length);
+        since += 1;
+        if (since === logEvery || step === steps - 1) {
+          yield { kind: "step", epoch, step: step + 1, steps, loss: running / since };
+          running = 0;
+          since = 0;
+        }
+      }
+      const measured = evaluate(net, params, valid, scale);
+      yield { kind: "epoch", epoch, valid_loss: measured.loss, valid_acc: measured.acc };
+    }
+  }
+
   return {
+    seededRandom, shuffle, evaluate, trainEpochs,
     presetConfig, splitBatch, inProcessWorker, answerWorkerMessage, workerClient, workerCount, startWorkers, createRun,
     trainStep,
   };

@@ -7,9 +7,13 @@
 //   node train_cli.js schedule SPEC OUT   SPEC: {training, config, total_steps}; OUT: {lr: [...], momentum: [...]}
 //                                         for steps 0 .. total_steps
 //   node train_cli.js presets SPEC OUT    SPEC: {training}; OUT: {name: the preset's config, as trainer.js reads it}
+//   node train_cli.js train SPEC OUT      SPEC: {model, training, config, params, shapes, scale, workers, train and
+//                                         valid: {x: base64 uint8 digits, y: labels}}; OUT: {events (trainEpochs'),
+//                                         safetensors: base64 of the trained weights as the page downloads them}
 "use strict";
 const fs = require("node:fs");
 const trainer = require("../../mnist_demo/page/trainer.js");
+const weights = require("../../mnist_demo/page/weights.js");
 const optim = require("../../mnist_demo/page/optim.js");
 
 const floats = (text) => {
@@ -43,10 +47,21 @@ function presets(spec) {
   return Object.fromEntries(Object.keys(spec.training.presets).map((name) => [name, trainer.presetConfig(spec.training, name)]));
 }
 
-const COMMANDS = { steps, schedule, presets };
+async function train(spec) {
+  const params = Object.fromEntries(Object.entries(spec.params).map(([k, v]) => [k, floats(v)]));
+  const digits = ({ x, y }) => ({ x: new Uint8Array(Buffer.from(x, "base64")), y: Uint8Array.from(y), count: y.length });
+  const workers = Array.from({ length: spec.workers }, () => trainer.inProcessWorker(spec.model, spec.config.final_relu));
+  const events = [];
+  for await (const event of trainer.trainEpochs({ model: spec.model, params, config: spec.config, training: spec.training,
+    data: digits(spec.train), valid: digits(spec.valid), workers, scale: spec.scale })) events.push(event);
+  const file = weights.toSafetensors(params, spec.shapes, { model: spec.model, final_relu: String(spec.config.final_relu) });
+  return { events, safetensors: Buffer.from(file).toString("base64") };
+}
+
+const COMMANDS = { steps, schedule, presets, train };
 const [command, specPath, outPath] = process.argv.slice(2);
 if (!COMMANDS[command] || !outPath) {
-  console.error("usage: train_cli.js steps|schedule|presets SPEC OUT");
+  console.error("usage: train_cli.js steps|schedule|presets|train SPEC OUT");
   process.exit(2);
 }
 Promise.resolve(COMMANDS[command](JSON.parse(fs.readFileSync(specPath, "utf8"))))

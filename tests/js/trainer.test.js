@@ -133,3 +133,24 @@ test("without Web Workers, or when one cannot be made, the run trains on the mai
     await Promise.all(threads.workers.map((w) => w.terminate()));
   }
 });
+
+test("each epoch's order is a permutation, the same for the same seed", () => {
+  const a = R.shuffle(new Uint32Array(1000), R.seededRandom(3)), b = R.shuffle(new Uint32Array(1000), R.seededRandom(3));
+  assert.deepEqual(a, b);
+  assert.deepEqual(Array.from(a).sort((p, q) => p - q), Array.from({ length: 1000 }, (_, i) => i));
+  assert.notDeepEqual(a, R.shuffle(new Uint32Array(1000), R.seededRandom(4)));
+});
+
+test("a run stopped between two events keeps what it trained", async () => {
+  const draw = random(9), count = 200;
+  const digits = () => ({ x: Uint8Array.from({ length: count * T.PIXELS }, () => Math.floor(draw() * 256)),
+    y: Uint8Array.from({ length: count }, () => Math.floor(draw() * 10)), count });
+  const params = startingParams("linear", 5), before = Float32Array.from(params["lin.weight"]);
+  const config = R.presetConfig(training, "fast", { batch_size: 16 });
+  const run = R.trainEpochs({ model: "linear", params, config, training, data: digits(), valid: digits(),
+    workers: [R.inProcessWorker("linear", true)], scale: SETUP.recipe.pixel_scale, logEvery: 5 });
+  const first = await run.next();
+  assert.deepEqual({ ...first.value, loss: 0 }, { kind: "step", epoch: 0, step: 5, steps: 13, loss: 0 });
+  await run.return(); // Stop
+  assert.ok(maxDifference({ w: before }, { w: params["lin.weight"] }) > 0);
+});
