@@ -18,21 +18,34 @@ async function measurePageTraining(spec, { T, R, newWorker, floats }) {
 
   /** The variants take turns of spec.slice seconds until each has had spec.seconds, so that a
    * change in this shared machine's load falls on all of them alike and their ratios hold. */
+  // Under Node, also the CPU time of the whole process (every thread): samples per CPU second,
+  // which the other jobs on a shared machine disturb far less than the wall clock.
+  const cpuNow = typeof process === "object" && process.cpuUsage ? () => process.cpuUsage() : null;
   async function rates(variants) {
-    const done = {}, time = {};
+    const done = {}, time = {}, cpu = {};
     for (const [name, step] of Object.entries(variants)) {
       for (let k = 0; k < 5; k++) await step(k % batches); // warm-up: the engine compiles the loops
       done[name] = 0;
       time[name] = 0;
+      cpu[name] = 0;
     }
     while (Object.values(time).some((t) => t < spec.seconds * 1000)) {
       for (const [name, step] of Object.entries(variants)) {
-        const start = performance.now();
+        const start = performance.now(), cpuStart = cpuNow && cpuNow();
         while (performance.now() - start < spec.slice * 1000) await step(done[name]++ % batches);
         time[name] += performance.now() - start;
+        if (cpuNow) {
+          const used = process.cpuUsage(cpuStart);
+          cpu[name] += (used.user + used.system) / 1000;
+        }
       }
     }
-    return Object.fromEntries(Object.keys(variants).map((name) => [name, (done[name] * batch) / (time[name] / 1000)]));
+    const out = {};
+    for (const name of Object.keys(variants)) {
+      out[name] = (done[name] * batch) / (time[name] / 1000);
+      if (cpuNow) out[`cpu_${name}`] = (done[name] * batch) / (cpu[name] / 1000);
+    }
+    return out;
   }
 
   const net = T.createNet(spec.model, { finalRelu: spec.config.final_relu }), params = newParams();

@@ -7,7 +7,9 @@ and an optimizer step), and PyTorch's own training step on one thread (training.
 Real MNIST training digits, the `fast` preset's recipe (Adam, one-cycle), the CNN's weights as
 training.py starts them. This machine is shared and noisy: within a round the variants take turns
 of a quarter of a second (so that a change of load falls on all of them), and each figure is the
-median of --rounds rounds; PyTorch's runs between the rounds.
+median of --rounds rounds; PyTorch's runs between the rounds. Under Node it also prints samples per
+CPU second (the process's CPU time, all its threads), which the machine's other jobs disturb less:
+for one thread it is the code's own speed, and for workers it shows what the messages cost.
 
 With --browser, the same in headless Chromium (the machine's /usr/bin/chromium, through Playwright):
 the page's files inlined in a page, the workers Web Workers made from train.js, optim.js,
@@ -156,7 +158,8 @@ def main() -> None:
             measured["torch_1_thread"] = torch_rate(args.model, cfg, x, y, args.batch, args.seconds)
             for k, v in measured.items():
                 runs.setdefault(k, []).append(v)
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v:,.0f}" for k, v in measured.items()), flush=True)
+            shown = {k: v for k, v in measured.items() if not k.startswith("cpu_")}
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v:,.0f}" for k, v in shown.items()), flush=True)
     median = {k: statistics.median(v) for k, v in runs.items()}
     names = {"forward": "page JS, forward pass only, main thread (baseline)",
              "main_thread": "page JS training step, main thread (no workers)",
@@ -170,11 +173,13 @@ def main() -> None:
     version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"\n{args.model}, batch {args.batch}, `fast` recipe (Adam, one-cycle); samples a second, median of "
           f"{args.rounds} rounds; Node {version}")
-    print(f"{'':58} {'samples/s':>10} {'x forward':>10} {'x torch':>8}  (x forward: against the same engine's)")
+    print(f"{'':58} {'samples/s':>10} {'x forward':>10} {'x torch':>8} {'per CPU s':>10}  "
+          "(x forward: against the same engine's)")
     for key, label in names.items():
         forward = median["chromium_forward" if key.startswith("chromium_") else "forward"]
+        per_cpu = f"{median[f'cpu_{key}']:10,.0f}" if f"cpu_{key}" in median else f"{'':10}"
         print(f"{label:58} {median[key]:10,.0f} {median[key] / forward:10.2f} "
-              f"{median[key] / median['torch_1_thread']:8.2f}")
+              f"{median[key] / median['torch_1_thread']:8.2f} {per_cpu}")
     for where in ("", "chromium_") if args.browser else ("",):
         if len(workers) > 1 and 1 in workers:
             ratio = median[f"{where}workers_{workers[-1]}"] / median[f"{where}workers_1"]
