@@ -144,20 +144,18 @@
     if (dX) dX.fill(0);
     for (let o = 0; o < cout; o++) {
       for (let oy = 0; oy < os; oy++) {
+        const ky0 = oy === 0 ? 1 : 0, ky1 = Math.min(3, side + 1 - 2 * oy); // the patch's rows inside
         for (let ox = 0; ox < os; ox++) {
           const g = dOut[(o * os + oy) * os + ox];
           if (g === 0) continue; // nothing flows back: skipping it changes no sum
           dBias[o] += g;
+          const kx0 = ox === 0 ? 1 : 0, kx1 = Math.min(3, side + 1 - 2 * ox); // and its columns
           for (let c = 0; c < cin; c++) {
-            for (let ky = 0; ky < 3; ky++) {
-              const iy = 2 * oy + ky - 1;
-              if (iy < 0 || iy >= side) continue;
-              const row = (c * side + iy) * side, w = ((o * cin + c) * 3 + ky) * 3;
-              for (let kx = 0; kx < 3; kx++) {
-                const ix = 2 * ox + kx - 1;
-                if (ix < 0 || ix >= side) continue;
-                dWeight[w + kx] += g * x[at + row + ix];
-                if (dX) dX[row + ix] += g * weight[w + kx];
+            for (let ky = ky0; ky < ky1; ky++) {
+              const row = (c * side + 2 * oy + ky - 1) * side + 2 * ox - 1, w = ((o * cin + c) * 3 + ky) * 3;
+              for (let kx = kx0; kx < kx1; kx++) {
+                dWeight[w + kx] += g * x[at + row + kx];
+                if (dX) dX[row + kx] += g * weight[w + kx];
               }
             }
           }
