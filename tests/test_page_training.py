@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from mnist_demo.evaluation import evaluate
 from mnist_demo.page_assets import page_setup
 from mnist_demo.presets import PRESETS, TRAINING, TrainConfig
-from mnist_demo.training import new_model, optimizer_for, scheduler_for
+from mnist_demo.training import augment_batch, new_model, optimizer_for, scheduler_for
 from mnist_demo.weights import weights_from_bytes
 
 CLI = Path(__file__).parent / "js" / "train_cli.js"
@@ -187,3 +187,18 @@ def test_a_model_trained_in_the_page_is_as_good_in_python_as_the_page_says(mnist
     assert abs(acc - epoch["valid_acc"]) <= 1 / n_valid  # a digit on a knife's edge may fall either way
     assert abs(loss - epoch["valid_loss"]) <= 1e-4
     assert acc >= 0.85, acc  # it learned: one epoch on 5,000 digits
+
+
+def test_the_page_augments_a_digit_as_training_py_does(mnist, tmp_path):
+    """The visitor's digits are augmented in training (training.py's augment_batch); the page's
+    augment.js gives the same pictures for the same random draws: 200 validation digits, each with
+    its own rotation, scale, shift and stroke thickness (both thicker and thinner)."""
+    n, seed = 200, 11
+    x = torch.tensor(mnist.x_valid[:n])
+    expected = augment_batch(x, torch.Generator().manual_seed(seed)).numpy()
+    u = torch.rand(n, 5, generator=torch.Generator().manual_seed(seed)) * 2 - 1  # the draws augment_batch made
+    assert (u[:, 4] * 0.6 + 0.2 < 0).any() and (u[:, 4] * 0.6 + 0.2 > 0).any()
+    page = run_node("augment", {"x": f32(x.numpy()), "u": f32(u.numpy())}, tmp_path)
+    page = np.asarray(page["x"], np.float32).reshape(n, 784)
+    assert np.abs(page - expected).max() <= 1e-5
+    assert np.abs(expected - x.numpy()).max() > 0.5  # the digits did change

@@ -10,10 +10,13 @@
 //   node train_cli.js train SPEC OUT      SPEC: {model, training, config, params, shapes, scale, workers, train and
 //                                         valid: {x: base64 uint8 digits, y: labels}}; OUT: {events (trainEpochs'),
 //                                         safetensors: base64 of the trained weights as the page downloads them}
+//   node train_cli.js augment SPEC OUT    SPEC: {x: base64 float32 digits, u: base64 float32, 5 draws in [-1, 1) a
+//                                         digit}; OUT: {x: the digits augmented, as a list}
 "use strict";
 const fs = require("node:fs");
 const trainer = require("../../mnist_demo/page/trainer.js");
 const weights = require("../../mnist_demo/page/weights.js");
+const augment = require("../../mnist_demo/page/augment.js");
 const optim = require("../../mnist_demo/page/optim.js");
 
 const floats = (text) => {
@@ -58,10 +61,18 @@ async function train(spec) {
   return { events, safetensors: Buffer.from(file).toString("base64") };
 }
 
-const COMMANDS = { steps, schedule, presets, train };
+function augmented(spec) {
+  const x = floats(spec.x), u = floats(spec.u), out = new Float32Array(x.length), moved = new Float32Array(augment.PIXELS);
+  for (let s = 0; s < x.length / augment.PIXELS; s++) {
+    augment.augmentDigit(x, s * augment.PIXELS, out, s * augment.PIXELS, u.subarray(5 * s, 5 * s + 5), moved);
+  }
+  return { x: Array.from(out) };
+}
+
+const COMMANDS = { steps, schedule, presets, train, augment: augmented };
 const [command, specPath, outPath] = process.argv.slice(2);
 if (!COMMANDS[command] || !outPath) {
-  console.error("usage: train_cli.js steps|schedule|presets|train SPEC OUT");
+  console.error("usage: train_cli.js steps|schedule|presets|train|augment SPEC OUT");
   process.exit(2);
 }
 Promise.resolve(COMMANDS[command](JSON.parse(fs.readFileSync(specPath, "utf8"))))
