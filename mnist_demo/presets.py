@@ -34,6 +34,7 @@ DEVICES = tuple(SETTINGS["device"]["choices"])
 # torch's own defaults, written out so that both sides read them from one place.
 OPTIMIZER_OPTIONS = TRAINING["optimizers"]  # {"adam": {betas, eps, weight_decay}, "sgd": {momentum, ...}}
 ONE_CYCLE = TRAINING["schedules"]["onecycle"]  # OneCycleLR's pct_start, anneal_strategy, momentum cycling...
+AUGMENTATION = TRAINING["augmentation"]  # the random moves of augment_batch (training.py) and page/augment.js
 
 
 @dataclass(frozen=True)

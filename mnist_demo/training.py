@@ -32,7 +32,7 @@ from .collection import Digits
 from .data import MNIST
 from .evaluation import evaluate, evaluate_digits
 from .models import architecture, build_model
-from .presets import ONE_CYCLE, OPTIMIZER_OPTIONS, TrainConfig, check_config, reached_target
+from .presets import AUGMENTATION, ONE_CYCLE, OPTIMIZER_OPTIONS, TrainConfig, check_config, reached_target
 
 
 def resolve_device(name: str) -> torch.device:
@@ -92,15 +92,16 @@ def augment_batch(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     n = len(xb)
     img = xb.view(n, 1, 28, 28)
     u = torch.rand(n, 5, generator=gen, device="cpu").to(xb.device) * 2 - 1  # in [-1, 1)
-    angle, scale = u[:, 0] * math.radians(12), 1 + 0.12 * u[:, 1]
-    shift = u[:, 2:4] * (2.0 * 2 / 28)  # up to 2 pixels, in affine_grid's [-1, 1] units
+    a = AUGMENTATION  # presets.json's, which the page's augment.js reads too
+    angle, scale = u[:, 0] * math.radians(a["max_degrees"]), 1 + a["max_scale"] * u[:, 1]
+    shift = u[:, 2:4] * (a["max_shift_pixels"] * 2 / 28)  # in affine_grid's [-1, 1] units
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, img.shape, align_corners=False)
     img = F.grid_sample(img, grid, align_corners=False, padding_mode="zeros")
     # Thickness: blend towards a dilated (t > 0) or an eroded (t < 0) copy.
-    t = (u[:, 4] * 0.6 + 0.2).view(n, 1, 1, 1)  # mostly thicker: drawn strokes tend to be bold
+    t = (u[:, 4] * a["thickness"][0] + a["thickness"][1]).view(n, 1, 1, 1)  # mostly thicker: drawn strokes are bold
     dilated = F.max_pool2d(img, 3, 1, 1)
     eroded = -F.max_pool2d(-img, 3, 1, 1)
     img = torch.where(t > 0, img + t * (dilated - img), img + (-t) * (eroded - img))

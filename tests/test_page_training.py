@@ -198,7 +198,8 @@ def test_the_page_augments_a_digit_as_training_py_does(mnist, tmp_path):
     expected = augment_batch(x, torch.Generator().manual_seed(seed)).numpy()
     u = torch.rand(n, 5, generator=torch.Generator().manual_seed(seed)) * 2 - 1  # the draws augment_batch made
     assert (u[:, 4] * 0.6 + 0.2 < 0).any() and (u[:, 4] * 0.6 + 0.2 > 0).any()
-    page = run_node("augment", {"x": f32(x.numpy()), "u": f32(u.numpy())}, tmp_path)
+    page = run_node("augment", {"x": f32(x.numpy()), "u": f32(u.numpy()),
+                                "augmentation": page_setup()["training"]["augmentation"]}, tmp_path)
     page = np.asarray(page["x"], np.float32).reshape(n, 784)
     assert np.abs(page - expected).max() <= 1e-5
     assert np.abs(expected - x.numpy()).max() > 0.5  # the digits did change

@@ -7,6 +7,8 @@
  *                                                                          bilinear, zeros outside)
  *   t = 0.6 * u4 + 0.2: t > 0 blends towards the 3x3 maximum (dilated), t < 0 towards the minimum
  *
+ * (those limits are presets.json's "augmentation", read by training.py too).
+ *
  * Pure functions: `MnistAugment` in the browser or a worker, `require` under Node.
  */
 (function (root, factory) {
@@ -17,8 +19,6 @@
   "use strict";
 
   const SIDE = 28, PIXELS = SIDE * SIDE;
-  const MAX_ANGLE = (12 * Math.PI) / 180, MAX_SCALE = 0.12, MAX_SHIFT = 2.0 * 2 / SIDE; // shift in [-1, 1] units
-  const THICKNESS = [0.6, 0.2]; // t = 0.6 u + 0.2: mostly thicker, as drawn strokes tend to be bold
 
   /** The picture's value at (x, y) in pixel units, between its four nearest pixels (bilinear);
    * outside the picture it is 0 (grid_sample's padding_mode="zeros"). */
@@ -30,11 +30,13 @@
   }
 
   /** One digit (src[at .. at+784)) augmented into dst[to .. to+784), as decided by u (5 numbers
-   * in [-1, 1)). `moved` is a 784-number scratch array, allocated once by the caller. */
-  function augmentDigit(src, at, dst, to, u, moved) {
-    const angle = u[0] * MAX_ANGLE, scale = 1 + MAX_SCALE * u[1];
+   * in [-1, 1)) within the limits `a` (presets.json's augmentation, setup.training.augmentation).
+   * `moved` is a 784-number scratch array, allocated once by the caller. */
+  function augmentDigit(src, at, dst, to, u, moved, a) {
+    const angle = u[0] * (a.max_degrees * Math.PI) / 180, scale = 1 + a.max_scale * u[1];
     const cos = Math.cos(angle) / scale, sin = Math.sin(angle) / scale;
-    const shiftX = u[2] * MAX_SHIFT, shiftY = u[3] * MAX_SHIFT;
+    const maxShift = (a.max_shift_pixels * 2) / SIDE; // pixels, in affine_grid's [-1, 1] units
+    const shiftX = u[2] * maxShift, shiftY = u[3] * maxShift;
     // affine_grid(align_corners=False): output pixel j sits at (2j + 1) / 28 - 1 in [-1, 1] units;
     // theta maps it to where it is read from; grid_sample turns that back into pixel units.
     for (let j = 0; j < SIDE; j++) {
@@ -47,7 +49,7 @@
     }
     // Stroke thickness: towards the 3x3 neighbourhood's maximum (dilation, t > 0) or minimum
     // (erosion, t < 0); max_pool2d's padding never wins, so only pixels inside count.
-    const t = u[4] * THICKNESS[0] + THICKNESS[1];
+    const t = u[4] * a.thickness[0] + a.thickness[1]; // mostly thicker: drawn strokes tend to be bold
     for (let y = 0; y < SIDE; y++) {
       for (let x = 0; x < SIDE; x++) {
         let best = t > 0 ? -Infinity : Infinity;

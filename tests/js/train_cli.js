@@ -11,7 +11,7 @@
 //                                         valid: {x: base64 uint8 digits, y: labels}}; OUT: {events (trainEpochs'),
 //                                         safetensors: base64 of the trained weights as the page downloads them}
 //   node train_cli.js augment SPEC OUT    SPEC: {x: base64 float32 digits, u: base64 float32, 5 draws in [-1, 1) a
-//                                         digit}; OUT: {x: the digits augmented, as a list}
+//                                         digit, augmentation (presets.json's)}; OUT: {x: the digits augmented, as a list}
 "use strict";
 const fs = require("node:fs");
 const trainer = require("../../mnist_demo/page/trainer.js");
@@ -64,7 +64,8 @@ async function train(spec) {
 function augmented(spec) {
   const x = floats(spec.x), u = floats(spec.u), out = new Float32Array(x.length), moved = new Float32Array(augment.PIXELS);
   for (let s = 0; s < x.length / augment.PIXELS; s++) {
-    augment.augmentDigit(x, s * augment.PIXELS, out, s * augment.PIXELS, u.subarray(5 * s, 5 * s + 5), moved);
+    augment.augmentDigit(x, s * augment.PIXELS, out, s * augment.PIXELS, u.subarray(5 * s, 5 * s + 5), moved,
+      spec.augmentation);
   }
   return { x: Array.from(out) };
 }
