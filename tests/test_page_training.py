@@ -203,3 +203,14 @@ def test_the_page_augments_a_digit_as_training_py_does(mnist, tmp_path):
     page = np.asarray(page["x"], np.float32).reshape(n, 784)
     assert np.abs(page - expected).max() <= 1e-5
     assert np.abs(expected - x.numpy()).max() > 0.5  # the digits did change
+
+
+def test_torch_starts_weights_where_the_page_does():
+    """The page's new weights (trainer.js's newParams) are uniform in +-1/sqrt(fan_in), as it says
+    torch's are: held here against torch itself, for every tensor of both models."""
+    for name in ("linear", "cnn"):
+        for key, values in new_model(name, PRESETS["tutorial"]).state_dict().items():
+            weight = dict(new_model(name, PRESETS["tutorial"]).state_dict())[key.replace(".bias", ".weight")]
+            bound = 1 / math.sqrt(math.prod(weight.shape[1:]))
+            largest = values.abs().max().item()
+            assert largest <= bound and (values.numel() < 20 or largest > 0.8 * bound), (name, key, largest, bound)

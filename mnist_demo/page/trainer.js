@@ -192,6 +192,26 @@
     return order;
   }
 
+  /** New weights for `model`, as PyTorch starts nn.Linear and nn.Conv2d (reset_parameters:
+   * kaiming_uniform_ with a = sqrt(5), which is uniform in +-1/sqrt(fan_in), and the bias in the
+   * same range), fan_in being the inputs one output sums (784; 9 per input channel). With the
+   * config's class_bias_init, the CNN's conv3.bias starts at that value (training.py's new_model):
+   * every class's scores start above 0, so none starts dead behind the final ReLU. The numbers come
+   * from the config's seed, but not torch's generator: the same seed gives other weights than torch. */
+  function newParams(model, shapes, config) {
+    const random = seededRandom(config.seed), params = {};
+    const weights = Object.keys(shapes).filter((k) => k.endsWith(".weight"));
+    for (const key of weights) {
+      const shape = shapes[key], layer = key.slice(0, -".weight".length);
+      const fanIn = shape.slice(1).reduce((a, b) => a * b, 1), bound = 1 / Math.sqrt(fanIn);
+      const uniform = (n) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * bound);
+      params[key] = uniform(shape.reduce((a, b) => a * b, 1));
+      params[`${layer}.bias`] = uniform(shapes[`${layer}.bias`][0]);
+    }
+    if (model === "cnn" && config.class_bias_init !== null) params["conv3.bias"].fill(config.class_bias_init);
+    return params;
+  }
+
   /** Mean loss and accuracy of the model on digits kept as bytes (`digits`: {x: Uint8Array of
    * count * 784, y: labels, count}), scaled by `scale` (the recipe's pixel_scale) one at a time. */
   function evaluate(net, params, digits, scale) {
@@ -240,7 +260,7 @@
   }
 
   return {
-    seededRandom, shuffle, evaluate, trainEpochs,
+    seededRandom, shuffle, newParams, evaluate, trainEpochs,
     presetConfig, splitBatch, inProcessWorker, answerWorkerMessage, workerClient, workerCount, startWorkers, createRun,
     trainStep,
   };

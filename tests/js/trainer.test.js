@@ -154,3 +154,22 @@ test("a run stopped between two events keeps what it trained", async () => {
   await run.return(); // Stop
   assert.ok(maxDifference({ w: before }, { w: params["lin.weight"] }) > 0);
 });
+
+test("new weights: uniform in +-1/sqrt(fan_in) as torch starts them, conv3.bias at class_bias_init", () => {
+  for (const name of SETUP.names) {
+    const fast = R.presetConfig(training, "fast"), params = R.newParams(name, SHAPES[name], fast);
+    assert.deepEqual(Object.keys(params).sort(), Object.keys(SHAPES[name]).sort());
+    for (const [key, values] of Object.entries(params)) {
+      assert.equal(values.length, SHAPES[name][key].reduce((a, b) => a * b, 1), key);
+      if (key === "conv3.bias") { assert.ok(values.every((v) => v === fast.class_bias_init)); continue; }
+      const weight = SHAPES[name][key.replace(".bias", ".weight")];
+      const bound = 1 / Math.sqrt(weight.slice(1).reduce((a, b) => a * b, 1));
+      const largest = Math.max(...values.map(Math.abs));
+      assert.ok(largest <= bound && (values.length < 20 || largest > 0.8 * bound), `${key}: ${largest} against ${bound}`);
+    }
+    assert.deepEqual(R.newParams(name, SHAPES[name], fast), params); // the same seed, the same weights
+    assert.notDeepEqual(R.newParams(name, SHAPES[name], { ...fast, seed: 1 }), params);
+  }
+  const tutorial = R.newParams("cnn", SHAPES.cnn, R.presetConfig(training, "tutorial")); // PyTorch's own bias
+  assert.ok(Math.max(...tutorial["conv3.bias"].map(Math.abs)) <= 1 / Math.sqrt(16 * 9));
+});
