@@ -42,22 +42,19 @@ from mnist_demo.settings import from_process  # MNIST_DIR, MNIST_DATA_DIR: as th
 from mnist_demo.training import new_model, optimizer_for, scheduler_for
 
 NODE_SCRIPT = Path(__file__).with_name("page_training.js")
-PAGE = Path(__file__).resolve().parents[1] / "mnist_demo" / "page"
-PAGE_SCRIPTS = ("train.js", "optim.js", "trainer.js")  # what the page and each worker load, in this order
-# In the page: the page's scripts and the benchmark's, inlined; the workers made from a Blob of the
-# page's scripts and train_worker.js (a page served by Gradio would make them the same way).
-IN_CHROMIUM = """async ({spec, workerSource}) => {
-  const url = URL.createObjectURL(new Blob([workerSource], {type: "text/javascript"}));
+BATCHES = 20  # distinct batches the steps cycle through
+# In the page (benchmarks/harness/training_page.py: the page's scripts inlined, its workers made from
+# a Blob of them and train_worker.js, as the page would make them), the benchmark's own script too.
+IN_CHROMIUM = """async (spec) => {
   const floats = (text) => {
     const bin = atob(text), bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     return new Float32Array(bytes.buffer);
   };
-  const newWorker = () => new Worker(url);
+  const newWorker = () => new Worker(trainingWorkerUrl);
   const out = await measurePageTraining(spec, {T: MnistTrain, R: MnistTrainer, newWorker, floats});
   return {...out, cores: navigator.hardwareConcurrency};
 }"""
-BATCHES = 20  # distinct batches the steps cycle through
 
 
 def parser() -> argparse.ArgumentParser:
@@ -106,24 +103,17 @@ def torch_rate(model_name: str, cfg, x: np.ndarray, y: np.ndarray, batch: int, s
 
 
 def chromium_rates(spec: dict) -> dict[str, float]:
-    """measurePageTraining in headless Chromium, on a page of its own (no server: Playwright answers
-    its one request)."""
+    """measurePageTraining in headless Chromium, on a page of its own (no server)."""
     from playwright.sync_api import sync_playwright
 
     from benchmarks.harness.pad import ARGS, CHROMIUM
+    from benchmarks.harness.training_page import training_page
 
-    scripts = [(PAGE / name).read_text(encoding="utf-8") for name in PAGE_SCRIPTS]
-    html = "<!doctype html><meta charset=utf-8><title>page training</title>" + "".join(
-        f"<script>{text}</script>" for text in [*scripts, NODE_SCRIPT.read_text(encoding="utf-8")])
-    worker_source = "\n".join([*scripts, (PAGE / "train_worker.js").read_text(encoding="utf-8")])
-    url = "http://page-training.invalid/"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            page = browser.new_page()
-            page.route(url, lambda route: route.fulfill(body=html, content_type="text/html"))
-            page.goto(url)
-            out = page.evaluate(IN_CHROMIUM, {"spec": spec, "workerSource": worker_source})
+            page = training_page(browser, (NODE_SCRIPT.read_text(encoding="utf-8"),))
+            out = page.evaluate(IN_CHROMIUM, spec)
         finally:
             browser.close()
     cores = out.pop("cores")
