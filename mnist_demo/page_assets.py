@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .collection import CAP
+from .collection import CAP, HOLD_OUT_EVERY
 from .digit_files import png_bytes
 from .models import MODEL_NAMES, MODEL_TITLES, build_model
 from .preprocess import RECIPE
@@ -65,6 +65,7 @@ def page_setup() -> dict:
         "source_notes": SOURCE_NOTES,
         "max_weights_bytes": MAX_BYTES,
         "training": TRAINING,  # presets.json: the recipes, the optimizers' and one-cycle's options (page/trainer.js)
+        "hold_out_every": HOLD_OUT_EVERY,  # one of a visitor's drawings in this many is held out of training
     }
 
 

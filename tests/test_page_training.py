@@ -24,10 +24,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mnist_demo.collection import HOLD_OUT_EVERY, Digits, held_out
 from mnist_demo.evaluation import evaluate
 from mnist_demo.page_assets import page_setup
 from mnist_demo.presets import PRESETS, TRAINING, TrainConfig
-from mnist_demo.training import augment_batch, new_model, optimizer_for, scheduler_for
+from mnist_demo.training import augment_batch, new_model, optimizer_for, own_repeats, scheduler_for, steps_per_epoch
 from mnist_demo.weights import weights_from_bytes
 
 CLI = Path(__file__).parent / "js" / "train_cli.js"
@@ -157,10 +158,11 @@ TRAINING_FILE = Path(__file__).resolve().parents[1] / "mnist_demo" / "presets.js
 
 
 def test_a_model_trained_in_the_page_is_as_good_in_python_as_the_page_says(mnist, tmp_path):
-    """The linear model, the fast recipe for one epoch on 5,000 digits, trained by the page's loop
-    (trainer.js's trainEpochs, the batch split over two workers) from digits kept as bytes; its
-    downloaded .safetensors, read by weights.py as the app reads any weights file, scores in torch
-    on the same 2,000 validation digits what the page measured."""
+    """The linear model, the fast recipe for one epoch on 5,000 digits and 60 "own" digits (the
+    last validation digits, a quarter held out), trained by the page's loop (trainer.js's
+    trainEpochs, the batch split over two workers) from digits kept as bytes; its downloaded
+    .safetensors, read by weights.py as the app reads any weights file, scores in torch on the same
+    2,000 validation digits, and on the held-out own digits, what the page measured."""
     setup, n_train, n_valid = page_setup(), 5000, 2000
     cfg = dataclasses.replace(PRESETS["fast"], epochs=1, limit=n_train)
     scale = setup["recipe"]["pixel_scale"]
@@ -170,16 +172,21 @@ def test_a_model_trained_in_the_page_is_as_good_in_python_as_the_page_says(mnist
         assert np.array_equal(b / scale, x)
         return base64.b64encode(b.astype(np.uint8).tobytes()).decode()
 
+    mine = Digits(np.rint(mnist.x_valid[-60:] * scale).astype(np.uint8), mnist.y_valid[-60:].astype(np.uint8),
+                  np.arange(60))
+    fit, held = mine.split()
     model = new_model("linear", cfg)
     out = run_node("train", {
         "model": "linear", "training": setup["training"], "config": dataclasses.asdict(cfg),
         "shapes": setup["shapes"]["linear"],
         "params": {k: f32(v.detach().numpy()) for k, v in model.state_dict().items()}, "scale": scale, "workers": 2,
         "train": {"x": as_bytes(mnist.x_train[:n_train]), "y": mnist.y_train[:n_train].tolist()},
-        "valid": {"x": as_bytes(mnist.x_valid[:n_valid]), "y": mnist.y_valid[:n_valid].tolist()}}, tmp_path)
+        "valid": {"x": as_bytes(mnist.x_valid[:n_valid]), "y": mnist.y_valid[:n_valid].tolist()},
+        "own": {"x": as_bytes(fit.x), "y": fit.labels.tolist()},
+        "own_held": {"x": as_bytes(held.x), "y": held.labels.tolist()}}, tmp_path)
     steps = [e for e in out["events"] if e["kind"] == "step"]
     (epoch,) = [e for e in out["events"] if e["kind"] == "epoch"]
-    assert steps[-1]["step"] == steps[-1]["steps"] == math.ceil(n_train / cfg.batch_size)
+    assert steps[-1]["step"] == steps[-1]["steps"] == steps_per_epoch(mnist, cfg, fit)  # the own digits' rows too
     assert steps[-1]["loss"] < steps[0]["loss"]
     trained, meta = weights_from_bytes(base64.b64decode(out["safetensors"]))
     assert meta["model"] == "linear"
@@ -187,6 +194,8 @@ def test_a_model_trained_in_the_page_is_as_good_in_python_as_the_page_says(mnist
     assert abs(acc - epoch["valid_acc"]) <= 1 / n_valid  # a digit on a knife's edge may fall either way
     assert abs(loss - epoch["valid_loss"]) <= 1e-4
     assert acc >= 0.85, acc  # it learned: one epoch on 5,000 digits
+    held_acc = evaluate(trained, torch.tensor(held.x), torch.tensor(held.y))[1]
+    assert abs(held_acc - epoch["own_held_acc"]) <= 1 / len(held)
 
 
 def test_the_page_augments_a_digit_as_training_py_does(mnist, tmp_path):
@@ -214,3 +223,16 @@ def test_torch_starts_weights_where_the_page_does():
             bound = 1 / math.sqrt(math.prod(weight.shape[1:]))
             largest = values.abs().max().item()
             assert largest <= bound and (values.numel() < 20 or largest > 0.8 * bound), (name, key, largest, bound)
+
+
+def test_the_page_mixes_a_visitors_digits_in_as_training_py_does(tmp_path):
+    """Which of a visitor's digits are held out (collection.held_out), and how many times each of
+    the others is repeated per epoch (training.own_repeats, Python's round included)."""
+    rng = np.random.default_rng(5)
+    labels = [rng.integers(0, 10, n).tolist() for n in (0, 1, 3, 10, 40, 400, 2000)] + [[7] * 9, list(range(10)) * 3]
+    repeats = [[rows, digits, share] for rows in (10, 5000, 10_000, 50_000) for digits in (0, 1, 3, 40, 2000)
+               for share in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)] + [[10, 4, 0.5], [30, 4, 0.25]]  # halves: 2.5, 2.5
+    page = run_node("own", {"labels": labels, "every": page_setup()["hold_out_every"], "repeats": repeats}, tmp_path)
+    assert page_setup()["hold_out_every"] == HOLD_OUT_EVERY
+    assert page["held"] == [held_out(np.array(x, dtype=np.uint8)).tolist() for x in labels]
+    assert page["repeats"] == [own_repeats(*r) for r in repeats]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 PAGE = Path(__file__).resolve().parents[2] / "mnist_demo" / "page"
-# What the page and each worker load, in this order (trainer.js needs train.js and optim.js).
-TRAINING_SCRIPTS = ("train.js", "optim.js", "trainer.js", "augment.js")
+# What the page and each worker load, in this order (trainer.js needs the three before it).
+TRAINING_SCRIPTS = ("train.js", "optim.js", "augment.js", "trainer.js")
 URL = "http://page-training.invalid/"
 
 

@@ -239,19 +239,8 @@
     return net.logits;
   }
 
-  /** A batch of digits kept as MNIST's bytes (0..255) into `out` as the tutorial scales them
-   * (pixels / scale, the recipe's pixel_scale: 256), picked by `rows`. `out` is allocated once
-   * per batch size by the caller. */
-  function fillBatch(bytes, byteLabels, rows, scale, out, outLabels) {
-    for (let s = 0; s < rows.length; s++) {
-      const from = rows[s] * PIXELS;
-      for (let i = 0; i < PIXELS; i++) out[s * PIXELS + i] = bytes[from + i] / scale;
-      outLabels[s] = byteLabels[rows[s]];
-    }
-  }
-
   return {
     PIXELS, CLASSES, createNet, newGradients, zeroGradients, crossEntropy, convForward, convBackward,
-    accumulate, averageGradients, lossAndGradients, logitsOf, fillBatch,
+    accumulate, averageGradients, lossAndGradients, logitsOf,
   };
 });

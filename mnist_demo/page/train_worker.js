@@ -2,10 +2,10 @@
  * model's name once, then, each step, the weights and its slice of the batch, and answers with
  * the slice's summed loss and gradients (trainer.js sums the workers' answers and steps).
  *
- * In the browser the page starts it from one script made of train.js, optim.js, trainer.js and
- * this file (they define MnistTrain, MnistOptim, MnistTrainer on the worker's `self`); under Node
- * it runs in a worker_threads Worker and requires them (tests/js/trainer.test.js,
- * benchmarks/page_training.py).
+ * In the browser the page starts it from one script made of train.js, optim.js, augment.js,
+ * trainer.js and this file (they define MnistTrain, MnistOptim, MnistAugment, MnistTrainer on the
+ * worker's `self`); under Node it runs in a worker_threads Worker and requires them
+ * (tests/js/trainer.test.js, benchmarks/page_training.py).
  */
 "use strict";
 (function () {

@@ -16,11 +16,12 @@
  */
 (function (root, factory) {
   const deps = typeof module === "object" && module.exports
-    ? [require("./train.js"), require("./optim.js")] : [root.MnistTrain, root.MnistOptim];
+    ? [require("./train.js"), require("./optim.js"), require("./augment.js")]
+    : [root.MnistTrain, root.MnistOptim, root.MnistAugment];
   const api = factory(...deps);
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.MnistTrainer = api;
-})(typeof self !== "undefined" ? self : this, function (train, optim) {
+})(typeof self !== "undefined" ? self : this, function (train, optim, augment) {
   "use strict";
 
   /** A preset's TrainConfig as a plain object: every setting's default from presets.json, with the
@@ -192,6 +193,32 @@
     return order;
   }
 
+  // ------------------------------------------------------------------------------ the visitor's own digits
+
+  /** Which of a visitor's digits are held out of training, to judge it (collection.py's held_out):
+   * one in `every` (setup.hold_out_every) of each label, by the order kept, each label's count
+   * starting at a different phase (its rank + the label), so that a few drawings per digit give
+   * about a quarter overall, never more. */
+  function heldOut(labels, every) {
+    const seen = new Array(10).fill(0), out = new Array(labels.length);
+    for (let i = 0; i < labels.length; i++) out[i] = (seen[labels[i]]++ + labels[i]) % every === every - 1;
+    return out;
+  }
+
+  /** Python's round(): halves go to the even neighbour (0.5 -> 0, 1.5 -> 2, 2.5 -> 2). */
+  function roundHalfEven(v) {
+    const r = Math.round(v);
+    return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }
+
+  /** How many times each of the visitor's digits appears per epoch, so that they make up `share`
+   * of its rows (training.py's own_repeats): 40 drawings among 50,000 MNIST digits would otherwise
+   * never matter. */
+  function ownRepeats(mnistRows, ownDigits, share) {
+    if (!ownDigits || share <= 0) return 0;
+    return Math.max(1, roundHalfEven((share / (1 - share)) * mnistRows / ownDigits));
+  }
+
   /** New weights for `model`, as PyTorch starts nn.Linear and nn.Conv2d (reset_parameters:
    * kaiming_uniform_ with a = sqrt(5), which is uniform in +-1/sqrt(fan_in), and the bias in the
    * same range), fan_in being the inputs one output sums (784; 9 per input channel). With the
@@ -228,25 +255,43 @@
     return { loss: loss / digits.count, acc: right / digits.count };
   }
 
-  /** A whole training, as training.py's loop: `config.epochs` passes over `data` (digits as bytes:
-   * {x, y, count}) in a seeded random order, batches of config.batch_size (the last one smaller),
-   * the schedule over all the run's steps; after each epoch, the loss and accuracy on `valid`.
-   * Yields {kind: "step", epoch, step, steps, loss} every `logEvery` steps and
-   * {kind: "epoch", epoch, valid_loss, valid_acc} after each epoch; stopping the iteration stops
-   * the run, and `params` keep what was trained. */
-  async function* trainEpochs({ model, params, config, training, data, valid, workers, scale, logEvery = 50 }) {
-    const batch = config.batch_size, steps = Math.ceil(data.count / batch);
+  /** A whole training, as training.py's loop: `config.epochs` passes over the first config.limit
+   * digits of `data` (digits as bytes: {x, y, count}), then, when `own` (the visitor's own digits
+   * to train on, the same form) is given, each of them ownRepeats times, in a seeded random order;
+   * batches of config.batch_size (the last one smaller), the schedule over all the run's steps. The
+   * visitor's digits are always augmented (a few drawings, many views), every digit when
+   * config.augment. After each epoch, the loss and accuracy on `valid`, and on `ownHeld` (their
+   * held-out digits) when given. Yields {kind: "step", epoch, step, steps, loss} every `logEvery`
+   * steps and {kind: "epoch", epoch, valid_loss, valid_acc, own_held_acc} after each epoch;
+   * stopping the iteration stops the run, and `params` keep what was trained. */
+  async function* trainEpochs({ model, params, config, training, data, valid, workers, scale, logEvery = 50,
+    own = null, ownHeld = null }) {
+    const mnistRows = config.limit === null ? data.count : Math.min(config.limit, data.count);
+    const repeats = own ? ownRepeats(mnistRows, own.count, config.own_share) : 0;
+    const rowCount = mnistRows + (repeats ? own.count * repeats : 0);
+    const batch = config.batch_size, steps = Math.ceil(rowCount / batch);
     const run = createRun({ model, params, config, training, totalSteps: config.epochs * steps });
-    const random = seededRandom(config.seed), order = new Uint32Array(data.count);
+    const random = seededRandom(config.seed), order = new Uint32Array(rowCount);
     const x = new Float32Array(batch * train.PIXELS), labels = new Int32Array(batch);
+    const moved = new Float32Array(train.PIXELS), draws = new Float64Array(5);
     const net = train.createNet(model, { finalRelu: config.final_relu });
     for (let epoch = 0; epoch < config.epochs; epoch++) {
       shuffle(order, random);
       let running = 0, since = 0;
       for (let step = 0; step < steps; step++) {
-        const rows = order.subarray(step * batch, Math.min((step + 1) * batch, data.count));
-        train.fillBatch(data.x, data.y, rows, scale, x, labels);
-        running += await trainStep(run, workers, x, labels, rows.length);
+        const from = step * batch, n = Math.min(batch, rowCount - from);
+        for (let s = 0; s < n; s++) {
+          // Row r: MNIST's digit r, or, past them, the visitor's digits one copy after another.
+          const r = order[from + s], mine = r >= mnistRows, source = mine ? own : data;
+          const row = mine ? (r - mnistRows) % own.count : r;
+          for (let i = 0; i < train.PIXELS; i++) x[s * train.PIXELS + i] = source.x[row * train.PIXELS + i] / scale;
+          labels[s] = source.y[row];
+          if (mine || config.augment) {
+            for (let k = 0; k < 5; k++) draws[k] = random() * 2 - 1;
+            augment.augmentDigit(x, s * train.PIXELS, x, s * train.PIXELS, draws, moved, training.augmentation);
+          }
+        }
+        running += await trainStep(run, workers, x, labels, n);
         since += 1;
         if (since === logEvery || step === steps - 1) {
           yield { kind: "step", epoch, step: step + 1, steps, loss: running / since };
@@ -255,12 +300,13 @@
         }
       }
       const measured = evaluate(net, params, valid, scale);
-      yield { kind: "epoch", epoch, valid_loss: measured.loss, valid_acc: measured.acc };
+      const ownHeldAcc = ownHeld && ownHeld.count ? evaluate(net, params, ownHeld, scale).acc : null;
+      yield { kind: "epoch", epoch, valid_loss: measured.loss, valid_acc: measured.acc, own_held_acc: ownHeldAcc };
     }
   }
 
   return {
-    seededRandom, shuffle, newParams, evaluate, trainEpochs,
+    seededRandom, shuffle, heldOut, ownRepeats, newParams, evaluate, trainEpochs,
     presetConfig, splitBatch, inProcessWorker, answerWorkerMessage, workerClient, workerCount, startWorkers, createRun,
     trainStep,
   };

@@ -7,9 +7,12 @@
 //   node train_cli.js schedule SPEC OUT   SPEC: {training, config, total_steps}; OUT: {lr: [...], momentum: [...]}
 //                                         for steps 0 .. total_steps
 //   node train_cli.js presets SPEC OUT    SPEC: {training}; OUT: {name: the preset's config, as trainer.js reads it}
-//   node train_cli.js train SPEC OUT      SPEC: {model, training, config, params, shapes, scale, workers, train and
-//                                         valid: {x: base64 uint8 digits, y: labels}}; OUT: {events (trainEpochs'),
+//   node train_cli.js train SPEC OUT      SPEC: {model, training, config, params, shapes, scale, workers, train,
+//                                         valid and optionally own, own_held: {x: base64 uint8 digits, y: labels}};
+//                                         OUT: {events (trainEpochs'),
 //                                         safetensors: base64 of the trained weights as the page downloads them}
+//   node train_cli.js own SPEC OUT        SPEC: {labels: [[...]], every, repeats: [[mnist rows, own digits, share]]};
+//                                         OUT: {held: [[bool]], repeats: [n]}: which are held out, ownRepeats
 //   node train_cli.js augment SPEC OUT    SPEC: {x: base64 float32 digits, u: base64 float32, 5 draws in [-1, 1) a
 //                                         digit, augmentation (presets.json's)}; OUT: {x: the digits augmented, as a list}
 "use strict";
@@ -55,8 +58,9 @@ async function train(spec) {
   const digits = ({ x, y }) => ({ x: new Uint8Array(Buffer.from(x, "base64")), y: Uint8Array.from(y), count: y.length });
   const workers = Array.from({ length: spec.workers }, () => trainer.inProcessWorker(spec.model, spec.config.final_relu));
   const events = [];
+  const own = spec.own ? digits(spec.own) : null, ownHeld = spec.own_held ? digits(spec.own_held) : null;
   for await (const event of trainer.trainEpochs({ model: spec.model, params, config: spec.config, training: spec.training,
-    data: digits(spec.train), valid: digits(spec.valid), workers, scale: spec.scale })) events.push(event);
+    data: digits(spec.train), valid: digits(spec.valid), workers, scale: spec.scale, own, ownHeld })) events.push(event);
   const file = weights.toSafetensors(params, spec.shapes, { model: spec.model, final_relu: String(spec.config.final_relu) });
   return { events, safetensors: Buffer.from(file).toString("base64") };
 }
@@ -70,10 +74,15 @@ function augmented(spec) {
   return { x: Array.from(out) };
 }
 
-const COMMANDS = { steps, schedule, presets, train, augment: augmented };
+function own(spec) {
+  return { held: spec.labels.map((labels) => trainer.heldOut(labels, spec.every)),
+    repeats: spec.repeats.map(([rows, digits, share]) => trainer.ownRepeats(rows, digits, share)) };
+}
+
+const COMMANDS = { steps, schedule, presets, train, augment: augmented, own };
 const [command, specPath, outPath] = process.argv.slice(2);
 if (!COMMANDS[command] || !outPath) {
-  console.error("usage: train_cli.js steps|schedule|presets|train|augment SPEC OUT");
+  console.error("usage: train_cli.js steps|schedule|presets|train|own|augment SPEC OUT");
   process.exit(2);
 }
 Promise.resolve(COMMANDS[command](JSON.parse(fs.readFileSync(specPath, "utf8"))))
