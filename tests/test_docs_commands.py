@@ -217,6 +217,8 @@ COMMANDS: dict[str, Run | Serve | Flags | NotRun] = {
     "python -m benchmarks.page_training": Flags(),
     "python -m benchmarks.page_training --model linear": Flags(),
     "python -m benchmarks.page_training --browser": Flags(),
+    "python -m benchmarks.page_training_run": Flags(),
+    "python -m benchmarks.page_training_run --model linear": Flags(),
     "python -m benchmarks.train_speed --only-fast": Flags(),
     "python -m benchmarks.own_digits": Flags(),
     "python -m benchmarks.own_digits --sizes 20,400 --seeds 0": Flags(),
