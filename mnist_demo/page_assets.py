@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .collection import CAP
+from .collection import CAP, HOLD_OUT_EVERY
 from .digit_files import png_bytes
 from .models import MODEL_NAMES, MODEL_TITLES, build_model
 from .preprocess import RECIPE
+from .presets import TRAINING
 from .weights import MAX_BYTES, weights_to_bytes
 
 PAGE = Path(__file__).with_name("page")
@@ -63,6 +64,8 @@ def page_setup() -> dict:
         "class_model": CLASS,  # a weights source: the pad's class line says when it answers
         "source_notes": SOURCE_NOTES,
         "max_weights_bytes": MAX_BYTES,
+        "training": TRAINING,  # presets.json: the recipes, the optimizers' and one-cycle's options (page/trainer.js)
+        "hold_out_every": HOLD_OUT_EVERY,  # one of a visitor's drawings in this many is held out of training
     }
 
 

@@ -32,7 +32,7 @@ from .collection import Digits
 from .data import MNIST
 from .evaluation import evaluate, evaluate_digits
 from .models import architecture, build_model
-from .presets import TrainConfig, check_config, reached_target
+from .presets import AUGMENTATION, ONE_CYCLE, OPTIMIZER_OPTIONS, TrainConfig, check_config, reached_target
 
 
 def resolve_device(name: str) -> torch.device:
@@ -92,15 +92,16 @@ def augment_batch(xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     n = len(xb)
     img = xb.view(n, 1, 28, 28)
     u = torch.rand(n, 5, generator=gen, device="cpu").to(xb.device) * 2 - 1  # in [-1, 1)
-    angle, scale = u[:, 0] * math.radians(12), 1 + 0.12 * u[:, 1]
-    shift = u[:, 2:4] * (2.0 * 2 / 28)  # up to 2 pixels, in affine_grid's [-1, 1] units
+    a = AUGMENTATION  # presets.json's, which the page's augment.js reads too
+    angle, scale = u[:, 0] * math.radians(a["max_degrees"]), 1 + a["max_scale"] * u[:, 1]
+    shift = u[:, 2:4] * (a["max_shift_pixels"] * 2 / 28)  # in affine_grid's [-1, 1] units
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta, img.shape, align_corners=False)
     img = F.grid_sample(img, grid, align_corners=False, padding_mode="zeros")
     # Thickness: blend towards a dilated (t > 0) or an eroded (t < 0) copy.
-    t = (u[:, 4] * 0.6 + 0.2).view(n, 1, 1, 1)  # mostly thicker: drawn strokes tend to be bold
+    t = (u[:, 4] * a["thickness"][0] + a["thickness"][1]).view(n, 1, 1, 1)  # mostly thicker: drawn strokes are bold
     dilated = F.max_pool2d(img, 3, 1, 1)
     eroded = -F.max_pool2d(-img, 3, 1, 1)
     img = torch.where(t > 0, img + t * (dilated - img), img + (-t) * (eroded - img))
@@ -165,10 +166,21 @@ def run_metadata(cfg: TrainConfig, preset: str, data: MNIST, last: EpochEvent | 
 
 
 def optimizer_for(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer with presets.json's options (torch's defaults, written out), which the page's
+    optim.js follows too."""
+    options = OPTIMIZER_OPTIONS[cfg.optimizer]
     if cfg.optimizer == "adam":
         # fused=True: one kernel for all parameters instead of a Python loop over them.
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
-    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(options["betas"]), eps=options["eps"],
+                                weight_decay=options["weight_decay"], fused=True)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, **options)
+
+
+def scheduler_for(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+    """One-cycle as presets.json describes it (the page's optim.js computes the same), or None."""
+    if cfg.schedule != "onecycle":
+        return None
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total_steps, **ONE_CYCLE)
 
 
 def train(model: nn.Module, data: MNIST, cfg: TrainConfig, own: Digits | None = None,
@@ -187,8 +199,7 @@ def train(model: nn.Module, data: MNIST, cfg: TrainConfig, own: Digits | None = 
         y_train = torch.cat([y_train, torch.from_numpy(own.y).to(device).repeat(mix.repeats)])
     steps = math.ceil(mix.rows / cfg.batch_size)
     opt = optimizer_for(model, cfg)
-    sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
-             if cfg.schedule == "onecycle" else None)
+    sched = scheduler_for(opt, cfg, cfg.epochs * steps)
     gen = torch.Generator().manual_seed(cfg.seed)  # shuffling and augmentation, on the CPU
     start = time.perf_counter()
     for epoch in range(cfg.epochs):

@@ -11,7 +11,7 @@ import pytest
 JS_TESTS = Path(__file__).parent / "js"
 
 
-@pytest.mark.slow  # about 7 s: each file is a Node process, and the first asks Python for the page's setup
+@pytest.mark.slow  # about 7-12 s: each file is a Node process, and the first asks Python for the page's setup
 def test_the_page_javascript_unit_tests_pass():
     node = shutil.which("node")
     assert node, "Node is not installed (.ci/run installs Debian's nodejs where it is missing)"

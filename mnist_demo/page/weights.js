@@ -79,5 +79,30 @@
     return { name, tensors, finalRelu: finalRelu === "true" };
   }
 
-  return { WeightsError, base64ToBytes, parseSafetensors, loadModel };
+  /** A model's tensors as a .safetensors file, as mnist_demo/weights.py writes one and its
+   * load_weights reads it: `tensors` {name: Float32Array}, `shapes` {name: [dims]} (setup.shapes),
+   * `metadata` text values (it must name the model: {model, final_relu, ...}). The header is padded
+   * with spaces to a multiple of 8 bytes, as the safetensors library pads it. */
+  function toSafetensors(tensors, shapes, metadata) {
+    const names = Object.keys(tensors).sort();
+    const header = { __metadata__: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, String(v)])) };
+    let offset = 0;
+    for (const name of names) {
+      header[name] = { dtype: "F32", shape: shapes[name], data_offsets: [offset, offset + 4 * tensors[name].length] };
+      offset += 4 * tensors[name].length;
+    }
+    let json = new TextEncoder().encode(JSON.stringify(header));
+    const padded = Math.ceil(json.length / 8) * 8;
+    if (padded !== json.length) json = new TextEncoder().encode(JSON.stringify(header) + " ".repeat(padded - json.length));
+    const bytes = new Uint8Array(8 + json.length + offset), view = new DataView(bytes.buffer);
+    view.setUint32(0, json.length, true); // the header's length, 64-bit little-endian (its high half is 0)
+    bytes.set(json, 8);
+    let at = 8 + json.length;
+    for (const name of names) {
+      for (const v of tensors[name]) { view.setFloat32(at, v, true); at += 4; }
+    }
+    return bytes;
+  }
+
+  return { WeightsError, base64ToBytes, parseSafetensors, loadModel, toSafetensors };
 });

@@ -40,3 +40,13 @@ test("bad weights are refused with a reason", () => {
   assert.throws(() => W.parseSafetensors(good, SHAPES.linear), TypeError); // no silent default limit
 });
 
+
+test("weights written by the page read back exactly, as the app's files do", () => {
+  const model = W.loadModel("cnn", shipped("cnn"), SHAPES.cnn, MAX_BYTES);
+  const bytes = W.toSafetensors(model.tensors, SHAPES.cnn, { model: "cnn", final_relu: "true", trained_in: "page" });
+  const again = W.loadModel("cnn", bytes, SHAPES.cnn, MAX_BYTES);
+  for (const [name, values] of Object.entries(model.tensors)) assert.deepEqual(again.tensors[name], values, name);
+  const headerLength = new DataView(bytes.buffer).getUint32(0, true);
+  assert.equal(headerLength % 8, 0);
+  assert.equal(W.parseSafetensors(bytes, SHAPES.cnn, MAX_BYTES).metadata.trained_in, "page");
+});
