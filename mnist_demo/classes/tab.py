@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sqlite3
 
 import gradio as gr
 
 from ..inference import Predictor
 from ..inputs import event_fields
 from ..page_assets import page_file
-from ..session import ClassSeat, Session
+from ..session import WAITING, ClassSeat, Session
 from ..settings import Settings
 from ..ui_draw import DrawTab
 from ..ui_train import LOSS_COLOURS
 from .addresses import base_url
-from .store import Classroom
+from .store import ClassError, Classroom
 from .student import (
     STUDENT_SECONDS,
     check_class_model,
@@ -129,12 +130,39 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, serving
     return open_student(classroom, page, shipped_page, session, params, stored, request, note)
 
 
+def admit_class_training(settings: Settings, session: Session, _progress) -> list[dict]:
+    """Gradio's validator for "Train on our class", run before the event enters the queue: a place
+    in the line every training shares (session.WAITING: one per tab, at most
+    ``max_waiting_trainings`` waiting in all), or the sentence saying why not."""
+    problem = WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings)
+    return [gr.validate(True, ""), gr.validate(problem is None, problem or "")]
+
+
+def class_training_turn(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
+                        request: gr.Request | None):
+    """The class training's turn came: its place in the line is free, and the teacher's tab holds
+    its one training slot while it runs (a Train tab training in the same tab waits for it too)."""
+    WAITING.leave(session)
+    if not session.claim_training():
+        yield gr.skip(), gr.skip(), "⚠️ A training is already running in this tab: stop it first.", gr.skip()
+        return
+    try:
+        yield from train_class(classroom, settings, shipped, session, request)
+    finally:
+        session.release_training()
+
+
 def bind(fn, *bound):
     """``functools.partial(fn, *bound)`` as Gradio can read it: Gradio finds the ``gr.Request``
     and ``gr.EventData`` it must pass by the handler's own annotations, which a partial hides."""
     @functools.wraps(fn)
     def handler(*args):
-        return fn(*bound, *args)
+        try:
+            return fn(*bound, *args)
+        except ClassError as e:  # a refusal the handler did not word itself: its sentence, never "Error"
+            raise gr.Error(str(e)) from None
+        except sqlite3.OperationalError:  # the host's command line holds the database: soon
+            raise gr.Error("The class's store is busy for a moment: try again.") from None
     signature = inspect.signature(fn)
     handler.__signature__ = signature.replace(parameters=list(signature.parameters.values())[len(bound):])
     return handler
@@ -249,11 +277,15 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
     c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)
     c["end"].click(bind(end_class, classroom, page), session, views + [c["confirm"]], **quiet)
 
-    def train(session: Session, request: gr.Request):  # not a partial: Gradio reads its gr.Request
-        yield from train_class(classroom, settings, shipped, session, request)
+    def train(session: Session, _progress, request: gr.Request):  # not a partial: Gradio reads its gr.Request
+        yield from class_training_turn(classroom, settings, shipped, session, request)
 
-    c["train"].click(train, session, [c["loss"], c["acc"], c["progress"], c["publish"]], api_visibility="private",
-                     concurrency_limit=settings.max_trainings, concurrency_id="train", show_progress="minimal")
+    # The validator takes a place in the trainings' line before the queue (one per tab, the waiting
+    # cap), as the Train tab's Start does: a tab pressing this 300 times fills nothing. Its refusal
+    # is shown on the progress line (an input only for that).
+    c["train"].click(train, [session, c["progress"]], [c["loss"], c["acc"], c["progress"], c["publish"]],
+                     api_visibility="private", concurrency_limit=settings.max_trainings, concurrency_id="train",
+                     validator=bind(admit_class_training, settings), show_progress="minimal")
     c["stop"].click(stop_class_training, session, None, queue=False, api_visibility="private")
     c["publish"].click(bind(publish, classroom), session, c["progress"], **quiet)
 

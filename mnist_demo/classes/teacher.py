@@ -9,17 +9,18 @@ The handlers update the page through the tab's ``ClassPage`` (tab.py), which the
 
 from __future__ import annotations
 
+import html
 import time
 import urllib.parse
 
 import gradio as gr
 
-from ..collection import Digits
+from ..collection import MAX_ID, Digits
 from ..digit_files import write_idx_pair, write_png_zip
 from ..inputs import event_fields
 from ..session import ClassSeat, Session
-from .addresses import base_url, join_url
-from .store import Classroom, to_digits
+from .addresses import base_url, client_of, join_url
+from .store import ClassError, Classroom, to_digits
 from .views import join_card, spaced, teacher_drawings_html
 
 TEACHER_SECONDS = 2.0  # the teacher's list of drawings
@@ -30,8 +31,10 @@ def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
     screen is often mirrored on the projector, so the link shows only after *Show* (a <details>:
     the link is in the page, with its href, but not drawn until then)."""
     code = seat.teaching
-    teacher = f"{seat.base_url}?teach={seat.teacher_token}"
-    wall = f"{seat.base_url}?wall={classroom.wall_token(code)}"
+    # The base address comes from the request's headers (addresses.base_url): escaped, as any text
+    # a client chose, before it goes into an attribute or the page.
+    teacher = html.escape(f"{seat.base_url}?teach={seat.teacher_token}")
+    wall = html.escape(f"{seat.base_url}?wall={classroom.wall_token(code)}")
     return (f'<div class="teacher-card">{join_card(code, join_url(seat, code))}'
             f'<p><a id="class-wall-link" href="{wall}" target="_blank" rel="noopener">Open the wall</a> '
             f'on the projector: it shows the drawings and scores, and grants nothing else.</p>'
@@ -55,7 +58,10 @@ def loopback_warning(base: str) -> str:
 def start_class(classroom: Classroom, page, serving_lan: bool, session: Session, request: gr.Request):
     seat = session.seat
     seat.base_url = base_url(request, serving_lan)
-    new = classroom.create_class()
+    try:
+        new = classroom.create_class(client_of(request, classroom.limits.proxy_hops))
+    except ClassError as e:  # this network started its hour's classes, or the server holds all it can
+        raise gr.Error(str(e), title="No new class") from None
     seat.teaching, seat.teacher_token = new.code, new.teacher_token
     return page.views(seat, classroom) | {page.exported: gr.File(value=None, visible=False)}  # not the last class's
 
@@ -139,7 +145,7 @@ def resume_wall(classroom: Classroom, session: Session):
 def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):
     code, data = teacher_code(classroom, session), event_fields(evt)
     drawing_id = data.get("id")
-    if type(drawing_id) is not int:
+    if type(drawing_id) is not int or not 0 <= drawing_id < MAX_ID:  # the page's ids are 0..2**53
         raise gr.Error("Which drawing? Reload the page and try again.")
     if data.get("whose"):
         student = classroom.student_of(code, drawing_id)
