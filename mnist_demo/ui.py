@@ -13,7 +13,7 @@ from .classes.student import class_keep_function
 from .classes.tab import class_tab, seat_store, wall_view, wire_class
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
-from .limits import app_kwargs
+from .limits import app_kwargs, refuse_addresses
 from .page_assets import page_file
 from .pictures import digit_from_picture
 from .preprocess import ImageInputError
@@ -69,6 +69,7 @@ def api_tab(predictor: Predictor, settings: Settings) -> None:
     api_file = gr.File(label="Image", file_types=["image"], type="filepath")
     api_button = gr.Button("Classify")
     api_json = gr.JSON(label="Result")
+    refuse_addresses(api_file)  # a URL sent as the file: a sentence, and nothing fetched
     api_button.click(functools.partial(classify, predictor), api_file, api_json, api_name="classify",
                      concurrency_limit=settings.classify_concurrency)
 

@@ -9,12 +9,15 @@ The handlers update the page through the tab's ``ClassPage`` (tab.py), which the
 
 from __future__ import annotations
 
+import contextlib
 import html
 import time
 import urllib.parse
+from pathlib import Path
 
 import gradio as gr
 
+from .. import downloads
 from ..collection import MAX_ID, Digits
 from ..digit_files import write_idx_pair, write_png_zip
 from ..inputs import event_fields
@@ -180,7 +183,7 @@ def export_class(classroom: Classroom, session: Session):
     if not len(digits):
         raise gr.Error("The class has no drawings to export yet.", title="Nothing to export")
     folder = session.new_downloads("class")
-    stem = time.strftime(f"class-{code}-%Y%m%d-%H%M%S")
+    stem = time.strftime(f"{export_stem(code)}%Y%m%d-%H%M%S")
     images, labels = write_idx_pair(digits, folder, stem)
     return gr.File([str(images), str(labels), str(write_png_zip(digits, f"{folder}/{stem}-png.zip"))], visible=True)
 
@@ -193,9 +196,32 @@ def ask_end(classroom: Classroom, session: Session):
                                      "to keep them.")
 
 
+def export_stem(code: str) -> str:
+    """How every export file of a class begins: what ``remove_exports`` finds them by."""
+    return f"class-{code}-"
+
+
+def remove_exports(code: str, roots) -> int:
+    """Delete every export of this class under ``roots`` (this process's download folders, and the
+    copies Gradio served them from): an ended class's drawings are gone from the disk too. A code
+    is six letters and digits of JOIN_ALPHABET, so the pattern matches nothing else. Returns how many."""
+    removed = 0
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for path in root.rglob(f"{export_stem(code)}*"):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
 def end_class(classroom: Classroom, page, session: Session):
     code = teacher_code(classroom, session)
     classroom.end_class(code)
+    exported = getattr(page.exported, "GRADIO_CACHE", None)  # the File component's copies (in the app)
+    remove_exports(code, [downloads.process_root(), *([exported] if exported else [])])
     session.seat.teaching = session.seat.teacher_token = None
     return page.views(session.seat, classroom, f"Class {spaced(code)} has ended: everything in it is deleted.") \
         | {page.confirm: gr.Column(visible=False), page.exported: gr.File(value=None, visible=False)}

@@ -1,7 +1,7 @@
 // Which class this browser is in, or teaches (gr.HTML's `js_on_load`, an element with nothing to
 // show). Kept in the browser's storage (class_store.js) so that a reload or a restarted server finds
 // the class again: read once when the page opens and sent to Python with the page's address
-// ("open"), and merged with every new `seat` Python sends. The pad's class line is drawn from it
+// ("open"), and merged with every new seat Python sends. The pad's class line is drawn from it
 // (pad.js): each change is announced with a "mnist-class" event.
 function whenLoaded(then, tries = 600) { // the pure scripts come in the pad's <head>: on a slow phone, late
   if (window.MnistClassStore && window.MnistStore) then(window.MnistClassStore, window.MnistStore.browserStorage(window));
@@ -24,7 +24,10 @@ whenLoaded((classes, local) => {
     };
     openClassTab(50);
   }
-  watch("seat", () => {
+  // The prop's name is not written in quotes in this script: Gradio takes a quoted name here for a
+  // custom event, and then sends that event's Python handler (its repr, with a memory address)
+  // beside the prop in every seat update.
+  watch(Object.keys({ seat: null })[0], () => {
     classes.saveSeat(local, classes.mergeSeat(classes.readSeat(local), props.seat));
     window.dispatchEvent(new Event("mnist-class"));
   });
