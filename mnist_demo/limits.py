@@ -238,11 +238,13 @@ async def _answer(send, status: int, sentence: str):
     await send({"type": "http.response.body", "body": body})
 
 
-def app_kwargs(limits: dict[str, int] | None = None, default: int = DEFAULT_LIMIT) -> dict:
+def app_kwargs(limits: dict[str, int] | None = None, default: int = DEFAULT_LIMIT,
+               uploads: UploadBudget | None = None, large_at_once: int = LARGE_AT_ONCE) -> dict:
     """For ``demo.launch(app_kwargs=...)``: Gradio's FastAPI app with ``BodyLimit`` installed."""
     from starlette.middleware import Middleware
 
-    return {"middleware": [Middleware(BodyLimit, limits=limits, default=default)]}
+    return {"middleware": [Middleware(BodyLimit, limits=limits, default=default, uploads=uploads,
+                                      large_at_once=large_at_once)]}
 
 
 

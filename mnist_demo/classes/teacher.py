@@ -95,8 +95,22 @@ def teacher_code(classroom: Classroom, session: Session) -> str:
 
 
 def teacher_list(classroom: Classroom, code: str) -> str:
-    """The teacher's drawings, those the paused wall holds back marked so."""
-    return teacher_drawings_html(classroom.drawings(code), classroom.wall_paused(code))
+    """The teacher's drawings, those the paused wall holds back marked so; and who joined: many
+    students from one address is a school's router, or one phone adding made-up classmates."""
+    return students_line(classroom, code) + teacher_drawings_html(classroom.drawings(code),
+                                                                  classroom.wall_paused(code))
+
+
+def students_line(classroom: Classroom, code: str) -> str:
+    summary = classroom.summary(code)
+    if summary is None:
+        return ""
+    most = classroom.most_from_one_client(code)
+    text = f"{summary.students:,} student{'s' * (summary.students != 1)} in the class"
+    if most > 1:
+        text += (f"; up to {most:,} joined from one address (all of a school's phones share its router's; "
+                 "many more than your class from one is someone adding made-up students)")
+    return f'<p class="class-students" id="class-students">{text}.</p>'
 
 
 def refresh_drawings(classroom: Classroom, session: Session):
