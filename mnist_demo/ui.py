@@ -119,9 +119,15 @@ THEME = gr.themes.Default().set(
     button_cancel_background_fill="*error_700", button_cancel_background_fill_hover="*error_800",
     color_accent="*primary_700",  # the chosen tab's name, among others
 )
+# Sessions Gradio keeps in memory, least recently used dropped first: each holds a copy of the app's
+# configuration (~200 kB) and its last outputs, and any client can make new ones (a session hash is
+# whatever it sends), so Gradio's 10,000 cost 2 GB. Nothing rests on a session surviving: the page
+# sends what an event needs (its digits and weights, pad.js restore(); its class seat, tab.seat_echo).
+SESSIONS = 1000
 # app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them.
 LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
-                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs())
+                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs(),
+                      state_session_capacity=SESSIONS)
 
 
 def queue_options(settings: Settings) -> dict:

@@ -408,16 +408,16 @@ def test_train_on_our_class_takes_a_place_in_the_trainings_line_one_per_tab(tmp_
     settings = from_env({"MNIST_DATA_DIR": str(tmp_path), "MNIST_MAX_WAITING_TRAININGS": "3"})
     teacher, others = Session(), [Session() for _ in range(3)]
     try:
-        assert admit_class_training(settings, teacher, None)[1]["is_valid"]
-        refused = [admit_class_training(settings, teacher, None)[1] for _ in range(300)]
+        assert admit_class_training(settings, teacher, None, None)[2]["is_valid"]
+        refused = [admit_class_training(settings, teacher, None, None)[2] for _ in range(300)]
         assert not any(r["is_valid"] for r in refused)
         assert refused[0]["message"] == "A training is already waiting or running in this tab: stop it first."
         # The Train tab's Start in the same tab is in the same line: refused too.
         assert not admit_training(settings, teacher, "both", "linear")[1]["is_valid"]
         assert len(WAITING) == 1
         for s in others[:2]:
-            assert admit_class_training(settings, s, None)[1]["is_valid"]
-        full = admit_class_training(settings, others[2], None)[1]
+            assert admit_class_training(settings, s, None, None)[2]["is_valid"]
+        full = admit_class_training(settings, others[2], None, None)[2]
         assert not full["is_valid"] and "trainings are already waiting for this server" in full["message"]
         # Its turn: it leaves the line, and the tab's one training slot is held while it runs.
         turn = class_training_turn(None, settings, {}, teacher, None)
@@ -741,3 +741,58 @@ def test_large_bodies_are_handled_a_few_at_a_time():
 
     limit = BodyLimit(app, trim_after=None, large_at_once=2)  # a server has one event loop: a new one here
     assert asyncio.run(only_large()) == [200] * 12 and peak == 2, (peak, large_peak)
+
+
+def test_after_a_flood_that_drops_their_sessions_a_students_keep_and_a_teachers_action_work(tmp_path):
+    """Issue 27 #1: Gradio keeps a bounded number of sessions (ui.SESSIONS; 20 here), so a flood of
+    made-up sessions drops real visitors' too. Nothing rests on them: the keep carries its seat,
+    every class event the page's seat echo, and the teacher's standing is the teacher link."""
+    import base64
+    import json as json_
+
+    from benchmarks.harness.events import call, fn_index, new_session, serve
+    from mnist_demo.settings import from_env
+    from mnist_demo.ui import LAUNCH_OPTIONS, SESSIONS, build_demo
+
+    assert LAUNCH_OPTIONS["state_session_capacity"] == SESSIONS <= 1000
+    settings = from_env({"MNIST_DATA_DIR": str(tmp_path)})
+    demo = build_demo(settings=settings)
+    pad = next(b._id for b in demo.blocks.values() if getattr(b, "elem_id", None) == "pad")
+    echo_id = next(b._id for b in demo.blocks.values() if getattr(b, "elem_id", None) == "class-seat-echo")
+    with serve(demo, settings, state_session_capacity=20) as url:
+        def event(name, data, session, event_data=None):
+            return call(url, fn_index(demo, name), data, session, event_data)
+
+        def echo_of(answer, name):
+            outputs = demo.fns[fn_index(demo, name)].outputs
+            return answer["output"][[o._id for o in outputs].index(echo_id)]
+
+        teacher, student = new_session(), new_session()
+        started = event("start_class", [None], teacher)
+        teacher_echo = echo_of(started, "start_class")
+        code = next(iter(demo.state_holder[teacher].state_data.values())).seat.teaching
+        joined = event("join_typed", [None, None, code], student)
+        student_echo = echo_of(joined, "join_typed")
+        seat = json_.loads(student_echo)
+        assert seat["code"] == code and seat["student"]
+
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        for _ in range(30):  # fresh session hashes, as a flood sends them: Gradio makes a session for each
+            post(port, "/gradio_api/component_server", json_.dumps(
+                {"session_hash": new_session(), "component_id": pad, "fn_name": "read_digit", "data": None}).encode())
+        assert teacher not in demo.state_holder and student not in demo.state_holder  # dropped
+
+        entry = {"kind": "keep", "code": code, "student": seat["student"], "id": 12345, "label": 3,
+                 "pixels": base64.b64encode(bytes(784)).decode(), "said": {"linear": 3, "cnn": 3}}
+        body = json_.dumps({"session_hash": student, "component_id": pad, "fn_name": "send_to_class",
+                            "data": entry}).encode()
+        status, answer = post(port, "/gradio_api/component_server", body)
+        assert status == 200 and json_.loads(answer)["result"] == "stored", answer
+        # The teacher's action from a session the server no longer has: the echo's teacher link.
+        locked = event("toggle_lock", [None, teacher_echo], teacher)
+        assert locked["success"], locked
+        assert json_.dumps(locked["output"]).count("Unlock joining") == 1
+        # And the student's clock: still in the class, not told it ended.
+        ticked = event("check_class_model", [None, student_echo, "shipped", "shipped"], student)
+        assert ticked["success"] and "has ended" not in json_.dumps(ticked["output"])
+        assert next(iter(demo.state_holder[student].state_data.values())).seat.code == code
