@@ -758,6 +758,10 @@ class Classroom:
                         (code, former)).rowcount:
                     self._changed(db, code)
                     return former
+                ever = db.execute("SELECT count(*) FROM students WHERE code = ?", (code,)).fetchone()[0]
+                if ever >= 10 * self.limits.max_students:  # those who left are kept (their ids come back)
+                    raise ClassError("This class has had as many students join as it can count; ask your teacher "
+                                     "to start a new class.", "full")
                 wait = self._students_added.wait(client, now)
                 if wait > 0:
                     raise ClassError(f"{self.limits.new_students_per_minute} students joined from your network in "
