@@ -796,3 +796,29 @@ def test_after_a_flood_that_drops_their_sessions_a_students_keep_and_a_teachers_
         ticked = event("check_class_model", [None, student_echo, "shipped", "shipped"], student)
         assert ticked["success"] and "has ended" not in json_.dumps(ticked["output"])
         assert next(iter(demo.state_holder[student].state_data.values())).seat.code == code
+
+
+def test_a_reloaded_page_joining_a_class_it_left_gets_its_id_back(tmp_path):
+    """The ids a browser had in classes it left come back with the page's opening (class_seat.js
+    keeps Python's former prop in localStorage and sends it as "left")."""
+    import gradio as gr
+
+    from mnist_demo.classes.store import Classroom
+    from mnist_demo.classes.student import join_typed, leave_class
+    from mnist_demo.classes.tab import open_page
+    from mnist_demo.session import Session
+
+    page = class_page()
+    with Classroom(tmp_path) as room:
+        code = room.create_class().code
+        tab = Session()
+        join_typed(room, page, SHIPPED_PAGE, tab, code, a_request())
+        student = tab.seat.student
+        out = leave_class(room, page, SHIPPED_PAGE, tab)
+        former = out["stored"].constructor_args["former"]
+        assert former == {code: student}
+        reloaded = Session()  # a new session: the server kept nothing of the page
+        open_page(room, page, SHIPPED_PAGE, False, reloaded,
+                  gr.EventData(None, {"params": {}, "stored": None, "left": former}), a_request())
+        join_typed(room, page, SHIPPED_PAGE, reloaded, code, a_request())
+        assert reloaded.seat.student == student and room.summary(code).students == 1

@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..ui_draw import DrawTab
 from ..ui_train import LOSS_COLOURS
 from .addresses import base_url
-from .store import ClassError, Classroom
+from .store import ClassError, Classroom, normalize_code
 from .student import (
     STUDENT_SECONDS,
     check_class_model,
@@ -91,7 +91,7 @@ class ClassPage:
             # A code box left holding the last code would make typing it again a malformed code.
             self.code: gr.Textbox(value="") if joined else gr.skip(),
             self.student_timer: gr.Timer(active=joined),
-            self.stored: gr.HTML(seat=stored_seat(seat, classroom)),
+            self.stored: gr.HTML(seat=stored_seat(seat, classroom), former=dict(seat.former)),
             self.echo: seat_echo(seat),
         }
 
@@ -124,6 +124,10 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, serving
     data = event_fields(evt)
     params = data.get("params") if isinstance(data.get("params"), dict) else {}
     stored = data.get("stored") if isinstance(data.get("stored"), dict) else {}
+    left = data.get("left") if isinstance(data.get("left"), dict) else {}
+    if not seat.former:  # the ids this browser had in classes it left: joining one again gives it back
+        seat.former = {normalize_code(k): v for k, v in list(left.items())[:8]
+                       if isinstance(k, str) and isinstance(v, str) and len(v) <= 64}
     if not any(params.get(k) for k in ("wall", "teach", "class")) and not (stored.get("code") or
                                                                            stored.get("teacher")):
         return dict.fromkeys(page.outputs(), gr.skip())  # not in a class: nothing to change
@@ -286,7 +290,7 @@ def class_tab() -> dict:
 def seat_store() -> gr.HTML:
     """Which class this browser is in, kept in the browser (page/class_seat.js): nothing to see."""
     return gr.HTML(None, elem_id="class-seat", js_on_load=page_file("class_seat.js"), apply_default_css=False,
-                   seat=None, container=False, padding=False)
+                   seat=None, former=None, container=False, padding=False)
 
 
 def wall_view() -> dict:
