@@ -250,8 +250,8 @@ def app_kwargs(limits: dict[str, int] | None = None, default: int = DEFAULT_LIMI
 
 # ---------------------------------------------------------------------------- files by address
 
-FETCH_REFUSED = ("Send the picture's file itself (gradio_client: handle_file on a local file); this app does "
-                 "not fetch files from addresses.")
+FETCH_REFUSED = ("Send the file itself (gradio_client: handle_file on a local file); this app does not fetch "
+                 "files from addresses.")
 
 
 def refuse_addresses(component) -> None:

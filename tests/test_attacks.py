@@ -634,21 +634,24 @@ def test_no_bare_error_on_any_input_tried(tmp_path):
             code = room.classes()[0].code
             errors = {
                 "start at the cap": event("start_class", [None], other),
-                "remove id -1": event("remove_one", [None], teacher, {"id": -1}),
-                "remove id 2**53": event("remove_one", [None], teacher, {"id": 2**53}),
-                "remove id 1e300": event("remove_one", [None], teacher, {"id": 1e300}),
+                "remove id -1": event("remove_one", [None, None], teacher, {"id": -1}),
+                "remove id 2**53": event("remove_one", [None, None], teacher, {"id": 2**53}),
+                "remove id 1e300": event("remove_one", [None, None], teacher, {"id": 1e300}),
                 "classify a URL": event("classify", [{"path": "http://192.0.2.1/x.png",
                                                       "meta": {"_type": "gradio.FileData"}}], new_session()),
+                "import a URL": event("import_files", [[{"path": "http://192.0.2.1/x-images-idx3-ubyte.gz",
+                                                        "meta": {"_type": "gradio.FileData"}}], None], new_session()),
             }
-            assert event("join_typed", [None, code], student)["success"]
-            assert event("end_class", [None], teacher)["success"]
-            left = event("leave_class", [None], student)
+            assert event("join_typed", [None, None, code], student)["success"]
+            assert event("end_class", [None, None], teacher)["success"]
+            left = event("leave_class", [None, None], student)
             assert left["success"] or left["error"], left
             for what, answer in errors.items():
                 assert not answer["success"] and isinstance(answer["error"], str) and len(answer["error"]) > 20, \
                     (what, answer)
             assert "as many classes as it can hold" in errors["start at the cap"]["error"]
             assert "does not fetch files from addresses" in errors["classify a URL"]["error"]
+            assert "does not fetch files from addresses" in errors["import a URL"]["error"]
 
 
 def test_an_upload_flood_is_refused_once_the_upload_folder_holds_its_cap(tmp_path):
