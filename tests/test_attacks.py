@@ -424,6 +424,13 @@ def test_train_on_our_class_takes_a_place_in_the_trainings_line_one_per_tab(tmp_
         with pytest.raises(Exception, match="This class has ended"):  # this tab teaches no class
             next(turn)
         assert not teacher.running and len(WAITING) == 2
+        # With its classroom (as wired), only a page that teaches a live class takes a place.
+        from mnist_demo.classes.store import Classroom
+
+        with Classroom(tmp_path / "db") as room:
+            stranger = admit_class_training(settings, Session(), None, None, room, a_request())[2]
+            assert not stranger["is_valid"] and "This class has ended" in stranger["message"]
+            assert len(WAITING) == 2
     finally:
         for s in [teacher, *others]:
             WAITING.leave(s)

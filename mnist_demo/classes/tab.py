@@ -56,6 +56,7 @@ from .teacher import (
     start_class,
     teacher_links,
     teacher_list,
+    teaching,
     toggle_lock,
 )
 from .training import CLASS_ACC_COLOURS, publish, stop_class_training, train_class
@@ -138,11 +139,18 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, serving
     return open_student(classroom, page, shipped_page, session, params, stored, request, note)
 
 
-def admit_class_training(settings: Settings, session: Session, _echo, _progress) -> list[dict]:
+def admit_class_training(settings: Settings, session: Session, _echo, _progress,
+                         classroom: Classroom | None = None, request: gr.Request | None = None) -> list[dict]:
     """Gradio's validator for "Train on our class", run before the event enters the queue: a place
     in the line every training shares (session.WAITING: one per tab, at most
-    ``max_waiting_trainings`` waiting in all), or the sentence saying why not."""
-    problem = WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings)
+    ``max_waiting_trainings`` waiting in all), only for a page that teaches a live class; or the
+    sentence saying why not."""
+    problem = None
+    if classroom is not None:
+        recall(classroom, settings.serving_lan, session, _echo, request)
+        if not teaching(classroom, session.seat):
+            problem = "This class has ended, or its teacher link was replaced: open the current one."
+    problem = problem or WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings)
     return [gr.validate(True, ""), gr.validate(True, ""), gr.validate(problem is None, problem or "")]
 
 
@@ -353,7 +361,10 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
     c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)
     c["end"].click(on_seat(end_class, classroom, page), seat, views + [c["confirm"]], **quiet)
 
-    def train(session: Session, echo: str, _progress, request: gr.Request):  # Gradio reads its gr.Request
+    def admit(session: Session, echo: str, progress, request: gr.Request):  # Gradio reads its gr.Request
+        return admit_class_training(settings, session, echo, progress, classroom, request)
+
+    def train(session: Session, echo: str, _progress, request: gr.Request):
         recall(classroom, settings.serving_lan, session, echo, request)
         yield from class_training_turn(classroom, settings, shipped, session, request)
 
@@ -362,7 +373,7 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
     # is shown on the progress line (an input only for that).
     c["train"].click(train, [*seat, c["progress"]], [c["loss"], c["acc"], c["progress"], c["publish"]],
                      api_visibility="private", concurrency_limit=settings.max_trainings, concurrency_id="train",
-                     validator=bind(admit_class_training, settings), show_progress="minimal")
+                     validator=admit, show_progress="minimal")
     c["stop"].click(stop_class_training, session, None, queue=False, api_visibility="private")
     c["publish"].click(on_seat(publish, classroom), seat, c["progress"], **quiet)
 
