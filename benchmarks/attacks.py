@@ -3,10 +3,12 @@ folder and upload folder) and against a baseline served in the same run without 
 holds it (Gradio's defaults): the figure beside its baseline's.
 
     python -m benchmarks.attacks                    # every attack (minutes, on 2 CPUs)
-    python -m benchmarks.attacks --only sessions    # one: sessions, uploads, bodies, starts, trainings
+    python -m benchmarks.attacks --only sessions    # one: sessions, imports, uploads, bodies, starts, trainings
 
 - sessions: fresh session hashes each calling the pad's server function (no event stream, so the
   session never ends): the server's added memory (RSS), at ui.SESSIONS against Gradio's 10,000;
+- imports: sessions each importing a digit pair (2,000 digits): the server's added memory, with
+  limits.keep_sessions_small against every session keeping its last outputs;
 - uploads: 10 MB files to /gradio_api/upload, no session needed: what the upload folder holds
   after, with limits.UPLOAD_CACHE_BYTES against no cap;
 - bodies: 13 MB data URLs to the pad's picture reader, all at once: the server's peak memory
@@ -36,13 +38,14 @@ from .harness import events
 from .harness.launcher import launch
 
 MB = 1024 * 1024
-ATTACKS = ("sessions", "uploads", "bodies", "starts", "trainings")
+ATTACKS = ("sessions", "imports", "uploads", "bodies", "starts", "trainings")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.attacks", description=__doc__.split("\n\n")[0])
     p.add_argument("--only", choices=ATTACKS, action="append", help="run only this attack (repeatable)")
     p.add_argument("--sessions", type=int, default=6000)
+    p.add_argument("--imports", type=int, default=300)
     p.add_argument("--uploads", type=int, default=100)
     p.add_argument("--bodies", type=int, default=48)
     p.add_argument("--starts", type=int, default=520)
@@ -52,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--upload-cap", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--large-at-once", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--keep-outputs", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -59,10 +63,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def serve(args) -> None:
+    from mnist_demo import ui
     from mnist_demo.limits import LARGE_AT_ONCE, UploadBudget, app_kwargs
     from mnist_demo.settings import from_process
     from mnist_demo.ui import LAUNCH_OPTIONS, SESSIONS, build_demo, queue_options
 
+    if args.keep_outputs:  # the baseline: every session keeps its last outputs, as Gradio does
+        ui.keep_sessions_small = lambda demo: None
     settings = from_process()
     demo = build_demo(settings=settings)
     options = {**LAUNCH_OPTIONS, "state_session_capacity": args.capacity or SESSIONS,
@@ -139,6 +146,40 @@ def sessions(n: int) -> None:
     ours, baseline = flood([]), flood(["--capacity", "10000"])
     print(f"[sessions] {n:,} fresh session hashes calling the pad's server function: +{ours / MB:.0f} MB RSS "
           f"(Gradio's 10,000 sessions: +{baseline / MB:.0f} MB; {ours / max(baseline, 1):.2f}x)")
+
+
+def imports(n: int) -> None:
+    import numpy as np
+
+    from mnist_demo.collection import CAP, Digits
+    from mnist_demo.digit_files import write_idx_pair
+
+    folder = Path(tempfile.mkdtemp(prefix="attack-pair-"))
+    pixels = np.zeros((CAP, 784), np.uint8)
+    pixels[:, 300:320] = np.arange(CAP)[:, None] % 251
+    pair = write_idx_pair(Digits(pixels, np.arange(CAP) % 10, np.arange(CAP)), folder, "pair")
+    body = b"".join(b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"%s\"\r\n"
+                    b"Content-Type: application/gzip\r\n\r\n" % p.name.encode() + p.read_bytes() + b"\r\n"
+                    for p in pair) + b"--XyZ--\r\n"
+
+    def flood(extra):
+        (ctx, _uploads) = served(extra)
+        with ctx as (url, proc):
+            index = fn_of(url, "import-digits")
+            before = rss(proc.pid)
+
+            def one(_):
+                status, paths = post(url, "/gradio_api/upload", body, "multipart/form-data; boundary=XyZ")
+                files = [{"path": p, "meta": {"_type": "gradio.FileData"}} for p in json.loads(paths)]
+                return events.call(url, index, [files, None], events.new_session())["success"]
+            with ThreadPoolExecutor(4) as pool:
+                ok = sum(pool.map(one, range(n)))
+            time.sleep(12)  # the app's sweep runs every 5 s
+            return rss(proc.pid) - before, ok
+    (ours, ok), (baseline, _) = flood([]), flood(["--keep-outputs"])
+    print(f"[imports] {n} sessions each importing a {sum(p.stat().st_size for p in pair) // 1000} kB pair of "
+          f"{CAP:,} digits: +{ours / MB:.0f} MB RSS, {ok} imported (every session keeping its outputs: "
+          f"+{baseline / MB:.0f} MB; {ours / max(baseline, 1):.2f}x)")
 
 
 def uploads(n: int) -> None:
@@ -238,8 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.serve:
         return serve(args)
-    sizes = {"sessions": args.sessions, "uploads": args.uploads, "bodies": args.bodies, "starts": args.starts,
-             "trainings": args.trainings}
+    sizes = {"sessions": args.sessions, "imports": args.imports, "uploads": args.uploads, "bodies": args.bodies,
+             "starts": args.starts, "trainings": args.trainings}
     for name in args.only or ATTACKS:
         globals()[name](sizes[name])
 

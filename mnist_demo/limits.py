@@ -269,3 +269,79 @@ def refuse_addresses(component) -> None:
         return await move(url_or_file_path)
 
     component.async_move_resource_to_block_cache = uploaded_only
+
+
+# ---------------------------------------------------------------------------- what sessions keep
+
+LARGE_OUTPUT = 64 * 1024  # characters: an output at least this large is not kept with an idle session
+KEEP_LARGE = 16  # the sessions used last keep theirs (Gradio's reload of a page's config reads them)
+
+
+def _size(value, enough: int) -> int:
+    """Roughly how many characters ``value`` is as JSON, counted only up to ``enough``."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    total = 0
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
+    for item in items:
+        total += _size(item, enough - total) + 2
+        if total >= enough:
+            break
+    return total
+
+
+def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger_than: int = LARGE_OUTPUT) -> int:
+    """Gradio keeps every output's last value with its session: in its copy of the page's config
+    (``SessionState.config_values``) and, for an update, in the component it rebuilt for the
+    session. So one import's gallery and its digits (6.6 MB) stay as long as the session does, and a
+    client that makes sessions can hold that much in each. The page has shown them already and
+    redraws when asked: past the ``keep`` sessions used last, such values are dropped, and an HTML
+    component rebuilt for a session goes back to the app's own (``originals``, the Blocks' blocks:
+    an HTML component's props only go to the page, they are never read back). Returns how many."""
+    import gradio as gr
+
+    sessions = list(getattr(holder, "session_data", {}).values())  # oldest first (least recently used)
+    dropped = 0
+    for state in sessions[:max(0, len(sessions) - keep)]:
+        for config in list(getattr(state, "config_values", {}).values()):
+            props = config.get("props") if isinstance(config, dict) else None
+            if not isinstance(props, dict):
+                continue
+            for key, value in list(props.items()):
+                if key != "value" and not isinstance(value, dict | list) or value is None:
+                    continue
+                if _size(value, larger_than) >= larger_than:
+                    props[key] = None
+                    dropped += 1
+        blocks = getattr(getattr(state, "blocks_config", None), "blocks", {})
+        for key, block in list(blocks.items()):
+            original = originals.get(key)
+            if isinstance(block, gr.HTML) and original is not None and block is not original and \
+                    _size([block.value, block.props], larger_than) >= larger_than:
+                blocks[key] = original
+                dropped += 1
+    return dropped
+
+
+def keep_sessions_small(demo, every: float = 5.0) -> threading.Thread:
+    """Every ``every`` seconds while ``demo`` exists, ``forget_large_outputs`` on its sessions
+    (Gradio's state holder, there once the app is launched)."""
+    import weakref
+
+    ref = weakref.ref(demo)
+
+    def sweep():
+        while (blocks := ref()) is not None:
+            holder = getattr(blocks, "state_holder", None)
+            originals = blocks.blocks
+            del blocks
+            if holder is not None:
+                with contextlib.suppress(Exception):  # a session changing under the sweep: next time
+                    if forget_large_outputs(holder, originals):
+                        give_back_memory()
+            holder = originals = None
+            time.sleep(every)
+
+    thread = threading.Thread(target=sweep, name="keep-sessions-small", daemon=True)
+    thread.start()
+    return thread

@@ -13,7 +13,7 @@ from .classes.student import class_keep_function
 from .classes.tab import class_tab, seat_store, wall_view, wire_class
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
-from .limits import app_kwargs, refuse_addresses
+from .limits import app_kwargs, keep_sessions_small, refuse_addresses
 from .page_assets import page_file
 from .pictures import digit_from_picture
 from .preprocess import ImageInputError
@@ -106,6 +106,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
         stored = seat_store()
         wire_class(classroom, predictor, settings, session, stored, draw, class_parts, wall_parts)
         demo.unload(stop_on_tab_close)
+    keep_sessions_small(demo)  # a gallery or any large output is not kept with every idle session
     return demo
 
 

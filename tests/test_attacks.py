@@ -832,3 +832,63 @@ def test_a_reloaded_page_joining_a_class_it_left_gets_its_id_back(tmp_path):
                   gr.EventData(None, {"params": {}, "stored": None, "left": former}), a_request())
         join_typed(room, page, SHIPPED_PAGE, reloaded, code, a_request())
         assert reloaded.seat.student == student and room.summary(code).students == 1
+
+
+def session_bytes(state) -> int:
+    """Roughly what a Gradio session holds of outputs: its config's values and its rebuilt HTML."""
+    import gradio as gr
+
+    from mnist_demo.limits import _size
+
+    total = sum(_size(c.get("props", {}).get(k), 10**9) for c in state.config_values.values()
+                if isinstance(c, dict) for k in ("value", "added", "models", "trained"))
+    return total + sum(_size([b.value, b.props], 10**9) for b in state.blocks_config.blocks.values()
+                       if isinstance(b, gr.HTML))
+
+
+def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path):
+    """Issue 27 #1: an import kept 6.6 MB with its session (the gallery and the digits sent to the
+    page), so 300 sessions importing a 20 kB pair kept +1.96 GB. Past the sessions used last, such
+    outputs are dropped (limits.forget_large_outputs, every few seconds in the app)."""
+    import numpy as np
+
+    from benchmarks.harness.events import call, fn_index, new_session, serve
+    from mnist_demo.collection import CAP, Digits
+    from mnist_demo.digit_files import write_idx_pair
+    from mnist_demo.limits import forget_large_outputs
+    from mnist_demo.settings import from_env
+    from mnist_demo.ui import build_demo
+
+    pixels = np.zeros((CAP, 784), np.uint8)
+    pixels[:, 300:320] = np.arange(CAP)[:, None] % 251  # all different, and tiny as gzip
+    pair = write_idx_pair(Digits(pixels, np.arange(CAP) % 10, np.arange(CAP)), tmp_path, "pair")
+    assert sum(p.stat().st_size for p in pair) < 100_000
+    import threading
+
+    settings = from_env({"MNIST_DATA_DIR": str(tmp_path)})
+    demo = build_demo(settings=settings)
+    assert any(t.name == "keep-sessions-small" for t in threading.enumerate())  # the app's sweep
+    with serve(demo, settings) as url:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        sessions = [new_session() for _ in range(3)]
+        for session in sessions:
+            body = b"".join(b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"%s\"\r\n"
+                            b"Content-Type: application/gzip\r\n\r\n" % p.name.encode() + p.read_bytes() + b"\r\n"
+                            for p in pair) + b"--XyZ--\r\n"
+            status, paths = post(port, "/gradio_api/upload", body,
+                                 {"Content-Type": "multipart/form-data; boundary=XyZ"})
+            assert status == 200
+            files = [{"path": p, "meta": {"_type": "gradio.FileData"}, "orig_name": Path(p).name}
+                     for p in json.loads(paths)]
+            answer = call(url, fn_index(demo, "import_files"), [files, None], session)
+            assert answer["success"] and f"Imported {CAP:,} digits" in json.dumps(answer["output"])
+        held = [session_bytes(demo.state_holder.session_data[s]) for s in sessions]
+        assert min(held) > 2 * MB  # what Gradio keeps with each
+        assert forget_large_outputs(demo.state_holder, demo.blocks, keep=1) > 0
+        after = [session_bytes(demo.state_holder.session_data[s]) for s in sessions]
+        print(f"\n[attack] an import of {CAP:,} digits: {held[0] / MB:.1f} MB kept with its session; "
+              f"{after[0] / MB:.2f} MB once it is not among the last used")
+        assert max(after[:2]) < 256 * 1024 and after[2] == held[2]  # the last used keeps its own
+        # The page still works for those sessions: another import answers as before.
+        again = call(url, fn_index(demo, "import_files"), [files, None], sessions[0])
+        assert again["success"] and "already kept" in json.dumps(again["output"])
