@@ -11,8 +11,13 @@ it passes the limit. Install it through ``demo.launch(app_kwargs=app_kwargs())``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
+import os
+import threading
+import time
+from pathlib import Path
 
 from .collection import CAP
 from .memory import give_back_memory
@@ -39,6 +44,17 @@ DEFAULT_LIMIT = MIB
 QUEUE_JOIN_LIMIT = CAP * 1200 + 2 * _base64(WEIGHTS_BYTES) + 256 * 1024
 ROUTE_LIMITS = {"/upload": UPLOAD_LIMIT, "/component_server": COMPONENT_SERVER_LIMIT, "/queue/join": QUEUE_JOIN_LIMIT}
 TRIM_AFTER = 4 * MIB  # a request body at least this large: give memory back once it is answered
+# Bodies over DEFAULT_LIMIT (a picture as a data URL, an upload, a restore) handled at once; the rest
+# wait, unread (the body stays in the network's buffers, not in memory). A 13 MB data URL costs about
+# 60 MB while it is parsed and decoded (its text, the JSON string, the decoded bytes): four at once
+# stay within the 300 MB a request may cost (tests/test_attacks.py). One waiting longer than
+# LARGE_WAIT seconds is refused with a sentence.
+LARGE_AT_ONCE = 4
+LARGE_WAIT = 30.0
+# What Gradio's upload folder may hold, all visitors together: an upload that would take it past
+# this is refused with a sentence (Gradio removes its files after an hour, delete_cache in ui.py).
+UPLOAD_CACHE_BYTES = 256 * MIB
+RESCAN_SECONDS = 5.0  # the folder's size is measured again at most this often; uploads in between are added
 
 
 # ---------------------------------------------------------------------------- request bodies
@@ -63,16 +79,68 @@ def _limit_for(path: str, limits: dict[str, int], default: int) -> int:
     return default
 
 
+class UploadBudget:
+    """What the upload folder holds, kept under ``cap`` bytes: an upload reserves its declared size
+    (or its route's limit) before it is read, and is refused when the folder's size, what was
+    uploaded since it was last measured and what is being uploaded now would pass the cap."""
+
+    def __init__(self, cap: int = UPLOAD_CACHE_BYTES, folder: str | Path | None = None, clock=time.monotonic):
+        self.cap, self._folder, self.clock = cap, folder, clock
+        self._lock = threading.Lock()
+        self._measured, self._measured_at, self._since, self._reserved = 0, -math.inf, 0, 0
+
+    @property
+    def folder(self) -> Path:
+        if self._folder is None:
+            from gradio.utils import get_upload_folder
+
+            self._folder = get_upload_folder()
+        return Path(self._folder)
+
+    def _size(self) -> int:
+        total = 0
+        for root, _dirs, files in os.walk(self.folder):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(root, name)).st_size
+        return total
+
+    def reserve(self, n: int) -> bool:
+        with self._lock:
+            if self.clock() - self._measured_at > RESCAN_SECONDS:
+                self._measured, self._measured_at, self._since = self._size(), self.clock(), 0
+            if self._measured + self._since + self._reserved + n > self.cap:
+                return False
+            self._reserved += n
+            return True
+
+    def release(self, reserved: int, received: int) -> None:
+        """The upload is over: what it reserved is free, what it wrote counts until the next measure."""
+        with self._lock:
+            self._reserved -= reserved
+            self._since += received
+
+
+UPLOADS_FULL = ("The server holds as many uploaded files as it may right now: try again in a few minutes, or "
+                "send a smaller file.")
+BUSY = "The server is reading many large requests right now: try again in a moment."
+
+
 class BodyLimit:
     """Pure ASGI middleware: refuses request bodies over the route's limit with HTTP 413 and a
-    sentence, before the app reads them; gives memory back after large requests."""
+    sentence, before the app reads them; handles at most ``large_at_once`` large bodies at a time;
+    keeps the upload folder under its cap; gives memory back after large requests."""
 
     def __init__(self, app, limits: dict[str, int] | None = None, default: int = DEFAULT_LIMIT,
-                 trim_after: int | None = TRIM_AFTER):
+                 trim_after: int | None = TRIM_AFTER, large_at_once: int = LARGE_AT_ONCE,
+                 uploads: UploadBudget | None = None):
         self.app = app
         self.limits = ROUTE_LIMITS if limits is None else limits
         self.default = default
         self.trim_after = trim_after
+        self.large_at_once = large_at_once
+        self._large: asyncio.Semaphore | None = None  # made in the server's event loop
+        self.uploads = uploads or UploadBudget()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -87,7 +155,30 @@ class BodyLimit:
                     return await _answer(send, 400, "The request's Content-Length is not a number.")
         if declared is not None and declared > limit:
             return await _answer(send, 413, _too_large_sentence(limit))
+        large = declared is None and _has_body(scope) or (declared or 0) > self.default
+        if large:
+            if self._large is None:
+                self._large = asyncio.Semaphore(self.large_at_once)
+            try:
+                await asyncio.wait_for(self._large.acquire(), LARGE_WAIT)
+            except TimeoutError:
+                return await _answer(send, 503, BUSY)
+        try:
+            if not (_route_is(scope, "/upload") and _has_body(scope)):
+                return await self._call(scope, receive, send, limit)
+            reserved = limit if declared is None else declared
+            if not await asyncio.to_thread(self.uploads.reserve, reserved):
+                return await _answer(send, 503, UPLOADS_FULL)
+            received = [0]
+            try:
+                return await self._call(scope, receive, send, limit, received)
+            finally:
+                self.uploads.release(reserved, received[0])
+        finally:
+            if large:
+                self._large.release()
 
+    async def _call(self, scope, receive, send, limit: int, counted: list[int] | None = None):
         received = 0
         started = False
 
@@ -96,6 +187,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                if counted is not None:
+                    counted[0] = received
                 if received > limit:
                     raise BodyTooLarge
             return message
@@ -118,6 +211,14 @@ class BodyLimit:
                 await asyncio.to_thread(give_back_memory)
 
 
+def _has_body(scope) -> bool:
+    return scope.get("method", "GET") not in ("GET", "HEAD", "OPTIONS", "DELETE")
+
+
+def _route_is(scope, suffix: str) -> bool:
+    return scope.get("path", "").rstrip("/").endswith(suffix)
+
+
 def _caused_by_too_large(e: BaseException | None) -> bool:
     seen = 0
     while e is not None and seen < 20:
@@ -137,9 +238,110 @@ async def _answer(send, status: int, sentence: str):
     await send({"type": "http.response.body", "body": body})
 
 
-def app_kwargs(limits: dict[str, int] | None = None, default: int = DEFAULT_LIMIT) -> dict:
+def app_kwargs(limits: dict[str, int] | None = None, default: int = DEFAULT_LIMIT,
+               uploads: UploadBudget | None = None, large_at_once: int = LARGE_AT_ONCE) -> dict:
     """For ``demo.launch(app_kwargs=...)``: Gradio's FastAPI app with ``BodyLimit`` installed."""
     from starlette.middleware import Middleware
 
-    return {"middleware": [Middleware(BodyLimit, limits=limits, default=default)]}
+    return {"middleware": [Middleware(BodyLimit, limits=limits, default=default, uploads=uploads,
+                                      large_at_once=large_at_once)]}
 
+
+
+# ---------------------------------------------------------------------------- files by address
+
+FETCH_REFUSED = ("Send the file itself (gradio_client: handle_file on a local file); this app does not fetch "
+                 "files from addresses.")
+
+
+def refuse_addresses(component) -> None:
+    """A file input (``gr.File``) that takes only files the client uploaded: Gradio would otherwise
+    download a URL sent in the file's place, to its cache, whatever its size, and a refusal there
+    would reach the client as a bare "Error". Here it is a sentence, and nothing is fetched."""
+    import gradio as gr
+    from gradio_client.utils import is_http_url_like
+
+    move = component.async_move_resource_to_block_cache
+
+    async def uploaded_only(url_or_file_path):
+        if isinstance(url_or_file_path, str) and is_http_url_like(url_or_file_path):
+            raise gr.Error(FETCH_REFUSED, title="Not fetched")
+        return await move(url_or_file_path)
+
+    component.async_move_resource_to_block_cache = uploaded_only
+
+
+# ---------------------------------------------------------------------------- what sessions keep
+
+LARGE_OUTPUT = 64 * 1024  # characters: an output at least this large is not kept with an idle session
+KEEP_LARGE = 16  # the sessions used last keep theirs (Gradio's reload of a page's config reads them)
+
+
+def _size(value, enough: int) -> int:
+    """Roughly how many characters ``value`` is as JSON, counted only up to ``enough``."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    total = 0
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
+    for item in items:
+        total += _size(item, enough - total) + 2
+        if total >= enough:
+            break
+    return total
+
+
+def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger_than: int = LARGE_OUTPUT) -> int:
+    """Gradio keeps every output's last value with its session: in its copy of the page's config
+    (``SessionState.config_values``) and, for an update, in the component it rebuilt for the
+    session. So one import's gallery and its digits (6.6 MB) stay as long as the session does, and a
+    client that makes sessions can hold that much in each. The page has shown them already and
+    redraws when asked: past the ``keep`` sessions used last, such values are dropped, and an HTML
+    component rebuilt for a session goes back to the app's own (``originals``, the Blocks' blocks:
+    an HTML component's props only go to the page, they are never read back). Returns how many."""
+    import gradio as gr
+
+    sessions = list(getattr(holder, "session_data", {}).values())  # oldest first (least recently used)
+    dropped = 0
+    for state in sessions[:max(0, len(sessions) - keep)]:
+        for config in list(getattr(state, "config_values", {}).values()):
+            props = config.get("props") if isinstance(config, dict) else None
+            if not isinstance(props, dict):
+                continue
+            for key, value in list(props.items()):
+                if key != "value" and not isinstance(value, dict | list) or value is None:
+                    continue
+                if _size(value, larger_than) >= larger_than:
+                    props[key] = None
+                    dropped += 1
+        blocks = getattr(getattr(state, "blocks_config", None), "blocks", {})
+        for key, block in list(blocks.items()):
+            original = originals.get(key)
+            if isinstance(block, gr.HTML) and original is not None and block is not original and \
+                    _size([block.value, block.props], larger_than) >= larger_than:
+                blocks[key] = original
+                dropped += 1
+    return dropped
+
+
+def keep_sessions_small(demo, every: float = 5.0) -> threading.Thread:
+    """Every ``every`` seconds while ``demo`` exists, ``forget_large_outputs`` on its sessions
+    (Gradio's state holder, there once the app is launched)."""
+    import weakref
+
+    ref = weakref.ref(demo)
+
+    def sweep():
+        while (blocks := ref()) is not None:
+            holder = getattr(blocks, "state_holder", None)
+            originals = blocks.blocks
+            del blocks
+            if holder is not None:
+                with contextlib.suppress(Exception):  # a session changing under the sweep: next time
+                    if forget_large_outputs(holder, originals):
+                        give_back_memory()
+            holder = originals = None
+            time.sleep(every)
+
+    thread = threading.Thread(target=sweep, name="keep-sessions-small", daemon=True)
+    thread.start()
+    return thread

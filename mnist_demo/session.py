@@ -43,6 +43,8 @@ class ClassSeat:
     chosen: list = field(default_factory=list)  # the models this student answers with the class's model
     refusal: tuple | None = None  # (code, "locked" | "removed" | "ended"): the class that refused or dropped this page
     class_run: ClassRun | None = None  # the teacher's last class training, until given to the class
+    former: dict = field(default_factory=dict)  # {code: the student id this page had before it left}: joining
+    # that class again gives it back (store.Classroom.join), with its keep bucket
 
 
 class Session:

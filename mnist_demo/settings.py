@@ -39,6 +39,10 @@ class Settings:
     host: str = "127.0.0.1"  # the address the app listens on (app.py's --host wins over it)
     port: int = 7860  # and its port (app.py's --port)
     zero_gpu: bool = False  # on a Hugging Face ZeroGPU Space (gpu.py lends each training its GPU)
+    # Proxies in front of the app whose X-Forwarded-For is trusted (classes/addresses.client_of): 0
+    # reads the connection's address and ignores the header, which any client can set.
+    proxy_hops: int = 0
+    class_starts_per_hour: int = 10  # classes one client (address) may start in an hour
 
     @property
     def serving_lan(self) -> bool:
@@ -74,6 +78,20 @@ def positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def non_negative_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    """An environment variable as a whole number from 0, or a ValueError that names it."""
+    text = environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 def zero_gpu_flag(environ: Mapping[str, str]) -> bool:
     """True on a ZeroGPU Space: the test the `spaces` package itself makes (spaces/config.py)."""
     return environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
@@ -106,6 +124,8 @@ def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
         host=environ.get("GRADIO_SERVER_NAME") or Settings.host,
         port=positive_int(environ, "GRADIO_SERVER_PORT", Settings.port),
         zero_gpu=zero_gpu_flag(environ),
+        proxy_hops=non_negative_int(environ, "MNIST_TRUSTED_PROXY_HOPS", Settings.proxy_hops),
+        class_starts_per_hour=positive_int(environ, "MNIST_CLASS_STARTS_PER_HOUR", Settings.class_starts_per_hour),
     )
 
 

@@ -12,7 +12,7 @@ from .classes.tab import class_tab, seat_store, wall_view, wire_class
 from .handlers import bind
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
-from .limits import app_kwargs
+from .limits import app_kwargs, keep_sessions_small, refuse_addresses
 from .page_assets import page_file
 from .pictures import digit_from_picture
 from .preprocess import ImageInputError
@@ -68,6 +68,7 @@ def api_tab(predictor: Predictor, settings: Settings) -> None:
     api_file = gr.File(label="Image", file_types=["image"], type="filepath")
     api_button = gr.Button("Classify")
     api_json = gr.JSON(label="Result")
+    refuse_addresses(api_file)  # a URL sent as the file: a sentence, and nothing fetched
     api_button.click(bind(classify, predictor), api_file, api_json, api_name="classify",
                      concurrency_limit=settings.classify_concurrency)
 
@@ -104,6 +105,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
         stored = seat_store()
         wire_class(classroom, predictor, settings, session, stored, draw, class_parts, wall_parts)
         demo.unload(stop_on_tab_close)
+    keep_sessions_small(demo)  # a gallery or any large output is not kept with every idle session
     return demo
 
 
@@ -117,9 +119,15 @@ THEME = gr.themes.Default().set(
     button_cancel_background_fill="*error_700", button_cancel_background_fill_hover="*error_800",
     color_accent="*primary_700",  # the chosen tab's name, among others
 )
+# Sessions Gradio keeps in memory, least recently used dropped first: each holds a copy of the app's
+# configuration (~200 kB) and its last outputs, and any client can make new ones (a session hash is
+# whatever it sends), so Gradio's 10,000 cost 2 GB. Nothing rests on a session surviving: the page
+# sends what an event needs (its digits and weights, pad.js restore(); its class seat, tab.seat_echo).
+SESSIONS = 1000
 # app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them.
 LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
-                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs())
+                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs(),
+                      state_session_capacity=SESSIONS)
 
 
 def queue_options(settings: Settings) -> dict:

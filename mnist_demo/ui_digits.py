@@ -21,6 +21,7 @@ from .digit_files import DigitFileError, read_digit_files, write_export
 from .evaluation import confusion_matrix, per_class_accuracy, predict_labels
 from .handlers import QUIET, bind
 from .inputs import MINE, SHIPPED, digits_from_page, event_fields, model_from_page
+from .limits import refuse_addresses
 from .memory import gives_back_memory
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, thumbnail
@@ -262,6 +263,7 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mni
             importer = gr.File(label="Import exported digits (IDX pair or zip); a digit already here is skipped",
                                file_count="multiple",
                                elem_id="import-digits", height=150)
+            refuse_addresses(importer)  # a URL in a file's place: a sentence, nothing fetched (limits.py)
             import_status = gr.Markdown(elem_id="import-status")
     gr.Markdown("### Test the models on your digits")
     with gr.Row():

@@ -38,7 +38,7 @@ def shipped_weights_dir():
 # test reads a handler's outputs by name (tests/test_class_pages.py, tests/test_class_controls.py).
 CLASS_PAGE = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
               "teacher_card", "lock", "teacher_drawings", "teacher_timer", "exported", "wall", "wall_timer", "pad",
-              "confirm")
+              "confirm", "echo")
 
 
 @pytest.fixture

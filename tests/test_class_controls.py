@@ -158,7 +158,7 @@ def test_a_version_1_file_is_migrated_and_keeps_its_classes(tmp_path):
         keep(room, "ACDEFH", "s", 8)
         assert room.held_count("ACDEFH") == 1
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert "wall_upto" in [r[1] for r in db.execute("PRAGMA table_info(classes)")]
     db.close()
 

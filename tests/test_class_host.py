@@ -79,6 +79,7 @@ def test_expire_deletes_what_is_past_its_time(tmp_path, capsys):
     clock = [time.time() - DAY]
     with Classroom(tmp_path, clock=lambda: clock[0]) as room:
         kept = room.create_class().code
+        room.join(kept, "10.0.0.1")  # used: an empty one is deleted after hours (ClassLimits.empty_hours)
         clock[0] = time.time() - 8 * DAY  # a class made a week and a day ago
         room.create_class()
         assert len(room.classes()) == 2

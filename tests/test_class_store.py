@@ -151,17 +151,35 @@ def test_join_leave_and_membership(room):
 def test_wrong_codes_are_rate_limited_per_client(room, clock):
     code = room.create_class().code
     wrong = "ACDEFH" if code != "ACDEFH" else "ACDEFJ"
-    for _ in range(10):
+    budget = room.limits.join_failures_per_minute
+    assert budget >= 30  # a room of 100 phones behind one router mistyping: never locked out
+    for _ in range(budget):
         with pytest.raises(ClassError, match=f"No class has the code {wrong}"):
             room.join(wrong, "guesser")
-    with pytest.raises(ClassError, match="Too many wrong codes; wait a minute."):
+    with pytest.raises(ClassError, match="Too many wrong codes from your network; wait a minute."):
         room.join(code, "guesser")  # even the right code, from this client
     assert room.is_member(code, room.join(code, "someone else"))
-    clock.t += 30
+    clock.t += 0.5  # the budget refills steadily: a minute's worth over a minute
     with pytest.raises(ClassError, match="Too many wrong codes"):
         room.join(code, "guesser")
-    clock.t += MINUTE - 30 + 0.1
+    clock.t += MINUTE / budget
     assert room.is_member(code, room.join(code, "guesser"))
+
+
+def test_a_day_of_wrong_codes_is_capped_and_the_refusal_says_when(tmp_path, clock):
+    """Guessing one of 24**6 codes at the minute's budget all day long is refused past the day's."""
+    with Classroom(tmp_path, ClassLimits(join_failures_per_minute=60, join_failures_per_day=100),
+                   clock=clock) as room:
+        code = room.create_class().code
+        wrong = "ACDEFH" if code != "ACDEFH" else "ACDEFJ"
+        for _ in range(100):
+            clock.t += 1.0  # one a second: within the minute's budget
+            with pytest.raises(ClassError, match="No class has the code"):
+                room.join(wrong, "guesser")
+        clock.t += MINUTE  # the minute's budget is back, the day's is not
+        with pytest.raises(ClassError, match=r"Too many wrong codes from your network; try again in \d+ minutes\."):
+            room.join(code, "guesser")
+        assert room.is_member(code, room.join(code, "another school"))
 
 
 def test_a_malformed_code_says_so_and_spends_no_tries(room):
@@ -461,7 +479,7 @@ def test_the_file_is_in_wal_mode_with_its_schema_version(tmp_path):
     Classroom(tmp_path / "sub" / "dir").close()  # the folder is made
     with sqlite3.connect(tmp_path / "sub" / "dir" / DB_NAME) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(RuntimeError, match="newer version"):
         Classroom(tmp_path / "sub" / "dir")

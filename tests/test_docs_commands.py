@@ -208,6 +208,7 @@ COMMANDS: dict[str, Run | Serve | Flags | NotRun] = {
     "python -m benchmarks.load": Flags(),
     "python -m benchmarks.load --trainings 1": Flags(),
     "python -m benchmarks.class_load": Flags(),
+    "python -m benchmarks.attacks": Flags(),
     "python -m benchmarks.training_cost": Flags(),
     "python -m benchmarks.training_cost --device cuda": Flags(),
     "python -m benchmarks.stroke_cost --class-size 30": Flags(),

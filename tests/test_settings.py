@@ -39,6 +39,20 @@ def test_the_class_caps_are_read_and_become_the_classrooms_limits():
         from_env({"MNIST_CLASS_DAYS": "0"}, cpus=1)
 
 
+def test_proxy_hops_and_class_starts_are_read_and_reach_the_classroom():
+    """Issue 27: X-Forwarded-For is trusted only for the hops the host names (0 by default, as any
+    client can send it); the classes one client may start in an hour."""
+    s = from_env({}, cpus=1)
+    assert (s.proxy_hops, s.class_starts_per_hour) == (0, 10)
+    s = from_env({"MNIST_TRUSTED_PROXY_HOPS": "1", "MNIST_CLASS_STARTS_PER_HOUR": "3"}, cpus=1)
+    limits = limits_from(s)
+    assert (limits.proxy_hops, limits.classes_per_client_per_hour) == (1, 3)
+    with pytest.raises(ValueError, match="MNIST_TRUSTED_PROXY_HOPS must be 0 or more, got -1"):
+        from_env({"MNIST_TRUSTED_PROXY_HOPS": "-1"}, cpus=1)
+    text = (PROJECT / "docs" / "settings.md").read_text()
+    assert "| `MNIST_TRUSTED_PROXY_HOPS` | `0` |" in text and "| `MNIST_CLASS_STARTS_PER_HOUR` | `10` |" in text
+
+
 def test_caps_are_clamped_to_what_the_trainer_accepts():
     s = from_env({"MNIST_MAX_EPOCHS": "999", "MNIST_MAX_DIGITS": "999999"}, cpus=1)
     assert (s.max_epochs, s.max_digits) == (setting_of("epochs").high, setting_of("limit").high)

@@ -4,19 +4,47 @@ Shared by the student's, the teacher's and the wall's handlers."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import gradio as gr
 
 from .. import lan
 from ..session import ClassSeat
 
 
-def client_of(request: gr.Request | None) -> str:
-    """Who is guessing codes, for the classroom's rate limit: the first forwarded address (a
-    Space's proxy), else the connection's."""
+def client_of(request: gr.Request | None, proxy_hops: int = 0) -> str:
+    """Who is asking, for the classroom's per-client limits (wrong codes, classes started, new
+    students): an address, an IPv6 one as its /64 (one household's or school's network).
+
+    ``proxy_hops`` (Settings.proxy_hops): how many proxies in front of the app append to
+    X-Forwarded-For. Each appends the address it was reached from, so the client's own address is
+    that many entries from the right; everything left of it is whatever the client wrote. 0 (the
+    default, and a laptop serving its class): the header is ignored, as any client can send it."""
     if request is None:
         return "local"
-    forwarded = (request.headers.get("x-forwarded-for") or "").split(",")[0].strip()
-    return forwarded or getattr(request.client, "host", None) or "unknown"
+    address = getattr(request.client, "host", None) or ""
+    if proxy_hops > 0:
+        forwarded = [a.strip() for a in ",".join(request.headers.getlist("x-forwarded-for")
+                                                 if hasattr(request.headers, "getlist") else
+                                                 [request.headers.get("x-forwarded-for") or ""]).split(",")]
+        forwarded = [a for a in forwarded if a]
+        if forwarded:
+            address = forwarded[-min(proxy_hops, len(forwarded))]
+    return network_of(address) or "unknown"
+
+
+def network_of(address: str) -> str:
+    """An IPv4 address as it is; an IPv6 one as its /64 (a single device is given a whole /64, and
+    can use any address in it); anything else as text, cut short."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").split("%")[0])
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def base_url(request: gr.Request | None, serving_lan: bool) -> str:
@@ -26,7 +54,11 @@ def base_url(request: gr.Request | None, serving_lan: bool) -> str:
         return "http://localhost:7860/"
     headers = request.headers
     host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
-    return lan.student_address(host, headers.get("x-forwarded-proto") or request.url.scheme, serving_lan)
+    scheme = (headers.get("x-forwarded-proto") or request.url.scheme or "http").split(",")[0].strip().lower()
+    # Header text, chosen by whoever sent the request: a host name's characters only, and a web
+    # scheme (the pages escape what is left, teacher.teacher_links and views.join_card).
+    host = "".join(ch for ch in host.split(",")[0].strip() if ch.isalnum() or ch in "-.:[]_")[:255] or "localhost"
+    return lan.student_address(host, scheme if scheme in ("http", "https") else "http", serving_lan)
 
 
 def join_url(seat: ClassSeat, code: str) -> str:

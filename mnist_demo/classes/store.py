@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import numbers
 import secrets
 import sqlite3
 import struct
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,7 +38,7 @@ from ..collection import MAX_ID, PIXELS, Digits
 JOIN_ALPHABET = "ACDEFHJKMNPQRTUVWXY34679"
 CODE_LENGTH = 6
 DB_NAME = "classes.sqlite3"
-SCHEMA_VERSION = 2  # PRAGMA user_version: 1 made by SCHEMA, each later one by its MIGRATIONS entry
+SCHEMA_VERSION = 3  # PRAGMA user_version: 1 made by SCHEMA, each later one by its MIGRATIONS entry
 MODEL_NAMES = ("linear", "cnn")  # as models.MODEL_NAMES (not imported: that module brings torch to the CLI)
 MAX_MODEL_BYTES = 1_000_000  # as weights.MAX_BYTES, for the same reason
 MAX_TOKEN_CHARS = 100  # a token is 32 characters; anything much longer is not one, and is not hashed
@@ -48,7 +48,7 @@ MANY = 10_000  # rate-limit entries kept in memory before the stale ones are swe
 
 ENDED = "This class has ended."
 LOCKED = "This class is not taking new students right now."
-TOO_MANY_WRONG = "Too many wrong codes; wait a minute."
+TOO_MANY_WRONG = "Too many wrong codes from your network; wait a minute."
 MALFORMED = f"A class code is {CODE_LENGTH} letters and digits; check it with your teacher."
 NOT_IN_CLASS = "You are not in this class any more: join it again to send drawings to it."
 BAD_DIGIT = "A drawing's label and the models' answers must be whole numbers from 0 to 9."
@@ -73,15 +73,27 @@ class ClassLimits:
     max_students: int = 100  # per class
     keeps_per_second: float = 4.0  # per student, refilled steadily...
     keep_burst: int = 8  # ...with this many at once: a quick run of taps is fine, a script is not
-    join_failures_per_minute: int = 10  # wrong codes per client, then even a right one waits a minute
+    # Wrong codes per client (an address: a whole school behind its router), then even a right one
+    # waits. A room of 100 phones typing a code read aloud mistypes some: 60 a minute is a wrong code
+    # for most of them at once, and 1,000 a day is ten such lessons. Guessing against 24**6 =
+    # 191,102,976 codes: with the server full (max_classes, 500 live), a try hits a class with
+    # p = 500 / 191,102,976 = 2.6e-6; 1,000 tries a day hit one in 1 / (1000 * 2.6e-6) = 382 days on
+    # average (in 1,000 days at a typical 20 live classes). And a hit grants only joining.
+    join_failures_per_minute: int = 60
+    join_failures_per_day: int = 1000
     days: float = 7.0  # a class and everything in it is deleted this long after it was created
     max_classes: int = 500  # live classes on the server at once: the disk's bound (500 full ones ~2.8 GB)
+    classes_per_client_per_hour: int = 10  # started by one client (a school's teachers share an address)
+    empty_hours: float = 6.0  # a class nobody ever joined or drew in is deleted this long after it started
+    new_students_per_minute: int = 150  # per client: a class of 100 joining at once behind one router, reloads
+    proxy_hops: int = 0  # not a cap: how far to trust X-Forwarded-For (Settings.proxy_hops, addresses.client_of)
 
 
 def limits_from(settings) -> ClassLimits:
     """The host's caps (``settings.Settings``; not imported here, as settings brings torch)."""
     return ClassLimits(max_drawings=settings.class_max_drawings, max_students=settings.class_max_students,
-                       days=float(settings.class_days))
+                       days=float(settings.class_days), classes_per_client_per_hour=settings.class_starts_per_hour,
+                       proxy_hops=settings.proxy_hops)
 
 
 @dataclass(frozen=True)
@@ -223,26 +235,63 @@ def checked_models(models, metadata) -> dict[str, tuple[bytes, str]]:
 
 
 class WrongCodes:
-    """Each client's wrong codes in the last minute. In memory: a restart forgets them, which gives
-    a guesser one more minute's tries, and keeps the database free of visitors' addresses."""
+    """Each client's wrong codes: at most ``per_minute`` in any minute and ``per_day`` in any day,
+    two token buckets (a client's budget refills steadily). In memory: a restart forgets them, which
+    gives a guesser one more budget, and keeps the database free of visitors' addresses."""
 
-    def __init__(self, per_minute: int):
-        self.per_minute = per_minute
-        self._times: dict[str, deque[float]] = {}
+    def __init__(self, per_minute: int, per_day: int = 10**9):
+        self.minute = KeepBuckets(per_minute / MINUTE, per_minute)
+        self.day = KeepBuckets(per_day / DAY, per_day)
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        times = self._times.get(client, deque())
-        while times and times[0] <= now - MINUTE:
-            times.popleft()
-        return times
+    def wait(self, client: str, now: float) -> float:
+        """Seconds until this client may try again; 0 when it may now."""
+        return max(0.0, self.minute.wait(client, now), self.day.wait(client, now))
 
     def blocked(self, client: str, now: float) -> bool:
-        return len(self._recent(client, now)) >= self.per_minute
+        return self.wait(client, now) > 0
 
     def add(self, client: str, now: float) -> None:
-        if len(self._times) >= MANY:  # many clients: forget those with nothing in the last minute
-            self._times = {c: t for c, t in self._times.items() if self._recent(c, now)}
-        self._times.setdefault(client, deque()).append(now)
+        self.minute.spend(client, now)
+        self.day.spend(client, now)
+
+
+class Starts:
+    """What each client started in the last ``window`` seconds (classes, students), while it lasts:
+    ``forget`` frees a slot (a class ended). In memory, bounded: only the last window's are kept."""
+
+    def __init__(self, per_window: int, window: float):
+        self.per_window, self.window = per_window, window
+        self._started: dict[str, dict[str, float]] = {}  # client: {what: when}
+
+    def _recent(self, client: str, now: float) -> dict[str, float]:
+        started = {k: t for k, t in self._started.get(client, {}).items() if now - self.window < t <= now}
+        if started:
+            self._started[client] = started
+        else:
+            self._started.pop(client, None)
+        return started
+
+    def wait(self, client: str, now: float) -> float:
+        """Seconds until this client may start another; 0 when it may now."""
+        started = self._recent(client, now)
+        if len(started) < self.per_window:
+            return 0.0
+        return sorted(started.values())[-self.per_window] + self.window - now
+
+    def add(self, client: str, what: str, now: float) -> None:
+        if len(self._started) >= MANY:
+            for c in list(self._started):
+                self._recent(c, now)
+        self._started.setdefault(client, {})[what] = now
+
+    def forget(self, what: str) -> None:
+        for started in self._started.values():
+            started.pop(what, None)
+
+
+def in_minutes(seconds: float) -> str:
+    minutes = max(1, math.ceil(seconds / MINUTE))
+    return f"{minutes} minute{'s' * (minutes != 1)}"
 
 
 class KeepBuckets:
@@ -258,6 +307,11 @@ class KeepBuckets:
 
     def allows(self, student: str, now: float) -> bool:
         return self._tokens(student, now) >= 1
+
+    def wait(self, student: str, now: float) -> float:
+        """Seconds until one token is there again; 0 when it is now."""
+        return max(0.0, (1 - self._tokens(student, now)) / self.rate) if self.rate > 0 else \
+            (0.0 if self.allows(student, now) else math.inf)
 
     def spend(self, student: str, now: float) -> None:
         if len(self._buckets) >= MANY:  # a full bucket is the same as none
@@ -322,7 +376,11 @@ MIGRATIONS = {
     # The paused wall: while not NULL, the wall shows only the drawings up to this seq; later ones
     # wait for the teacher (held). NULL: not paused.
     2: ("ALTER TABLE classes ADD COLUMN wall_upto INTEGER DEFAULT NULL",),
+    # A student who left: kept (not deleted) with when they left, so that the same device joining
+    # again gets its id back, and with it its keep bucket. NULL: in the class.
+    3: ("ALTER TABLE students ADD COLUMN left_at REAL DEFAULT NULL",),
 }
+PRESENT = "left_at IS NULL"  # a student row of someone in the class (not one who left)
 DRAWING_COLUMNS = "drawing_id, student, label, linear, cnn, pixels, created, seq"
 
 
@@ -347,8 +405,11 @@ class Classroom:
         self.clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._wrong = WrongCodes(limits.join_failures_per_minute)
+        self._wrong = WrongCodes(limits.join_failures_per_minute, limits.join_failures_per_day)
         self._keeps = KeepBuckets(limits.keeps_per_second, limits.keep_burst)
+        self._classes_started = Starts(limits.classes_per_client_per_hour, 3600.0)
+        self._students_added = Starts(limits.new_students_per_minute, MINUTE)
+        self._origins: dict[str, dict[str, int]] = {}  # class: {client: students who joined from it}
         # isolation_level=None: no transactions opened behind our back; each method opens its own.
         self._db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
         mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -433,22 +494,32 @@ class Classroom:
 
     normalize_code = staticmethod(normalize_code)
 
-    def create_class(self) -> NewClass:
-        """A new class: a code unique among the classes kept, and two 192-bit tokens."""
+    def create_class(self, client: str | None = None) -> NewClass:
+        """A new class: a code unique among the classes kept, and two 192-bit tokens. ``client``: who
+        asks (addresses.client_of); each may start ``classes_per_client_per_hour`` (one it ended
+        gives its slot back), so that one client cannot take every class the server holds. None:
+        the host itself (its command line), not counted."""
         self.expire()
         now = self.clock()
         teacher, wall = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         with self._transaction() as db:
+            wait = 0.0 if client is None else self._classes_started.wait(str(client), now)
+            if wait > 0:
+                raise ClassError(f"Your network has started {self.limits.classes_per_client_per_hour} classes in "
+                                 f"the last hour, as many as one may; try again in {in_minutes(wait)}, or end a "
+                                 "class you no longer use.", "busy")
             live = db.execute("SELECT count(*) FROM classes").fetchone()[0]
             if live >= self.limits.max_classes:
-                raise ClassError("This server has as many classes as it can hold right now; "
-                                 "try again later, or ask its host to end an old one.")
+                raise ClassError("This server has as many classes as it can hold right now; try again in an "
+                                 "hour, or ask its host to end an old one.", "busy")
             code = new_code()
             while db.execute("SELECT 1 FROM classes WHERE code = ?", (code,)).fetchone():
                 code = new_code()
             db.execute("INSERT INTO classes (code, teacher_token, teacher_hash, wall_token, wall_hash, created, "
                        "expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (code, teacher, digest(teacher), wall, digest(wall), now, now + self.limits.days * DAY))
+            if client is not None:
+                self._classes_started.add(str(client), code, now)
         return NewClass(code, teacher, wall)
 
     def _code_for(self, kind: str, token) -> str | None:
@@ -580,6 +651,8 @@ class Classroom:
                                  (code, drawing_id)).rowcount
             if removed:
                 self._changed(db, code)
+        if removed:
+            self._checkpoint()  # gone means gone: its pixels out of the WAL too
         return bool(removed)
 
     def remove_student(self, code: str, student: str) -> int:
@@ -593,6 +666,8 @@ class Classroom:
             if removed or dropped:
                 self._changed(db, code)
             self._keeps.forget([student])
+        if removed:
+            self._checkpoint()
         return removed
 
     def student_of(self, code: str, drawing_id: int) -> str | None:
@@ -615,9 +690,17 @@ class Classroom:
             summary = self._summaries(db, code)[0]
             students = [row[0] for row in db.execute("SELECT student FROM students WHERE code = ?", (code,))]
             self._delete(db, code)
-        self._keeps.forget(students)
+        self._forget_class(code, students)
         self._checkpoint()
         return summary
+
+    def _forget_class(self, code: str, students) -> None:
+        """What memory holds of a class that is gone: its students' buckets, where they joined from,
+        and its place in its teacher's classes of the hour (an ended class frees it)."""
+        with self._lock:
+            self._keeps.forget(students)
+            self._classes_started.forget(code)
+            self._origins.pop(code, None)
 
     @staticmethod
     def _delete(db: sqlite3.Connection, code: str) -> None:
@@ -640,14 +723,18 @@ class Classroom:
 
     # ------------------------------------------------------------------------ the students'
 
-    def join(self, code: str, client: str) -> str:
+    def join(self, code: str, client: str, former: str | None = None) -> str:
         """A new anonymous student id for the class with this code, or ClassError. ``client``: who is
-        asking (their address): each has its own budget of wrong codes a minute. A school behind one
-        address shares one budget; a malformed code does not spend it (it cannot hit a class)."""
+        asking (their address): each has its own budget of wrong codes, and of new students a
+        minute. A school behind one address shares them; a malformed code does not spend the first
+        (it cannot hit a class). ``former``: the id this device had in this class before it left:
+        it gets it back (and its keep bucket with it), and adds no new student."""
         client, now = str(client), self.clock()
         with self._lock:
-            if self._wrong.blocked(client, now):
-                raise ClassError(TOO_MANY_WRONG, "wrong")
+            wait = self._wrong.wait(client, now)
+            if wait > 0:
+                raise ClassError(TOO_MANY_WRONG if wait <= MINUTE else
+                                 f"Too many wrong codes from your network; try again in {in_minutes(wait)}.", "wrong")
             code = normalize_code(code)
             if not well_formed(code):
                 raise ClassError(MALFORMED)
@@ -661,21 +748,45 @@ class Classroom:
                     raise ClassError(ENDED, "ended")
                 if locked:
                     raise ClassError(LOCKED, "locked")
-                students = db.execute("SELECT count(*) FROM students WHERE code = ?", (code,)).fetchone()[0]
+                students = db.execute(f"SELECT count(*) FROM students WHERE code = ? AND {PRESENT}",
+                                      (code,)).fetchone()[0]
                 if students >= self.limits.max_students:
                     raise ClassError(f"This class is full: it has {students:,} students, as many as it can take.",
                                      "full")
+                if isinstance(former, str) and db.execute(
+                        "UPDATE students SET left_at = NULL WHERE code = ? AND student = ? AND left_at IS NOT NULL",
+                        (code, former)).rowcount:
+                    self._changed(db, code)
+                    return former
+                ever = db.execute("SELECT count(*) FROM students WHERE code = ?", (code,)).fetchone()[0]
+                if ever >= 10 * self.limits.max_students:  # those who left are kept (their ids come back)
+                    raise ClassError("This class has had as many students join as it can count; ask your teacher "
+                                     "to start a new class.", "full")
+                wait = self._students_added.wait(client, now)
+                if wait > 0:
+                    raise ClassError(f"{self.limits.new_students_per_minute} students joined from your network in "
+                                     f"the last minute, as many as may; try again in {in_minutes(wait)}.", "slow")
                 student = secrets.token_urlsafe(16)  # 128 bits: an id nobody can guess to send as someone else
                 db.execute("INSERT INTO students (code, student, joined) VALUES (?, ?, ?)", (code, student, now))
                 self._changed(db, code)
+                self._students_added.add(client, f"{code} {student}", now)
+                origins = self._origins.setdefault(code, {})
+                origins[client] = origins.get(client, 0) + 1
         return student
+
+    def most_from_one_client(self, code: str) -> int:
+        """The most students who joined this class from one address (a school's router: all of them;
+        one phone: a student adding made-up classmates). Since the server started: in memory."""
+        with self._lock:
+            return max(self._origins.get(normalize_code(code), {}).values(), default=0)
 
     def is_member(self, code: str, student: str) -> bool:
         """The class is live and the student is in it (did not leave, was not removed)."""
         code, student, now = normalize_code(code), as_text(student), self.clock()
         with self._transaction(write=False) as db:
             return bool(self._live(db, code, now)) and db.execute(
-                "SELECT 1 FROM students WHERE code = ? AND student = ?", (code, student)).fetchone() is not None
+                f"SELECT 1 FROM students WHERE code = ? AND student = ? AND {PRESENT}", (code, student)).fetchone() \
+                is not None
 
     def leave(self, code: str, student: str) -> None:
         """The student leaves. Their drawings stay: they were given to the class, without a name,
@@ -683,9 +794,10 @@ class Classroom:
         code, student, now = normalize_code(code), as_text(student), self.clock()
         with self._transaction() as db:
             self._live_or_refuse(db, code, now)
-            if db.execute("DELETE FROM students WHERE code = ? AND student = ?", (code, student)).rowcount:
+            if db.execute(f"UPDATE students SET left_at = ? WHERE code = ? AND student = ? AND {PRESENT}",
+                          (now, code, student)).rowcount:
                 self._changed(db, code)
-        self._keeps.forget([student])
+        # Its keep bucket stays: the same device joining again gets this id back (join's ``former``).
 
     def add_drawing(self, code: str, student: str, drawing_id: int, label: int, linear: int, cnn: int,
                     pixels: bytes) -> bool:
@@ -698,7 +810,8 @@ class Classroom:
         code, student, now = normalize_code(code), as_text(student), self.clock()
         with self._transaction() as db:
             self._live_or_refuse(db, code, now)
-            if not db.execute("SELECT 1 FROM students WHERE code = ? AND student = ?", (code, student)).fetchone():
+            if not db.execute(f"SELECT 1 FROM students WHERE code = ? AND student = ? AND {PRESENT}",
+                              (code, student)).fetchone():
                 raise ClassError(NOT_IN_CLASS, "removed")
             # A repeat is answered before the caps: the drawing is in, so "slow down" or "full" would
             # be wrong, and a retry costs the student none of their keeps.
@@ -820,7 +933,7 @@ class Classroom:
     def _summaries(self, db: sqlite3.Connection, code: str | None = None) -> list[ClassSummary]:
         rows = db.execute(
             "SELECT code, created, expires, locked, "
-            "(SELECT count(*) FROM students s WHERE s.code = c.code), "
+            f"(SELECT count(*) FROM students s WHERE s.code = c.code AND s.{PRESENT}), "
             "(SELECT count(*) FROM drawings d WHERE d.code = c.code) "
             "FROM classes c WHERE ? IS NULL OR code = ? ORDER BY created, code", (code, code)).fetchall()
         return [ClassSummary(code, created, expires, bool(locked), students, drawings)
@@ -843,9 +956,20 @@ class Classroom:
         already refused everywhere; this is what removes its data)."""
         now = self.clock()
         with self._transaction() as db:
-            codes = [row[0] for row in db.execute("SELECT code FROM classes WHERE expires <= ?", (now,))]
+            # ...and every class that nobody used: no student ever joined, nothing was drawn or trained,
+            # ``empty_hours`` after it started (a class started and forgotten, or a flood of them).
+            codes = [row[0] for row in db.execute(
+                "SELECT code FROM classes c WHERE expires <= ? OR (created <= ? "
+                "AND NOT EXISTS (SELECT 1 FROM students s WHERE s.code = c.code) "
+                "AND NOT EXISTS (SELECT 1 FROM drawings d WHERE d.code = c.code) "
+                "AND NOT EXISTS (SELECT 1 FROM models m WHERE m.code = c.code))",
+                (now, now - self.limits.empty_hours * 3600))]
+            students = [row[0] for code in codes
+                        for row in db.execute("SELECT student FROM students WHERE code = ?", (code,))]
             for code in codes:
                 self._delete(db, code)
+        for code in codes:
+            self._forget_class(code, students)
         if codes:
             self._checkpoint()
         return len(codes)

@@ -72,7 +72,7 @@ def join(classroom: Classroom, seat: ClassSeat, code: str, request: gr.Request |
     if seat.code == code and classroom.is_member(code, seat.student):
         return ""
     try:
-        student = classroom.join(code, client_of(request))
+        student = classroom.join(code, client_of(request, classroom.limits.proxy_hops), seat.former.get(code))
     except ClassError as e:
         if e.kind in REFUSALS and not seat.code:  # one in a class stays in it (an old QR code scanned)
             leave(seat)
@@ -88,6 +88,7 @@ def leave(seat: ClassSeat, classroom: Classroom | None = None) -> None:
     if classroom is not None and seat.code:
         try:
             classroom.leave(seat.code, seat.student)
+            seat.former = {**dict(list(seat.former.items())[-7:]), seat.code: seat.student}  # a few at most
         except ClassError:
             pass  # the class ended meanwhile: there is nothing left to leave
     seat.code = seat.student = seat.refusal = None

@@ -13,24 +13,31 @@ localStorage), so a reload or a restarted server finds its class again. The HTML
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
+import sqlite3
+
 import gradio as gr
 
-from ..handlers import QUIET, bind
+from .. import handlers
+from ..handlers import QUIET
 from ..inference import Predictor
 from ..inputs import event_fields
 from ..page_assets import page_file
-from ..session import ClassSeat, Session
+from ..session import WAITING, ClassSeat, Session
 from ..settings import Settings
 from ..ui_draw import DrawTab
 from ..ui_train import LOSS_COLOURS
 from .addresses import base_url
-from .store import Classroom
+from .store import ClassError, Classroom, normalize_code
 from .student import (
     STUDENT_SECONDS,
     check_class_model,
     join_typed,
     leave_class,
     open_student,
+    restore_seat,
     stored_seat,
     student_text,
     use_class_model,
@@ -51,6 +58,7 @@ from .teacher import (
     start_class,
     teacher_links,
     teacher_list,
+    teaching,
     toggle_lock,
 )
 from .training import CLASS_ACC_COLOURS, publish, stop_class_training, train_class
@@ -65,8 +73,9 @@ class ClassPage:
 
     def student_outputs(self) -> list:
         """What a student's page shows of the class: the Class tab's text and controls, the seat the
-        browser keeps (the pad's class line is drawn from it), and the pad's models and choices."""
-        return [self.status, self.join_box, self.leave, self.code, self.student_timer, self.stored,
+        browser keeps (the pad's class line is drawn from it), the seat's echo, and the pad's models
+        and choices."""
+        return [self.status, self.join_box, self.leave, self.code, self.student_timer, self.stored, self.echo,
                 self.pad, *self.choices]
 
     def outputs(self) -> list:
@@ -85,7 +94,8 @@ class ClassPage:
             # A code box left holding the last code would make typing it again a malformed code.
             self.code: gr.Textbox(value="") if joined else gr.skip(),
             self.student_timer: gr.Timer(active=joined),
-            self.stored: gr.HTML(seat=stored_seat(seat, classroom)),
+            self.stored: gr.HTML(seat=stored_seat(seat, classroom), former=dict(seat.former)),
+            self.echo: seat_echo(seat),
         }
 
     def views(self, seat: ClassSeat, classroom: Classroom, note: str = "") -> dict:
@@ -117,6 +127,10 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, serving
     data = event_fields(evt)
     params = data.get("params") if isinstance(data.get("params"), dict) else {}
     stored = data.get("stored") if isinstance(data.get("stored"), dict) else {}
+    left = data.get("left") if isinstance(data.get("left"), dict) else {}
+    if not seat.former:  # the ids this browser had in classes it left: joining one again gives it back
+        seat.former = {normalize_code(k): v for k, v in list(left.items())[:8]
+                       if isinstance(k, str) and isinstance(v, str) and len(v) <= 64}
     if not any(params.get(k) for k in ("wall", "teach", "class")) and not (stored.get("code") or
                                                                            stored.get("teacher")):
         return dict.fromkeys(page.outputs(), gr.skip())  # not in a class: nothing to change
@@ -125,6 +139,108 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, serving
     teacher = params.get("teach") or stored.get("teacher")
     note = reopen(classroom, seat, str(teacher), bool(params.get("teach"))) if teacher else ""
     return open_student(classroom, page, shipped_page, session, params, stored, request, note)
+
+
+def admit_class_training(settings: Settings, session: Session, _echo, _progress,
+                         classroom: Classroom | None = None, request: gr.Request | None = None) -> list[dict]:
+    """Gradio's validator for "Train on our class", run before the event enters the queue: a place
+    in the line every training shares (session.WAITING: one per tab, at most
+    ``max_waiting_trainings`` waiting in all), only for a page that teaches a live class; or the
+    sentence saying why not."""
+    problem = None
+    if classroom is not None:
+        recall(classroom, settings.serving_lan, session, _echo, request)
+        if not teaching(classroom, session.seat):
+            problem = "This class has ended, or its teacher link was replaced: open the current one."
+    problem = problem or WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings)
+    return [gr.validate(True, ""), gr.validate(True, ""), gr.validate(problem is None, problem or "")]
+
+
+def class_training_turn(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
+                        request: gr.Request | None):
+    """The class training's turn came: its place in the line is free, and the teacher's tab holds
+    its one training slot while it runs (a Train tab training in the same tab waits for it too)."""
+    WAITING.leave(session)
+    if session.running:  # train_class claims the slot itself (training.running), and would say it in a notice
+        yield gr.skip(), gr.skip(), "⚠️ A training is already running in this tab: stop it first.", gr.skip()
+        return
+    yield from train_class(classroom, settings, shipped, session, request)
+
+
+MAX_ECHO = 1000  # characters: a seat's echo is three tokens and a code; anything longer is not one
+
+
+def seat_echo(seat: ClassSeat) -> str:
+    """What names this page's seat, kept in the page itself (a hidden textbox, ``ClassPage.echo``)
+    and sent back with every class event: a session the server dropped (Gradio keeps a bounded
+    number, ui.SESSIONS) is rebuilt from it by ``recall``, so a teacher's standing rests on the
+    teacher link and a student's on their seat, never on a server session surviving."""
+    return json.dumps({"code": seat.code, "student": seat.student,
+                       "teacher": seat.teacher_token if seat.teaching else None, "wall": seat.wall})
+
+
+def recall(classroom: Classroom, serving_lan: bool, session: Session, echo, request: gr.Request | None) -> None:
+    """Rebuild the seat of a session that has none (a new one, after the server dropped the page's)
+    from the page's echo: each part only as far as the classroom says it still holds."""
+    seat = session.seat
+    if seat.code or seat.teaching or seat.wall or not isinstance(echo, str) or not 0 < len(echo) <= MAX_ECHO:
+        return
+    try:
+        data = json.loads(echo)
+    except ValueError:
+        return
+    if not isinstance(data, dict):
+        return
+    text = {k: data[k] if isinstance(data.get(k), str) else "" for k in ("code", "student", "teacher", "wall")}
+    if not seat.base_url:
+        seat.base_url = base_url(request, serving_lan)
+    if text["teacher"]:
+        reopen(classroom, seat, text["teacher"], False)
+    if text["wall"] and classroom.code_for_wall(text["wall"]):
+        seat.wall = text["wall"]
+    if text["code"] and text["student"]:
+        restore_seat(classroom, seat, {"code": text["code"], "student": text["student"], "state": "joined"})
+
+
+def seated(classroom: Classroom, serving_lan: bool, handler):
+    """``handler(session, ...)`` as an event that also takes the page's seat echo right after the
+    session: the seat is recalled from it first, when the session lost it."""
+    signature = inspect.signature(handler)
+    params = list(signature.parameters.values())
+    hints = dict(getattr(handler, "__annotations__", {}))
+    asks_request = next((p.name for p in params if hints.get(p.name) in (gr.Request, "gr.Request")), None)
+    echo = inspect.Parameter("echo", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    extra = [] if asks_request else [inspect.Parameter("seat_request", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+
+    @functools.wraps(handler)
+    def event(session, echo_text, *args):
+        if asks_request:
+            request = args[[p.name for p in params[1:]].index(asks_request)]
+        else:
+            request, args = args[0], args[1:]
+        recall(classroom, serving_lan, session, echo_text, request)
+        return handler(session, *args)
+
+    # The request's place, where the handler does not ask for one itself: before any *args.
+    event.__signature__ = signature.replace(parameters=[params[0], echo, *extra, *params[1:]])
+    event.__annotations__ = {**hints, "echo": "str", **({} if asks_request else {"seat_request": "gr.Request"})}
+    return event
+
+
+def bind(fn, *bound):
+    """handlers.bind for the class's handlers: a refusal a handler did not word itself (a
+    ClassError) is its sentence, and a busy store says so: never a bare "Error"."""
+    inner = handlers.bind(fn, *bound)
+
+    @functools.wraps(inner)
+    def handler(*args):
+        try:
+            return inner(*args)
+        except ClassError as e:
+            raise gr.Error(str(e)) from None
+        except sqlite3.OperationalError:  # the host's command line holds the database: soon
+            raise gr.Error("The class's store is busy for a moment: try again.") from None
+    return handler
 
 
 def class_tab() -> dict:
@@ -181,14 +297,16 @@ def class_tab() -> dict:
 def seat_store() -> gr.HTML:
     """Which class this browser is in, kept in the browser (page/class_seat.js): nothing to see."""
     return gr.HTML(None, elem_id="class-seat", js_on_load=page_file("class_seat.js"), apply_default_css=False,
-                   seat=None, container=False, padding=False)
+                   seat=None, former=None, container=False, padding=False)
 
 
 def wall_view() -> dict:
     """The projector's page: the wall alone (shown instead of the app when opened with ?wall=);
     and a student's clock, which must tick whichever tab is shown (a tab not shown yet has no
     components in the page)."""
-    c = {"student_timer": gr.Timer(STUDENT_SECONDS, active=False)}
+    c = {"student_timer": gr.Timer(STUDENT_SECONDS, active=False),
+         # The seat's echo (seat_echo): kept in the page, hidden, sent with every class event.
+         "echo": gr.Textbox(visible="hidden", elem_id="class-seat-echo", container=False, show_label=False)}
     with gr.Column(elem_id="wall-column"):  # empty but on a wall's page (app.css hides the rest there)
         c["wall"] = gr.HTML(None, elem_id="wall-view", js_on_load=page_file("confusion.js"), apply_default_css=False)
         c["cell"] = gr.HTML(None, elem_id="wall-cell", apply_default_css=False)
@@ -203,47 +321,61 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
                      teacher_view=c["teacher_view"], teacher_card=c["teacher_card"], lock=c["lock"],
                      teacher_drawings=c["teacher_drawings"], teacher_timer=c["teacher_timer"],
                      wall=w["wall"], wall_timer=w["wall_timer"], pad=draw.pad,
-                     choices=draw.choices, confirm=c["confirm"], exported=c["exported"])
+                     choices=draw.choices, confirm=c["confirm"], exported=c["exported"], echo=w["echo"])
     views = page.outputs()
     quiet = QUIET
     fast = dict(quiet, concurrency_limit=None)  # cheap reads: no waiting behind one another
     shipped = predictor.models
+    # Every event that acts on this page's seat takes the seat's echo too (seated): a session the
+    # server dropped is rebuilt from it, so nothing rests on a server session surviving.
+    seat = [session, w["echo"]]
+
+    def on_seat(fn, *bound):
+        return seated(classroom, settings.serving_lan, bind(fn, *bound))
 
     stored.open(bind(open_page, classroom, page, draw.shipped_page, settings.serving_lan), session, views, **quiet)
     for trigger in (c["join"].click, c["code"].submit):
-        trigger(bind(join_typed, classroom, page, draw.shipped_page), [session, c["code"]], views, **quiet)
+        trigger(on_seat(join_typed, classroom, page, draw.shipped_page), [*seat, c["code"]], views, **quiet)
     # Leave, and the OK that puts away the line of a class that refused or dropped this page.
     for trigger in (c["leave"].click, draw.pad.forget_class):
-        trigger(bind(leave_class, classroom, page, draw.shipped_page), session, views, **quiet)
+        trigger(on_seat(leave_class, classroom, page, draw.shipped_page), seat, views, **quiet)
     draw.pad.use_class(bind(use_class_model, classroom, page, draw.shipped_page), session,
                        [draw.pad, *draw.choices], **quiet)
     # The clock, and the pad when a send was refused for good (taken out, ended): both tabs say so.
     for trigger in (w["student_timer"].tick, draw.pad.class_changed):
-        trigger(bind(check_class_model, classroom, page, draw.shipped_page), [session, *draw.choices],
+        trigger(on_seat(check_class_model, classroom, page, draw.shipped_page), [*seat, *draw.choices],
                 page.student_outputs(), **fast)
 
     c["start"].click(bind(start_class, classroom, page, settings.serving_lan), session, views, **quiet)
-    c["teacher_timer"].tick(bind(refresh_drawings, classroom), session, c["teacher_drawings"], **fast)
-    c["teacher_drawings"].remove(bind(remove_one, classroom), session, c["teacher_drawings"],
+    c["teacher_timer"].tick(on_seat(refresh_drawings, classroom), seat, c["teacher_drawings"], **fast)
+    c["teacher_drawings"].remove(on_seat(remove_one, classroom), seat, c["teacher_drawings"],
                                  trigger_mode="multiple", **quiet)
-    c["lock"].click(bind(toggle_lock, classroom), session, c["lock"], **quiet)
-    c["new_teacher"].click(bind(new_teacher_link, classroom, page), session, views, **quiet)
-    c["pause"].click(bind(pause_wall, classroom), session, c["teacher_drawings"], **quiet)
-    c["show_held"].click(bind(show_held, classroom), session, c["teacher_drawings"], **quiet)
-    c["resume"].click(bind(resume_wall, classroom), session, c["teacher_drawings"], **quiet)
-    c["export"].click(bind(export_class, classroom), session, c["exported"], api_visibility="private")
-    c["ask_end"].click(bind(ask_end, classroom), session, [c["confirm"], c["confirm_text"]], **quiet)
+    c["lock"].click(on_seat(toggle_lock, classroom), seat, c["lock"], **quiet)
+    c["new_teacher"].click(on_seat(new_teacher_link, classroom, page), seat, views, **quiet)
+    c["pause"].click(on_seat(pause_wall, classroom), seat, c["teacher_drawings"], **quiet)
+    c["show_held"].click(on_seat(show_held, classroom), seat, c["teacher_drawings"], **quiet)
+    c["resume"].click(on_seat(resume_wall, classroom), seat, c["teacher_drawings"], **quiet)
+    c["export"].click(on_seat(export_class, classroom), seat, c["exported"], api_visibility="private")
+    c["ask_end"].click(on_seat(ask_end, classroom), seat, [c["confirm"], c["confirm_text"]], **quiet)
     c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)
-    c["end"].click(bind(end_class, classroom, page), session, views + [c["confirm"]], **quiet)
+    c["end"].click(on_seat(end_class, classroom, page), seat, views + [c["confirm"]], **quiet)
 
-    def train(session: Session, request: gr.Request):  # not a partial: Gradio reads its gr.Request
-        yield from train_class(classroom, settings, shipped, session, request)
+    def admit(session: Session, echo: str, progress, request: gr.Request):  # Gradio reads its gr.Request
+        return admit_class_training(settings, session, echo, progress, classroom, request)
 
-    c["train"].click(train, session, [c["loss"], c["acc"], c["progress"], c["publish"]], api_visibility="private",
-                     concurrency_limit=settings.max_trainings, concurrency_id="train", show_progress="minimal")
+    def train(session: Session, echo: str, _progress, request: gr.Request):
+        recall(classroom, settings.serving_lan, session, echo, request)
+        yield from class_training_turn(classroom, settings, shipped, session, request)
+
+    # The validator takes a place in the trainings' line before the queue (one per tab, the waiting
+    # cap), as the Train tab's Start does: a tab pressing this 300 times fills nothing. Its refusal
+    # is shown on the progress line (an input only for that).
+    c["train"].click(train, [*seat, c["progress"]], [c["loss"], c["acc"], c["progress"], c["publish"]],
+                     api_visibility="private", concurrency_limit=settings.max_trainings, concurrency_id="train",
+                     validator=admit, show_progress="minimal")
     c["stop"].click(stop_class_training, session, None, queue=False, api_visibility="private")
-    c["publish"].click(bind(publish, classroom), session, c["progress"], **quiet)
+    c["publish"].click(on_seat(publish, classroom), seat, c["progress"], **quiet)
 
     scores = ValidationScores(shipped, settings.mnist)
-    w["wall_timer"].tick(bind(refresh_wall, classroom, scores), session, [w["wall"], w["wall_timer"]], **fast)
-    w["wall"].cell(bind(wall_cell, classroom), session, w["cell"], trigger_mode="always_last", **quiet)
+    w["wall_timer"].tick(on_seat(refresh_wall, classroom, scores), seat, [w["wall"], w["wall_timer"]], **fast)
+    w["wall"].cell(on_seat(wall_cell, classroom), seat, w["cell"], trigger_mode="always_last", **quiet)

@@ -9,17 +9,21 @@ The handlers update the page through the tab's ``ClassPage`` (tab.py), which the
 
 from __future__ import annotations
 
+import contextlib
+import html
 import time
 import urllib.parse
+from pathlib import Path
 
 import gradio as gr
 
-from ..collection import Digits
+from .. import downloads
+from ..collection import MAX_ID, Digits
 from ..digit_files import write_export
 from ..inputs import event_fields
 from ..session import ClassSeat, Session
-from .addresses import base_url, join_url
-from .store import Classroom, to_digits
+from .addresses import base_url, client_of, join_url
+from .store import ClassError, Classroom, to_digits
 from .views import join_card, spaced, teacher_drawings_html
 
 TEACHER_SECONDS = 2.0  # the teacher's list of drawings
@@ -30,8 +34,10 @@ def teacher_links(seat: ClassSeat, classroom: Classroom) -> str:
     screen is often mirrored on the projector, so the link shows only after *Show* (a <details>:
     the link is in the page, with its href, but not drawn until then)."""
     code = seat.teaching
-    teacher = f"{seat.base_url}?teach={seat.teacher_token}"
-    wall = f"{seat.base_url}?wall={classroom.wall_token(code)}"
+    # The base address comes from the request's headers (addresses.base_url): escaped, as any text
+    # a client chose, before it goes into an attribute or the page.
+    teacher = html.escape(f"{seat.base_url}?teach={seat.teacher_token}")
+    wall = html.escape(f"{seat.base_url}?wall={classroom.wall_token(code)}")
     return (f'<div class="teacher-card">{join_card(code, join_url(seat, code))}'
             f'<p><a id="class-wall-link" href="{wall}" target="_blank" rel="noopener">Open the wall</a> '
             f'on the projector: it shows the drawings and scores, and grants nothing else.</p>'
@@ -55,7 +61,10 @@ def loopback_warning(base: str) -> str:
 def start_class(classroom: Classroom, page, serving_lan: bool, session: Session, request: gr.Request):
     seat = session.seat
     seat.base_url = base_url(request, serving_lan)
-    new = classroom.create_class()
+    try:
+        new = classroom.create_class(client_of(request, classroom.limits.proxy_hops))
+    except ClassError as e:  # this network started its hour's classes, or the server holds all it can
+        raise gr.Error(str(e), title="No new class") from None
     seat.teaching, seat.teacher_token = new.code, new.teacher_token
     return page.views(seat, classroom) | {page.exported: gr.File(value=None, visible=False)}  # not the last class's
 
@@ -86,8 +95,22 @@ def teacher_code(classroom: Classroom, session: Session) -> str:
 
 
 def teacher_list(classroom: Classroom, code: str) -> str:
-    """The teacher's drawings, those the paused wall holds back marked so."""
-    return teacher_drawings_html(classroom.drawings(code), classroom.wall_paused(code))
+    """The teacher's drawings, those the paused wall holds back marked so; and who joined: many
+    students from one address is a school's router, or one phone adding made-up classmates."""
+    return students_line(classroom, code) + teacher_drawings_html(classroom.drawings(code),
+                                                                  classroom.wall_paused(code))
+
+
+def students_line(classroom: Classroom, code: str) -> str:
+    summary = classroom.summary(code)
+    if summary is None:
+        return ""
+    most = classroom.most_from_one_client(code)
+    text = f"{summary.students:,} student{'s' * (summary.students != 1)} in the class"
+    if most > 1:
+        text += (f"; up to {most:,} joined from one address (all of a school's phones share its router's; "
+                 "many more than your class from one is someone adding made-up students)")
+    return f'<p class="class-students" id="class-students">{text}.</p>'
 
 
 def refresh_drawings(classroom: Classroom, session: Session):
@@ -139,7 +162,7 @@ def resume_wall(classroom: Classroom, session: Session):
 def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):
     code, data = teacher_code(classroom, session), event_fields(evt)
     drawing_id = data.get("id")
-    if type(drawing_id) is not int:
+    if type(drawing_id) is not int or not 0 <= drawing_id < MAX_ID:  # the page's ids are 0..2**53
         raise gr.Error("Which drawing? Reload the page and try again.")
     if data.get("whose"):
         student = classroom.student_of(code, drawing_id)
@@ -174,7 +197,7 @@ def export_class(classroom: Classroom, session: Session):
     if not len(digits):
         raise gr.Error("The class has no drawings to export yet.", title="Nothing to export")
     folder = session.new_downloads("class")
-    return gr.File(write_export(digits, folder, time.strftime(f"class-{code}-%Y%m%d-%H%M%S")), visible=True)
+    return gr.File(write_export(digits, folder, time.strftime(f"{export_stem(code)}%Y%m%d-%H%M%S")), visible=True)
 
 
 def ask_end(classroom: Classroom, session: Session):
@@ -185,9 +208,32 @@ def ask_end(classroom: Classroom, session: Session):
                                      "to keep them.")
 
 
+def export_stem(code: str) -> str:
+    """How every export file of a class begins: what ``remove_exports`` finds them by."""
+    return f"class-{code}-"
+
+
+def remove_exports(code: str, roots) -> int:
+    """Delete every export of this class under ``roots`` (this process's download folders, and the
+    copies Gradio served them from): an ended class's drawings are gone from the disk too. A code
+    is six letters and digits of JOIN_ALPHABET, so the pattern matches nothing else. Returns how many."""
+    removed = 0
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for path in root.rglob(f"{export_stem(code)}*"):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
 def end_class(classroom: Classroom, page, session: Session):
     code = teacher_code(classroom, session)
     classroom.end_class(code)
+    exported = getattr(page.exported, "GRADIO_CACHE", None)  # the File component's copies (in the app)
+    remove_exports(code, [downloads.process_root(), *([exported] if exported else [])])
     session.seat.teaching = session.seat.teacher_token = None
     return page.views(session.seat, classroom, f"Class {spaced(code)} has ended: everything in it is deleted.") \
         | {page.confirm: gr.Column(visible=False), page.exported: gr.File(value=None, visible=False)}

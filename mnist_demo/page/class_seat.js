@@ -1,7 +1,7 @@
 // Which class this browser is in, or teaches (gr.HTML's `js_on_load`, an element with nothing to
 // show). Kept in the browser's storage (class_store.js) so that a reload or a restarted server finds
 // the class again: read once when the page opens and sent to Python with the page's address
-// ("open"), and merged with every new `seat` Python sends. The pad's class line is drawn from it
+// ("open"), and merged with every new seat Python sends. The pad's class line is drawn from it
 // (pad.js): each change is announced with a "mnist-class" event.
 function whenLoaded(then, tries = 600) { // the pure scripts come in the pad's <head>: on a slow phone, late
   if (window.MnistClassStore && window.MnistStore) then(window.MnistClassStore, window.MnistStore.browserStorage(window));
@@ -9,9 +9,17 @@ function whenLoaded(then, tries = 600) { // the pure scripts come in the pad's <
   else trigger("open", { stored: null, params: Object.fromEntries(new URLSearchParams(window.location.search)) });
 }
 
+// The ids this browser had in the classes it left ({code: id}, from the former prop Python sends): joining
+// such a class again gives the id back, with its keep bucket (classes/store.py, Classroom.join).
+const FORMER_KEY = "mnist-draw-class-left";
+function readFormer(local) {
+  try { const kept = JSON.parse(local.getItem(FORMER_KEY) || "{}"); return kept && typeof kept === "object" ? kept : {}; }
+  catch (e) { return {}; }
+}
+
 whenLoaded((classes, local) => {
   const params = Object.fromEntries(new URLSearchParams(window.location.search));
-  trigger("open", { stored: classes.readSeat(local), params });
+  trigger("open", { stored: classes.readSeat(local), params, left: readFormer(local) });
   // The page itself shows what its address asks for (Python never updates the columns or tabs that
   // hold the pad: that would mount it again): a projector's wall alone, or a teacher's Class tab.
   if (params.wall) document.body.classList.add("class-wall-page");
@@ -24,8 +32,14 @@ whenLoaded((classes, local) => {
     };
     openClassTab(50);
   }
-  watch("seat", () => {
+  // The prop's name is not written in quotes in this script: Gradio takes a quoted name here for a
+  // custom event, and then sends that event's Python handler (its repr, with a memory address)
+  // beside the prop in every seat update.
+  watch(Object.keys({ seat: null })[0], () => {
     classes.saveSeat(local, classes.mergeSeat(classes.readSeat(local), props.seat));
+    if (props.former && typeof props.former === "object" && Object.keys(props.former).length) {
+      try { local.setItem(FORMER_KEY, JSON.stringify(props.former)); } catch (e) { /* refused: this tab only */ }
+    }
     window.dispatchEvent(new Event("mnist-class"));
   });
 });
