@@ -115,7 +115,8 @@ def test_a_waiting_visitor_sees_their_place_in_the_queue_and_can_leave_it(browse
         page.get_by_label("linear", exact=True).check()
         page.locator("#train-start").click()
         expect(page.locator("#train-progress")).to_contain_text(re.compile(r"queue: 1/1"), timeout=15_000)
-        page.locator("#train-stop").click()  # changed their mind: they leave the queue
+        with page.expect_response(lambda r: "/run/" in r.url, timeout=10_000):  # Stop, heard before a slot frees
+            page.locator("#train-stop").click()  # changed their mind: they leave the queue
     finally:
         for job in busy:
             job.cancel()
