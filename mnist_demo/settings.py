@@ -64,8 +64,8 @@ class Settings:
         return max(1, self.cpus // self.max_trainings)
 
 
-def positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    """An environment variable as a positive integer, or a ValueError that names it."""
+def whole_number(environ: Mapping[str, str], name: str, default: int, least: int = 1) -> int:
+    """An environment variable as a whole number of at least ``least``, or a ValueError that names it."""
     text = environ.get(name)
     if text is None or not text.strip():
         return default
@@ -73,22 +73,8 @@ def positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
         value = int(text)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    """An environment variable as a whole number from 0, or a ValueError that names it."""
-    text = environ.get(name)
-    if text is None or not text.strip():
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must be 0 or more, got {value}")
+    if value < least:
+        raise ValueError(f"{name} must be {'at least 1' if least == 1 else f'{least} or more'}, got {value}")
     return value
 
 
@@ -102,30 +88,30 @@ def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
     the trainer itself accepts (TrainConfig's bounds)."""
     cpus = cpus or usable_cpus()
     epochs, limit = setting_of("epochs"), setting_of("limit")
-    max_epochs = min(positive_int(environ, "MNIST_MAX_EPOCHS", 50), int(epochs.high))
-    max_digits = min(positive_int(environ, "MNIST_MAX_DIGITS", int(limit.high)), int(limit.high))
+    max_epochs = min(whole_number(environ, "MNIST_MAX_EPOCHS", 50), int(epochs.high))
+    max_digits = min(whole_number(environ, "MNIST_MAX_DIGITS", int(limit.high)), int(limit.high))
     # A class of 60 reloading at once (Gradio reloads its pages after a restart) sends a few events
     # each: 64 places refused some of them (benchmarks/class_load.py).
-    queue_size = max(2, positive_int(environ, "MNIST_QUEUE_SIZE", 256))
+    queue_size = max(2, whole_number(environ, "MNIST_QUEUE_SIZE", 256))
     return Settings(
         cpus=cpus,
-        max_trainings=positive_int(environ, "MNIST_MAX_TRAININGS", cpus),
+        max_trainings=whole_number(environ, "MNIST_MAX_TRAININGS", cpus),
         max_epochs=max_epochs,
         max_digits=max(MIN_DIGITS_CAP, max_digits),
-        classify_concurrency=positive_int(environ, "MNIST_CLASSIFY_CONCURRENCY", 8),
+        classify_concurrency=whole_number(environ, "MNIST_CLASSIFY_CONCURRENCY", 8),
         queue_size=queue_size,
-        max_waiting_trainings=min(positive_int(environ, "MNIST_MAX_WAITING_TRAININGS", 16), queue_size // 2),
+        max_waiting_trainings=min(whole_number(environ, "MNIST_MAX_WAITING_TRAININGS", 16), queue_size // 2),
         mnist_dir=environ.get("MNIST_DIR") or None,
         data_dir=Path(environ.get("MNIST_DATA_DIR") or DEFAULT_DATA_DIR),
-        class_days=positive_int(environ, "MNIST_CLASS_DAYS", Settings.class_days),
-        class_max_drawings=positive_int(environ, "MNIST_CLASS_MAX_DRAWINGS", Settings.class_max_drawings),
-        class_max_students=positive_int(environ, "MNIST_CLASS_MAX_STUDENTS", Settings.class_max_students),
+        class_days=whole_number(environ, "MNIST_CLASS_DAYS", Settings.class_days),
+        class_max_drawings=whole_number(environ, "MNIST_CLASS_MAX_DRAWINGS", Settings.class_max_drawings),
+        class_max_students=whole_number(environ, "MNIST_CLASS_MAX_STUDENTS", Settings.class_max_students),
         # Gradio's own variables: app.py's --host and --port default to them, and a Space sets them.
         host=environ.get("GRADIO_SERVER_NAME") or Settings.host,
-        port=positive_int(environ, "GRADIO_SERVER_PORT", Settings.port),
+        port=whole_number(environ, "GRADIO_SERVER_PORT", Settings.port),
         zero_gpu=zero_gpu_flag(environ),
-        proxy_hops=non_negative_int(environ, "MNIST_TRUSTED_PROXY_HOPS", Settings.proxy_hops),
-        class_starts_per_hour=positive_int(environ, "MNIST_CLASS_STARTS_PER_HOUR", Settings.class_starts_per_hour),
+        proxy_hops=whole_number(environ, "MNIST_TRUSTED_PROXY_HOPS", Settings.proxy_hops, least=0),
+        class_starts_per_hour=whole_number(environ, "MNIST_CLASS_STARTS_PER_HOUR", Settings.class_starts_per_hour),
     )
 
 
