@@ -129,19 +129,24 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if uses_the_app(item):
             item.add_marker(pytest.mark.slow)
-        # Under pytest-xdist (`-n 2 --dist loadgroup`, as .ci/run runs it), one worker runs every
+        # Under pytest-xdist (`-n 3 --dist loadgroup`, as .ci/run runs it), one worker runs every
         # test that uses the shared app, one after another, as their timings assume (splitting
-        # them over both workers, on one server, made a page's answer wait past its timeout).
-        # The browser journeys with a server of their own (OWN_SERVER) are a second group, which
-        # the other worker runs meanwhile; in-process modules go to whichever worker is free.
-        # test_attacks and test_space, which measure servers of their own, join "app" themselves.
-        if item.module.__name__.rpartition(".")[2] in OWN_SERVER and not uses_the_app(item):
-            item.add_marker(pytest.mark.xdist_group("own"))
+        # them over several workers, on one server, made a page's answer wait past its timeout).
+        # The modules with servers of their own (OWN_SERVER) form two more groups, balanced by
+        # their times, which the other two workers run meanwhile; in-process modules go to
+        # whichever worker is free. Most of a browser test is waiting on Chromium or a server, so
+        # three workers keep two cores busier than two did.
+        module = item.module.__name__.rpartition(".")[2]
+        if module in OWN_SERVER and not uses_the_app(item):
+            item.add_marker(pytest.mark.xdist_group(OWN_SERVER[module]))
         elif item.get_closest_marker("browser") or uses_the_app(item):
             item.add_marker(pytest.mark.xdist_group("app"))
 
 
-OWN_SERVER = {"test_class_lesson", "test_class_projector", "test_storage"}
+# Each module that starts servers of its own, and its group: the lesson and the storage test
+# (about two minutes together), the projector, the attacks and a Space's start (as long).
+OWN_SERVER = {"test_class_lesson": "own-a", "test_storage": "own-a",
+              "test_class_projector": "own-b", "test_attacks": "own-b", "test_space": "own-b"}
 
 
 def uses_the_app(item) -> bool:

@@ -19,7 +19,7 @@ import pytest
 from benchmarks.harness.launcher import launch
 from tests.test_limits import post
 
-pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.xdist_group("app"),
+pytestmark = [pytest.mark.slow, pytest.mark.long,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="measures memory through /proc")]
 
 REPO = Path(__file__).resolve().parents[1]

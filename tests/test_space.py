@@ -18,8 +18,8 @@ from mnist_demo.lan import lan_urls
 from mnist_demo.weights import load_weights
 from tests.train_requests import controls
 
-# A second server, as a Space runs it; under xdist, one after another with the Chromium tests.
-pytestmark = [pytest.mark.slow, pytest.mark.long, pytest.mark.xdist_group("app")]
+# A second server, as a Space runs it (under xdist, in a group of servers of their own: conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 SPACE_PORT = 7860
 
