@@ -16,6 +16,7 @@ its row, so it cannot go untested.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import itertools
 import os
 import re
@@ -116,6 +117,14 @@ class Flags:
 
 
 @dataclass(frozen=True)
+class RunBy:
+    """Run as typed, as a subprocess, by another test, whose ``COMMAND`` it is (so it runs once)."""
+
+    module: str
+    why: str = "word for word"
+
+
+@dataclass(frozen=True)
 class NotRun:
     why: str
 
@@ -126,7 +135,7 @@ INSTALLS = NotRun("installs packages into a virtual environment")
 WHOLE_SUITE = NotRun("installs the test tools and runs the whole suite, this file included")
 COLLECT = "collects only (running the suite from inside it would run this file again): checks the file and markers"
 
-COMMANDS: dict[str, Run | Serve | Flags | NotRun] = {
+COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
     # README: run it
     "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt && python app.py": INSTALLS,
     "python app.py": Serve(),
@@ -158,9 +167,8 @@ COMMANDS: dict[str, Run | Serve | Flags | NotRun] = {
     "python -m pytest": NotRun("the whole suite, this file included"),
     "python -m pytest tests/test_accessibility.py": Run(
         ("python -m pytest tests/test_accessibility.py --collect-only -q",), COLLECT),
-    "node --test tests/js/": Run(),
-    "node --test": Run(("node --test tests/js/",), "layout.md names the runner of tests/js/, the row it is in",
-                       slow=True),  # the row above runs the same
+    "node --test tests/js/": RunBy("tests.test_page_js"),
+    "node --test": RunBy("tests.test_page_js", "layout.md names the runner of tests/js/, the row it is in"),
     # README: retraining, docs/training.md, docs/own-digits.md, docs/settings.md, docs/api.md
     "python -m mnist_demo.train --help": Run(),
     "python -m mnist_demo.train": Run(("python -m mnist_demo.train --dry-run --out {out}",),
@@ -327,6 +335,13 @@ def test_the_command_runs(command, how, runs_as, placeholders, tmp_path):
     if "--own-digits" in (runs_as or ""):  # the fine-tune on your digits ran to its end
         assert "your digits: " in done.stdout and "adaptive fine-tune" in done.stdout, done.stdout
     assert (tree_hash(REPO / "weights"), tree_hash(REPO / "runs")) == shipped, "weights/ or runs/ changed"
+
+
+@pytest.mark.parametrize("command, how", ids(RunBy))
+def test_the_command_another_test_runs_is_its_command(command, how):
+    """The other test runs the command as the docs type it (or the runner the prose names), word for word."""
+    runs = importlib.import_module(how.module).COMMAND
+    assert runs[:len(command.split())] == command.split(), (how.module, runs)
 
 
 @pytest.mark.slow  # each start builds the whole app (about ten seconds on 2 cores)
