@@ -1,9 +1,10 @@
 """A class's pages as a projector and a mirrored teacher's screen show them, in Chromium: the
 wall's QR code read back from a screenshot, whole and large, with the code and the count in view
 at 1280x720 and 1024x768; its bars to scale; every button of the teacher's view legible (WCAG AA,
-4.5:1) in both themes, with axe on the teacher's view and the wall; "all theirs" asking in the
-page first; the teacher link hidden until Show. The app runs on a data folder of its own, whose
-class is made directly in its database (as the host's CLI would)."""
+4.5:1) in both themes, with axe on the teacher's view, the wall and a student's phone and tablet
+(their Keep buttons a finger's size); "all theirs" asking in the page first; the teacher link
+hidden until Show. The app runs on a data folder of its own, whose class is made directly in its
+database (as the host's CLI would)."""
 
 import cv2
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from benchmarks.harness.launcher import launch
+from benchmarks.harness.pad import PHONE, TABLET
 from mnist_demo.classes.store import Classroom
 from tests.test_accessibility import serious_violations
 
@@ -157,6 +159,27 @@ def test_the_teacher_link_is_hidden_until_show(browser, lesson):
     page.get_by_text("Show your private teacher link").click()
     expect(link).to_be_visible()
     page.close()
+
+
+@pytest.mark.parametrize("device", ["phone", "tablet"])
+def test_a_students_page_in_the_class_passes_axe_in_both_themes_and_fits_a_finger(browser, lesson, device):
+    """A student who joined by the link, on a 390x844 phone or a 768x1024 tablet, the class line
+    shown: axe finds nothing serious in the light theme or the dark, and every Keep button is at
+    least 44 px each way."""
+    url, new, _ = lesson
+    page = browser.new_page(**{"phone": PHONE, "tablet": TABLET}[device], color_scheme="light")
+    page.goto(f"{url}?class={new.code}", wait_until="load")
+    expect(page.locator("#class-line")).to_have_attribute("data-state", "joined", timeout=20_000)
+    sizes = page.locator("#pad .keep-digits button").evaluate_all(
+        "bs => bs.map(b => [b.getBoundingClientRect().width, b.getBoundingClientRect().height])")
+    assert len(sizes) == 10 and min(min(w, h) for w, h in sizes) >= 44, sizes
+    found = {}
+    for scheme in THEMES:
+        page.emulate_media(color_scheme=scheme)
+        page.wait_for_timeout(300)
+        found[scheme] = serious_violations(page)
+    page.close()
+    assert not any(found.values()), found
 
 
 # Last: it removes a student's drawings.
