@@ -51,6 +51,11 @@ BUTTON_CONTRASTS = """(root) => {
 }"""
 
 
+# Whether the element's centre is the element itself (nothing drawn over it).
+UNCOVERED = """(selector) => { const el = document.querySelector(selector), b = el.getBoundingClientRect();
+  return el.contains(document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2)); }"""
+
+
 def keep(page, label, by_touch=False):
     (touch_draw if by_touch else draw)(page, DIGITS[label], steps=3)  # a brisk hand
     button = page.locator(f'#pad .keep-digits button[data-keep="{label}"]')
@@ -153,6 +158,12 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         expect(line(phone)).to_have_attribute("data-pending", "1")
         expect(line(phone)).not_to_contain_text("5 sent")
         assert in_view(phone, "#class-line")
+        # Gradio's "connection lost" toast would sit over the phone's second row of Keep buttons:
+        # the page hides it there, and every Keep button can still be tapped.
+        lost = phone.locator(".toast-body", has_text="Connection to the server was lost")
+        expect(lost).to_be_attached(timeout=15_000)
+        expect(lost).to_be_hidden()
+        assert phone.evaluate(UNCOVERED, '#pad .keep-digits button[data-keep="9"]')
         screenshot(phone, "lesson-phone-outage")
 
     # 5. The server is back (same address, same data folder): the waiting drawing arrives, once.

@@ -45,6 +45,9 @@ READ_PAD = """() => {
 }"""
 
 
+PAGE_READY_MS = 20_000  # a page's first render, at most (a person on a slow phone would wait too)
+
+
 def open_app(browser, app_url, init_script=None, requests=None, **context):
     """A new page (with its own storage) on the app, its pad ready. ``init_script`` runs before the
     page's own; ``requests``, a list, receives (method, url) of every request the page makes."""
@@ -54,7 +57,9 @@ def open_app(browser, app_url, init_script=None, requests=None, **context):
     if requests is not None:
         page.on("request", lambda request: requests.append((request.method, request.url)))
     page.goto(app_url, wait_until="load")
-    expect(page.locator("#pad .pad-canvas")).to_be_visible()
+    # Gradio renders its components after "load": on a busy machine (CI's workers beside one
+    # another), seconds after it.
+    expect(page.locator("#pad .pad-canvas")).to_be_visible(timeout=PAGE_READY_MS)
     expect(page.locator("#pad .pad-frame.empty")).to_be_visible()  # the pad's script has run
     return page
 

@@ -447,6 +447,21 @@ document.addEventListener("pointerdown", () => checkServer(), { capture: true, p
 document.addEventListener("visibilitychange", () => { if (!document.hidden) checkServer(); });
 window.addEventListener("online", () => checkServer());
 setInterval(() => { if (!document.hidden) checkServer(); }, 10000);
+// Gradio's own "connection lost" toast sits at the foot of a phone's screen, over the second row
+// of Keep buttons, just when a student keeps through a blip. The page goes on without the server
+// (answers; keeps waiting to be sent) and the class line says so: on a narrow screen the toast is
+// not shown. It is found by its words (Gradio gives it no class of its own), and hidden here, not
+// in app.css, whose rules Gradio scopes to the app's container, which the toasts are outside of.
+const narrow = window.matchMedia("(max-width: 640px)");
+new MutationObserver(() => {
+  if (!narrow.matches) return;
+  for (const toast of document.querySelectorAll(".toast-body")) {
+    const item = toast.closest(".toast-item") || toast;
+    if (item.style.display !== "none" && /connection to the server was lost/i.test(toast.textContent)) {
+      item.style.display = "none";
+    }
+  }
+}).observe(document.body, { childList: true, subtree: true });
 // Your digits drew fewer digits than this browser keeps: the session was filled after the gallery
 // was drawn (a tab opened while the restore was on its way). Restore again, gallery and all.
 window.addEventListener("mnist-restore", () => restore(true));
