@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.harness.launcher import free_port, launch
+from benchmarks.harness.launcher import cpu_seconds, free_port, launch
 from benchmarks.harness.page_client import (
     API,
     CALL_LIMIT,
@@ -41,13 +41,6 @@ COUNT = re.compile(r'id="class-count" data-count="(\d+)"')
 DRAWING = re.compile(r'data-drawing-id="(\d+)"')
 WALL_CODE = re.compile(r'id="class-wall" class="class-wall[^"]*" data-code="([^"]*)"')
 MNIST_ON_WALL = re.compile(r'<tr class="all">.*?</b> · ([^<]*)</td>')  # "–" until its MNIST scores are in
-
-
-def cpu_seconds(pid: int) -> float:
-    """A process's user + system CPU time so far, all threads (Linux's /proc)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values, q: float) -> float:

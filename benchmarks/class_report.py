@@ -169,16 +169,13 @@ def report(bench: Bench) -> int:
         print(f"  a wall refresh that redraws, {marks.get('B class size', 0):,} drawings in the class: net "
               f"{redraw * 1e3:.1f} ms ({b.redraws} of {args.refreshes} redrew; the keeps before them subtracted); "
               f"one a second is {redraw / bench.ev.wall_seconds:.1%} of one core")
-    if "B wall, nothing new" in w:
-        b = w["B wall, nothing new"]
-        print(f"  a wall refresh with nothing new: net {net(b) / args.refreshes * 1e3:.1f} ms")
-    if "B student timer ticks" in w:
-        b = w["B student timer ticks"]
-        print(f"  a student timer tick: net {net(b) / args.refreshes * 1e3:.1f} ms "
-              f"({args.students / bench.ev.student_seconds:.1f} a second for {args.students} students)")
-    if "B an event that does nothing" in w:
-        b = w["B an event that does nothing"]
-        print(f"  an event that does nothing (a Cancel button, no inputs): net {net(b) / args.refreshes * 1e3:.1f} ms")
+    alone = (("B wall, nothing new", "a wall refresh with nothing new", ""),
+             ("B student timer ticks", "a student timer tick",
+              f" ({args.students / bench.ev.student_seconds:.1f} a second for {args.students} students)"),
+             ("B an event that does nothing", "an event that does nothing (a Cancel button, no inputs)", ""))
+    for window, what, more in alone:  # each measured alone, args.refreshes times
+        if window in w:
+            print(f"  {what}: net {net(w[window]) / args.refreshes * 1e3:.1f} ms{more}")
     if "C" in w:
         c = w["C"]
         nc = sum(1 for k in bench.keeps if k.code in c_codes and not k.repeat and c.start <= k.sent < c.end)

@@ -20,21 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness.launcher import launch
+from benchmarks.harness.launcher import cpu_seconds, launch
 from benchmarks.harness.pad import ARGS, CHROMIUM
-
-CLOCK_TICKS = 100  # /proc/<pid>/stat counts CPU time in these (SC_CLK_TCK)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
 
 # Records, per stroke, pointerup -> the frame after the answer element first changed.
 WATCH = """([answer, canvas]) => {

@@ -95,6 +95,12 @@ def browser():
 
 
 def pytest_configure(config):
+    # The gate (`bash .ci/run`, which sets MNIST_GATE) runs every collected test: what it skipped
+    # could land broken. A -m, -k or --deselect slipped in (PYTEST_ADDOPTS, say) is refused.
+    option = config.option
+    if os.environ.get("MNIST_GATE") and (option.markexpr or option.keyword or getattr(option, "deselect", None)):
+        raise pytest.UsageError("the gate (bash .ci/run) runs every test: no -m, -k or --deselect "
+                                f"(got -m {option.markexpr!r}, -k {option.keyword!r}, --deselect {option.deselect!r})")
     if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one torch thread each,
         import torch  # or their trainings oversubscribe the CPUs and both slow down
 

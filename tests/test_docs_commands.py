@@ -306,7 +306,8 @@ def argv_and_env(command: str, env: dict[str, str], fill: dict[str, str]) -> tup
         extra[name] = value
     if parts[0] in ("python", "python3"):
         parts[0] = sys.executable
-    return parts, {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **extra}
+    env = {k: v for k, v in os.environ.items() if k != "MNIST_GATE"}  # the docs' pytest commands narrow on purpose
+    return parts, {**env, "GRADIO_ANALYTICS_ENABLED": "False", **extra}
 
 
 def ids(kind) -> list:

@@ -452,13 +452,15 @@ setInterval(() => { if (!document.hidden) checkServer(); }, 10000);
 // (answers; keeps waiting to be sent) and the class line says so: on a narrow screen the toast is
 // not shown. It is found by its words (Gradio gives it no class of its own), and hidden here, not
 // in app.css, whose rules Gradio scopes to the app's container, which the toasts are outside of.
+// Only the nodes each mutation adds are looked at: the answer cards change on every stroke.
 const narrow = window.matchMedia("(max-width: 640px)");
-new MutationObserver(() => {
+new MutationObserver((mutations) => {
   if (!narrow.matches) return;
-  for (const toast of document.querySelectorAll(".toast-body")) {
-    const item = toast.closest(".toast-item") || toast;
-    if (item.style.display !== "none" && /connection to the server was lost/i.test(toast.textContent)) {
-      item.style.display = "none";
+  for (const { addedNodes } of mutations) {
+    for (const node of addedNodes) {
+      if (node.nodeType !== 1 || !/connection to the server was lost/i.test(node.textContent)) continue;
+      const toast = node.closest(".toast-item") || node.querySelector(".toast-item");
+      if (toast) toast.style.display = "none";
     }
   }
 }).observe(document.body, { childList: true, subtree: true });
