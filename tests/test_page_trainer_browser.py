@@ -1,0 +1,62 @@
+"""The Train tab's "This device" mode, through the real app in Chromium: the linear model trains in
+the page on 1,000 digits, no Gradio request goes out from Start to done, and the weights the page
+offers for download score in Python what the page said (on the same validation digits).
+
+One test on purpose: Chromium is the suite's dearest part. The page's logic is tested under Node
+(tests/js/page_training_ui.test.js) and the data files in process (tests/test_page_data.py)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from playwright.sync_api import expect
+
+from benchmarks.harness.pad import open_app
+from mnist_demo.evaluation import evaluate
+from mnist_demo.weights import load_weights
+
+pytestmark = pytest.mark.browser
+DESKTOP = {"viewport": {"width": 1366, "height": 768}}
+VALID_EVERY = 10  # ui_train.VALID_EVERY: the page measures on every 10th validation digit
+
+
+def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app_url, mnist, tmp_path):
+    page = open_app(browser, app_url, **DESKTOP)
+    page.evaluate("performance.setResourceTimingBufferSize(100000)")
+    page.get_by_role("tab", name="Train", exact=True).click()
+    expect(page.locator("#page-trainer")).to_have_attribute("data-state", "idle")
+    expect(page.locator("#train-where input[value='This device']")).to_be_checked()
+    page.locator("#train-model input[value='linear']").check()
+    for control, value in (("#train-subset", "1000"), ("#train-epochs", "1")):
+        page.locator(f"{control} input[type=number]").fill(value)
+        page.locator(f"{control} input[type=number]").press("Enter")
+    page.locator("#train-start").click()
+    expect(page.locator("#page-trainer")).to_have_attribute("data-state", "done", timeout=20_000)
+    # Every request the page began between Start and done: none to Gradio but its app-id check
+    # (pad.js asks which server it talks to on any pointerdown; it is no event and no training).
+    sent = page.evaluate("""() => {
+      const api = [...document.querySelectorAll('*')].find((e) => e.pageTrainer).pageTrainer;
+      return performance.getEntriesByType('resource')
+        .filter((e) => e.startTime >= api.startedAt() && e.startTime <= api.endedAt())
+        .map((e) => e.name);
+    }""")
+    assert [url for url in sent if "/gradio_api/" in url and not url.endswith("/app_id")] == []
+    assert page.locator("#page-trainer").get_attribute("data-workers") == "1"
+    verdict = page.locator(".pt-verdict").inner_text()
+    said = float(re.search(r"Linear: ([\d.]+) %", verdict).group(1)) / 100
+
+    link = page.locator("a#page-trainer-download-linear")
+    assert link.get_attribute("download") == "linear.safetensors"
+    with page.expect_download() as info:
+        link.click()
+    path = tmp_path / "linear.safetensors"
+    info.value.save_as(path)
+    model, meta = load_weights(path, expect="linear")
+    _, acc = evaluate(model, torch.tensor(mnist.x_valid[::VALID_EVERY]), torch.tensor(mnist.y_valid[::VALID_EVERY]))
+    assert abs(acc - said) < 1e-3, (acc, said)  # the same digits, float32 in both: equal but for rounding
+    assert float(meta["valid_acc"]) == pytest.approx(said, abs=5e-5) and acc > 0.7
+    assert np.isfinite(float(meta["valid_loss"]))
+    page.close()
