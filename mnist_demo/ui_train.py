@@ -422,11 +422,13 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
                 for name in ("lr", "batch_size", "optimizer", "schedule", "seed", "augment"):
                     c[name] = control(name, settings, elem_id=f"train-{name.replace('_', '-')}")
                 c["target"] = target_control()
+        with gr.Column(scale=2):
+            # Start and Stop above the curves: in view beside the settings on a laptop's screen,
+            # and right after them on a phone, where the columns stack.
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", elem_id="train-stop")
             swap = gr.Button("Use the other weights instead", visible=False, elem_id="train-swap")
-        with gr.Column(scale=2):
             # This device's run: no Gradio event, the page trains (page/page_trainer.js).
             gr.HTML(None, elem_id="page-trainer-box", html_template=page_file("page_trainer.html"),
                     js_on_load=page_file("page_trainer.js"), head=train_head(), apply_default_css=False,

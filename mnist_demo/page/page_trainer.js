@@ -123,6 +123,7 @@ const loopback = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(window.loca
 
 const curves = { value: chart.createCurves() };
 function drawCharts(epochs) {
+  $(".pt-charts").hidden = false;
   const c = curves.value, titleOf = (key) => `${setup.titles[key.split(" ")[0]]} ${key.split(" ").slice(1).join(" ")}`;
   const titles = Object.fromEntries([...Object.keys(c.loss), ...Object.keys(c.acc)].map((k) => [k, titleOf(k)]));
   $(".pt-loss").innerHTML = chart.chartSvg(c.loss, { title: "Loss (training smoothed)", epochs })
@@ -198,6 +199,8 @@ async function run() {
   curves.value = chart.createCurves();
   $(".pt-verdict").textContent = "";
   $(".pt-results").innerHTML = "";
+  $(".pt-results-box").hidden = true;
+  $(".pt-charts").hidden = true;
   for (const name of setup.names) $(`#page-trainer-download-${name}`).hidden = true;
   say("Getting MNIST's digits (downloaded once; this browser keeps them)…");
   let data;
@@ -297,6 +300,7 @@ function keepResults(results, job, stopped) {
   for (const r of results) {
     if (!r.last) continue;
     const found = runs.predictAll(r.model, r.params, data().valid, setup.recipe.pixel_scale);
+    $(".pt-results-box").hidden = false;
     $(".pt-results").insertAdjacentHTML("beforeend", resultsHtml(r.name, data().valid, found));
     drawMistakes(r.name, data().valid, found);
   }
