@@ -404,7 +404,9 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
     c = {}  # the controls, by their CONTROLS name
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
-            gr.Radio([DEVICE, SERVER], value=DEVICE, label="Train on", elem_id="train-where",
+            # interactive: no Python event listens to it (page_trainer.js reads it), and Gradio
+            # would otherwise draw it disabled.
+            gr.Radio([DEVICE, SERVER], value=DEVICE, label="Train on", elem_id="train-where", interactive=True,
                      info="This device: your browser trains the models, and nothing is sent. The server: this "
                           "app's computer trains them, shared with every visitor.")
             c["which"] = gr.Radio(list(MODEL_CHOICES), value="both", label="Model", elem_id="train-model")

@@ -45,6 +45,7 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     }""")
     assert [url for url in sent if "/gradio_api/" in url and not url.endswith("/app_id")] == []
     assert page.locator("#page-trainer").get_attribute("data-workers") == "1"
+    assert 10e6 < int(page.locator("#page-trainer").get_attribute("data-downloaded")) < 12e6  # once, compressed
     verdict = page.locator(".pt-verdict").inner_text()
     said = float(re.search(r"Linear: ([\d.]+) %", verdict).group(1)) / 100
 
@@ -59,4 +60,20 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     assert abs(acc - said) < 1e-3, (acc, said)  # the same digits, float32 in both: equal but for rounding
     assert float(meta["valid_acc"]) == pytest.approx(said, abs=5e-5) and acc > 0.7
     assert np.isfinite(float(meta["valid_loss"]))
+
+    # After a reload the digits come from the browser's store. Stop keeps what was trained: a longer
+    # run, stopped once it has begun, is measured and offered.
+    page.reload()
+    page.get_by_role("tab", name="Train", exact=True).click()
+    page.locator("#train-model input[value='linear']").check()
+    for control, value in (("#train-subset", "50000"), ("#train-epochs", "5")):
+        page.locator(f"{control} input[type=number]").fill(value)
+        page.locator(f"{control} input[type=number]").press("Enter")
+    page.locator("#train-start").click()
+    expect(page.locator(".pt-progress")).to_contain_text("step", timeout=10_000)  # the digits kept: no download
+    page.locator("#train-stop").click()
+    expect(page.locator("#page-trainer")).to_have_attribute("data-state", "stopped", timeout=10_000)
+    assert page.locator("#page-trainer").get_attribute("data-downloaded") == "0"  # a second training downloads nothing
+    expect(page.locator(".pt-verdict")).to_contain_text(re.compile(r"^Stopped after \d+ s on this device\. Linear: "))
+    expect(page.locator("a#page-trainer-download-linear")).to_be_visible()
     page.close()

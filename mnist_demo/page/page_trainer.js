@@ -74,6 +74,7 @@ async function fetchBytes(url) {
 }
 
 async function loadDigits() {
+  box.dataset.downloaded = "0";
   if (digits) return digits; // already opened in this tab
   const reply = await fetch(new URL(setup.data_manifest, APP_ROOT).href, { cache: "no-cache" });
   const manifest = await reply.json();
