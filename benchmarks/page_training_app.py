@@ -61,12 +61,16 @@ def judged(page, model: str, folder: Path, x, y) -> float:
     return evaluate(net, x, y)[1]
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=("cnn", "linear"), default="cnn")
     p.add_argument("--seeds", default="0", help="comma-separated; one run each, the median printed")
     p.add_argument("--pages", type=int, default=1, help="pages training at once (one seed)")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     from playwright.sync_api import sync_playwright
 
     data = from_process().mnist.load()
