@@ -14,18 +14,25 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from benchmarks.harness.pad import open_app
+from benchmarks.harness.pad import DIGITS, card, draw, open_app
 from mnist_demo.evaluation import evaluate
 from mnist_demo.weights import load_weights
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"viewport": {"width": 1366, "height": 768}}
+# A wake lock that counts what it is asked (headless Chromium grants none).
+WAKE_LOCK = """Object.defineProperty(navigator, "wakeLock", { value: { request: async () => {
+  window.wakeLocks = (window.wakeLocks || 0) + 1;
+  return { release: async () => { window.wakeLocksReleased = (window.wakeLocksReleased || 0) + 1; } };
+} } });"""
 VALID_EVERY = 10  # ui_train.VALID_EVERY: the page measures on every 10th validation digit
 
 
 def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app_url, mnist, tmp_path):
-    page = open_app(browser, app_url, **DESKTOP)
+    page = open_app(browser, app_url, init_script=WAKE_LOCK, **DESKTOP)
     page.evaluate("performance.setResourceTimingBufferSize(100000)")
+    draw(page, DIGITS["7"])
+    expect(card(page, "linear")).to_have_attribute("data-label", "7")
     page.get_by_role("tab", name="Train", exact=True).click()
     expect(page.locator("#page-trainer")).to_have_attribute("data-state", "idle")
     expect(page.locator("#train-where input[value='This device']")).to_be_checked()
@@ -33,8 +40,15 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     for control, value in (("#train-subset", "1000"), ("#train-epochs", "1")):
         page.locator(f"{control} input[type=number]").fill(value)
         page.locator(f"{control} input[type=number]").press("Enter")
+    # The first download fails: a sentence and a retry, which then trains.
+    page.route("**/mnist-data/manifest.json", lambda route: route.abort())
     page.locator("#train-start").click()
+    expect(page.locator("#page-trainer")).to_have_attribute("data-state", "failed", timeout=10_000)
+    expect(page.locator(".pt-status")).to_contain_text("Could not get the training digits")
+    page.unroute("**/mnist-data/manifest.json")
+    page.locator(".pt-retry").click()
     expect(page.locator("#page-trainer")).to_have_attribute("data-state", "done", timeout=20_000)
+    assert page.evaluate("[window.wakeLocks, window.wakeLocksReleased]") == [2, 2]  # asked while training, given back
     # Every request the page began between Start and done: none to Gradio but its app-id check
     # (pad.js asks which server it talks to on any pointerdown; it is no event and no training).
     sent = page.evaluate("""() => {
@@ -60,6 +74,11 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     assert abs(acc - said) < 1e-3, (acc, said)  # the same digits, float32 in both: equal but for rounding
     assert float(meta["valid_acc"]) == pytest.approx(said, abs=5e-5) and acc > 0.7
     assert np.isfinite(float(meta["valid_loss"]))
+
+    # The pad answers with the new weights, which are "my trained weights" now.
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    expect(card(page, "linear")).to_contain_text("your weights", timeout=10_000)
+    expect(page.locator("#weights-linear input[value='my trained weights']")).to_be_checked(timeout=10_000)
 
     # After a reload the digits come from the browser's store. Stop keeps what was trained: a longer
     # run, stopped once it has begun, is measured and offered.

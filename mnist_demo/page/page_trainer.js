@@ -160,7 +160,10 @@ function drawMistakes(name, valid, found) {
 
 async function wakeLock() {
   try {
-    if (navigator.wakeLock && !document.hidden) lock = await navigator.wakeLock.request("screen");
+    if (!navigator.wakeLock || document.hidden) return;
+    const granted = await navigator.wakeLock.request("screen");
+    if (runs.busy(state)) lock = granted;
+    else granted.release().catch(() => {}); // the run ended while the lock was on its way
   } catch (e) { lock = null; } // refused (battery saver): the run goes on, a locked screen pauses it
 }
 // A screen that locked released the lock: ask again when the page is back, while training.
