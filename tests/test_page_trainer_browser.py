@@ -80,8 +80,10 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     expect(card(page, "linear")).to_contain_text("your weights", timeout=10_000)
     expect(page.locator("#weights-linear input[value='my trained weights']")).to_be_checked(timeout=10_000)
 
-    # After a reload the digits come from the browser's store. Stop keeps what was trained: a longer
-    # run, stopped once it has begun, is measured and offered.
+    # After a reload the digits come from the browser's store; a browser without Web Workers
+    # trains on the page's own thread, and says so. Stop keeps what was trained: a longer run,
+    # stopped once it has begun, is measured and offered.
+    page.add_init_script("delete window.Worker;")
     page.reload()
     page.get_by_role("tab", name="Train", exact=True).click()
     page.locator("#train-model input[value='linear']").check()
@@ -90,6 +92,8 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
         page.locator(f"{control} input[type=number]").press("Enter")
     page.locator("#train-start").click()
     expect(page.locator(".pt-progress")).to_contain_text("step", timeout=10_000)  # the digits kept: no download
+    expect(page.locator(".pt-status")).to_contain_text("this browser has no Web Workers")
+    assert page.locator("#page-trainer").get_attribute("data-workers") == "0"
     page.locator("#train-stop").click()
     expect(page.locator("#page-trainer")).to_have_attribute("data-state", "stopped", timeout=10_000)
     assert page.locator("#page-trainer").get_attribute("data-downloaded") == "0"  # a second training downloads nothing

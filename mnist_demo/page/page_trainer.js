@@ -183,6 +183,58 @@ function failWith(text, canRetry = false) {
   retry.hidden = !canRetry;
 }
 
+/** One model's training, from where the controls say it starts: its result for keepResults.
+ * `useWorkers`: in Web Workers where the browser has them, else on the page's own thread. */
+async function trainModel(name, job, data, mine, useWorkers) {
+  const scale = setup.recipe.pixel_scale;
+  const config = { ...job.config };
+  const start = startingParams(name, job.startFrom, config);
+  config.final_relu = start.finalRelu;
+  const params = start.params, model = net.createNet(name, { finalRelu: config.final_relu });
+  const before = job.startFrom === "new weights" ? null : trainer.evaluate(model, params, data.valid, scale).acc;
+  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: MAX_WORKERS, spareOne: setup.serving_lan && loopback }) : 1;
+  const started = trainer.startWorkers(name, config.final_relu, count, useWorkers && typeof Worker === "function" ? makeWorker : null);
+  box.dataset.workers = String(started.inWorkers ? started.workers.length : 0);
+  say(started.inWorkers ? `Training the ${setup.titles[name]} here, in ${started.workers.length} Web Worker${started.workers.length > 1 ? "s" : ""}.`
+    : `Training the ${setup.titles[name]} here, on the page itself: this browser has no Web Workers, so it is slower and the page may feel slow meanwhile.`);
+  const modelStart = performance.now();
+  let last = null, stepsDone = 0;
+  const own = mine && mine.own.count ? mine.own : null;
+  try {
+    for await (const ev of trainer.trainEpochs({ model: name, params, config, training: setup.training, data: data.train, valid: data.valid,
+      workers: started.workers, scale, logEvery: name === "cnn" ? 5 : 20, own, ownHeld: mine && mine.held.count ? mine.held : null })) {
+      // On the page's own thread every await is a microtask: yield to the event loop at each
+      // event, so the page repaints and hears Stop.
+      if (!started.inWorkers) await new Promise((resolve) => setTimeout(resolve, 0));
+      chart.addEvent(curves.value, { ...ev, model: name });
+      if (ev.kind === "step") {
+        stepsDone = ev.epoch * ev.steps + ev.step;
+        const eta = runs.etaSeconds({ stepsDone, totalSteps: config.epochs * ev.steps, elapsed: (performance.now() - modelStart) / 1000 });
+        progressLine.textContent = `${setup.titles[name]} · epoch ${ev.epoch + 1}/${config.epochs} · step ${stepsDone.toLocaleString()}/${(config.epochs * ev.steps).toLocaleString()} · about ${runs.formatSeconds(eta)} left`;
+      } else {
+        last = ev;
+        drawCharts(config.epochs);
+        if (config.target_acc !== null && ev.valid_acc >= config.target_acc) break;
+      }
+      if (stopAsked) break;
+    }
+  } catch (e) {
+    e.workersFailed = started.inWorkers && stepsDone === 0 && !(e instanceof RangeError);
+    throw e;
+  } finally {
+    started.workers.forEach((w) => w.terminate && w.terminate());
+  }
+  if (stopAsked && stepsDone) { // what was trained is kept: measured as it is now
+    const now = trainer.evaluate(model, params, data.valid, scale);
+    last = { epoch: last ? last.epoch + 1 : 0, valid_loss: now.loss, valid_acc: now.acc,
+      own_held_acc: mine && mine.held.count ? trainer.evaluate(model, params, mine.held, scale).acc : null };
+  }
+  drawCharts(config.epochs);
+  return { name, title: setup.titles[name], last, before, params, config, inWorkers: started.inWorkers,
+    trainCount: config.limit === null ? data.train.count : Math.min(config.limit, data.train.count), own: own ? own.count : 0,
+    held: mine ? mine.held.count : 0, model, seconds: (performance.now() - modelStart) / 1000 };
+}
+
 /** Train each chosen model in turn, as the server does. */
 async function run() {
   if (runs.busy(state)) return;
@@ -216,53 +268,23 @@ async function run() {
   }
   if (stopAsked) { finish("stopped"); say("Stopped before training began: nothing was trained."); return; }
   setState("running");
-  const results = [], scale = setup.recipe.pixel_scale;
+  const results = [];
   let inWorkers = true;
   try {
     const mine = job.include ? ownDigits() : null;
     for (const name of job.names) {
       if (stopAsked) break;
-      const config = { ...job.config };
-      const start = startingParams(name, job.startFrom, config);
-      config.final_relu = start.finalRelu;
-      const params = start.params, model = net.createNet(name, { finalRelu: config.final_relu });
-      const before = job.startFrom === "new weights" ? null : trainer.evaluate(model, params, data.valid, scale).acc;
-      const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: MAX_WORKERS, spareOne: setup.serving_lan && loopback }) : 1;
-      const started = trainer.startWorkers(name, config.final_relu, count, typeof Worker === "function" ? makeWorker : null);
-      inWorkers = inWorkers && started.inWorkers;
-      box.dataset.workers = String(started.inWorkers ? started.workers.length : 0);
-      say(started.inWorkers ? `Training the ${setup.titles[name]} here, in ${started.workers.length} Web Worker${started.workers.length > 1 ? "s" : ""}.`
-        : `Training the ${setup.titles[name]} here, on the page itself: this browser has no Web Workers, so it is slower and the page may feel slow meanwhile.`);
-      const modelStart = performance.now();
-      let last = null, stepsDone = 0;
-      const own = mine && mine.own.count ? mine.own : null;
+      let result;
       try {
-        for await (const ev of trainer.trainEpochs({ model: name, params, config, training: setup.training, data: data.train, valid: data.valid,
-          workers: started.workers, scale, logEvery: name === "cnn" ? 5 : 20, own, ownHeld: mine && mine.held.count ? mine.held : null })) {
-          chart.addEvent(curves.value, { ...ev, model: name });
-          if (ev.kind === "step") {
-            stepsDone = ev.epoch * ev.steps + ev.step;
-            const eta = runs.etaSeconds({ stepsDone, totalSteps: config.epochs * ev.steps, elapsed: (performance.now() - modelStart) / 1000 });
-            progressLine.textContent = `${setup.titles[name]} · epoch ${ev.epoch + 1}/${config.epochs} · step ${stepsDone.toLocaleString()}/${(config.epochs * ev.steps).toLocaleString()} · about ${runs.formatSeconds(eta)} left`;
-          } else {
-            last = ev;
-            drawCharts(config.epochs);
-            if (config.target_acc !== null && ev.valid_acc >= config.target_acc) break;
-          }
-          if (stopAsked) break;
-        }
-      } finally {
-        started.workers.forEach((w) => w.terminate && w.terminate());
+        result = await trainModel(name, job, data, mine, true);
+      } catch (e) {
+        if (!e.workersFailed) throw e;
+        // A worker that could not run (a blocked Blob URL, a script error) before the first step:
+        // the page's own thread trains instead.
+        result = await trainModel(name, job, data, mine, false);
       }
-      if (stopAsked && stepsDone) { // what was trained is kept: measured as it is now
-        const now = trainer.evaluate(model, params, data.valid, scale);
-        last = { epoch: last ? last.epoch + 1 : 0, valid_loss: now.loss, valid_acc: now.acc,
-          own_held_acc: mine && mine.held.count ? trainer.evaluate(model, params, mine.held, scale).acc : null };
-      }
-      drawCharts(config.epochs);
-      results.push({ name, title: setup.titles[name], last, before, params, config,
-        trainCount: config.limit === null ? data.train.count : Math.min(config.limit, data.train.count), own: own ? own.count : 0,
-        held: mine ? mine.held.count : 0, model, seconds: (performance.now() - modelStart) / 1000 });
+      inWorkers = inWorkers && result.inWorkers;
+      results.push(result);
     }
   } catch (e) {
     const memory = e instanceof RangeError || /memory|allocation/i.test(String(e && e.message));
