@@ -33,10 +33,13 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     page.evaluate("performance.setResourceTimingBufferSize(100000)")
     draw(page, DIGITS["7"])
     expect(card(page, "linear")).to_have_attribute("data-label", "7")
+    page.locator('#pad .keep-digits button[data-keep="7"]').click()  # one kept digit: held out to measure
+    expect(page.locator("#digits-summary")).to_contain_text("1 kept")
     page.get_by_role("tab", name="Train", exact=True).click()
     expect(page.locator("#page-trainer")).to_have_attribute("data-state", "idle")
     expect(page.locator("#train-where input[value='This device']")).to_be_checked()
     page.locator("#train-model input[value='linear']").check()
+    page.locator("#train-include input").check()
     for control, value in (("#train-subset", "1000"), ("#train-epochs", "1")):
         page.locator(f"{control} input[type=number]").fill(value)
         page.locator(f"{control} input[type=number]").press("Enter")
@@ -62,6 +65,7 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     assert 10e6 < int(page.locator("#page-trainer").get_attribute("data-downloaded")) < 12e6  # once, compressed
     verdict = page.locator(".pt-verdict").inner_text()
     said = float(re.search(r"Linear: ([\d.]+) %", verdict).group(1)) / 100
+    assert re.search(r"your held-out digits (0|100) %", verdict), verdict  # the one kept digit, held out
 
     link = page.locator("a#page-trainer-download-linear")
     assert link.get_attribute("download") == "linear.safetensors"

@@ -100,16 +100,7 @@ function startingParams(name, startFrom, config) {
 }
 
 /** The visitor's kept digits: those to train on, and a quarter held out (collection.py's rule). */
-function ownDigits() {
-  const list = kept.digits;
-  const out = trainer.heldOut(list.map((d) => d.label), setup.hold_out_every);
-  const pack = (rows) => {
-    const x = new Uint8Array(rows.length * 784), y = new Uint8Array(rows.length);
-    rows.forEach((d, k) => { x.set(weights.base64ToBytes(d.pixels).subarray(0, 784), k * 784); y[k] = d.label; });
-    return { x, y, count: rows.length };
-  };
-  return { own: pack(list.filter((_, i) => !out[i])), held: pack(list.filter((_, i) => out[i])) };
-}
+const ownDigits = () => runs.ownSets(kept.digits, setup.hold_out_every, trainer.heldOut, weights.base64ToBytes);
 
 // ------------------------------------------------------------------ workers
 
@@ -295,6 +286,7 @@ async function run() {
   const stopped = stopAsked;
   keepResults(results, job, stopped);
   finish(stopped ? "stopped" : "done");
+  progressLine.textContent = `${Math.round(seconds())} s from Start${box.dataset.downloaded !== "0" ? `, ${(Number(box.dataset.downloaded) / 1e6).toFixed(1)} MB of MNIST downloaded (once: this browser keeps it)` : ""}`;
   say(stopped ? "Stopped: what was trained is kept." : `Done${inWorkers ? "" : " (on the page itself, without Web Workers)"}.`);
   announce(results);
 }

@@ -101,6 +101,21 @@
     return text + (anyNew ? ". The pad answers with your new weights now; download them below." : ".");
   }
 
+  // ------------------------------------------------------------------ the visitor's own digits
+
+  /** The visitor's kept digits ({label, pixels: base64 of 784 bytes}, store.js's) as the trainer
+   * takes them: {own, held}, each {x, y, count}; `held` is one in `every` of each label
+   * (collection.py's rule, trainer.heldOut: about a quarter). `decode`: base64 to bytes. */
+  function ownSets(digits, every, heldOut, decode) {
+    const out = heldOut(digits.map((d) => d.label), every);
+    const pack = (rows) => {
+      const x = new Uint8Array(rows.length * train.PIXELS), y = new Uint8Array(rows.length);
+      rows.forEach((d, k) => { x.set(decode(d.pixels).subarray(0, train.PIXELS), k * train.PIXELS); y[k] = d.label; });
+      return { x, y, count: rows.length };
+    };
+    return { own: pack(digits.filter((_, i) => !out[i])), held: pack(digits.filter((_, i) => out[i])) };
+  }
+
   // ------------------------------------------------------------------ results on the validation digits
 
   /** Each digit's answer and confidence: {pred: Uint8Array, conf: Float32Array}. */
@@ -132,5 +147,5 @@
     return wrong.sort((a, b) => b.conf - a.conf || a.index - b.index).slice(0, count);
   }
 
-  return { STATES, MOVES, move, busy, etaSeconds, formatSeconds, replaces, recordedAccuracy, metadataFor, verdict, predictAll, confusion, worstMistakes };
+  return { STATES, MOVES, move, busy, etaSeconds, formatSeconds, replaces, recordedAccuracy, metadataFor, verdict, ownSets, predictAll, confusion, worstMistakes };
 });

@@ -213,6 +213,20 @@ test("metadataFor gives the server's keys, and the file it goes in loads in the 
   assert.equal(loaded.name, "linear");
 });
 
+test("ownSets holds one in `every` of each label out, and packs both sets as bytes", () => {
+  const heldOut = require("../../mnist_demo/page/trainer.js").heldOut;
+  const list = Array.from({ length: 12 }, (_, i) => ({ label: i % 3, pixels: Buffer.from(new Uint8Array(784).fill(i)).toString("base64") }));
+  const { own, held } = R.ownSets(list, 4, heldOut, W.base64ToBytes);
+  const out = heldOut(list.map((d) => d.label), 4);
+  assert.equal(held.count, out.filter(Boolean).length);
+  assert.equal(own.count + held.count, 12);
+  assert.ok(held.count >= 2 && held.count <= 3, "about a quarter");
+  const firstHeld = out.indexOf(true);
+  assert.equal(held.y[0], list[firstHeld].label);
+  assert.equal(held.x[0], firstHeld); // its pixels, decoded
+  assert.ok(own.x instanceof Uint8Array && own.x.length === own.count * 784);
+});
+
 test("confusion counts rows by the true digit; the worst mistakes are the most confident wrong answers", () => {
   const labels = Uint8Array.from([1, 1, 2, 3]), pred = Uint8Array.from([1, 2, 2, 5]), conf = Float32Array.from([0.9, 0.6, 0.8, 0.99]);
   const m = R.confusion(labels, pred);
