@@ -53,6 +53,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def renderers_mb() -> float:
+    """The largest resident size of Chromium's renderer processes now, in MB. A page's dedicated
+    Web Workers are threads of its renderer, so this bounds the page's and its workers' JS heaps
+    together (with the rest of the renderer: a bound, not the heaps themselves)."""
+    largest = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"--type=renderer" in (proc / "cmdline").read_bytes():
+                rss = next(line for line in (proc / "status").read_text().splitlines() if line.startswith("VmRSS"))
+                largest = max(largest, int(rss.split()[1]))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return largest / 1024
+
+
 def open_train_tab(browser, url: str, model: str, seed: int):
     page = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True).new_page()
     page.goto(url)
@@ -108,8 +123,13 @@ def main() -> None:
             before, wall = cpu_seconds(proc.pid), time.monotonic()
             for page in pages:
                 page.locator("#train-start").click()
+            peak = heap = 0.0
+            probe = pages[0].context.new_cdp_session(pages[0])  # the first page's own JS heap (its thread only)
             for page in pages:
-                page.wait_for_selector("#page-trainer:is([data-state=done], [data-state=failed])", timeout=600_000)
+                while page.locator("#page-trainer").get_attribute("data-state") in ("loading", "running"):
+                    peak = max(peak, renderers_mb())
+                    heap = max(heap, probe.send("Runtime.getHeapUsage")["usedSize"] / 2**20)
+                    time.sleep(0.5)
             server = cpu_seconds(proc.pid) - before
             wall = time.monotonic() - wall
             for page in pages:
@@ -121,7 +141,9 @@ def main() -> None:
                 print(f"seed {seed}: {rows[-1][1]:.1f} s from Start to done ({rows[-1][3]} workers, "
                       f"{rows[-1][4] / 1e6:.1f} MB downloaded), Python on all 20,000: {acc:.2%}", flush=True)
                 page.context.close()
-            print(f"{args.pages} page(s) together: {wall:.1f} s wall, the server's CPU {server:.2f} s", flush=True)
+            print(f"{args.pages} page(s) together: {wall:.1f} s wall, the server's CPU {server:.2f} s; the largest "
+                  f"renderer's resident memory while training {peak:.0f} MB, the page thread's JS heap {heap:.0f} MB "
+                  "(its workers' heaps not included)", flush=True)
         browser.close()
     print(f"median: {statistics.median(r[1] for r in rows):.1f} s, {statistics.median(r[2] for r in rows):.2%}")
 
