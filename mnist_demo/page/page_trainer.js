@@ -345,6 +345,7 @@ window.addEventListener("click", (event) => {
   const startButton = event.target.closest && event.target.closest("#train-start");
   const stopButton = event.target.closest && event.target.closest("#train-stop");
   if (!startButton && !stopButton) return;
+  if (stopButton && !runs.busy(state)) return; // nothing trains here: Stop is the server's (a run it holds)
   event.stopImmediatePropagation();
   event.preventDefault();
   if (startButton) run(); else stop();
