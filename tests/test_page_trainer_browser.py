@@ -50,7 +50,7 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     expect(page.locator(".pt-status")).to_contain_text("Could not get the training digits")
     page.unroute("**/mnist-data/manifest.json")
     page.locator(".pt-retry").click()
-    expect(page.locator("#page-trainer")).to_have_attribute("data-state", "done", timeout=20_000)
+    expect(page.locator("#page-trainer")).to_have_attribute("data-state", "done", timeout=40_000)
     assert page.evaluate("[window.wakeLocks, window.wakeLocksReleased]") == [2, 2]  # asked while training, given back
     # Every request the page began between Start and done: none to Gradio but its app-id check
     # (pad.js asks which server it talks to on any pointerdown; it is no event and no training).
