@@ -45,21 +45,14 @@ const showWhere = () => { document.documentElement.dataset.trainWhere = where() 
 
 /** The run's recipe: the preset, with what the controls say. */
 function request() {
-  const number = (id) => { const v = Number(control(id)); return Number.isFinite(v) ? v : undefined; };
   const preset = setup.training.presets[control("train-preset")] ? control("train-preset") : "fast";
-  const changes = {};
-  const set = (key, value) => { if (value !== undefined && value !== "") changes[key] = value; };
-  set("epochs", number("train-epochs"));
-  set("limit", number("train-subset"));
-  set("lr", number("train-lr"));
-  set("batch_size", number("train-batch-size"));
-  set("optimizer", control("train-optimizer"));
-  set("schedule", control("train-schedule"));
-  set("seed", number("train-seed"));
-  set("augment", control("train-augment"));
-  const target = number("train-target");
+  const changes = runs.checkedChanges(setup.training.settings, {
+    epochs: control("train-epochs"), limit: control("train-subset"), lr: control("train-lr"),
+    batch_size: control("train-batch-size"), optimizer: control("train-optimizer"), schedule: control("train-schedule"),
+    seed: control("train-seed"), augment: control("train-augment") });
+  const target = Number(control("train-target"));
   const config = trainer.presetConfig(setup.training, preset, changes);
-  config.target_acc = target ? target / 100 : null;
+  config.target_acc = Number.isFinite(target) && target > 0 ? Math.min(target, 100) / 100 : null;
   const which = control("train-model") || "both";
   return { preset, config, names: which === "both" ? setup.names : [which], startFrom: control("train-start-from") || "new weights",
     include: control("train-include") === true };

@@ -32,6 +32,27 @@
   }
   const busy = (state) => state === "loading" || state === "running";
 
+  // ------------------------------------------------------------------ the controls' values
+
+  /** What the controls say, held within each setting's bounds (presets.json's, which
+   * TrainConfig's check_config holds the server to): numbers clamped to [low, high], whole where
+   * the setting steps in whole numbers (epochs, digits, batch, seed), choices only among the
+   * setting's; a value that is not a number is left out (the preset's stands). */
+  function checkedChanges(settings, changes) {
+    const out = {};
+    for (const [key, value] of Object.entries(changes)) {
+      const rule = settings[key];
+      if (!rule || value === undefined || value === null || value === "") continue;
+      if (rule.choices) { if (rule.choices.includes(value)) out[key] = value; continue; }
+      if (typeof rule.default === "boolean") { out[key] = value === true; continue; }
+      const v = Number(value);
+      if (!Number.isFinite(v)) continue;
+      const whole = Number.isInteger(rule.step) || Number.isInteger(rule.default) || key === "seed" || key === "limit";
+      out[key] = Math.min(rule.high, Math.max(rule.low, whole ? Math.round(v) : v));
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------ time left
 
   /** Seconds left: the time the steps done took, for the steps still to do (null before any
@@ -147,5 +168,5 @@
     return wrong.sort((a, b) => b.conf - a.conf || a.index - b.index).slice(0, count);
   }
 
-  return { STATES, MOVES, move, busy, etaSeconds, formatSeconds, replaces, recordedAccuracy, metadataFor, verdict, ownSets, predictAll, confusion, worstMistakes };
+  return { STATES, MOVES, move, busy, checkedChanges, etaSeconds, formatSeconds, replaces, recordedAccuracy, metadataFor, verdict, ownSets, predictAll, confusion, worstMistakes };
 });

@@ -171,6 +171,14 @@ test("the state machine allows the contract's moves only", () => {
   assert.ok(R.busy("loading") && R.busy("running") && !R.busy("done"));
 });
 
+test("checkedChanges holds the controls within presets.json's bounds and choices", () => {
+  const settings = SETUP.training.settings;
+  const got = R.checkedChanges(settings, { epochs: "0", limit: "123456", lr: "0.05", batch_size: "63.6", optimizer: "rmsprop",
+    schedule: "onecycle", seed: "", augment: true });
+  assert.deepEqual(got, { epochs: settings.epochs.low, limit: settings.limit.high, lr: 0.05, batch_size: 64, schedule: "onecycle", augment: true });
+  assert.deepEqual(R.checkedChanges(settings, { lr: "abc", epochs: undefined, nonsense: 3 }), {});
+});
+
 test("etaSeconds: the time per step so far, for the steps left; nothing known before a step", () => {
   assert.equal(R.etaSeconds({ stepsDone: 0, totalSteps: 100, elapsed: 0 }), null);
   assert.equal(R.etaSeconds({ stepsDone: 25, totalSteps: 100, elapsed: 5 }), 15);
