@@ -407,8 +407,8 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
             # interactive: no Python event listens to it (page_trainer.js reads it), and Gradio
             # would otherwise draw it disabled.
             gr.Radio([DEVICE, SERVER], value=DEVICE, label="Train on", elem_id="train-where", interactive=True,
-                     info="This device: your browser trains the models, and nothing is sent. The server: this "
-                          "app's computer trains them, shared with every visitor.")
+                     info="This device: your browser trains the models, and the server is not asked while they "
+                          "train. The server: this app's computer trains them, shared with every visitor.")
             c["which"] = gr.Radio(list(MODEL_CHOICES), value="both", label="Model", elem_id="train-model")
             c["start_from"] = gr.Radio(list(START_FROM), value=NEW, label="Start from",
                                        elem_id="train-start-from",
