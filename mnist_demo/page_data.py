@@ -20,12 +20,12 @@ body-limit middleware is, limits.py), so every middleware applies to them as to 
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,7 @@ def file_path(folder: Path, name: str, sha: str) -> Path:
     return folder / f"{name}-{sha}.idx.gz"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Manifest:
     """What the page is told: each file's hash and size, and how many digits each set holds."""
 
@@ -110,17 +110,13 @@ def make_files(data, folder: Path) -> Manifest:
         files[name] = {"sha256": sha, "bytes": len(packed)}
     manifest = Manifest(source, files, len(arrays["train-labels"]), len(arrays["valid-labels"]))
     tmp = folder / f".manifest.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(dataclass_dict(manifest)))
+    tmp.write_text(json.dumps(dataclasses.asdict(manifest)))
     os.replace(tmp, folder / "manifest.json")
     current = {file_path(folder, n, f["sha256"]).name for n, f in files.items()}
     for old in folder.glob("*.idx.gz"):
         if old.name not in current:
             old.unlink(missing_ok=True)
     return manifest
-
-
-def dataclass_dict(m: Manifest) -> dict:
-    return {"source": m.source, "files": m.files, "train": m.train, "valid": m.valid}
 
 
 class PageData:
@@ -163,8 +159,8 @@ async def manifest_route(request):
         return JSONResponse({"error": "This app serves no training data."}, status_code=404)
     try:
         manifest = await asyncio.to_thread(data.manifest)
-    except Exception as e:  # no MNIST on this server (offline, no MNIST_DIR): the page says so
-        return JSONResponse({"error": f"The server could not load MNIST: {e}"}, status_code=503,
+    except Exception as e:  # no MNIST here (offline, no MNIST_DIR), or a folder it cannot write: the page says so
+        return JSONResponse({"error": f"the server could not prepare MNIST's digits ({e})"}, status_code=503,
                             headers={"Cache-Control": "no-store"})
     return JSONResponse(manifest.as_page(), headers={"Cache-Control": "no-cache"})
 
