@@ -24,6 +24,11 @@ PAGE = Path(__file__).with_name("page")
 # Pure code, loaded in this order before pad.js (the wiring) runs.
 PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.js", "store.js", "class_store.js",
                 "class_line.js")
+# The page's training code, loaded in this order in the Train tab's page and in each of its Web
+# Workers (trainer.js needs the three before it); the worker adds train_worker.js.
+TRAINING_SCRIPTS = ("train.js", "optim.js", "augment.js", "trainer.js")
+# The Train tab's "This device" mode: the training code, then what it needs around it (page_trainer.js wires them).
+TRAIN_TAB_SCRIPTS = (*TRAINING_SCRIPTS, "weights.js", "store.js", "mnist_data.js", "train_chart.js", "train_run.js")
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
 MINE = "my trained weights"  # the visitor's choice of their own weights
 CLASS = "our class's model"  # a class member's choice of the model their class trained (classes/student.py)
@@ -39,6 +44,17 @@ def page_head() -> str:
     """The pure scripts, inlined for the pad's ``head``, and the styles for what lies outside the app."""
     return "".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS) + \
         f"<style>{page_file('outside.css')}</style>"
+
+
+def train_head() -> str:
+    """The Train tab's page code, inlined for its page trainer's ``head``."""
+    return "".join(f"<script>{page_file(name)}</script>" for name in TRAIN_TAB_SCRIPTS)
+
+
+def worker_source() -> str:
+    """A training Web Worker's whole script: the training code and train_worker.js (the page
+    makes it a Blob URL: a worker loads nothing from the network)."""
+    return "\n".join(page_file(name) for name in (*TRAINING_SCRIPTS, "train_worker.js"))
 
 
 def model_shapes() -> dict[str, dict[str, list[int]]]:
@@ -61,6 +77,7 @@ def page_setup() -> dict:
         "titles": MODEL_TITLES,
         "shapes": model_shapes(),
         "shipped": SHIPPED,
+        "mine": MINE,
         "class_model": CLASS,  # a weights source: the pad's class line says when it answers
         "source_notes": SOURCE_NOTES,
         "max_weights_bytes": MAX_BYTES,

@@ -14,6 +14,7 @@ from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
 from .limits import app_kwargs, keep_sessions_small, refuse_addresses
 from .page_assets import page_file
+from .page_data import PageData, routes
 from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
@@ -105,6 +106,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
         stored = seat_store()
         wire_class(classroom, predictor, settings, session, stored, draw, class_parts, wall_parts)
         demo.unload(stop_on_tab_close)
+    demo.page_data = PageData(mnist, settings.data_dir)  # MNIST for the page's training (page_data.routes)
     keep_sessions_small(demo)  # a gallery or any large output is not kept with every idle session
     return demo
 
@@ -124,9 +126,10 @@ THEME = gr.themes.Default().set(
 # whatever it sends), so Gradio's 10,000 cost 2 GB. Nothing rests on a session surviving: the page
 # sends what an event needs (its digits and weights, pad.js restore(); its class seat, tab.seat_echo).
 SESSIONS = 1000
-# app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them.
+# app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them; the
+# training data's routes (page_data.py) come before Gradio's own, behind the same middleware.
 LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
-                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs(),
+                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs() | {"routes": routes()},
                       state_session_capacity=SESSIONS)
 
 

@@ -36,6 +36,8 @@ from .driver import (
 )
 from .handlers import QUIET, bind
 from .models import MODEL_NAMES, MODEL_TITLES
+from .page_assets import page_file, page_setup, train_head, worker_source
+from .page_data import ROUTE
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
 from .settings import Settings, from_process
@@ -51,6 +53,13 @@ ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316", "Linear · your held-out d
 LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
                 "CNN training": "#fdba74", "CNN validation": "#c2410c"}
 MODEL_CHOICES = (*MODEL_NAMES, "both")
+# Where a training runs (#train-where): the visitor's own device by default (page/page_trainer.js),
+# or this server (the stream below). Every host allows the server today (on ZeroGPU, within the
+# visitor's GPU quota, gpu.py), so both are offered.
+DEVICE, SERVER = "This device", "The server"
+# Web Workers per in-page training at most: past a few, summing their gradients costs what they save.
+PAGE_WORKERS_CAP = 8
+VALID_EVERY = 10  # the page measures each epoch on every 10th validation digit (2,000): seconds, not tens
 DEFAULT_PRESET = "fast"  # a class demo: both models in seconds; the tutorial's 15 epochs are one tap away
 # The /train API's inputs, in order. start_from and include come last, so that clients of the
 # older 10- and 11-input /train get their components' defaults.
@@ -377,6 +386,16 @@ def shipped_evaluation(shipped_models: dict, mnist: MnistSource):
     return evaluation_outputs(shipped_models, "Shipped", mnist)
 
 
+def page_trainer_setup(settings: Settings) -> dict:
+    """What the page trainer is told: page_setup's shared values, the worker's script, where the
+    data files are, and what this host allows."""
+    return page_setup() | {
+        "worker_source": worker_source(), "data_manifest": f"{ROUTE}/manifest.json",
+        "valid_every": VALID_EVERY, "max_workers": PAGE_WORKERS_CAP, "serving_lan": settings.serving_lan,
+        "server_training": True, "where_device": DEVICE, "where_server": SERVER,
+    }
+
+
 def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw: DrawTab) -> None:
     """Lay out the Train tab and wire its events (called inside ``gr.Tab``). A finished training
     goes to the Draw tab's pad: kept in the browser, and answering at once where chosen."""
@@ -385,6 +404,11 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
     c = {}  # the controls, by their CONTROLS name
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
+            # interactive: no Python event listens to it (page_trainer.js reads it), and Gradio
+            # would otherwise draw it disabled.
+            gr.Radio([DEVICE, SERVER], value=DEVICE, label="Train on", elem_id="train-where", interactive=True,
+                     info="This device: your browser trains the models, and the server is not asked while they "
+                          "train. The server: this app's computer trains them, shared with every visitor.")
             c["which"] = gr.Radio(list(MODEL_CHOICES), value="both", label="Model", elem_id="train-model")
             c["start_from"] = gr.Radio(list(START_FROM), value=NEW, label="Start from",
                                        elem_id="train-start-from",
@@ -396,14 +420,21 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
             c["subset"] = control("limit", settings, elem_id="train-subset")
             c["epochs"] = control("epochs", settings, elem_id="train-epochs")
             with gr.Accordion("More settings", open=False):
+                # page_trainer.js reads them by their ids
                 for name in ("lr", "batch_size", "optimizer", "schedule", "seed", "augment"):
-                    c[name] = control(name, settings)
+                    c[name] = control(name, settings, elem_id=f"train-{name.replace('_', '-')}")
                 c["target"] = target_control()
+        with gr.Column(scale=2):
+            # Start and Stop above the curves: in view beside the settings on a laptop's screen,
+            # and right after them on a phone, where the columns stack.
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", elem_id="train-stop")
             swap = gr.Button("Use the other weights instead", visible=False, elem_id="train-swap")
-        with gr.Column(scale=2):
+            # This device's run: no Gradio event, the page trains (page/page_trainer.js).
+            gr.HTML(None, elem_id="page-trainer-box", html_template=page_file("page_trainer.html"),
+                    js_on_load=page_file("page_trainer.js"), head=train_head(), apply_default_css=False,
+                    setup=page_trainer_setup(settings), shipped=draw.shipped_page)
             progress = gr.Markdown("Set the options and press **Start training**.", elem_id="train-progress")
             loss_plot = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss (training smoothed)",
                                     elem_id="loss-plot", height=300, color_map=LOSS_COLOURS)

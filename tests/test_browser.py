@@ -50,6 +50,7 @@ def test_train_stop_and_use_my_model(browser, app_url):
     page.locator("#train-subset input[type=number]").press("Enter")
     page.locator("#train-epochs input[type=number]").fill("20")
     page.locator("#train-epochs input[type=number]").press("Enter")
+    page.locator("#train-where input[value='The server']").check()  # this test is of the server's training
     page.locator("#train-start").click()
     expect(page.locator("#train-progress")).to_contain_text("epoch", timeout=30_000)
     expect(page.locator("#loss-plot canvas, #loss-plot svg").first).to_be_visible(timeout=15_000)
@@ -113,6 +114,7 @@ def test_a_waiting_visitor_sees_their_place_in_the_queue_and_can_leave_it(browse
         page = open_app(browser, app_url, **DESKTOP)
         page.get_by_role("tab", name="Train").click()
         page.get_by_label("linear", exact=True).check()
+        page.locator("#train-where input[value='The server']").check()  # this test is of the server's training
         page.locator("#train-start").click()
         expect(page.locator("#train-progress")).to_contain_text(re.compile(r"queue: 1/1"), timeout=15_000)
         with page.expect_response(lambda r: "/run/" in r.url, timeout=10_000):  # Stop, heard before a slot frees

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mnist_demo.page_assets import TRAINING_SCRIPTS  # what the page and each worker load, in order
+
 PAGE = Path(__file__).resolve().parents[2] / "mnist_demo" / "page"
-# What the page and each worker load, in this order (trainer.js needs the three before it).
-TRAINING_SCRIPTS = ("train.js", "optim.js", "augment.js", "trainer.js")
 URL = "http://page-training.invalid/"
 
 

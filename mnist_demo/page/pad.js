@@ -475,6 +475,16 @@ restore();
 watch("trained", () => { // a training finished: its weights are kept in this browser too
   if (props.trained) kept.setWeights(props.trained);
 });
+// The Train tab trained in this page (page_trainer.js), which kept the weights in this browser:
+// the pad answers with them at once, and the server's session hears of them now (restore), which
+// sets the weights choices to "my trained weights".
+window.addEventListener("mnist-page-trained", (event) => {
+  const trained = event.detail.weights;
+  props.models = { ...props.models, ...Object.fromEntries(Object.entries(trained).map(([n, b64]) => [n, { source: setup.mine, safetensors: b64 }])) };
+  loadModels();
+  update(true);
+  restore();
+});
 watch("models", () => { // the visitor switched between shipped, their own or their class's weights
   loadModels();
   update(true);
