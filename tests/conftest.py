@@ -48,37 +48,61 @@ def page():
     return ClassPage(**{n: n for n in CLASS_PAGE}, choices=["choice-linear", "choice-cnn"])
 
 
-# Under `pytest -n 2` (as .ci/run runs it) the controller starts the app as it begins, so that the
-# server's start overlaps the workers' collection; the worker that uses it finds it here.
-SHARED_APP_URL = "MNIST_TESTS_SHARED_APP_URL"
+# Under `pytest -n 3 --dist loadgroup` (as .ci/run runs it) the controller starts one app server
+# per app group (APP_GROUPS) as it begins, so that their starts overlap the workers' collection;
+# the worker that runs a group's tests finds its server's address in the environment.
+SHARED_APP_URL = "MNIST_TESTS_SHARED_APP_URL_{}"
+
+# The modules that use the app, split into two groups of about the same time, each with a server of
+# its own and run in one worker one test after another, as their timings assume (several workers on
+# one server made a page's answer wait past its timeout). A module not named here is in "app".
+APP_GROUPS = ("app", "app2")
+APP2 = {"test_pad", "test_accessibility", "test_train_tab", "test_storage"}
 
 
-def app_log() -> Path | None:
-    """Where the launched app's output goes: pytest's cache folder, when there is one."""
-    return REPO / ".pytest_cache" / "app.log" if (REPO / ".pytest_cache").is_dir() else None
+def app_group(item) -> str:
+    return "app2" if item.module.__name__.rpartition(".")[2] in APP2 else "app"
+
+
+def app_log(group: str) -> Path | None:
+    """Where a launched app's output goes: pytest's cache folder, when there is one."""
+    cache = REPO / ".pytest_cache"
+    return cache / f"{group}.log" if cache.is_dir() else None
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The real app, launched as a user would (`python app.py`), on a free loopback port, its
-    data folder (the classes' database) a fresh one."""
-    from benchmarks.harness.launcher import launch, wait_until_answering
+def launched_app(tmp_path_factory):
+    """The real app, launched as a user would (`python app.py`), on a free loopback port, its data
+    folder (the classes' database) a fresh one: for a run without the controller's servers."""
+    from benchmarks.harness.launcher import launch
 
-    if os.environ.get(SHARED_APP_URL):
-        wait_until_answering(os.environ[SHARED_APP_URL])
-        yield os.environ[SHARED_APP_URL]
-        return
-    data = tmp_path_factory.mktemp("app-data")
-    log = app_log()
-    with launch("app.py", log=log, env={"MNIST_DATA_DIR": str(data)}) as (url, _process):
+    with launch("app.py", log=app_log("app"), env={"MNIST_DATA_DIR": str(tmp_path_factory.mktemp("app-data"))}) \
+            as (url, _process):
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def app_url(request):
+    """The address of the app server of this test's group (or of one launched for this run)."""
+    from benchmarks.harness.launcher import wait_until_answering
+
+    shared = os.environ.get(SHARED_APP_URL.format(app_group(request.node)))
+    if shared:
+        wait_until_answering(shared)
+        return shared
+    return request.getfixturevalue("launched_app")
+
+
+CLIENTS: dict = {}  # one gradio_client per server, made once
+
+
+@pytest.fixture
 def client(app_url):
     from gradio_client import Client
 
-    return Client(app_url, verbose=False)
+    if app_url not in CLIENTS:
+        CLIENTS[app_url] = Client(app_url, verbose=False)
+    return CLIENTS[app_url]
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +125,7 @@ def pytest_configure(config):
     if os.environ.get("MNIST_GATE") and (option.markexpr or option.keyword or getattr(option, "deselect", None)):
         raise pytest.UsageError("the gate (bash .ci/run) runs every test: no -m, -k or --deselect "
                                 f"(got -m {option.markexpr!r}, -k {option.keyword!r}, --deselect {option.deselect!r})")
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one torch thread each,
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # workers share two cores: one torch thread each,
         import torch  # or their trainings oversubscribe the CPUs and both slow down
 
         torch.set_num_threads(1)
@@ -109,9 +133,9 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers, which inherit the variable
 def pytest_sessionstart(session):
-    """The xdist controller of `-n N --dist loadgroup` (which keeps the app's tests in one worker;
-    other modes would spread them over several, against one server) starts the app now, unless
-    the selection plainly runs none of its tests."""
+    """The xdist controller of `-n N --dist loadgroup` (which keeps each app group's tests in one
+    worker; other modes would spread them over several, against one server) starts the app
+    servers now, unless the selection plainly runs none of their tests."""
     option = session.config.option
     if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(option, "numprocesses", None) \
             or getattr(option, "dist", None) != "loadgroup" or option.collectonly \
@@ -119,12 +143,13 @@ def pytest_sessionstart(session):
         return
     from benchmarks.harness.launcher import start, stop
 
-    data = tempfile.mkdtemp(prefix="mnist-tests-app-")
-    log = open(app_log(), "w") if app_log() else subprocess.DEVNULL
-    url, proc = start("app.py", out=log, env={"MNIST_DATA_DIR": data})
-    os.environ[SHARED_APP_URL] = url
-    session.config.add_cleanup(lambda: (stop(proc), shutil.rmtree(data, ignore_errors=True),
-                                        log is not subprocess.DEVNULL and log.close()))
+    for group in APP_GROUPS:
+        data = tempfile.mkdtemp(prefix=f"mnist-tests-{group}-")
+        log = open(app_log(group), "w") if app_log(group) else subprocess.DEVNULL
+        url, proc = start("app.py", out=log, env={"MNIST_DATA_DIR": data})
+        os.environ[SHARED_APP_URL.format(group)] = url
+        session.config.add_cleanup(lambda proc=proc, data=data, log=log: (
+            stop(proc), shutil.rmtree(data, ignore_errors=True), log is not subprocess.DEVNULL and log.close()))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -135,18 +160,17 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if uses_the_app(item):
             item.add_marker(pytest.mark.slow)
-        # Under pytest-xdist (`-n 3 --dist loadgroup`, as .ci/run runs it), one worker runs every
-        # test that uses the shared app, one after another, as their timings assume (splitting
-        # them over several workers, on one server, made a page's answer wait past its timeout).
+        # Under pytest-xdist (`-n 4 --dist loadgroup`, as .ci/run runs it), each of two workers
+        # runs one app group's tests (APP_GROUPS) against that group's server, one after another.
         # The modules with servers of their own (OWN_SERVER) form two more groups, balanced by
         # their times, which the other two workers run meanwhile; in-process modules go to
         # whichever worker is free. Most of a browser test is waiting on Chromium or a server, so
-        # three workers keep two cores busier than two did.
+        # four workers keep two cores busier than fewer did (docs/testing.md has the figures).
         module = item.module.__name__.rpartition(".")[2]
         if module in OWN_SERVER and not uses_the_app(item):
             item.add_marker(pytest.mark.xdist_group(OWN_SERVER[module]))
         elif item.get_closest_marker("browser") or uses_the_app(item):
-            item.add_marker(pytest.mark.xdist_group("app"))
+            item.add_marker(pytest.mark.xdist_group(app_group(item)))
 
 
 # Each module that starts servers of its own, and its group: the lesson and the storage test
