@@ -73,8 +73,11 @@ def test_the_walls_qr_code_reads_back_whole_and_large_with_the_code_and_count_in
     text, points, _ = cv2.QRCodeDetector().detectAndDecode(shot)
     assert text == link, f"read {text!r}"
     qr = page.locator("#class-wall .qr svg").bounding_box()
+    # The whole wall is on the screen: nobody scrolls a projector.
     boxes = {"qr": qr, "code": page.locator("#class-wall header .code").bounding_box(),
-             "count": page.locator("#class-count").bounding_box()}
+             "count": page.locator("#class-count").bounding_box(),
+             **{part: page.locator(f"#class-wall .{part}").bounding_box()
+                for part in ("wall-counts", "wall-newest", "wall-confusion", "wall-scores")}}
     assert all(in_view(b, width, height) for b in boxes.values()), boxes
     assert qr["height"] >= height / 4 and qr["height"] >= 720 / 4, qr
     print(f"QR at {width}x{height}: {qr['width']:.0f}x{qr['height']:.0f} px")
