@@ -61,7 +61,7 @@ from .teacher import (
     teaching,
     toggle_lock,
 )
-from .training import CLASS_ACC_COLOURS, publish, stop_class_training, train_class
+from .training import CLASS_ACC_COLOURS, HIDDEN, publish, stop_class_training, train_class
 from .wall import WALL_SECONDS, ValidationScores, open_wall, refresh_wall, wall_cell
 
 
@@ -280,7 +280,8 @@ def class_tab() -> dict:
         with gr.Row():
             c["train"] = gr.Button("Train on our class", variant="primary", elem_id="class-train")
             c["stop"] = gr.Button("Stop", elem_id="class-stop")
-            c["publish"] = gr.Button("Give it to the class", visible=False, variant="primary", elem_id="class-publish")
+            c["publish"] = gr.Button("Give it to the class", visible=HIDDEN, variant="primary",
+                                     elem_id="class-publish")
         c["progress"] = gr.Markdown(elem_id="class-progress")
         with gr.Row():  # the Train tab's colours, each model its own; CSS lets the legends show (app.css)
             c["loss"] = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss", height=220,
