@@ -94,7 +94,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
                 with gr.Tab("Your digits", id="digits", elem_id="digits-tab") as tab:
                     digits_tab(tab, draw, session, shipped, mnist)
                 with gr.Tab("Class", id="class", elem_id="class-tab"):
-                    class_parts = class_tab()
+                    class_parts = class_tab(settings, draw.shipped_page)
                 with gr.Tab("Train", id="train"):
                     train_tab(session, settings, shipped, draw)
                 with gr.Tab("Look inside", id="inside", elem_id="inside-tab") as tab:

@@ -29,10 +29,15 @@ import threading
 import time
 
 from ..collection import HOLD_OUT_EVERY
+from ..finetune import MAX_MNIST_LOSS
 from ..limits import CLASS_MODEL_BODY_LIMIT
 from ..models import MODEL_NAMES
+from ..presets import PRESETS
+from ..settings import Settings
+from ..ui_train import page_trainer_setup
 from ..weights import WeightsError, weights_from_bytes, weights_to_bytes
 from .store import ClassError, Classroom
+from .student import STUDENT_SECONDS
 from .teacher import class_digits
 from .training import class_model_summary, too_few_to_train
 
@@ -50,6 +55,19 @@ ACCURACY_NOTES = ("held_before", "held_after", "valid_before", "valid_after", "v
 COUNT_NOTES = ("class_drawings", "class_held_out", "valid_count", "valid_every")
 REQUIRED_NOTES = ("held_before", "held_after", "valid_before", "valid_after")
 MAX_COUNT = 10 ** 9  # far above any class's drawings or MNIST's digits
+# The MNIST digits a teacher's page mixes into the class's fine-tune at most: the fine-tune preset's
+# 10,000, which both models take in seconds on a laptop's cores (one kept free when it serves the class).
+CLASS_PAGE_MNIST_LIMIT = PRESETS["fine-tune"].limit
+
+
+def class_trainer_setup(settings: Settings) -> dict:
+    """What the teacher's page trainer is told (page/class_trainer.js): the Train tab's page
+    trainer's setup, and these routes, the MNIST cap, the fine-tune's MNIST budget."""
+    return page_trainer_setup(settings) | {
+        "class_drawings": f"{ROUTE}/drawings", "class_model": f"{ROUTE}/model", "token_header": TOKEN_HEADER,
+        "class_mnist_limit": CLASS_PAGE_MNIST_LIMIT, "mnist_budget": MAX_MNIST_LOSS,
+        "student_seconds": round(STUDENT_SECONDS),
+    }
 
 
 class PerMinute:
