@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from benchmarks.harness.launcher import launch
-from benchmarks.harness.pad import PHONE, TABLET
+from benchmarks.harness.pad import PHONE, TABLET, screenshot
 from mnist_demo.classes.store import Classroom
 from tests.test_accessibility import serious_violations
 
@@ -216,6 +216,7 @@ def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_c
                      r"\(every 10th validation digit, 2,000\)", verdict), verdict
     expect(page.locator("#class-trainer .pt-acc")).to_contain_text("class held-out")
     expect(page.locator("#class-publish")).to_be_visible()
+    screenshot(page, "projector-teacher-trained-here")
     page.locator("#class-publish").click()
     expect(page.locator("#class-trainer .pt-status")).to_contain_text("Given to the class", timeout=10_000)
     assert not theirs & set(events), events  # the upload is a plain request to its route, not a Gradio event

@@ -34,14 +34,19 @@ function where() {
   return radio ? radio.value : DEVICE;
 }
 function showWhere() {
-  document.documentElement.dataset.classTrainWhere = where() === DEVICE ? "device" : "server";
-  showPublish(where() === DEVICE && trained !== null);
+  const here = where() === DEVICE;
+  document.documentElement.dataset.classTrainWhere = here ? "device" : "server";
+  if (here) showPublish(trained !== null && !runs.busy(state));
+  else if (publishShown) showPublish(false); // the server's training shows it for its own model
 }
 /** "Give it to the class" is Gradio's button, kept in the page hidden (visible="hidden" puts
- * Gradio's `hidden` class on it); a model trained here shows it. */
+ * Gradio's `hidden` class on it); a model trained here shows it, and hides it again while another
+ * run trains or the server is chosen. */
+let publishShown = false;
 function showPublish(shown) {
   const button = document.querySelector("#class-publish");
   if (button) button.classList.toggle("hidden", !shown);
+  publishShown = shown;
 }
 const token = () => classes.teacherToken((document.querySelector("#class-seat-echo textarea, #class-seat-echo input") || {}).value);
 
@@ -94,8 +99,8 @@ function drawCharts(epochs) {
   const titles = Object.fromEntries([...Object.keys(curves.loss), ...Object.keys(curves.acc)].map((k) => [k, titleOf(k)]));
   $(".pt-loss").innerHTML = chart.chartSvg(curves.loss, { title: "Loss (training smoothed)", epochs })
     + `<figcaption>${chart.legendHtml(curves.loss, titles)}</figcaption>`;
-  $(".pt-acc").innerHTML = chart.chartSvg(curves.acc, { title: `Accuracy (%): MNIST every ${VALID_EVERY}th validation digit, and the class's held-out drawings`, epochs, yFormat: (v) => v.toFixed(0) })
-    + `<figcaption>${chart.legendHtml(curves.acc, titles)}</figcaption>`;
+  $(".pt-acc").innerHTML = chart.chartSvg(curves.acc, { title: "Accuracy (%)", epochs, yFormat: (v) => v.toFixed(0) })
+    + `<figcaption>${chart.legendHtml(curves.acc, titles)} <span>(MNIST: every ${VALID_EVERY}th validation digit)</span></figcaption>`;
 }
 
 /** Where a model stands: on MNIST's validation subset and on the class's held-out drawings. */
@@ -104,15 +109,16 @@ function measure(model, params, drawings) {
   return { valid_acc: trainer.evaluate(model, params, mnist.valid, scale).acc, held_acc: held.acc, held_loss: held.loss };
 }
 
-/** One model fine-tuned from the shipped weights: its weights kept (finetune.py's rule) and figures. */
-async function fineTune(name, drawings) {
+/** One model fine-tuned from the shipped weights: its weights kept (finetune.py's rule) and figures.
+ * `useWorkers`: in Web Workers where the browser has them, else on the page's own thread. */
+async function fineTune(name, drawings, useWorkers) {
   const shipped = weights.loadModel(name, weights.base64ToBytes(props.shipped[name].safetensors), setup.shapes[name], setup.max_weights_bytes);
   const config = classes.classConfig(setup.training, { mnistCap: mnistCap(), finalRelu: shipped.finalRelu });
   const params = classes.copyParams(shipped.tensors), start = classes.copyParams(shipped.tensors);
   const model = net.createNet(name, { finalRelu: config.final_relu });
   const before = measure(model, params, drawings);
   const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: setup.max_workers, spareOne: setup.serving_lan && loopback }) : 1;
-  const started = trainer.startWorkers(name, config.final_relu, count, typeof Worker === "function" ? makeWorker : null);
+  const started = trainer.startWorkers(name, config.final_relu, count, useWorkers && typeof Worker === "function" ? makeWorker : null);
   box.dataset.workers = String(started.inWorkers ? started.workers.length : 0);
   say(started.inWorkers ? `Fine-tuning the ${setup.titles[name]} on the class's drawings, here, in ${started.workers.length} Web Worker${started.workers.length > 1 ? "s" : ""}.`
     : `Fine-tuning the ${setup.titles[name]} here, on the page itself: this browser has no Web Workers, so it is slower.`);
@@ -132,11 +138,16 @@ async function fineTune(name, drawings) {
       } else {
         atEpochEnd = true;
         heldBest = Math.max(heldBest, ev.own_held_acc);
-        checkpoints.push({ ...measure(model, params, drawings), params: classes.copyParams(params) });
+        // The run measured MNIST and the held-out accuracy already; the loss breaks ties.
+        const heldLoss = trainer.evaluate(model, params, drawings.held, setup.recipe.pixel_scale).loss;
+        checkpoints.push({ valid_acc: ev.valid_acc, held_acc: ev.own_held_acc, held_loss: heldLoss, params: classes.copyParams(params) });
         drawCharts(config.epochs);
       }
       if (stopAsked) break;
     }
+  } catch (e) {
+    e.workersFailed = started.inWorkers && stepsDone === 0 && !(e instanceof RangeError);
+    throw e;
   } finally {
     started.workers.forEach((w) => w.terminate && w.terminate());
   }
@@ -160,6 +171,7 @@ async function run() {
   timer = setInterval(() => { box.dataset.seconds = seconds().toFixed(1); }, 250);
   wakeLock();
   curves = chart.createCurves();
+  showPublish(false); // the model kept before stays until this run has one
   $(".pt-verdict").textContent = "";
   $(".pt-charts").hidden = true;
   say("Getting the class's drawings…");
@@ -179,7 +191,15 @@ async function run() {
   try {
     for (const name of setup.names) {
       if (stopAsked && Object.keys(bytes).length) break;
-      const result = await fineTune(name, drawings);
+      let result;
+      try {
+        result = await fineTune(name, drawings, true);
+      } catch (e) {
+        if (!e.workersFailed) throw e;
+        // Workers that could not run (a blocked Blob URL, a script error) before the first step:
+        // the page's own thread trains instead, as the Train tab's does.
+        result = await fineTune(name, drawings, false);
+      }
       bytes[name] = result.bytes;
       notes[name] = result.notes;
     }
@@ -195,7 +215,6 @@ async function run() {
   progressLine.textContent = `${Math.round(seconds())} s from the click`;
   say(`${stopAsked ? "Stopped: what was trained is kept. " : ""}Press “Give it to the class” to put it on every student's pad.`);
   $(".pt-verdict").textContent = classes.summary(setup.titles, notes, { validCount: mnist.valid.count, validEvery: VALID_EVERY });
-  showWhere();
 }
 
 function end(to) {
@@ -203,6 +222,7 @@ function end(to) {
   box.dataset.seconds = seconds().toFixed(1);
   setState(to);
   if (lock) { lock.release().catch(() => {}); lock = null; }
+  showWhere(); // a model kept from before is offered again when this run ends without one
 }
 
 async function wakeLock() {
@@ -241,7 +261,7 @@ window.addEventListener("click", (event) => {
   if (where() !== DEVICE || !event.target.closest) return;
   const train = event.target.closest("#class-train"), stop = event.target.closest("#class-stop");
   const give = event.target.closest("#class-publish");
-  if (!train && !(stop && runs.busy(state)) && !(give && trained)) return;
+  if (!train && !(stop && runs.busy(state)) && !(give && trained && !runs.busy(state))) return;
   event.stopImmediatePropagation();
   event.preventDefault();
   if (train) run();
