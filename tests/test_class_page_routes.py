@@ -41,9 +41,10 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def room(tmp_path):
-    with Classroom(tmp_path / "data") as classroom:
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    """One classroom for the module: each test makes classes of its own (the limits are per class)."""
+    with Classroom(tmp_path_factory.mktemp("data")) as classroom:
         yield classroom
 
 
@@ -55,7 +56,7 @@ def fill(room: Classroom, code: str, labels) -> None:
                          rng.integers(0, 256, 784, dtype=np.uint8).tobytes())
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served(room):
     """(http client, classroom, routes' state, clock): the routes behind the app's middleware."""
     with gr.Blocks() as demo:
