@@ -104,6 +104,8 @@ class ClassPageRoutes:
 
 
 class Refusal(Exception):
+    """A route's refusal: its HTTP status and the sentence the teacher's page shows."""
+
     def __init__(self, status: int, sentence: str, headers: dict | None = None):
         super().__init__(sentence)
         self.status, self.sentence, self.headers = status, sentence, headers or {}
