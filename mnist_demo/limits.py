@@ -42,7 +42,11 @@ UPLOAD_LIMIT = PICTURE_BYTES + MIB
 COMPONENT_SERVER_LIMIT = _base64(PICTURE_BYTES) + 2 * _base64(WEIGHTS_BYTES) + 256 * 1024
 DEFAULT_LIMIT = MIB
 QUEUE_JOIN_LIMIT = CAP * 1200 + 2 * _base64(WEIGHTS_BYTES) + 256 * 1024
-ROUTE_LIMITS = {"/upload": UPLOAD_LIMIT, "/component_server": COMPONENT_SERVER_LIMIT, "/queue/join": QUEUE_JOIN_LIMIT}
+# A class model from the teacher's page (classes/page_routes.py): both models' weights in base64
+# (under 40 kB each) and their notes, as JSON.
+CLASS_MODEL_BODY_LIMIT = 1_000_000
+ROUTE_LIMITS = {"/upload": UPLOAD_LIMIT, "/component_server": COMPONENT_SERVER_LIMIT, "/queue/join": QUEUE_JOIN_LIMIT,
+                "/class-page/model": CLASS_MODEL_BODY_LIMIT}
 TRIM_AFTER = 4 * MIB  # a request body at least this large: give memory back once it is answered
 # Bodies over DEFAULT_LIMIT (a picture as a data URL, an upload, a restore) handled at once; the rest
 # wait, unread (the body stays in the network's buffers, not in memory). A 13 MB data URL costs about

@@ -29,6 +29,8 @@ PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.j
 TRAINING_SCRIPTS = ("train.js", "optim.js", "augment.js", "trainer.js")
 # The Train tab's "This device" mode: the training code, then what it needs around it (page_trainer.js wires them).
 TRAIN_TAB_SCRIPTS = (*TRAINING_SCRIPTS, "weights.js", "store.js", "mnist_data.js", "train_chart.js", "train_run.js")
+# The Class tab's "This device" mode for the teacher: the same, and the class's own pure parts.
+CLASS_TRAIN_SCRIPTS = (*TRAIN_TAB_SCRIPTS, "class_training.js")
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
 MINE = "my trained weights"  # the visitor's choice of their own weights
 CLASS = "our class's model"  # a class member's choice of the model their class trained (classes/student.py)
@@ -49,6 +51,12 @@ def page_head() -> str:
 def train_head() -> str:
     """The Train tab's page code, inlined for its page trainer's ``head``."""
     return "".join(f"<script>{page_file(name)}</script>" for name in TRAIN_TAB_SCRIPTS)
+
+
+def class_train_head() -> str:
+    """The teacher's in-page class training code, inlined for its box's ``head``: the Train tab's
+    may not be in the page yet (a tab not shown has no components), so it brings its own."""
+    return "".join(f"<script>{page_file(name)}</script>" for name in CLASS_TRAIN_SCRIPTS)
 
 
 def worker_source() -> str:

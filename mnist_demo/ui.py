@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .classes import page_routes
 from .classes.store import Classroom, limits_from
 from .classes.student import class_keep_function
 from .classes.tab import class_tab, seat_store, wall_view, wire_class
@@ -93,7 +94,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
                 with gr.Tab("Your digits", id="digits", elem_id="digits-tab") as tab:
                     digits_tab(tab, draw, session, shipped, mnist)
                 with gr.Tab("Class", id="class", elem_id="class-tab"):
-                    class_parts = class_tab()
+                    class_parts = class_tab(settings, draw.shipped_page)
                 with gr.Tab("Train", id="train"):
                     train_tab(session, settings, shipped, draw)
                 with gr.Tab("Look inside", id="inside", elem_id="inside-tab") as tab:
@@ -107,6 +108,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
         wire_class(classroom, predictor, settings, session, stored, draw, class_parts, wall_parts)
         demo.unload(stop_on_tab_close)
     demo.page_data = PageData(mnist, settings.data_dir)  # MNIST for the page's training (page_data.routes)
+    demo.class_page = page_routes.ClassPageRoutes(classroom)  # the teacher's page trains the class's model
     keep_sessions_small(demo)  # a gallery or any large output is not kept with every idle session
     return demo
 
@@ -127,9 +129,11 @@ THEME = gr.themes.Default().set(
 # sends what an event needs (its digits and weights, pad.js restore(); its class seat, tab.seat_echo).
 SESSIONS = 1000
 # app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them; the
-# training data's routes (page_data.py) come before Gradio's own, behind the same middleware.
+# training data's routes (page_data.py) and the teacher's page's (classes/page_routes.py) come
+# before Gradio's own, behind the same middleware.
+ROUTES = [*routes(), *page_routes.routes()]
 LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
-                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs() | {"routes": routes()},
+                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs() | {"routes": ROUTES},
                       state_session_capacity=SESSIONS)
 
 

@@ -57,6 +57,7 @@ MODEL_CHOICES = (*MODEL_NAMES, "both")
 # or this server (the stream below). Every host allows the server today (on ZeroGPU, within the
 # visitor's GPU quota, gpu.py), so both are offered.
 DEVICE, SERVER = "This device", "The server"
+SERVER_TRAINING = True  # whether this host offers "The server" (the Train tab's and the Class tab's choice)
 # Web Workers per in-page training at most: past a few, summing their gradients costs what they save.
 PAGE_WORKERS_CAP = 8
 VALID_EVERY = 10  # the page measures each epoch on every 10th validation digit (2,000): seconds, not tens
@@ -386,13 +387,18 @@ def shipped_evaluation(shipped_models: dict, mnist: MnistSource):
     return evaluation_outputs(shipped_models, "Shipped", mnist)
 
 
+def where_choices() -> list[str]:
+    """Where a training may run: this device, and the server where this host offers it."""
+    return [DEVICE, SERVER] if SERVER_TRAINING else [DEVICE]
+
+
 def page_trainer_setup(settings: Settings) -> dict:
     """What the page trainer is told: page_setup's shared values, the worker's script, where the
     data files are, and what this host allows."""
     return page_setup() | {
         "worker_source": worker_source(), "data_manifest": f"{ROUTE}/manifest.json",
         "valid_every": VALID_EVERY, "max_workers": PAGE_WORKERS_CAP, "serving_lan": settings.serving_lan,
-        "server_training": True, "where_device": DEVICE, "where_server": SERVER,
+        "server_training": SERVER_TRAINING, "where_device": DEVICE, "where_server": SERVER,
     }
 
 
@@ -406,7 +412,7 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         with gr.Column(scale=1, min_width=280):
             # interactive: no Python event listens to it (page_trainer.js reads it), and Gradio
             # would otherwise draw it disabled.
-            gr.Radio([DEVICE, SERVER], value=DEVICE, label="Train on", elem_id="train-where", interactive=True,
+            gr.Radio(where_choices(), value=DEVICE, label="Train on", elem_id="train-where", interactive=True,
                      info="This device: your browser trains the models, and the server is not asked while they "
                           "train. The server: this app's computer trains them, shared with every visitor.")
             c["which"] = gr.Radio(list(MODEL_CHOICES), value="both", label="Model", elem_id="train-model")

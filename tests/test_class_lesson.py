@@ -202,6 +202,8 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         gone = teacher.locator("#class-drawings [data-drawing-id]").first.get_attribute("data-drawing-id")
         teacher.locator(f'#class-drawings [data-remove="{gone}"]').click()
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "11", timeout=5_000)
+        # The server's path (the projector's test trains on This device): it must keep working.
+        teacher.locator("#class-train-where input[value='The server']").check()
         teacher.locator("#class-train").click()
         expect(teacher.locator("#class-publish")).to_be_visible(timeout=180_000)
         teacher.locator("#class-publish").click()

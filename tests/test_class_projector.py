@@ -3,8 +3,12 @@ wall's QR code read back from a screenshot, whole and large, with the code and t
 at 1280x720 and 1024x768; its bars to scale; every button of the teacher's view legible (WCAG AA,
 4.5:1) in both themes, with axe on the teacher's view, the wall and a student's phone and tablet
 (their Keep buttons a finger's size); "all theirs" asking in the page first; the teacher link
-hidden until Show. The app runs on a data folder of its own, whose class is made directly in its
-database (as the host's CLI would)."""
+hidden until Show; the class's model trained in the teacher's page and given to the class. The
+app runs on a data folder of its own, whose class is made directly in its database (as the host's
+CLI would)."""
+
+import json
+import re
 
 import cv2
 import numpy as np
@@ -12,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from benchmarks.harness.launcher import launch
-from benchmarks.harness.pad import PHONE, TABLET
+from benchmarks.harness.pad import PHONE, TABLET, screenshot
 from mnist_demo.classes.store import Classroom
 from tests.test_accessibility import serious_violations
 
@@ -183,6 +187,54 @@ def test_a_students_page_in_the_class_passes_axe_in_both_themes_and_fits_a_finge
         found[scheme] = serious_violations(page)
     page.close()
     assert not any(found.values()), found
+
+
+def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_class(browser, lesson):
+    """"Train on our class" with "This device" (the default): the teacher's page fetches the
+    drawings, fine-tunes both shipped models on them (on 500 MNIST digits here, to be quick) and
+    sends Gradio no event while it trains; "Give it to the class" uploads the weights, which reach
+    the classroom and the wall with the figures the page showed."""
+    url, new, data = lesson
+    page = open_teacher(browser, lesson, "light")
+    expect(page.locator("#class-train-where input[value='This device']")).to_be_checked()
+    expect(page.locator("#class-publish")).to_have_count(1)  # in the page, hidden until there is a model
+    expect(page.locator("#class-publish")).to_be_hidden()
+    page.locator("#class-trainer").evaluate("box => { box.dataset.mnistLimit = '500'; }")
+    # The events the server's path would send (its Train, Stop and Give buttons'): the page's own
+    # ticks (the drawings' list every 2 s) go on, and are no training.
+    config = page.request.get(f"{url}config").json()
+    ids = {c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") in
+           ("class-train", "class-stop", "class-publish")}
+    theirs = {i for i, d in enumerate(config["dependencies"]) if any(t[0] in ids for t in d["targets"])}
+    assert len(theirs) >= 3
+    events = []
+    page.on("request", lambda r: events.append(json.loads(r.post_data)["fn_index"])
+            if "/gradio_api/queue/join" in r.url else None)
+    page.locator("#class-train").click()
+    trainer = page.locator("#class-trainer")
+    expect(trainer).to_have_attribute("data-state", "done", timeout=60_000)
+    assert not theirs & set(events), events  # the server was asked for the drawings and MNIST, and trained nothing
+    verdict = page.locator("#class-trainer .pt-verdict").inner_text()
+    assert re.search(r"^Linear: [\d.]+% → [\d.]+% on the class's 4 held-out drawings, MNIST [\d.]+% → [\d.]+% "
+                     r"\(every 10th validation digit, 2,000\)", verdict), verdict
+    expect(page.locator("#class-trainer .pt-acc")).to_contain_text("class held-out")
+    expect(page.locator("#class-publish")).to_be_visible()
+    screenshot(page, "projector-teacher-trained-here")
+    page.locator("#class-publish").click()
+    expect(page.locator("#class-trainer .pt-status")).to_contain_text("Given to the class", timeout=10_000)
+    assert not theirs & set(events), events  # the upload is a plain request to its route, not a Gradio event
+    with Classroom(data) as room:
+        version, blobs, notes = room.class_models(new.code)
+    assert version == 1 and set(blobs) == {"linear", "cnn"}
+    linear = notes["linear"]
+    assert linear["class_held_out"] == "4" and linear["valid_count"] == "2000"
+    said = f"{float(linear['held_before']):.1%} → {float(linear['held_after']):.1%}"
+    assert said in verdict, (said, verdict)
+    wall = open_wall(browser, lesson, 1280, 720)
+    expect(wall.locator(".wall-class-model")).to_contain_text(f"Linear: {float(linear['held_before']):.1%} → "
+                                                              f"{float(linear['held_after']):.1%}", timeout=10_000)
+    wall.close()
+    page.close()
 
 
 # Last: it removes a student's drawings.

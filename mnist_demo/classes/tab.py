@@ -24,12 +24,13 @@ from .. import handlers
 from ..handlers import QUIET
 from ..inference import Predictor
 from ..inputs import event_fields
-from ..page_assets import page_file
+from ..page_assets import class_train_head, page_file
 from ..session import WAITING, ClassSeat, Session
 from ..settings import Settings
 from ..ui_draw import DrawTab
-from ..ui_train import LOSS_COLOURS
+from ..ui_train import DEVICE, LOSS_COLOURS, where_choices
 from .addresses import base_url
+from .page_routes import class_trainer_setup
 from .store import ClassError, Classroom, normalize_code
 from .student import (
     STUDENT_SECONDS,
@@ -61,7 +62,7 @@ from .teacher import (
     teaching,
     toggle_lock,
 )
-from .training import CLASS_ACC_COLOURS, publish, stop_class_training, train_class
+from .training import CLASS_ACC_COLOURS, HIDDEN, publish, stop_class_training, train_class
 from .wall import WALL_SECONDS, ValidationScores, open_wall, refresh_wall, wall_cell
 
 
@@ -243,9 +244,10 @@ def bind(fn, *bound):
     return handler
 
 
-def class_tab() -> dict:
+def class_tab(settings: Settings, shipped_page: dict) -> dict:
     """Lay out the Class tab (called inside ``gr.Tab``). Returns its components, for
-    ``wire_class`` to wire once the whole page exists."""
+    ``wire_class`` to wire once the whole page exists. ``shipped_page``: the shipped weights as the
+    page takes them (the teacher's page fine-tunes from them)."""
     c = {}
     gr.Markdown("Draw together: a teacher starts a class, everyone joins with its code, and every digit you keep "
                 "also goes to the class's wall, without names. Then the class trains its own model.")
@@ -277,10 +279,21 @@ def class_tab() -> dict:
                 c["end"] = gr.Button("End it and delete everything", variant="stop", elem_id="class-end")
                 c["cancel_end"] = gr.Button("Cancel", elem_id="class-cancel-end")
         gr.Markdown("#### The class's own model")
+        # Where it trains, as the Train tab's #train-where: this device by default (the teacher's
+        # page trains it, page/class_trainer.js), or the server where the host offers it.
+        # interactive: no Python event listens to it (class_trainer.js reads it).
+        gr.Radio(where_choices(), value=DEVICE, label="Train on", elem_id="class-train-where", interactive=True,
+                 info="This device: this browser fine-tunes both models on the class's drawings, and the server "
+                      "only hands them over. The server: this app's computer trains them.")
         with gr.Row():
             c["train"] = gr.Button("Train on our class", variant="primary", elem_id="class-train")
             c["stop"] = gr.Button("Stop", elem_id="class-stop")
-            c["publish"] = gr.Button("Give it to the class", visible=False, variant="primary", elem_id="class-publish")
+            c["publish"] = gr.Button("Give it to the class", visible=HIDDEN, variant="primary",
+                                     elem_id="class-publish")
+        # This device's run: no Gradio event, the page trains (page/class_trainer.js).
+        gr.HTML(None, elem_id="class-trainer-box", html_template=page_file("class_trainer.html"),
+                js_on_load=page_file("class_trainer.js"), head=class_train_head(), apply_default_css=False,
+                setup=class_trainer_setup(settings), shipped=shipped_page)
         c["progress"] = gr.Markdown(elem_id="class-progress")
         with gr.Row():  # the Train tab's colours, each model its own; CSS lets the legends show (app.css)
             c["loss"] = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss", height=220,

@@ -19,6 +19,7 @@ from ..weights import weights_to_bytes
 from .store import Classroom
 from .student import STUDENT_SECONDS
 from .teacher import class_digits, teacher_code
+from .views import fraction
 
 
 def train_class(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
@@ -33,19 +34,13 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
     with running(session, request):
         session.stop.clear()
         own, held = digits.split()
-        if not len(own):
-            problem = "The class has no drawings to train on yet: ask the students to keep a few first."
-        elif not len(held):
-            problem = ("Keep a few more drawings first: a quarter of each digit is held out to measure the class's "
-                       "model, and there is none yet.")
-        else:
-            problem = None
+        problem = too_few_to_train(own, held)
         try:
             data = None if problem else settings.mnist.for_app()
         except gr.Error as e:
             problem = e.message
         if problem:  # said where the teacher looks, and stays: not a passing notice over "Error"
-            yield skip, skip, f"⚠️ {problem}", gr.Button(visible=False)
+            yield skip, skip, f"⚠️ {problem}", gr.Button(visible=HIDDEN)
             return
         plan = Plan(MODEL_NAMES, "fine-tune", within_caps(PRESETS["fine-tune"], settings), SHIPPED_START, own, held)
         starts = starting_models(plan.names, plan.start_from, plan.config, {}, shipped)
@@ -56,7 +51,7 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
                 outcome = item
             else:
                 frames = (item[0], class_curves(item[1]))
-                yield *frames, class_progress(item[2]), gr.Button(visible=False)
+                yield *frames, class_progress(item[2]), gr.Button(visible=HIDDEN)
         best = best_held(curves.frames()[1])
         notes = {n: {"held_before": f"{outcome.before[n].held:.6f}", "held_after": f"{outcome.after[n].held:.6f}",
                      "valid_before": f"{outcome.before[n].valid:.6f}", "valid_after": f"{outcome.after[n].valid:.6f}",
@@ -69,8 +64,22 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
                         "student's class line (*Use our class’s model*, one tap)."), gr.Button(visible=True)
 
 
+def too_few_to_train(own, held) -> str | None:
+    """Why the class's drawings cannot train its model yet (``own``, ``held``: ``Digits.split``'s
+    two parts), or None. Said by this training and by the teacher's page (page_routes.py) alike."""
+    if not len(own):
+        return "The class has no drawings to train on yet: ask the students to keep a few first."
+    if not len(held):
+        return ("Keep a few more drawings first: a quarter of each digit is held out to measure the class's "
+                "model, and there is none yet.")
+    return None
+
+
 FEW_HELD = 20  # held-out drawings below which a class's before/after figures say little (1 in 20 is 5 points)
-HELD_SERIES = " · class held-out"  # the class's curve of held-out drawings (the Train tab says "your …")
+HELD_SERIES = " · class held-out"
+# "Give it to the class" stays in the page, hidden, until there is a model: the teacher's page
+# shows it itself when it trained one (page/class_trainer.js); gone from the page, it could not.
+HIDDEN = "hidden"  # the class's curve of held-out drawings (the Train tab says "your …")
 
 
 def class_curves(frame):
@@ -114,16 +123,22 @@ def class_model_summary(meta: dict) -> str:
     weights that stay within a point of the start on MNIST, not the curve's last or best point."""
     parts = []
     for n, m in meta.items():
-        held_before, held_after = float(m["held_before"]), float(m["held_after"])
+        # The notes may come from a teacher's page (page_routes.py checks them); a figure that is
+        # not a fraction leaves its model out of the sentence rather than failing it.
+        figures = [fraction(m.get(k)) for k in ("held_before", "held_after", "valid_before", "valid_after")] \
+            if isinstance(m, dict) and n in MODEL_TITLES else [None]
+        if None in figures:
+            continue
+        held_before, held_after, valid_before, valid_after = figures
         held = int(m["class_held_out"]) if str(m.get("class_held_out", "")).isdigit() else None
         count = "" if held is None else f" {held:,}"
         drawings = "drawing" if held == 1 else "drawings"
         text = (f"{MODEL_TITLES[n]}: {held_before:.1%} → {held_after:.1%} on the class's{count} held-out {drawings}, "
-                f"MNIST {float(m['valid_before']):.1%} → {float(m['valid_after']):.1%}")
+                f"MNIST {valid_before:.1%} → {valid_after:.1%}")
         if held is not None and held < FEW_HELD:
             text += " (too few held-out drawings to say much: keep more, a few of each digit, and train again)"
-        best = float(m.get("held_best", "nan"))
-        if best >= held_after + 0.0005:
+        best = fraction(m.get("held_best"))
+        if best is not None and best >= held_after + 0.0005:
             text += (f" (its curve reached {best:.1%}, but those weights cost MNIST more than a point, so the ones "
                      "kept are these)")
         parts.append(text + ".")

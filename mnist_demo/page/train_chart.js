@@ -15,14 +15,16 @@
   // ui_train.py's colours: light for training, dark for validation; blue linear, orange CNN. Each
   // is readable on white and on Gradio's dark grey.
   const COLOURS = { "linear training": "#60a5fa", "linear validation": "#2563eb", "cnn training": "#fb923c", "cnn validation": "#c2410c",
-    "linear accuracy": "#2563eb", "cnn accuracy": "#ea580c" };
+    "linear accuracy": "#2563eb", "cnn accuracy": "#ea580c", "linear held-out": "#93c5fd", "cnn held-out": "#fdba74" };
 
   function createCurves() {
     return { loss: {}, acc: {}, smooth: {} };
   }
 
   /** A run's event into the curves: {kind: "step", model, epoch, step, steps, loss} or
-   * {kind: "epoch", model, epoch, valid_loss, valid_acc}; x is in epochs. */
+   * {kind: "epoch", model, epoch, valid_loss, valid_acc, own_held_acc}; x is in epochs. The
+   * held-out digits' accuracy (a visitor's own, or a class's) is a curve of its own, as on the
+   * server's plot, whenever the run measured it. */
   function addEvent(curves, event) {
     const push = (group, key, x, y) => { (group[key] = group[key] || []).push([x, y]); };
     if (event.kind === "step") {
@@ -33,6 +35,7 @@
     } else if (event.kind === "epoch") {
       push(curves.loss, `${event.model} validation`, event.epoch + 1, event.valid_loss);
       push(curves.acc, `${event.model} accuracy`, event.epoch + 1, 100 * event.valid_acc);
+      if (Number.isFinite(event.own_held_acc)) push(curves.acc, `${event.model} held-out`, event.epoch + 1, 100 * event.own_held_acc);
     }
     return curves;
   }

@@ -1,0 +1,261 @@
+"""The class's model trained in the teacher's page ("This device"): two plain routes beside
+Gradio's, for page/class_trainer.js.
+
+- ``GET /class-page/drawings``: the class's drawings, split as the server's training splits them
+  (``Digits.split``: the part to train on and the held-out quarter), fetched once per training.
+- ``POST /class-page/model``: the weights the page trained, with their notes (the before/after
+  figures), given to the class through ``Classroom.publish_model``, exactly as "Give it to the
+  class" does after a server training: the wall and the students' pads cannot tell them apart.
+
+The teacher's standing is the ``X-Teacher-Token`` header: the token of the teacher link, looked up
+as every teacher control looks it up (``Classroom.code_for_teacher``), never a server session. Each
+route answers a wrong token or an ended class with 403, more calls than a teacher's page makes
+with 429 (per class, so another class is never slowed), and every refusal with a sentence in
+``{"error": ...}``, changing nothing. A model's body is capped by ``limits.BodyLimit`` (413) before
+it is read; its weights are checked as any weights file is (``weights_from_bytes``) and written
+only to the class's database, never to ``weights/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import json
+import math
+import sqlite3
+import threading
+import time
+
+from ..collection import HOLD_OUT_EVERY
+from ..finetune import MAX_MNIST_LOSS
+from ..limits import CLASS_MODEL_BODY_LIMIT
+from ..models import MODEL_NAMES
+from ..presets import PRESETS
+from ..settings import Settings
+from ..ui_train import page_trainer_setup
+from ..weights import WeightsError, weights_from_bytes, weights_to_bytes
+from .store import ClassError, Classroom
+from .student import STUDENT_SECONDS
+from .teacher import class_digits
+from .training import class_model_summary, too_few_to_train
+
+ROUTE = "class-page"
+TOKEN_HEADER = "X-Teacher-Token"
+# A teacher's page fetches the drawings once per training and uploads once per "Give it to the
+# class"; these leave room for a few retries and nothing like a flood.
+DRAWINGS_PER_MINUTE = 6
+MODELS_PER_MINUTE = 3
+NO_STORE = {"Cache-Control": "no-store"}  # a class's drawings are kept by no cache, shared or not
+NOT_TEACHING = "This class has ended, or its teacher link was replaced: open the current one."
+# The notes a page sends with each model: what the wall and the teacher's summary show. Accuracies
+# are fractions; counts are whole numbers. The four the wall needs must be there.
+ACCURACY_NOTES = ("held_before", "held_after", "valid_before", "valid_after", "valid_acc", "held_best")
+COUNT_NOTES = ("class_drawings", "class_held_out", "valid_count", "valid_every")
+REQUIRED_NOTES = ("held_before", "held_after", "valid_before", "valid_after")
+MAX_COUNT = 10 ** 9  # far above any class's drawings or MNIST's digits
+# The MNIST digits a teacher's page mixes into the class's fine-tune at most: the fine-tune preset's
+# 10,000, which both models take in seconds on a laptop's cores (one kept free when it serves the class).
+CLASS_PAGE_MNIST_LIMIT = PRESETS["fine-tune"].limit
+
+
+def class_trainer_setup(settings: Settings) -> dict:
+    """What the teacher's page trainer is told (page/class_trainer.js): the Train tab's page
+    trainer's setup, and these routes, the MNIST cap, the fine-tune's MNIST budget."""
+    return page_trainer_setup(settings) | {
+        "class_drawings": f"{ROUTE}/drawings", "class_model": f"{ROUTE}/model", "token_header": TOKEN_HEADER,
+        "class_mnist_limit": CLASS_PAGE_MNIST_LIMIT, "mnist_budget": MAX_MNIST_LOSS,
+        "student_seconds": round(STUDENT_SECONDS),
+    }
+
+
+class PerMinute:
+    """At most ``limit`` calls in any 60 seconds for each key (a class's code): a sliding window,
+    in memory, as the classroom's other rate limits are."""
+
+    def __init__(self, limit: int, clock=time.monotonic):
+        self.limit, self.clock = limit, clock
+        self._calls: dict[str, collections.deque] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """0 when this call may go ahead (and it is counted), else the seconds until one may."""
+        now = self.clock()
+        with self._lock:
+            calls = self._calls.setdefault(key, collections.deque())
+            while calls and now - calls[0] >= 60:
+                calls.popleft()
+            if len(calls) >= self.limit:
+                return max(1.0, 60 - (now - calls[0]))
+            calls.append(now)
+            if len(self._calls) > 10_000:  # forget the classes that called long ago
+                self._calls = {k: v for k, v in self._calls.items() if v and now - v[-1] < 60}
+            return 0.0
+
+
+class ClassPageRoutes:
+    """What the two routes need: the classroom and their rate limits (one per app)."""
+
+    def __init__(self, classroom: Classroom, clock=time.monotonic):
+        self.classroom = classroom
+        self.drawings_limit = PerMinute(DRAWINGS_PER_MINUTE, clock)
+        self.models_limit = PerMinute(MODELS_PER_MINUTE, clock)
+
+
+class Refusal(Exception):
+    """A route's refusal: its HTTP status and the sentence the teacher's page shows."""
+
+    def __init__(self, status: int, sentence: str, headers: dict | None = None):
+        super().__init__(sentence)
+        self.status, self.sentence, self.headers = status, sentence, headers or {}
+
+
+def _answer(body: dict, status: int = 200, headers: dict | None = None):
+    from starlette.responses import JSONResponse
+
+    return JSONResponse(body, status_code=status, headers=NO_STORE | (headers or {}))
+
+
+def _refused(refusal: Refusal):
+    return _answer({"error": refusal.sentence}, refusal.status, refusal.headers)
+
+
+def _routes_of(request) -> ClassPageRoutes | None:
+    return getattr(request.app.get_blocks(), "class_page", None)
+
+
+def teacher_class(routes: ClassPageRoutes, token, limit: PerMinute) -> str:
+    """The class the token teaches, with a call counted against its minute; or a Refusal."""
+    code = routes.classroom.code_for_teacher(token) if isinstance(token, str) and 0 < len(token) <= 200 else None
+    if code is None:
+        raise Refusal(403, NOT_TEACHING)
+    wait = limit.wait(code)
+    if wait:
+        seconds = math.ceil(wait)
+        raise Refusal(429, f"Too many requests for this class: try again in {seconds} seconds.",
+                      {"Retry-After": str(seconds)})
+    return code
+
+
+def _part(digits) -> dict:
+    return {"count": len(digits), "labels": [int(v) for v in digits.labels],
+            "pixels": base64.b64encode(digits.pixels.tobytes()).decode()}
+
+
+def class_drawings(routes: ClassPageRoutes, token) -> dict:
+    """The class's drawings for its teacher's page: to train on and held out, as the server splits them."""
+    code = teacher_class(routes, token, routes.drawings_limit)
+    own, held = class_digits(routes.classroom, code).split()
+    problem = too_few_to_train(own, held)
+    if problem:
+        raise Refusal(409, problem)
+    return {"train": _part(own), "held": _part(held), "drawings": len(own) + len(held),
+            "hold_out_every": HOLD_OUT_EVERY}
+
+
+def checked_notes(notes) -> dict[str, str]:
+    """One model's notes from a page, as text the way the server's training writes them; or a
+    Refusal naming the first figure that is not one."""
+    if not isinstance(notes, dict):
+        raise Refusal(400, "Each model's notes must be a table of figures.")
+    missing = [k for k in REQUIRED_NOTES if k not in notes]
+    if missing:
+        raise Refusal(400, f"The notes lack {', '.join(missing)}.")
+    out = {}
+    for key, value in notes.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if key in ACCURACY_NOTES:
+            if not number or not math.isfinite(value) or not 0 <= value <= 1:
+                raise Refusal(400, f"The note {key} must be an accuracy: a number from 0 to 1.")
+            out[key] = f"{float(value):.6f}"
+        elif key in COUNT_NOTES:
+            if not number or not math.isfinite(value) or value != int(value) or not 0 <= value <= MAX_COUNT:
+                raise Refusal(400, f"The note {key} must be a whole count, 0 or more.")
+            out[key] = str(int(value))
+        else:
+            raise Refusal(400, f"The notes hold {str(key)[:40]!r}, which is not one of a class model's figures.")
+    return out
+
+
+def checked_upload(body: bytes) -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
+    """{name: safetensors bytes} and {name: notes} from a page's upload, each model rebuilt from
+    its bytes and checked as any weights file is, then written again with the checked notes (what
+    the server's own training would have written); or a Refusal."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise Refusal(400, "The upload is not JSON.") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    notes = data.get("notes") if isinstance(data, dict) else None
+    if not isinstance(models, dict) or not models or not set(models) <= set(MODEL_NAMES):
+        raise Refusal(400, f"Send one or both of the {' and '.join(MODEL_NAMES)} models.")
+    if not isinstance(notes, dict) or set(notes) != set(models):
+        raise Refusal(400, "Send each model's notes with it, and no others.")
+    blobs, figures = {}, {}
+    for name, text in models.items():
+        try:
+            blob = base64.b64decode(text, validate=True) if isinstance(text, str) else None
+        except (binascii.Error, ValueError):
+            blob = None
+        if blob is None:
+            raise Refusal(400, f"The {name} model's weights must be a safetensors file in base64.")
+        try:
+            model, meta = weights_from_bytes(blob, source=f"The {name} model's weights")
+        except WeightsError as e:
+            raise Refusal(400, f"{e}.") from None
+        if meta.get("model") != name:
+            raise Refusal(400, f"The weights sent as the {name} model are the {meta.get('model')} model's.")
+        figures[name] = checked_notes(notes[name])
+        blobs[name] = weights_to_bytes(model, figures[name])
+    return blobs, figures
+
+
+def publish_upload(routes: ClassPageRoutes, token, body: bytes) -> dict:
+    code = teacher_class(routes, token, routes.models_limit)
+    blobs, figures = checked_upload(body)
+    try:
+        version = routes.classroom.publish_model(code, blobs, figures)
+    except ClassError as e:  # the class ended while the upload was on its way
+        raise Refusal(410 if e.kind == "ended" else 400, str(e)) from None
+    return {"model_version": version, "summary": class_model_summary(figures)}
+
+
+async def _run(fn, *args):
+    try:
+        return _answer(await asyncio.to_thread(fn, *args))
+    except Refusal as refusal:
+        return _refused(refusal)
+    except sqlite3.OperationalError:  # the host's command line holds the database: soon
+        return _answer({"error": "The class's store is busy for a moment: try again."}, 503, {"Retry-After": "2"})
+
+
+async def drawings_route(request):
+    routes = _routes_of(request)
+    if routes is None:
+        return _answer({"error": "This app has no classes."}, 404)
+    return await _run(class_drawings, routes, request.headers.get(TOKEN_HEADER))
+
+
+async def model_route(request):
+    routes = _routes_of(request)
+    if routes is None:
+        return _answer({"error": "This app has no classes."}, 404)
+    token = request.headers.get(TOKEN_HEADER)
+    # The standing first, cheaply: a wrong token's body is never read (BodyLimit caps it anyway).
+    code = await asyncio.to_thread(routes.classroom.code_for_teacher, token) \
+        if isinstance(token, str) and 0 < len(token) <= 200 else None
+    if code is None:
+        return _refused(Refusal(403, NOT_TEACHING))
+    body = await request.body()
+    if len(body) > CLASS_MODEL_BODY_LIMIT:  # BodyLimit refused it before reading, where it is installed
+        return _refused(Refusal(413, f"The upload is too large: at most {CLASS_MODEL_BODY_LIMIT:,} bytes."))
+    return await _run(publish_upload, routes, token, body)
+
+
+def routes() -> list:
+    """The two routes, for Gradio's FastAPI app (``app_kwargs``'s ``routes``, as page_data's)."""
+    from starlette.routing import Route
+
+    return [Route(f"/{ROUTE}/drawings", drawings_route, methods=["GET"]),
+            Route(f"/{ROUTE}/model", model_route, methods=["POST"])]

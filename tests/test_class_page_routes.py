@@ -1,0 +1,233 @@
+"""The teacher's page's two routes (classes/page_routes.py), in process, through Gradio's own
+FastAPI app with the body-limit middleware the app installs: the class's drawings for its teacher
+alone, split as the server's training splits them; a class model uploaded from the page, checked
+and given to the class as "Give it to the class" gives it; every refusal a sentence that changes
+nothing (a wrong token, an ended class, too many calls, too large a body, bad weights, bad notes)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from mnist_demo.classes import page_routes
+from mnist_demo.classes.page_routes import TOKEN_HEADER, ClassPageRoutes
+from mnist_demo.classes.store import Classroom, to_digits
+from mnist_demo.classes.training import too_few_to_train
+from mnist_demo.classes.views import class_model_note
+from mnist_demo.collection import Digits
+from mnist_demo.limits import CLASS_MODEL_BODY_LIMIT, app_kwargs
+from mnist_demo.models import MODEL_NAMES
+from mnist_demo.weights import weights_from_bytes
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+NOTES = {"held_before": 0.5, "held_after": 0.75, "valid_before": 0.97, "valid_after": 0.965, "held_best": 0.8,
+         "class_drawings": 20, "class_held_out": 5, "valid_count": 2000, "valid_every": 10}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    """One classroom for the module: each test makes classes of its own (the limits are per class)."""
+    with Classroom(tmp_path_factory.mktemp("data")) as classroom:
+        yield classroom
+
+
+def fill(room: Classroom, code: str, labels) -> None:
+    student, rng = room.join(code, "client"), np.random.default_rng(len(labels))
+    for i, label in enumerate(labels):
+        room._keeps.forget([student])  # not a rate test
+        room.add_drawing(code, student, i + 1, int(label), int(label), int(label),
+                         rng.integers(0, 256, 784, dtype=np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def served(room):
+    """(http client, classroom, routes' state, clock): the routes behind the app's middleware."""
+    with gr.Blocks() as demo:
+        gr.Markdown("x")
+    clock = Clock()
+    demo.class_page = ClassPageRoutes(room, clock=clock)
+    app = gr.routes.App.create_app(demo, app_kwargs=app_kwargs() | {"routes": page_routes.routes()})
+    with TestClient(app) as client:
+        yield client, room, demo.class_page, clock
+
+
+def weights_b64(name: str) -> str:
+    return base64.b64encode((WEIGHTS / f"{name}.safetensors").read_bytes()).decode()
+
+
+def upload(client, token, models=None, notes=None, body=None):
+    models = {n: weights_b64(n) for n in MODEL_NAMES} if models is None else models
+    notes = {n: dict(NOTES) for n in models} if notes is None else notes
+    content = json.dumps({"models": models, "notes": notes}).encode() if body is None else body
+    return client.post("/class-page/model", content=content, headers={TOKEN_HEADER: token} if token else {})
+
+
+def weights_folder_hash() -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(WEIGHTS.iterdir()))).hexdigest()
+
+
+def test_the_drawings_go_to_their_teacher_alone_split_as_the_servers_training_splits_them(served):
+    client, room, _, _ = served
+    new = room.create_class()
+    fill(room, new.code, [d % 10 for d in range(23)])
+    for headers in ({}, {TOKEN_HEADER: "x" * 32}, {TOKEN_HEADER: new.wall_token}):
+        refused = client.get("/class-page/drawings", headers=headers)
+        assert refused.status_code == 403 and "ended" in refused.json()["error"], headers
+    got = client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})
+    assert got.status_code == 200 and got.headers["cache-control"] == "no-store"
+    body = got.json()
+    own, held = to_digits(room.drawings(new.code)).split()
+    assert 0 < len(held) < len(own) and body["drawings"] == 23
+    for part, digits in (("train", own), ("held", held)):
+        assert body[part]["count"] == len(digits) and body[part]["labels"] == digits.labels.tolist()
+        assert base64.b64decode(body[part]["pixels"]) == digits.pixels.tobytes()
+
+
+def test_too_few_drawings_get_the_servers_own_sentence(served):
+    client, room, _, _ = served
+    new = room.create_class()
+    empty = client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})
+    none = Digits(np.zeros((0, 784), np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.int64))
+    assert empty.status_code == 409 and empty.json()["error"] == too_few_to_train(none, none)
+    fill(room, new.code, [0, 0])  # two 0s: neither is held out yet (the fourth 0 would be)
+    own, held = to_digits(room.drawings(new.code)).split()
+    few = client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})
+    assert len(held) == 0 and few.status_code == 409 and few.json()["error"] == too_few_to_train(own, held)
+    assert "held out" in few.json()["error"]
+
+
+def test_an_ended_class_is_refused_on_both_routes(served):
+    client, room, _, _ = served
+    new = room.create_class()
+    fill(room, new.code, range(10))
+    room.end_class(new.code)
+    assert client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token}).status_code == 403
+    refused = upload(client, new.teacher_token)
+    assert refused.status_code == 403 and refused.json()["error"]
+
+
+def test_each_class_has_its_own_minute_of_calls(served):
+    client, room, _, clock = served
+    first, second = room.create_class(), room.create_class()
+    for new in (first, second):
+        fill(room, new.code, range(10))
+    ask = lambda new: client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})  # noqa: E731
+    assert [ask(first).status_code for _ in range(page_routes.DRAWINGS_PER_MINUTE)] == [200] * 6
+    late = ask(first)
+    assert late.status_code == 429 and "try again in" in late.json()["error"] and int(late.headers["retry-after"]) > 0
+    assert ask(second).status_code == 200  # another class is not slowed
+    clock.now += 61
+    assert ask(first).status_code == 200
+    # Uploads: three a minute.
+    codes = [upload(client, first.teacher_token).status_code for _ in range(page_routes.MODELS_PER_MINUTE + 1)]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_a_good_upload_reaches_the_class_as_the_servers_training_gives_it(served):
+    client, room, _, _ = served
+    new = room.create_class()
+    before = weights_folder_hash()
+    answer = upload(client, new.teacher_token)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["model_version"] == room.model_version(new.code) == 1
+    assert "50.0% → 75.0%" in answer.json()["summary"]
+    version, blobs, notes = room.class_models(new.code)
+    assert set(blobs) == set(MODEL_NAMES)
+    for name in MODEL_NAMES:
+        model, meta = weights_from_bytes(blobs[name])
+        shipped, _ = weights_from_bytes((WEIGHTS / f"{name}.safetensors").read_bytes())
+        for key, tensor in shipped.state_dict().items():
+            assert torch.equal(model.state_dict()[key], tensor), key
+        # The notes as the server's training writes them: text, in the weights' metadata too.
+        assert notes[name]["held_after"] == meta["held_after"] == "0.750000"
+        assert notes[name]["class_held_out"] == "5"
+    wall = class_model_note(room.class_model_notes(new.code))
+    assert "50.0% → <b>75.0%</b>" in wall and "MNIST 97.0% → 96.5%" in wall
+    assert weights_folder_hash() == before  # nothing written to weights/
+
+
+def bad_cases():
+    linear_as_cnn = {"cnn": weights_b64("linear")}
+    yield "not json", dict(body=b"{not json")
+    yield "no models", dict(models={})
+    yield "an unknown model", dict(models={"resnet": weights_b64("linear")}, notes={"resnet": NOTES})
+    yield "notes missing", dict(notes={})
+    yield "not base64", dict(models={"linear": "%%%"})
+    yield "not safetensors", dict(models={"linear": base64.b64encode(b"\x10" + b"\0" * 7 + b"{}junk").decode()})
+    yield "another model's weights", dict(models=linear_as_cnn)
+    for key, value in (("held_after", math.nan), ("held_after", math.inf), ("held_after", 1.5), ("valid_before", -0.1),
+                       ("held_after", "0.5"), ("held_after", True), ("held_after", None), ("class_drawings", 2.5),
+                       ("class_held_out", -1), ("class_drawings", "12"), ("surprise", 0.5)):
+        yield f"{key}={value!r}", dict(notes={"linear": NOTES | {key: value}}, models={"linear": weights_b64("linear")})
+    yield "a required figure missing", dict(notes={"linear": {k: v for k, v in NOTES.items() if k != "valid_after"}},
+                                            models={"linear": weights_b64("linear")})
+
+
+def nan_weights_b64() -> str:
+    from mnist_demo.models import build_model
+    from mnist_demo.weights import weights_to_bytes
+
+    model = build_model("linear")
+    with torch.no_grad():
+        next(iter(model.parameters()))[0, 0] = math.nan
+    return base64.b64encode(weights_to_bytes(model)).decode()
+
+
+@pytest.mark.parametrize("case", [c for c, _ in bad_cases()])
+def test_bad_uploads_get_a_sentence_and_change_nothing(served, case):
+    client, room, _, _ = served
+    new = room.create_class()
+    upload(client, new.teacher_token)  # a model given before: it must stay
+    kept = room.class_models(new.code)
+    answer = upload(client, new.teacher_token, **dict(bad_cases())[case])
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].endswith("."), answer.json()
+    assert room.class_models(new.code) == kept
+
+
+def test_weights_holding_nan_are_refused(served):
+    client, room, _, _ = served
+    new = room.create_class()
+    answer = upload(client, new.teacher_token, models={"linear": nan_weights_b64()}, notes={"linear": NOTES})
+    assert answer.status_code == 400 and "NaN" in answer.json()["error"]
+    assert room.class_models(new.code) is None
+
+
+def test_a_body_over_a_megabyte_is_refused_before_it_is_read(served):
+    client, room, _, _ = served
+    new = room.create_class()
+    answer = upload(client, new.teacher_token, body=b" " * (CLASS_MODEL_BODY_LIMIT + 1))
+    assert answer.status_code == 413 and "too large" in json.loads(answer.content)["error"]
+    assert room.class_models(new.code) is None
+
+
+def test_a_class_that_ends_while_its_model_is_on_the_way_gets_410(served, monkeypatch):
+    client, room, _, _ = served
+    new = room.create_class()
+    publish = room.publish_model
+
+    def ended_first(code, models, notes):  # the teacher ended the class in another tab meanwhile
+        room.end_class(code)
+        return publish(code, models, notes)
+
+    monkeypatch.setattr(room, "publish_model", ended_first)
+    answer = upload(client, new.teacher_token)
+    assert answer.status_code == 410 and "ended" in answer.json()["error"]
+    assert room.class_models(new.code) is None
