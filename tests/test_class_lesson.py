@@ -83,10 +83,16 @@ def wall_drawings(wall) -> list[tuple[str, str]]:
         "els => els.map(e => [e.dataset.drawingId, e.dataset.label])")
 
 
-def read_qr(page) -> str:
-    """The QR code on the page as a phone camera reads it: from a screenshot, by OpenCV's decoder."""
-    picture = cv2.imdecode(np.frombuffer(page.screenshot(), np.uint8), cv2.IMREAD_COLOR)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(picture)
+def read_qr(page, frames: int = 3) -> str:
+    """The QR code on the page as a phone camera reads it: from a screenshot, by OpenCV's decoder,
+    a few frames apart (as a camera keeps trying) while the page may still be settling."""
+    text = ""
+    for _ in range(frames):
+        picture = cv2.imdecode(np.frombuffer(page.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+        text, _, _ = cv2.QRCodeDetector().detectAndDecode(picture)
+        if text:
+            return text
+        page.wait_for_timeout(500)
     return text
 
 

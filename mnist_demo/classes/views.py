@@ -160,7 +160,7 @@ def wall_html(code: str, rows: np.ndarray, newest: list, valid: dict[str, np.nda
 
     Laid out for a projector: the side column (the code, the count, a QR code as tall as the
     screen allows, the link, the bars) beside the main one (the newest drawings first, then the
-    scores and the confusion matrices)."""
+    confusion matrices, and below them the scores and the class's own model side by side)."""
     labels, answers = answers_of(rows)
     pictures = "".join(drawing_figure(d) for d in newest[:NEWEST_ON_WALL])
     if not newest:
@@ -173,11 +173,10 @@ def wall_html(code: str, rows: np.ndarray, newest: list, valid: dict[str, np.nda
             f'data-code="{html.escape(code)}">'
             f'<aside class="wall-side"><header><h2>Class <span class="code">{spaced(code)}</span></h2>'
             f'{count_badge(len(labels))}{paused}</header>'
-            f'{closed_card() if locked else join_card(code, join_url, wall=True)}{counts_html(labels)}'
-            f'{class_model_note(model_meta)}</aside>'
+            f'{closed_card() if locked else join_card(code, join_url, wall=True)}{counts_html(labels)}</aside>'
             f'<div class="wall-main"><section class="wall-newest" aria-label="The newest drawings"><h3>Newest</h3>'
             f'<div class="class-drawings">{pictures}</div></section>'
-            f'<div class="wall-figures">{scores_html(labels, answers, valid)}'
+            f'<div class="wall-figures">{scores_html(labels, answers, valid)}{class_model_note(model_meta)}'
             f'<section class="wall-confusion"><h3>Who reads what <small>(click a number to see those drawings)'
             f'</small></h3><div class="confusions">{confusions}</div></section></div></div></div>')
 
