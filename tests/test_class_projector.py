@@ -237,6 +237,7 @@ def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_c
     wall = open_wall(browser, lesson, 1280, 720)
     expect(wall.locator(".wall-class-model")).to_contain_text(f"Linear: {float(linear['held_before']):.1%} → "
                                                               f"{float(linear['held_after']):.1%}", timeout=10_000)
+    assert in_view(wall.locator(".wall-class-model").bounding_box(), 1280, 720)  # the whole wall still fits
     wall.close()
     page.close()
 
