@@ -19,13 +19,32 @@ const { ROOT, SETUP, SHAPES, MAX_BYTES, shipped } = require("./helpers.js");
 const PYTHON = process.env.PYTHON || "python3";
 const python = (code, ...args) => execFileSync(PYTHON, ["-c", code, ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
 
-// A class of 23 drawings (labels 0..9, then 0..9, then 0..2) in a temporary database, and what
-// GET /class-page/drawings answers its teacher, with Python's own split beside it.
-const ROUTE_ANSWER = JSON.parse(python(`
+// What the page builds, made first, so that one Python process (seconds to start, with torch)
+// answers every question below: the summary's notes, and the upload of the shipped weights.
+const NOTES = K.classNotes({ before: { held_acc: 0.5, valid_acc: 0.97 }, after: { held_acc: 0.75, valid_acc: 0.965 },
+  heldBest: 0.8, drawings: 20, heldOut: 5, validCount: 2000, validEvery: 10 });
+const SUMMARY_NOTES = { linear: NOTES, cnn: { ...NOTES, held_after: 0.8, held_best: 0.8, class_held_out: 40 } };
+const UPLOAD = (() => {
+  const bytes = {}, notes = {};
+  for (const name of SETUP.names) {
+    const model = W.loadModel(name, shipped(name), SHAPES[name], MAX_BYTES);
+    bytes[name] = W.toSafetensors(K.copyParams(model.tensors), SHAPES[name], { model: name, final_relu: String(model.finalRelu) });
+    notes[name] = NOTES;
+  }
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "class-upload-")), "body.json");
+  fs.writeFileSync(file, K.uploadBody(bytes, notes, S.bytesToBase64));
+  return file;
+})();
+
+// Python's answers: a class of 23 drawings (labels 0..9, then 0..9, then 0..2) in a temporary
+// database and what GET /class-page/drawings answers its teacher, with Python's own split beside
+// it; the server's class_model_summary of SUMMARY_NOTES; and the route's checks of UPLOAD.
+const PY = JSON.parse(python(`
 import json, sys, tempfile
 import numpy as np
-from mnist_demo.classes.page_routes import ClassPageRoutes, class_drawings
+from mnist_demo.classes.page_routes import ClassPageRoutes, checked_upload, class_drawings
 from mnist_demo.classes.store import Classroom, to_digits
+from mnist_demo.classes.training import class_model_summary
 with tempfile.TemporaryDirectory() as folder, Classroom(folder) as room:
     new = room.create_class()
     student, rng = room.join(new.code, "c"), np.random.default_rng(7)
@@ -33,10 +52,14 @@ with tempfile.TemporaryDirectory() as folder, Classroom(folder) as room:
         room._keeps.forget([student])
         room.add_drawing(new.code, student, i + 1, i % 10, 0, 0, rng.integers(0, 256, 784, dtype=np.uint8).tobytes())
     own, held = to_digits(room.drawings(new.code)).split()
-    print(json.dumps({"answer": class_drawings(ClassPageRoutes(room), new.teacher_token),
-                      "own_labels": own.labels.tolist(), "held_labels": held.labels.tolist(),
-                      "held_first": held.pixels[0].tolist()}))
-`));
+    route = {"answer": class_drawings(ClassPageRoutes(room), new.teacher_token),
+             "own_labels": own.labels.tolist(), "held_labels": held.labels.tolist(), "held_first": held.pixels[0].tolist()}
+notes = json.loads(sys.argv[1])
+summary = class_model_summary({n: {k: str(v) for k, v in m.items()} for n, m in notes.items()})
+blobs, checked = checked_upload(open(sys.argv[2], "rb").read())
+print(json.dumps({"route": route, "summary": summary, "upload": {"models": sorted(blobs), "notes": checked}}))
+`, JSON.stringify(SUMMARY_NOTES), UPLOAD));
+const ROUTE_ANSWER = PY.route;
 
 test("decodeDrawings reads the route's own answer as Python's split, as bytes", () => {
   const got = K.decodeDrawings(ROUTE_ANSWER.answer, W.base64ToBytes);
@@ -80,38 +103,14 @@ test("chooseCheckpoint keeps the best held-out weights within a point of MNIST, 
   assert.equal(K.chooseCheckpoint(start, [{ held_acc: 0.65, held_loss: 2, valid_acc: 0.96 }], 0.01).held_acc, 0.65); // exactly a point
 });
 
-const NOTES = K.classNotes({ before: { held_acc: 0.5, valid_acc: 0.97 }, after: { held_acc: 0.75, valid_acc: 0.965 },
-  heldBest: 0.8, drawings: 20, heldOut: 5, validCount: 2000, validEvery: 10 });
-
 test("summary says the figures as the server's class_model_summary does, and which MNIST digits", () => {
-  const notes = { linear: NOTES, cnn: { ...NOTES, held_after: 0.8, held_best: 0.8, class_held_out: 40 } };
-  const said = K.summary(SETUP.titles, notes, { validCount: 2000, validEvery: 10 });
-  const server = python(`
-import json, sys
-from mnist_demo.classes.training import class_model_summary
-notes = json.loads(sys.argv[1])
-print(class_model_summary({n: {k: str(v) for k, v in m.items()} for n, m in notes.items()}), end="")
-`, JSON.stringify(notes));
-  assert.equal(said.replaceAll(" (every 10th validation digit, 2,000)", ""), server);
+  const said = K.summary(SETUP.titles, SUMMARY_NOTES, { validCount: 2000, validEvery: 10 });
+  assert.equal(said.replaceAll(" (every 10th validation digit, 2,000)", ""), PY.summary);
   assert.match(said, /^Linear: 50\.0% → 75\.0% on the class's 5 held-out drawings, MNIST 97\.0% → 96\.5% \(every 10th/);
 });
 
 test("the upload the page builds from the shipped weights passes the route's own checks", () => {
-  const bytes = {}, notes = {};
-  for (const name of SETUP.names) {
-    const model = W.loadModel(name, shipped(name), SHAPES[name], MAX_BYTES);
-    bytes[name] = W.toSafetensors(K.copyParams(model.tensors), SHAPES[name], { model: name, final_relu: String(model.finalRelu) });
-    notes[name] = NOTES;
-  }
-  const body = K.uploadBody(bytes, notes, S.bytesToBase64);
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "class-upload-")), "body.json");
-  fs.writeFileSync(file, body);
-  const checked = JSON.parse(python(`
-import json, sys
-from mnist_demo.classes.page_routes import checked_upload
-blobs, notes = checked_upload(open(sys.argv[1], "rb").read())
-print(json.dumps({"models": sorted(blobs), "notes": notes}))
-`, file));
+  const checked = PY.upload;
   assert.deepEqual(checked.models, [...SETUP.names].sort());
   assert.equal(checked.notes.linear.held_after, "0.750000");
   assert.equal(checked.notes.cnn.valid_count, "2000");
