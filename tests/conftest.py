@@ -48,7 +48,7 @@ def page():
     return ClassPage(**{n: n for n in CLASS_PAGE}, choices=["choice-linear", "choice-cnn"])
 
 
-# Under `pytest -n 3 --dist loadgroup` (as .ci/run runs it) the controller starts one app server
+# Under `pytest -n 4 --dist loadgroup` (as .ci/run runs it) the controller starts one app server
 # per app group (APP_GROUPS) as it begins, so that their starts overlap the workers' collection;
 # the worker that runs a group's tests finds its server's address in the environment.
 SHARED_APP_URL = "MNIST_TESTS_SHARED_APP_URL_{}"
