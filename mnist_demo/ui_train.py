@@ -34,6 +34,7 @@ from .driver import (
     split_digits,
     starting_models,
 )
+from .finetune import MAX_MNIST_LOSS
 from .handlers import QUIET, bind
 from .models import MODEL_NAMES, MODEL_TITLES
 from .page_assets import page_file, page_setup, train_head, worker_source
@@ -399,6 +400,8 @@ def page_trainer_setup(settings: Settings) -> dict:
         "worker_source": worker_source(), "data_manifest": f"{ROUTE}/manifest.json",
         "valid_every": VALID_EVERY, "max_workers": PAGE_WORKERS_CAP, "serving_lan": settings.serving_lan,
         "server_training": SERVER_TRAINING, "where_device": DEVICE, "where_server": SERVER,
+        "mnist_budget": MAX_MNIST_LOSS,  # a fine-tune on own digits loses at most this of MNIST (finetune.py)
+        "start_from": dict(zip(("new", "shipped", "mine"), START_FROM, strict=True)),  # #train-start-from's values
     }
 
 

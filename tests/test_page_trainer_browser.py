@@ -7,6 +7,7 @@ One test on purpose: Chromium is the suite's dearest part. The page's logic is t
 
 from __future__ import annotations
 
+import base64
 import re
 
 import numpy as np
@@ -84,6 +85,14 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     expect(card(page, "linear")).to_contain_text("your weights", timeout=10_000)
     expect(page.locator("#weights-linear input[value='my trained weights']")).to_be_checked(timeout=10_000)
 
+    # Twelve more kept digits (MNIST's own, as the store keeps them): the fine-tune below has digits
+    # of the visitor's to train on and a quarter held out.
+    stored = np.clip(np.round(mnist.x_valid * 256), 0, 255).astype(np.uint8)
+    extra = [{"id": 10_000 + int(i), "label": int(mnist.y_valid[i]), "pixels": base64.b64encode(stored[i]).decode()}
+             for i in np.flatnonzero(np.isin(mnist.y_valid, [1, 4]))[:12]]
+    page.evaluate("""(extra) => { const r = JSON.parse(localStorage.getItem('mnist-draw-train'));
+      r.digits.push(...extra); localStorage.setItem('mnist-draw-train', JSON.stringify(r)); }""", extra)
+
     # After a reload the digits come from the browser's store; a browser without Web Workers
     # trains on the page's own thread, and says so. Stop keeps what was trained: a longer run,
     # stopped once it has begun, is measured and offered.
@@ -103,4 +112,24 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     assert page.locator("#page-trainer").get_attribute("data-downloaded") == "0"  # a second training downloads nothing
     expect(page.locator(".pt-verdict")).to_contain_text(re.compile(r"^Stopped after \d+ s on this device\. Linear: "))
     expect(page.locator("a#page-trainer-download-linear")).to_be_visible()
+
+    # From the shipped weights with my digits: the fine-tune keeps the epoch that reads my held-out
+    # digits best within a point of MNIST, or the shipped weights, and says which (finetune.py's rule).
+    page.locator("#train-start-from").get_by_label("shipped weights").check()
+    expect(page.locator("#train-epochs input[type=number]")).to_have_value("3")  # the fine-tune recipe
+    page.locator("#train-include input").check()
+    for control, value in (("#train-subset", "1000"), ("#train-epochs", "2")):
+        page.locator(f"{control} input[type=number]").fill(value)
+        page.locator(f"{control} input[type=number]").press("Enter")
+    page.locator("#train-start").click()
+    expect(page.locator("#page-trainer")).to_have_attribute("data-state", "done", timeout=40_000)
+    verdict = page.locator(".pt-verdict").inner_text()
+    assert re.search(r"Linear: [\d.]+ % on 2,000 validation digits \(every 10th\) \(it started at [\d.]+ %\)",
+                     verdict), verdict
+    kept = re.search(r"Linear: the fine-tune kept epoch [12] of 2 epochs: your held-out digits \d+ % → \d+ %, "
+                     r"MNIST validation ([\d.]+) % → ([\d.]+) % \(within a point\)", verdict)
+    assert kept or "Linear: the fine-tune tried 2 epochs, but none kept" in verdict, verdict
+    if kept:  # within a point of where it started, on the digits the page measures
+        started, ended = (float(x) / 100 for x in kept.groups())
+        assert started - ended <= 0.01 + 1e-9, (started, ended)
     page.close()

@@ -29,7 +29,6 @@ import threading
 import time
 
 from ..collection import HOLD_OUT_EVERY
-from ..finetune import MAX_MNIST_LOSS
 from ..limits import CLASS_MODEL_BODY_LIMIT
 from ..models import MODEL_NAMES
 from ..presets import PRESETS
@@ -65,7 +64,7 @@ def class_trainer_setup(settings: Settings) -> dict:
     trainer's setup, and these routes, the MNIST cap, the fine-tune's MNIST budget."""
     return page_trainer_setup(settings) | {
         "class_drawings": f"{ROUTE}/drawings", "class_model": f"{ROUTE}/model", "token_header": TOKEN_HEADER,
-        "class_mnist_limit": CLASS_PAGE_MNIST_LIMIT, "mnist_budget": MAX_MNIST_LOSS,
+        "class_mnist_limit": CLASS_PAGE_MNIST_LIMIT,
         "student_seconds": round(STUDENT_SECONDS),
     }
 

@@ -53,20 +53,7 @@
     return config;
   }
 
-  /** Which weights to keep (finetune.py's rule, over the epochs' checkpoints): the one that reads
-   * the class's held-out drawings best (accuracy, then loss), among those that beat the start there
-   * and lose at most `budget` (a fraction: finetune.MAX_MNIST_LOSS) of MNIST validation accuracy.
-   * `start` and each checkpoint: {held_acc, held_loss, valid_acc}. Returns a checkpoint, or null:
-   * the starting weights come back. */
-  function chooseCheckpoint(start, checkpoints, budget) {
-    const better = (a, b) => a.held_acc > b.held_acc || (a.held_acc === b.held_acc && a.held_loss < b.held_loss);
-    let best = null;
-    for (const c of checkpoints) {
-      if (start.valid_acc - c.valid_acc > budget + 1e-12 || !better(c, start)) continue;
-      if (best === null || better(c, best)) best = c;
-    }
-    return best;
-  }
+
 
   /** One model's notes, as the wall and the teacher's summary read them (the server's training
    * writes the same keys): accuracies as fractions, counts as whole numbers. `validCount` and
@@ -122,10 +109,8 @@
   }
 
   /** A copy of a model's parameters: an epoch's checkpoint, kept while training goes on. */
-  function copyParams(params) {
-    return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Float32Array.from(v)]));
-  }
-
-  return { PRESET, DrawingsError, decodeDrawings, classConfig, chooseCheckpoint, classNotes, summary, uploadBody,
-    refusalSentence, teacherToken, copyParams };
+  // chooseCheckpoint and copyParams are trainer.js's: the Train tab's fine-tune on your own digits
+  // chooses its weights by the same rule.
+  return { PRESET, DrawingsError, decodeDrawings, classConfig, chooseCheckpoint: trainer.chooseCheckpoint, classNotes,
+    summary, uploadBody, refusalSentence, teacherToken, copyParams: trainer.copyParams };
 });

@@ -54,7 +54,7 @@ function request() {
   const config = trainer.presetConfig(setup.training, preset, changes);
   config.target_acc = Number.isFinite(target) && target > 0 ? Math.min(target, 100) / 100 : null;
   const which = control("train-model") || "both";
-  return { preset, config, names: which === "both" ? setup.names : [which], startFrom: control("train-start-from") || "new weights",
+  return { preset, config, names: which === "both" ? setup.names : [which], startFrom: control("train-start-from") || setup.start_from.new,
     include: control("train-include") === true };
 }
 
@@ -84,8 +84,8 @@ async function loadDigits() {
 // ------------------------------------------------------------------ where each model starts
 
 function startingParams(name, startFrom, config) {
-  if (startFrom === "new weights") return { params: trainer.newParams(name, setup.shapes[name], config), finalRelu: config.final_relu, before: null };
-  const b64 = startFrom === setup.shipped ? props.shipped[name].safetensors : kept.weights[name];
+  if (startFrom === setup.start_from.new) return { params: trainer.newParams(name, setup.shapes[name], config), finalRelu: config.final_relu, before: null };
+  const b64 = startFrom === setup.start_from.shipped ? props.shipped[name].safetensors : kept.weights[name];
   if (!b64) throw new Error(`No trained ${setup.titles[name]} is kept in this browser yet: train one from new or shipped weights first.`);
   const model = weights.loadModel(name, weights.base64ToBytes(b64), setup.shapes[name], setup.max_weights_bytes);
   const params = Object.fromEntries(Object.entries(model.tensors).map(([k, v]) => [k, Float32Array.from(v)]));
@@ -175,7 +175,7 @@ async function trainModel(name, job, data, mine, useWorkers) {
   const start = startingParams(name, job.startFrom, config);
   config.final_relu = start.finalRelu;
   const params = start.params, model = net.createNet(name, { finalRelu: config.final_relu });
-  const before = job.startFrom === "new weights" ? null : trainer.evaluate(model, params, data.valid, scale).acc;
+  const before = job.startFrom === setup.start_from.new ? null : trainer.evaluate(model, params, data.valid, scale).acc;
   const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: MAX_WORKERS, spareOne: setup.serving_lan && loopback }) : 1;
   const started = trainer.startWorkers(name, config.final_relu, count, useWorkers && typeof Worker === "function" ? makeWorker : null);
   box.dataset.workers = String(started.inWorkers ? started.workers.length : 0);
@@ -184,6 +184,17 @@ async function trainModel(name, job, data, mine, useWorkers) {
   const modelStart = performance.now();
   let last = null, stepsDone = 0;
   const own = mine && mine.own.count ? mine.own : null;
+  // Trained weights and your own digits: as on the server (finetune.py), the run keeps the epoch
+  // that reads your held-out digits best among those losing at most a point of MNIST, or else the
+  // weights it started from. (The server also tries rising shares of your digits; the page trains
+  // at the recipe's share and chooses among its epochs.)
+  const adaptive = before !== null && own !== null && mine.held.count > 0;
+  const measure = () => {
+    const valid = trainer.evaluate(model, params, data.valid, scale), held = trainer.evaluate(model, params, mine.held, scale);
+    return { valid_loss: valid.loss, valid_acc: valid.acc, held_acc: held.acc, held_loss: held.loss };
+  };
+  const startPoint = adaptive ? { ...measure(), epoch: -1, params: trainer.copyParams(params) } : null;
+  const checkpoints = [];
   try {
     for await (const ev of trainer.trainEpochs({ model: name, params, config, training: setup.training, data: data.train, valid: data.valid,
       workers: started.workers, scale, logEvery: name === "cnn" ? 5 : 20, own, ownHeld: mine && mine.held.count ? mine.held : null })) {
@@ -197,6 +208,11 @@ async function trainModel(name, job, data, mine, useWorkers) {
         progressLine.textContent = `${setup.titles[name]} · epoch ${ev.epoch + 1}/${config.epochs} · step ${stepsDone.toLocaleString()}/${(config.epochs * ev.steps).toLocaleString()} · about ${runs.formatSeconds(eta)} left`;
       } else {
         last = ev;
+        if (adaptive) {
+          const held = trainer.evaluate(model, params, mine.held, scale);
+          checkpoints.push({ epoch: ev.epoch, valid_loss: ev.valid_loss, valid_acc: ev.valid_acc, held_acc: held.acc,
+            held_loss: held.loss, params: trainer.copyParams(params) });
+        }
         drawCharts(config.epochs);
         if (config.target_acc !== null && ev.valid_acc >= config.target_acc) break;
       }
@@ -213,8 +229,16 @@ async function trainModel(name, job, data, mine, useWorkers) {
     last = { epoch: last ? last.epoch + 1 : 0, valid_loss: now.loss, valid_acc: now.acc,
       own_held_acc: mine && mine.held.count ? trainer.evaluate(model, params, mine.held, scale).acc : null };
   }
+  let choice = null;
+  if (adaptive && !stopAsked) {
+    const chosen = trainer.chooseCheckpoint(startPoint, checkpoints, setup.mnist_budget) || startPoint;
+    for (const [k, v] of Object.entries(chosen.params)) params[k].set(v);
+    last = { epoch: last ? last.epoch : 0, valid_loss: chosen.valid_loss, valid_acc: chosen.valid_acc, own_held_acc: chosen.held_acc };
+    choice = { epoch: chosen.epoch, held_before: startPoint.held_acc, held_after: chosen.held_acc,
+      valid_before: startPoint.valid_acc, valid_after: chosen.valid_acc, tried: checkpoints.length };
+  }
   drawCharts(config.epochs);
-  return { name, title: setup.titles[name], last, before, params, config, inWorkers: started.inWorkers,
+  return { name, title: setup.titles[name], last, before, params, config, inWorkers: started.inWorkers, choice,
     trainCount: config.limit === null ? data.train.count : Math.min(config.limit, data.train.count), own: own ? own.count : 0,
     held: mine ? mine.held.count : 0, model, seconds: (performance.now() - modelStart) / 1000 };
 }
@@ -291,14 +315,16 @@ function keepResults(results, job, stopped) {
     if (!r.last) continue;
     const meta = runs.metadataFor({ model: r.name, finalRelu: r.config.final_relu, preset: job.preset, config: r.config,
       trainCount: r.trainCount, validCount: data().valid.count, validEvery: VALID_EVERY, last: r.last, seconds: r.seconds,
-      startedFrom: job.startFrom, own: r.own, held: r.held });
+      startedFrom: job.startFrom === setup.start_from.new ? null : job.startFrom, own: r.own, held: r.held });
     const bytes = weights.toSafetensors(r.params, setup.shapes[r.name], meta);
     const link = $(`#page-trainer-download-${r.name}`);
     if (link.href) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
     link.hidden = false;
     const before = keptNow[r.name] ? runs.recordedAccuracy(weights.parseSafetensors(weights.base64ToBytes(keptNow[r.name]), setup.shapes[r.name], setup.max_weights_bytes).metadata) : null;
-    if (runs.replaces(r.last.valid_acc, before)) better[r.name] = store.bytesToBase64(bytes);
+    // The fine-tune on your digits chose within a point of MNIST for your style: it is yours, as
+    // on the server (ui_train's adopt); any other run replaces only a worse model.
+    if ((r.choice && !stopped) || runs.replaces(r.last.valid_acc, before)) better[r.name] = store.bytesToBase64(bytes);
     else r.kept = before;
   }
   if (Object.keys(better).length) {
@@ -307,7 +333,8 @@ function keepResults(results, job, stopped) {
   }
   element.pageTrainer.trained = better;
   const measured = `${data().valid.count.toLocaleString()} validation digits (every ${VALID_EVERY}th)`;
-  $(".pt-verdict").textContent = runs.verdict({ stopped, seconds: seconds(), results, measured, target: job.config.target_acc });
+  $(".pt-verdict").textContent = runs.verdict({ stopped, seconds: seconds(), results, measured, target: job.config.target_acc })
+    + results.filter((r) => r.choice).map((r) => ` ${r.title}: ${runs.choiceSentence(r.choice)}`).join("");
   for (const r of results) {
     if (!r.last) continue;
     const found = runs.predictAll(r.model, r.params, data().valid, setup.recipe.pixel_scale);

@@ -89,7 +89,7 @@
       split: `train ${trainCount} of 50000 / valid ${validCount} (every ${validEvery}th of the 20000; tutorial split, pixels/256)`,
       data_source: "MNIST IDX files (the same rows as openml:mnist_784)",
     };
-    if (startedFrom && startedFrom !== "new weights") meta.started_from = startedFrom;
+    if (startedFrom) meta.started_from = startedFrom; // null for new weights
     if (own) meta.own_digits = `${own} kept digits (augmented); ${held} held out`;
     if (last) {
       meta.valid_loss = last.valid_loss.toFixed(6);
@@ -120,6 +120,19 @@
     }
     const anyNew = results.some((r) => r.last && (r.kept === null || r.kept === undefined));
     return text + (anyNew ? ". The pad answers with your new weights now; download them below." : ".");
+  }
+
+  /** The fine-tune on your own digits: which epoch it kept, or that the start stayed (finetune.py's
+   * sentence, for the page's choice among its epochs). `choice`: {epoch (-1: the start), tried,
+   * held_before, held_after, valid_before, valid_after} (accuracies as fractions). */
+  function choiceSentence(choice) {
+    const tried = `${choice.tried} epoch${choice.tried === 1 ? "" : "s"}`;
+    if (choice.epoch < 0) {
+      return `the fine-tune tried ${tried}, but none kept MNIST validation within 1 point of the start (${pct(choice.valid_before)}) `
+        + "while helping your held-out digits: the starting weights are returned unchanged.";
+    }
+    return `the fine-tune kept epoch ${choice.epoch + 1} of ${tried}: your held-out digits ${pct(choice.held_before, 0)} → `
+      + `${pct(choice.held_after, 0)}, MNIST validation ${pct(choice.valid_before)} → ${pct(choice.valid_after)} (within a point).`;
   }
 
   // ------------------------------------------------------------------ the visitor's own digits
@@ -168,5 +181,5 @@
     return wrong.sort((a, b) => b.conf - a.conf || a.index - b.index).slice(0, count);
   }
 
-  return { STATES, MOVES, move, busy, checkedChanges, etaSeconds, formatSeconds, replaces, recordedAccuracy, metadataFor, verdict, ownSets, predictAll, confusion, worstMistakes };
+  return { STATES, MOVES, move, busy, checkedChanges, etaSeconds, formatSeconds, replaces, recordedAccuracy, metadataFor, verdict, choiceSentence, ownSets, predictAll, confusion, worstMistakes };
 });

@@ -305,8 +305,27 @@
     }
   }
 
+  /** Which weights to keep (finetune.py's rule, over the epochs' checkpoints): the one that reads
+   * the held-out drawings (the class's, or a visitor's own) best (accuracy, then loss), among those that beat the start there
+   * and lose at most `budget` (a fraction: finetune.MAX_MNIST_LOSS) of MNIST validation accuracy.
+   * `start` and each checkpoint: {held_acc, held_loss, valid_acc}. Returns a checkpoint, or null:
+   * the starting weights come back. */
+  function chooseCheckpoint(start, checkpoints, budget) {
+    const better = (a, b) => a.held_acc > b.held_acc || (a.held_acc === b.held_acc && a.held_loss < b.held_loss);
+    let best = null;
+    for (const c of checkpoints) {
+      if (start.valid_acc - c.valid_acc > budget + 1e-12 || !better(c, start)) continue;
+      if (best === null || better(c, best)) best = c;
+    }
+    return best;
+  }
+  /** A copy of a model's tensors (a checkpoint). */
+  function copyParams(params) {
+    return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Float32Array.from(v)]));
+  }
+
   return {
-    seededRandom, shuffle, heldOut, ownRepeats, newParams, evaluate, trainEpochs,
+    seededRandom, shuffle, heldOut, chooseCheckpoint, copyParams, ownRepeats, newParams, evaluate, trainEpochs,
     presetConfig, splitBatch, inProcessWorker, answerWorkerMessage, workerClient, workerCount, startWorkers, createRun,
     trainStep,
   };

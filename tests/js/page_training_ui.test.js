@@ -252,3 +252,10 @@ test("predictAll gives each digit's top class and its softmax probability", () =
   assert.deepEqual(Array.from(found.pred), [7, 7]);
   assert.ok(Math.abs(found.conf[0] - 0.5) < 1e-6);
 });
+
+test("a fine-tune on your own digits says which epoch it kept, or that the start stayed", () => {
+  const kept = R.choiceSentence({ epoch: 1, tried: 3, held_before: 0.5, held_after: 0.75, valid_before: 0.9675, valid_after: 0.9601 });
+  assert.equal(kept, "the fine-tune kept epoch 2 of 3 epochs: your held-out digits 50 % → 75 %, MNIST validation 96.75 % → 96.01 % (within a point).");
+  const start = R.choiceSentence({ epoch: -1, tried: 1, held_before: 0.5, held_after: 0.5, valid_before: 0.9675, valid_after: 0.9675 });
+  assert.match(start, /^the fine-tune tried 1 epoch, but none kept MNIST validation within 1 point of the start \(96\.75 %\).*unchanged\.$/);
+});
