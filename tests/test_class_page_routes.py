@@ -68,6 +68,14 @@ def served(room):
         yield client, room, demo.class_page, clock
 
 
+@pytest.fixture(autouse=True)
+def a_fresh_client(served):
+    """Every test's calls all come from one client (TestClient's address): each test starts with that
+    client's minute unspent, as the per-class minutes start unspent in each test's own classes."""
+    _, _, routes, clock = served
+    routes.client_limit = page_routes.PerMinute(page_routes.CLIENT_CALLS_PER_MINUTE, clock)
+
+
 def weights_b64(name: str) -> str:
     return base64.b64encode((WEIGHTS / f"{name}.safetensors").read_bytes()).decode()
 
@@ -174,8 +182,11 @@ def bad_cases():
     yield "another model's weights", dict(models=linear_as_cnn)
     for key, value in (("held_after", math.nan), ("held_after", math.inf), ("held_after", 1.5), ("valid_before", -0.1),
                        ("held_after", "0.5"), ("held_after", True), ("held_after", None), ("class_drawings", 2.5),
-                       ("class_held_out", -1), ("class_drawings", "12"), ("surprise", 0.5)):
-        yield f"{key}={value!r}", dict(notes={"linear": NOTES | {key: value}}, models={"linear": weights_b64("linear")})
+                       ("class_held_out", -1), ("class_drawings", "12"), ("surprise", 0.5),
+                       # JSON's integers have no bound: past a float's range (was an OverflowError: HTTP 500)
+                       ("held_after", 10 ** 400), ("class_drawings", 10 ** 400)):
+        yield f"{key}={value!r}"[:40], dict(notes={"linear": NOTES | {key: value}},
+                                            models={"linear": weights_b64("linear")})
     yield "a required figure missing", dict(notes={"linear": {k: v for k, v in NOTES.items() if k != "valid_after"}},
                                             models={"linear": weights_b64("linear")})
 
@@ -231,3 +242,45 @@ def test_a_class_that_ends_while_its_model_is_on_the_way_gets_410(served, monkey
     answer = upload(client, new.teacher_token)
     assert answer.status_code == 410 and "ended" in answer.json()["error"]
     assert room.class_models(new.code) is None
+
+
+def test_an_upload_past_the_minute_is_refused_before_its_body_is_read(served):
+    """Any number of 1 MB uploads at once from a teacher whose minute is spent cost no memory: the
+    minute is counted before the body is read (was: every body read, then refused; 800 at once
+    +152 MB)."""
+    client, room, _, _ = served
+    new = room.create_class()
+    read = []
+
+    async def counting(scope, receive, send):  # the app, recording the body bytes it reads
+        async def counted():
+            message = await receive()
+            read.append(len(message.get("body", b"")))
+            return message
+        return await client.app(scope, counted, send)
+
+    spy = TestClient(counting)
+    assert [upload(spy, new.teacher_token).status_code for _ in range(page_routes.MODELS_PER_MINUTE)] == [200] * 3
+    read.clear()
+    late = upload(spy, new.teacher_token)
+    assert late.status_code == 429 and "try again in" in late.json()["error"]
+    assert sum(read) == 0
+
+
+def test_one_client_cannot_multiply_the_per_class_minute_by_its_classes(served):
+    client, room, routes, _ = served
+    classes = [room.create_class() for _ in range(6)]
+    for new in classes:
+        fill(room, new.code, range(10))
+    ask = lambda http, new, headers={}: http.get(  # noqa: E731
+        "/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token} | headers)
+    per_class = page_routes.CLIENT_CALLS_PER_MINUTE // len(classes)
+    assert per_class < page_routes.DRAWINGS_PER_MINUTE
+    assert {ask(client, new).status_code for new in classes for _ in range(per_class)} == {200}
+    late = ask(client, classes[0])
+    assert late.status_code == 429 and "from your network" in late.json()["error"] and late.headers["retry-after"]
+    assert upload(client, classes[1].teacher_token).status_code == 429  # both routes count
+    # X-Forwarded-For is the client's own text unless proxies are trusted (none here): no new minute.
+    assert ask(client, classes[0], {"X-Forwarded-For": "203.0.113.9"}).status_code == 429
+    other = TestClient(client.app, client=("198.51.100.7", 50000))  # another network
+    assert ask(other, classes[0]).status_code == 200

@@ -10,9 +10,10 @@ Gradio's, for page/class_trainer.js.
 The teacher's standing is the ``X-Teacher-Token`` header: the token of the teacher link, looked up
 as every teacher control looks it up (``Classroom.code_for_teacher``), never a server session. Each
 route answers a wrong token or an ended class with 403, more calls than a teacher's page makes
-with 429 (per class, so another class is never slowed), and every refusal with a sentence in
-``{"error": ...}``, changing nothing. A model's body is capped by ``limits.BodyLimit`` (413) before
-it is read; its weights are checked as any weights file is (``weights_from_bytes``) and written
+with 429 (per class, so another class is never slowed; and per client, all its classes together),
+and every refusal with a sentence in ``{"error": ...}``, changing nothing. A model's body is capped
+by ``limits.BodyLimit`` (413), and read only once the token and both minutes allow it; its
+weights are checked as any weights file is (``weights_from_bytes``) and written
 only to the class's database, never to ``weights/``.
 """
 
@@ -36,6 +37,7 @@ from ..presets import PRESETS
 from ..settings import Settings
 from ..ui_train import page_trainer_setup
 from ..weights import WeightsError, weights_from_bytes, weights_to_bytes
+from .addresses import client_of
 from .store import ClassError, Classroom
 from .student import STUDENT_SECONDS
 from .teacher import class_digits
@@ -47,6 +49,11 @@ TOKEN_HEADER = "X-Teacher-Token"
 # class"; these leave room for a few retries and nothing like a flood.
 DRAWINGS_PER_MINUTE = 6
 MODELS_PER_MINUTE = 3
+# Both routes together, per client (an address, as every per-client limit reads it: client_of with
+# the settings' proxy hops): a school's teachers behind one router fetch once per training and
+# upload once per model, far fewer; a client that started many classes cannot multiply the per-class
+# limits by them (a fetch of a full class is 5 MB of JSON).
+CLIENT_CALLS_PER_MINUTE = 30
 NO_STORE = {"Cache-Control": "no-store"}  # a class's drawings are kept by no cache, shared or not
 NOT_TEACHING = "This class has ended, or its teacher link was replaced: open the current one."
 # The notes a page sends with each model: what the wall and the teacher's summary show. Accuracies
@@ -101,6 +108,7 @@ class ClassPageRoutes:
         self.classroom = classroom
         self.drawings_limit = PerMinute(DRAWINGS_PER_MINUTE, clock)
         self.models_limit = PerMinute(MODELS_PER_MINUTE, clock)
+        self.client_limit = PerMinute(CLIENT_CALLS_PER_MINUTE, clock)
 
 
 class Refusal(Exception):
@@ -125,16 +133,23 @@ def _routes_of(request) -> ClassPageRoutes | None:
     return getattr(request.app.get_blocks(), "class_page", None)
 
 
-def teacher_class(routes: ClassPageRoutes, token, limit: PerMinute) -> str:
-    """The class the token teaches, with a call counted against its minute; or a Refusal."""
+def _too_many(wait: float, whose: str) -> Refusal:
+    seconds = math.ceil(wait)
+    return Refusal(429, f"Too many requests {whose}: try again in {seconds} seconds.", {"Retry-After": str(seconds)})
+
+
+def teacher_class(routes: ClassPageRoutes, token, limit: PerMinute, client: str = "local") -> str:
+    """The class the token teaches, with a call counted against its client's minute and its own;
+    or a Refusal."""
     code = routes.classroom.code_for_teacher(token) if isinstance(token, str) and 0 < len(token) <= 200 else None
     if code is None:
         raise Refusal(403, NOT_TEACHING)
+    wait = routes.client_limit.wait(client)
+    if wait:
+        raise _too_many(wait, "from your network")
     wait = limit.wait(code)
     if wait:
-        seconds = math.ceil(wait)
-        raise Refusal(429, f"Too many requests for this class: try again in {seconds} seconds.",
-                      {"Retry-After": str(seconds)})
+        raise _too_many(wait, "for this class")
     return code
 
 
@@ -143,15 +158,27 @@ def _part(digits) -> dict:
             "pixels": base64.b64encode(digits.pixels.tobytes()).decode()}
 
 
-def class_drawings(routes: ClassPageRoutes, token) -> dict:
+def class_drawings(routes: ClassPageRoutes, token, client: str = "local") -> dict:
     """The class's drawings for its teacher's page: to train on and held out, as the server splits them."""
-    code = teacher_class(routes, token, routes.drawings_limit)
+    code = teacher_class(routes, token, routes.drawings_limit, client)
     own, held = class_digits(routes.classroom, code).split()
     problem = too_few_to_train(own, held)
     if problem:
         raise Refusal(409, problem)
     return {"train": _part(own), "held": _part(held), "drawings": len(own) + len(held),
             "hold_out_every": HOLD_OUT_EVERY}
+
+
+def finite(value) -> float | None:
+    """A note's number as a float, or None: not a number (a bool is not one), NaN, ±∞, or an integer
+    past a float's range (JSON's integers have no bound: 10**400 would make math.isfinite raise)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def checked_notes(notes) -> dict[str, str]:
@@ -164,15 +191,15 @@ def checked_notes(notes) -> dict[str, str]:
         raise Refusal(400, f"The notes lack {', '.join(missing)}.")
     out = {}
     for key, value in notes.items():
-        number = isinstance(value, int | float) and not isinstance(value, bool)
+        number = finite(value)
         if key in ACCURACY_NOTES:
-            if not number or not math.isfinite(value) or not 0 <= value <= 1:
+            if number is None or not 0 <= number <= 1:
                 raise Refusal(400, f"The note {key} must be an accuracy: a number from 0 to 1.")
-            out[key] = f"{float(value):.6f}"
+            out[key] = f"{number:.6f}"
         elif key in COUNT_NOTES:
-            if not number or not math.isfinite(value) or value != int(value) or not 0 <= value <= MAX_COUNT:
+            if number is None or not number.is_integer() or not 0 <= number <= MAX_COUNT:
                 raise Refusal(400, f"The note {key} must be a whole count, 0 or more.")
-            out[key] = str(int(value))
+            out[key] = str(int(number))
         else:
             raise Refusal(400, f"The notes hold {str(key)[:40]!r}, which is not one of a class model's figures.")
     return out
@@ -211,8 +238,8 @@ def checked_upload(body: bytes) -> tuple[dict[str, bytes], dict[str, dict[str, s
     return blobs, figures
 
 
-def publish_upload(routes: ClassPageRoutes, token, body: bytes) -> dict:
-    code = teacher_class(routes, token, routes.models_limit)
+def publish_upload(routes: ClassPageRoutes, code: str, body: bytes) -> dict:
+    """The checked upload given to the class ``code`` (its teacher and minute checked already)."""
     blobs, figures = checked_upload(body)
     try:
         version = routes.classroom.publish_model(code, blobs, figures)
@@ -221,36 +248,46 @@ def publish_upload(routes: ClassPageRoutes, token, body: bytes) -> dict:
     return {"model_version": version, "summary": class_model_summary(figures)}
 
 
+BUSY = ({"error": "The class's store is busy for a moment: try again."}, 503, {"Retry-After": "2"})
+
+
 async def _run(fn, *args):
     try:
         return _answer(await asyncio.to_thread(fn, *args))
     except Refusal as refusal:
         return _refused(refusal)
     except sqlite3.OperationalError:  # the host's command line holds the database: soon
-        return _answer({"error": "The class's store is busy for a moment: try again."}, 503, {"Retry-After": "2"})
+        return _answer(*BUSY)
+
+
+def _client(routes: ClassPageRoutes, request) -> str:
+    return client_of(request, routes.classroom.limits.proxy_hops)
 
 
 async def drawings_route(request):
     routes = _routes_of(request)
     if routes is None:
         return _answer({"error": "This app has no classes."}, 404)
-    return await _run(class_drawings, routes, request.headers.get(TOKEN_HEADER))
+    return await _run(class_drawings, routes, request.headers.get(TOKEN_HEADER), _client(routes, request))
 
 
 async def model_route(request):
     routes = _routes_of(request)
     if routes is None:
         return _answer({"error": "This app has no classes."}, 404)
-    token = request.headers.get(TOKEN_HEADER)
-    # The standing first, cheaply: a wrong token's body is never read (BodyLimit caps it anyway).
-    code = await asyncio.to_thread(routes.classroom.code_for_teacher, token) \
-        if isinstance(token, str) and 0 < len(token) <= 200 else None
-    if code is None:
-        return _refused(Refusal(403, NOT_TEACHING))
+    # The standing and the minute first, before the body is read: a wrong token's body, and one past
+    # the class's or the client's minute, stay unread (any number of them at once cost no memory).
+    try:
+        code = await asyncio.to_thread(teacher_class, routes, request.headers.get(TOKEN_HEADER),
+                                       routes.models_limit, _client(routes, request))
+    except Refusal as refusal:
+        return _refused(refusal)
+    except sqlite3.OperationalError:
+        return _answer(*BUSY)
     body = await request.body()
     if len(body) > CLASS_MODEL_BODY_LIMIT:  # BodyLimit refused it before reading, where it is installed
         return _refused(Refusal(413, f"The upload is too large: at most {CLASS_MODEL_BODY_LIMIT:,} bytes."))
-    return await _run(publish_upload, routes, token, body)
+    return await _run(publish_upload, routes, code, body)
 
 
 def routes() -> list:
