@@ -191,13 +191,13 @@ def bad_cases():
                                             models={"linear": weights_b64("linear")})
 
 
-def nan_weights_b64() -> str:
+def nan_weights_b64(value: float = math.nan, name: str = "linear") -> str:
     from mnist_demo.models import build_model
     from mnist_demo.weights import weights_to_bytes
 
-    model = build_model("linear")
+    model = build_model(name)
     with torch.no_grad():
-        next(iter(model.parameters()))[0, 0] = math.nan
+        next(iter(model.parameters())).view(-1)[0] = value
     return base64.b64encode(weights_to_bytes(model)).decode()
 
 
@@ -218,6 +218,28 @@ def test_weights_holding_nan_are_refused(served):
     new = room.create_class()
     answer = upload(client, new.teacher_token, models={"linear": nan_weights_b64()}, notes={"linear": NOTES})
     assert answer.status_code == 400 and "NaN" in answer.json()["error"]
+    assert room.class_models(new.code) is None
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_finite_weights_that_overflow_are_refused(served, name):
+    """1e38 passes every weights file's checks (finite, float32), yet every answer is then NaN: the
+    class's pads and wall would all show garbage."""
+    from mnist_demo.models import build_model
+    from mnist_demo.weights import weights_to_bytes
+
+    client, room, _, _ = served
+    new = room.create_class()
+    model = build_model(name)
+    with torch.no_grad():
+        for tensor in model.parameters():
+            tensor.fill_(3e38)
+    assert torch.isnan(torch.softmax(model(torch.ones(1, 784)), 1)).all()  # what the pads would answer
+    huge = base64.b64encode(weights_to_bytes(model)).decode()
+    answer = upload(client, new.teacher_token, models={name: huge}, notes={name: NOTES})
+    assert answer.status_code == 400 and "overflow" in answer.json()["error"], answer.text
+    one_large = nan_weights_b64(page_routes.MAX_WEIGHT * 2, name)
+    assert upload(client, new.teacher_token, models={name: one_large}, notes={name: NOTES}).status_code == 400
     assert room.class_models(new.code) is None
 
 

@@ -62,6 +62,11 @@ ACCURACY_NOTES = ("held_before", "held_after", "valid_before", "valid_after", "v
 COUNT_NOTES = ("class_drawings", "class_held_out", "valid_count", "valid_every")
 REQUIRED_NOTES = ("held_before", "held_after", "valid_before", "valid_after")
 MAX_COUNT = 10 ** 9  # far above any class's drawings or MNIST's digits
+# Finite weights can still overflow: 1e38 everywhere passes every weights file's checks, yet makes
+# every answer NaN, on the wall's figures and every student's pad at once. The shipped weights stay
+# under 6 and a page's fine-tune moves them by far less than one; within ±1,000 both models' outputs
+# stay finite for any drawing (1,000 everywhere and every pixel 1: under 10^15 from the CNN).
+MAX_WEIGHT = 1000.0
 # The MNIST digits a teacher's page mixes into the class's fine-tune at most: the fine-tune preset's
 # 10,000, which both models take in seconds on a laptop's cores (one kept free when it serves the class).
 CLASS_PAGE_MNIST_LIMIT = PRESETS["fine-tune"].limit
@@ -233,6 +238,10 @@ def checked_upload(body: bytes) -> tuple[dict[str, bytes], dict[str, dict[str, s
             raise Refusal(400, f"{e}.") from None
         if meta.get("model") != name:
             raise Refusal(400, f"The weights sent as the {name} model are the {meta.get('model')} model's.")
+        largest = max(float(t.abs().max()) for t in model.state_dict().values())
+        if largest > MAX_WEIGHT:
+            raise Refusal(400, f"The {name} model's weights reach {largest:.3g}; a class model's stay within "
+                               f"±{MAX_WEIGHT:,.0f}, or its answers would overflow.")
         figures[name] = checked_notes(notes[name])
         blobs[name] = weights_to_bytes(model, figures[name])
     return blobs, figures
