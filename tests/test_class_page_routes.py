@@ -306,3 +306,18 @@ def test_one_client_cannot_multiply_the_per_class_minute_by_its_classes(served):
     assert ask(client, classes[0], {"X-Forwarded-For": "203.0.113.9"}).status_code == 429
     other = TestClient(client.app, client=("198.51.100.7", 50000))  # another network
     assert ask(other, classes[0]).status_code == 200
+
+
+def test_a_class_that_ends_while_its_drawings_are_read_gets_410(served, monkeypatch):
+    client, room, _, _ = served
+    new = room.create_class()
+    fill(room, new.code, range(10))
+    drawings = room.drawings
+
+    def ended_first(code, **kwargs):  # the teacher ended the class in another tab meanwhile
+        room.end_class(code)
+        return drawings(code, **kwargs)
+
+    monkeypatch.setattr(room, "drawings", ended_first)
+    answer = client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})
+    assert answer.status_code == 410 and "ended" in answer.json()["error"], answer.text

@@ -38,7 +38,7 @@ from ..settings import Settings
 from ..ui_train import page_trainer_setup
 from ..weights import WeightsError, weights_from_bytes, weights_to_bytes
 from .addresses import client_of
-from .store import ClassError, Classroom
+from .store import ENDED, ClassError, Classroom
 from .student import STUDENT_SECONDS
 from .teacher import class_digits
 from .training import class_model_summary, too_few_to_train
@@ -167,6 +167,10 @@ def class_drawings(routes: ClassPageRoutes, token, client: str = "local") -> dic
     """The class's drawings for its teacher's page: to train on and held out, as the server splits them."""
     code = teacher_class(routes, token, routes.drawings_limit, client)
     own, held = class_digits(routes.classroom, code).split()
+    if not len(own) + len(held) and routes.classroom.code_for_teacher(token) is None:
+        # Ended after the token was looked up (an ended class reads as empty): say so, as an upload
+        # does, rather than "too few drawings".
+        raise Refusal(410, ENDED)
     problem = too_few_to_train(own, held)
     if problem:
         raise Refusal(409, problem)
