@@ -321,3 +321,36 @@ def test_a_class_that_ends_while_its_drawings_are_read_gets_410(served, monkeypa
     monkeypatch.setattr(room, "drawings", ended_first)
     answer = client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})
     assert answer.status_code == 410 and "ended" in answer.json()["error"], answer.text
+
+
+def test_a_client_has_at_most_a_few_drawings_on_their_way(served):
+    client, room, routes, _ = served
+    new = room.create_class()
+    fill(room, new.code, range(10))
+    routes.sending["testclient"] = page_routes.DRAWINGS_AT_ONCE  # four still being sent to this client
+    busy = client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})
+    assert busy.status_code == 429 and "already" in busy.json()["error"] and busy.headers["retry-after"]
+    routes.sending.clear()
+    assert client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token}).status_code == 200
+    assert not routes.sending  # its place given back once it was sent
+
+
+def test_a_client_that_never_reads_its_drawings_is_cut_off_and_holds_nothing(monkeypatch):
+    """uvicorn keeps a body sent at once until the client reads it, however long: the drawings go
+    in pieces (each sent once the client took the last), and a client too slow is cut off."""
+    import asyncio
+
+    from starlette.responses import JSONResponse
+
+    monkeypatch.setattr(page_routes, "SEND_SECONDS", 0.2)
+    answer = JSONResponse({"pixels": "x" * (5 * page_routes.PIECE)})
+    sent, released = [], []
+
+    async def never_drains(message):  # the client took the first piece and reads no more
+        if len(sent) >= 2:
+            await asyncio.Event().wait()
+        sent.append(message)
+
+    asyncio.run(page_routes.PacedAnswer(answer, lambda: released.append(1))({}, None, never_drains))
+    assert released == [1]
+    assert len(sent[1]["body"]) == page_routes.PIECE and sent[1]["more_body"]  # the rest was never sent

@@ -54,6 +54,14 @@ MODELS_PER_MINUTE = 3
 # upload once per model, far fewer; a client that started many classes cannot multiply the per-class
 # limits by them (a fetch of a full class is 5 MB of JSON).
 CLIENT_CALLS_PER_MINUTE = 30
+# A full class's drawings are 5 MB of JSON. Sent at once, uvicorn keeps all of it until the client
+# reads it, however long that takes: 24 fetches that were never read held +113 MB for as long as
+# their client liked. So the answer goes in pieces, each sent once the client has taken the one
+# before (uvicorn waits for its buffer to drain), all within SEND_SECONDS (5 MB at 17 kB/s), and a
+# client has at most DRAWINGS_AT_ONCE on their way: what one client can hold is bounded (20 MB).
+PIECE = 64 * 1024
+SEND_SECONDS = 300.0
+DRAWINGS_AT_ONCE = 4
 NO_STORE = {"Cache-Control": "no-store"}  # a class's drawings are kept by no cache, shared or not
 NOT_TEACHING = "This class has ended, or its teacher link was replaced: open the current one."
 # The notes a page sends with each model: what the wall and the teacher's summary show. Accuracies
@@ -114,6 +122,7 @@ class ClassPageRoutes:
         self.drawings_limit = PerMinute(DRAWINGS_PER_MINUTE, clock)
         self.models_limit = PerMinute(MODELS_PER_MINUTE, clock)
         self.client_limit = PerMinute(CLIENT_CALLS_PER_MINUTE, clock)
+        self.sending: collections.Counter[str] = collections.Counter()  # drawings on their way, by client
 
 
 class Refusal(Exception):
@@ -277,11 +286,50 @@ def _client(routes: ClassPageRoutes, request) -> str:
     return client_of(request, routes.classroom.limits.proxy_hops)
 
 
+class PacedAnswer:
+    """A response sent in PIECE-sized parts, each once the client took the last, all within
+    SEND_SECONDS; ``release`` is called once it is over, sent or not. A client too slow is cut off
+    (the connection closes), and the answer's memory goes with it."""
+
+    def __init__(self, response, release):
+        self.response, self.release = response, release
+
+    async def __call__(self, scope, receive, send):
+        body = self.response.body
+        try:
+            async with asyncio.timeout(SEND_SECONDS):
+                await send({"type": "http.response.start", "status": self.response.status_code,
+                            "headers": self.response.raw_headers})
+                for start in range(0, len(body), PIECE):
+                    await send({"type": "http.response.body", "body": body[start:start + PIECE], "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+        except TimeoutError:
+            pass  # returning unfinished: the server closes the connection
+        finally:
+            self.release()
+
+
 async def drawings_route(request):
     routes = _routes_of(request)
     if routes is None:
         return _answer({"error": "This app has no classes."}, 404)
-    return await _run(class_drawings, routes, request.headers.get(TOKEN_HEADER), _client(routes, request))
+    client = _client(routes, request)
+    if routes.sending[client] >= DRAWINGS_AT_ONCE:
+        return _refused(Refusal(429, f"Your network is receiving {DRAWINGS_AT_ONCE} classes' drawings already: "
+                                     "try again once they have arrived.", {"Retry-After": "10"}))
+    routes.sending[client] += 1  # in the event loop, as every read and release of it
+
+    def release():
+        routes.sending[client] -= 1
+        if routes.sending[client] <= 0:
+            del routes.sending[client]
+
+    try:
+        answer = await _run(class_drawings, routes, request.headers.get(TOKEN_HEADER), client)
+    except BaseException:
+        release()
+        raise
+    return PacedAnswer(answer, release)
 
 
 async def model_route(request):
