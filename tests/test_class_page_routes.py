@@ -68,6 +68,14 @@ def served(room):
         yield client, room, demo.class_page, clock
 
 
+@pytest.fixture(autouse=True)
+def a_fresh_client(served):
+    """Every test's calls all come from one client (TestClient's address): each test starts with that
+    client's minute unspent, as the per-class minutes start unspent in each test's own classes."""
+    _, _, routes, clock = served
+    routes.client_limit = page_routes.PerMinute(page_routes.CLIENT_CALLS_PER_MINUTE, clock)
+
+
 def weights_b64(name: str) -> str:
     return base64.b64encode((WEIGHTS / f"{name}.safetensors").read_bytes()).decode()
 
@@ -174,19 +182,22 @@ def bad_cases():
     yield "another model's weights", dict(models=linear_as_cnn)
     for key, value in (("held_after", math.nan), ("held_after", math.inf), ("held_after", 1.5), ("valid_before", -0.1),
                        ("held_after", "0.5"), ("held_after", True), ("held_after", None), ("class_drawings", 2.5),
-                       ("class_held_out", -1), ("class_drawings", "12"), ("surprise", 0.5)):
-        yield f"{key}={value!r}", dict(notes={"linear": NOTES | {key: value}}, models={"linear": weights_b64("linear")})
+                       ("class_held_out", -1), ("class_drawings", "12"), ("surprise", 0.5),
+                       # JSON's integers have no bound: past a float's range (was an OverflowError: HTTP 500)
+                       ("held_after", 10 ** 400), ("class_drawings", 10 ** 400)):
+        yield f"{key}={value!r}"[:40], dict(notes={"linear": NOTES | {key: value}},
+                                            models={"linear": weights_b64("linear")})
     yield "a required figure missing", dict(notes={"linear": {k: v for k, v in NOTES.items() if k != "valid_after"}},
                                             models={"linear": weights_b64("linear")})
 
 
-def nan_weights_b64() -> str:
+def nan_weights_b64(value: float = math.nan, name: str = "linear") -> str:
     from mnist_demo.models import build_model
     from mnist_demo.weights import weights_to_bytes
 
-    model = build_model("linear")
+    model = build_model(name)
     with torch.no_grad():
-        next(iter(model.parameters()))[0, 0] = math.nan
+        next(iter(model.parameters())).view(-1)[0] = value
     return base64.b64encode(weights_to_bytes(model)).decode()
 
 
@@ -207,6 +218,28 @@ def test_weights_holding_nan_are_refused(served):
     new = room.create_class()
     answer = upload(client, new.teacher_token, models={"linear": nan_weights_b64()}, notes={"linear": NOTES})
     assert answer.status_code == 400 and "NaN" in answer.json()["error"]
+    assert room.class_models(new.code) is None
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_finite_weights_that_overflow_are_refused(served, name):
+    """1e38 passes every weights file's checks (finite, float32), yet every answer is then NaN: the
+    class's pads and wall would all show garbage."""
+    from mnist_demo.models import build_model
+    from mnist_demo.weights import weights_to_bytes
+
+    client, room, _, _ = served
+    new = room.create_class()
+    model = build_model(name)
+    with torch.no_grad():
+        for tensor in model.parameters():
+            tensor.fill_(3e38)
+    assert torch.isnan(torch.softmax(model(torch.ones(1, 784)), 1)).all()  # what the pads would answer
+    huge = base64.b64encode(weights_to_bytes(model)).decode()
+    answer = upload(client, new.teacher_token, models={name: huge}, notes={name: NOTES})
+    assert answer.status_code == 400 and "overflow" in answer.json()["error"], answer.text
+    one_large = nan_weights_b64(page_routes.MAX_WEIGHT * 2, name)
+    assert upload(client, new.teacher_token, models={name: one_large}, notes={name: NOTES}).status_code == 400
     assert room.class_models(new.code) is None
 
 
@@ -231,3 +264,93 @@ def test_a_class_that_ends_while_its_model_is_on_the_way_gets_410(served, monkey
     answer = upload(client, new.teacher_token)
     assert answer.status_code == 410 and "ended" in answer.json()["error"]
     assert room.class_models(new.code) is None
+
+
+def test_an_upload_past_the_minute_is_refused_before_its_body_is_read(served):
+    """Any number of 1 MB uploads at once from a teacher whose minute is spent cost no memory: the
+    minute is counted before the body is read (was: every body read, then refused; 800 at once
+    +152 MB)."""
+    client, room, _, _ = served
+    new = room.create_class()
+    read = []
+
+    async def counting(scope, receive, send):  # the app, recording the body bytes it reads
+        async def counted():
+            message = await receive()
+            read.append(len(message.get("body", b"")))
+            return message
+        return await client.app(scope, counted, send)
+
+    spy = TestClient(counting)
+    assert [upload(spy, new.teacher_token).status_code for _ in range(page_routes.MODELS_PER_MINUTE)] == [200] * 3
+    read.clear()
+    late = upload(spy, new.teacher_token)
+    assert late.status_code == 429 and "try again in" in late.json()["error"]
+    assert sum(read) == 0
+
+
+def test_one_client_cannot_multiply_the_per_class_minute_by_its_classes(served):
+    client, room, routes, _ = served
+    classes = [room.create_class() for _ in range(6)]
+    for new in classes:
+        fill(room, new.code, range(10))
+    ask = lambda http, new, headers={}: http.get(  # noqa: E731
+        "/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token} | headers)
+    per_class = page_routes.CLIENT_CALLS_PER_MINUTE // len(classes)
+    assert per_class < page_routes.DRAWINGS_PER_MINUTE
+    assert {ask(client, new).status_code for new in classes for _ in range(per_class)} == {200}
+    late = ask(client, classes[0])
+    assert late.status_code == 429 and "from your network" in late.json()["error"] and late.headers["retry-after"]
+    assert upload(client, classes[1].teacher_token).status_code == 429  # both routes count
+    # X-Forwarded-For is the client's own text unless proxies are trusted (none here): no new minute.
+    assert ask(client, classes[0], {"X-Forwarded-For": "203.0.113.9"}).status_code == 429
+    other = TestClient(client.app, client=("198.51.100.7", 50000))  # another network
+    assert ask(other, classes[0]).status_code == 200
+
+
+def test_a_class_that_ends_while_its_drawings_are_read_gets_410(served, monkeypatch):
+    client, room, _, _ = served
+    new = room.create_class()
+    fill(room, new.code, range(10))
+    drawings = room.drawings
+
+    def ended_first(code, **kwargs):  # the teacher ended the class in another tab meanwhile
+        room.end_class(code)
+        return drawings(code, **kwargs)
+
+    monkeypatch.setattr(room, "drawings", ended_first)
+    answer = client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})
+    assert answer.status_code == 410 and "ended" in answer.json()["error"], answer.text
+
+
+def test_a_client_has_at_most_a_few_drawings_on_their_way(served):
+    client, room, routes, _ = served
+    new = room.create_class()
+    fill(room, new.code, range(10))
+    routes.sending["testclient"] = page_routes.DRAWINGS_AT_ONCE  # four still being sent to this client
+    busy = client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token})
+    assert busy.status_code == 429 and "already" in busy.json()["error"] and busy.headers["retry-after"]
+    routes.sending.clear()
+    assert client.get("/class-page/drawings", headers={TOKEN_HEADER: new.teacher_token}).status_code == 200
+    assert not routes.sending  # its place given back once it was sent
+
+
+def test_a_client_that_never_reads_its_drawings_is_cut_off_and_holds_nothing(monkeypatch):
+    """uvicorn keeps a body sent at once until the client reads it, however long: the drawings go
+    in pieces (each sent once the client took the last), and a client too slow is cut off."""
+    import asyncio
+
+    from starlette.responses import JSONResponse
+
+    monkeypatch.setattr(page_routes, "SEND_SECONDS", 0.2)
+    answer = JSONResponse({"pixels": "x" * (5 * page_routes.PIECE)})
+    sent, released = [], []
+
+    async def never_drains(message):  # the client took the first piece and reads no more
+        if len(sent) >= 2:
+            await asyncio.Event().wait()
+        sent.append(message)
+
+    asyncio.run(page_routes.PacedAnswer(answer, lambda: released.append(1))({}, None, never_drains))
+    assert released == [1]
+    assert len(sent[1]["body"]) == page_routes.PIECE and sent[1]["more_body"]  # the rest was never sent
