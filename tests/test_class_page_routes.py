@@ -351,6 +351,12 @@ def test_a_client_that_never_reads_its_drawings_is_cut_off_and_holds_nothing(mon
             await asyncio.Event().wait()
         sent.append(message)
 
-    asyncio.run(page_routes.PacedAnswer(answer, lambda: released.append(1))({}, None, never_drains))
+    # In a thread of its own: a browser test that ran before in this worker leaves Playwright's
+    # event loop running in this one, where asyncio.run refuses to start another.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, page_routes.PacedAnswer(answer, lambda: released.append(1))({}, None,
+                                                                                             never_drains)).result()
     assert released == [1]
     assert len(sent[1]["body"]) == page_routes.PIECE and sent[1]["more_body"]  # the rest was never sent
