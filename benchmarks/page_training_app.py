@@ -17,6 +17,7 @@ training costs it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -66,6 +67,45 @@ def renderers_mb() -> float:
         except (OSError, StopIteration, ValueError):
             continue
     return largest / 1024
+
+
+class HeapProbe:
+    """The JS heaps of a page and of its Web Workers, through Chromium's DevTools protocol: each
+    one's Runtime.getHeapUsage, its objects (usedSize) and the typed arrays' memory outside them
+    (backingStorageSize: the digits and weights are Uint8Array and Float32Array). Workers are
+    reached by auto-attaching to them (their messages ride on the page's session), as they start."""
+
+    def __init__(self, page):
+        self.page, self.session = page, page.context.new_cdp_session(page)
+        self.workers: dict[str, float] = {}  # a worker's session: its last measured MB
+        self.asked = 0
+        self.session.on("Target.attachedToTarget", self._attached)
+        self.session.on("Target.detachedFromTarget", lambda e: self.workers.pop(e["sessionId"], None))
+        self.session.on("Target.receivedMessageFromTarget", self._reply)
+        self.session.send("Target.setAutoAttach",
+                          {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": False})
+
+    def _attached(self, event):
+        if event["targetInfo"]["type"] == "worker":
+            self.workers[event["sessionId"]] = 0.0
+
+    def _reply(self, event):
+        message = json.loads(event["message"])
+        if event["sessionId"] in self.workers and "usedSize" in message.get("result", {}):
+            self.workers[event["sessionId"]] = mb(message["result"])
+
+    def total_mb(self) -> float:
+        """The page's heap now, plus each worker's as last measured (asked now; their answers come
+        while the page's event loop runs, within the next poll)."""
+        for sid in list(self.workers):
+            self.asked += 1
+            self.session.send("Target.sendMessageToTarget", {
+                "sessionId": sid, "message": json.dumps({"id": self.asked, "method": "Runtime.getHeapUsage"})})
+        return mb(self.session.send("Runtime.getHeapUsage")) + sum(self.workers.values())
+
+
+def mb(usage: dict) -> float:
+    return (usage["usedSize"] + usage.get("backingStorageSize", 0)) / 2**20
 
 
 def open_train_tab(browser, url: str, model: str, seed: int):
@@ -124,12 +164,12 @@ def main() -> None:
             for page in pages:
                 page.locator("#train-start").click()
             peak = heap = 0.0
-            probe = pages[0].context.new_cdp_session(pages[0])  # the first page's own JS heap (its thread only)
+            probe = HeapProbe(pages[0])  # the first page's JS heap and its workers'
             for page in pages:
                 while page.locator("#page-trainer").get_attribute("data-state") in ("loading", "running"):
                     peak = max(peak, renderers_mb())
-                    heap = max(heap, probe.send("Runtime.getHeapUsage")["usedSize"] / 2**20)
-                    time.sleep(0.5)
+                    heap = max(heap, probe.total_mb())
+                    page.wait_for_timeout(500)  # (Playwright hears the workers' answers while it waits)
             server = cpu_seconds(proc.pid) - before
             wall = time.monotonic() - wall
             for page in pages:
@@ -142,8 +182,8 @@ def main() -> None:
                       f"{rows[-1][4] / 1e6:.1f} MB downloaded), Python on all 20,000: {acc:.2%}", flush=True)
                 page.context.close()
             print(f"{args.pages} page(s) together: {wall:.1f} s wall, the server's CPU {server:.2f} s; the largest "
-                  f"renderer's resident memory while training {peak:.0f} MB, the page thread's JS heap {heap:.0f} MB "
-                  "(its workers' heaps not included)", flush=True)
+                  f"renderer's resident memory while training {peak:.0f} MB; the JS heaps of the first page and its "
+                  f"workers together, typed arrays included, at most {heap:.0f} MB", flush=True)
         browser.close()
     print(f"median: {statistics.median(r[1] for r in rows):.1f} s, {statistics.median(r[2] for r in rows):.2%}")
 
