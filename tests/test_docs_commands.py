@@ -228,6 +228,7 @@ COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
     "python -m benchmarks.page_training --browser": Flags(),
     "python -m benchmarks.page_training_run": Flags(),
     "python -m benchmarks.page_training_run --model linear": Flags(),
+    "python -m benchmarks.page_training_app": Flags(),
     "python -m benchmarks.page_training_app --seeds 0,1,2": Flags(),
     "python -m benchmarks.page_training_app --model linear": Flags(),
     "python -m benchmarks.page_training_app --model linear --pages 10": Flags(),
