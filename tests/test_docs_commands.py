@@ -95,7 +95,9 @@ class Run:
     runs_as: tuple[str | None, ...] = (None,)
     why: str = "word for word"
     env: dict[str, str] = field(default_factory=dict)
-    slow: bool = False  # what other rows already run but for its recipe: every .ci/run, not the quick loop
+    # Seconds of training each (the fine-tunes, the CLI's recipes): every .ci/run runs them, the quick
+    # loop (which keeps `--model linear --dry-run` for the command line) does not.
+    slow: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,13 +174,13 @@ COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
     # README: retraining, docs/training.md, docs/own-digits.md, docs/settings.md, docs/api.md
     "python -m mnist_demo.train --help": Run(),
     "python -m mnist_demo.train": Run(("python -m mnist_demo.train --dry-run --out {out}",),
-                                      "trains both models for minutes: --dry-run, into a temporary --out"),
+                                      "trains both models for minutes: --dry-run, into a temporary --out", slow=True),
     "python -m mnist_demo.train --model cnn --preset fast --target-acc 0.95 --out runs": Run(
         ("python -m mnist_demo.train --model cnn --preset fast --target-acc 0.95 --out {out} --limit 1000",),
-        "--limit 1000, into a temporary --out"),
+        "--limit 1000, into a temporary --out", slow=True),
     "python -m mnist_demo.train --model cnn --preset fast --target-acc 0.95": Run(
         ("python -m mnist_demo.train --model cnn --preset fast --target-acc 0.95 --dry-run --out {out}",),
-        "--dry-run, with a temporary --out (it would write runs/)"),
+        "--dry-run, with a temporary --out (it would write runs/)", slow=True),
     "python -m mnist_demo.train --model linear --dry-run": Run(
         ("python -m mnist_demo.train --model linear --dry-run --out {out}",),
         "as typed, but with a temporary --out"),
@@ -187,11 +189,11 @@ COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
         (FINE_TUNE.format(model="cnn", files="{images} {labels}", out="{out}") + " --limit 1000",
          FINE_TUNE.format(model="both", files="{png_zip}", out="{out}") + " --dry-run"),
         "an exported IDX pair, --limit 1000, a temporary --out; again --model both with the exported zip of "
-        "PNGs, --dry-run"),
+        "PNGs, --dry-run", slow=True),
     "python -m mnist_demo.train --model cnn --preset fine-tune --init shipped --own-digits "
     "my-digits-…-images-idx3-ubyte.gz --out runs": Run(
         (FINE_TUNE.format(model="cnn", files="{class_images}", out="{out}") + " --dry-run",),
-        "a class's exported images file (its labels file beside it), --dry-run, a temporary --out"),
+        "a class's exported images file (its labels file beside it), --dry-run, a temporary --out", slow=True),
     "python -m mnist_demo.train --model linear --preset tutorial --out weights": Run(
         ("python -m mnist_demo.train --model linear --preset tutorial --out {out} --dry-run",),
         "--dry-run, and never into weights/: a temporary --out", slow=True),
