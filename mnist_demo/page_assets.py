@@ -28,7 +28,8 @@ PAGE_SCRIPTS = ("recipe.js", "weights.js", "models.js", "strokes.js", "answers.j
 # Workers (trainer.js needs the three before it); the worker adds train_worker.js.
 TRAINING_SCRIPTS = ("train.js", "optim.js", "augment.js", "trainer.js")
 # The Train tab's "This device" mode: the training code, then what it needs around it (page_trainer.js wires them).
-TRAIN_TAB_SCRIPTS = (*TRAINING_SCRIPTS, "weights.js", "store.js", "mnist_data.js", "train_chart.js", "train_run.js")
+TRAIN_TAB_SCRIPTS = (*TRAINING_SCRIPTS, "weights.js", "store.js", "mnist_data.js", "train_chart.js", "train_run.js",
+                     "train_box.js")
 # The Class tab's "This device" mode for the teacher: the same, and the class's own pure parts.
 CLASS_TRAIN_SCRIPTS = (*TRAIN_TAB_SCRIPTS, "class_training.js")
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice

@@ -1,20 +1,20 @@
 // The Class tab's "This device" mode for the teacher, run by gr.HTML as `js_on_load` (`element`,
 // `props`). DOM wiring only: the pure parts are class_training.js (the drawings, the recipe, which
-// weights to keep, the notes), trainer.js (training, in Web Workers), mnist_data.js (MNIST, once per
-// device, as the Train tab gets it), train_chart.js (the curves). "Train on our class" fetches the
+// weights to keep, the notes), trainer.js (training), train_box.js (MNIST, opened once per page for
+// both tabs; the Web Workers; the wake lock), train_chart.js (the curves). "Train on our class" fetches the
 // class's drawings once (GET /class-page/drawings), fine-tunes both shipped models on them here,
 // and "Give it to the class" uploads the weights (POST /class-page/model), which the server gives
 // to the class as it gives its own training's. Gradio's buttons are answered here, in the capture
 // phase, while "This device" is chosen: no Gradio event is sent, and the server does not train.
-const { MnistTrainer: trainer, MnistData: mnistData, MnistTrainChart: chart, MnistTrainRun: runs,
-  MnistWeights: weights, MnistStore: store, MnistTrain: net, MnistClassTraining: classes } = window;
+const { MnistTrainer: trainer, MnistTrainChart: chart, MnistTrainRun: runs,
+  MnistWeights: weights, MnistStore: store, MnistTrain: net, MnistClassTraining: classes, MnistTrainBox: shared } = window;
 const setup = props.setup;
 const $ = (selector) => element.querySelector(selector);
 const box = $("#class-trainer"), statusLine = $(".pt-status"), progressLine = $(".pt-progress");
 const DEVICE = setup.where_device, VALID_EVERY = setup.valid_every;
-const APP_ROOT = `${String((window.gradio_config || {}).root || window.location.origin).replace(/\/$/, "")}/`;
 
-let state = "idle", stopAsked = false, startedAt = 0, timer = null, lock = null, mnist = null;
+let state = "idle", stopAsked = false, startedAt = 0, timer = null, mnist = null;
+const awake = shared.wakeLock(() => runs.busy(state));
 let trained = null; // {bytes: {name: Uint8Array}, notes: {name: {...}}}: what "Give it to the class" uploads
 
 function setState(to) {
@@ -53,26 +53,15 @@ const token = () => classes.teacherToken((document.querySelector("#class-seat-ec
 // ------------------------------------------------------------------ the data
 
 async function classDrawings(teacher) {
-  const reply = await fetch(new URL(setup.class_drawings, APP_ROOT).href, { headers: { [setup.token_header]: teacher }, cache: "no-store" });
+  const reply = await fetch(shared.url(setup.class_drawings), { headers: { [setup.token_header]: teacher }, cache: "no-store" });
   const body = await reply.json().catch(() => null);
   if (!reply.ok) throw new classes.DrawingsError(classes.refusalSentence(reply.status, body));
   return classes.decodeDrawings(body, weights.base64ToBytes);
 }
 
-async function fetchBytes(url) {
-  const reply = await fetch(new URL(url, APP_ROOT).href);
-  if (!reply.ok) throw new mnistData.DataError(`the server answered ${reply.status}`);
-  return new Uint8Array(await reply.arrayBuffer());
-}
-
 async function mnistDigits() {
-  if (mnist) return mnist; // opened before in this tab
-  const reply = await fetch(new URL(setup.data_manifest, APP_ROOT).href, { cache: "no-cache" });
-  const manifest = await reply.json();
-  if (!reply.ok) throw new mnistData.DataError(manifest.error || `the server answered ${reply.status}`);
-  const opened = await mnistData.loadDigits(manifest, { store: mnistData.indexedDbStore(window.indexedDB), fetchBytes,
-    gunzip: mnistData.gunzip, onEvent: (e) => { progressLine.textContent = `MNIST: ${e.name} ${e.from === "kept" ? "from this browser" : "downloaded"}`; } });
-  mnist = { train: opened.train, valid: mnistData.everyNth(opened.valid, VALID_EVERY) };
+  ({ digits: mnist } = await shared.mnistDigits({ manifest: setup.data_manifest, validEvery: VALID_EVERY,
+    onEvent: (e) => { progressLine.textContent = `MNIST: ${e.name} ${e.from === "kept" ? "from this browser" : "downloaded"}`; } }));
   return mnist;
 }
 
@@ -85,12 +74,7 @@ function mnistCap() {
 
 // ------------------------------------------------------------------ the run
 
-let workerUrl = null;
-function makeWorker() {
-  workerUrl = workerUrl || URL.createObjectURL(new Blob([setup.worker_source], { type: "text/javascript" }));
-  return new Worker(workerUrl);
-}
-const loopback = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(window.location.hostname);
+const makeWorker = () => shared.makeWorker(setup.worker_source);
 let curves = chart.createCurves();
 
 function drawCharts(epochs) {
@@ -117,7 +101,7 @@ async function fineTune(name, drawings, useWorkers) {
   const params = classes.copyParams(shipped.tensors), start = classes.copyParams(shipped.tensors);
   const model = net.createNet(name, { finalRelu: config.final_relu });
   const before = measure(model, params, drawings);
-  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: setup.max_workers, spareOne: setup.serving_lan && loopback }) : 1;
+  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: setup.max_workers, spareOne: setup.serving_lan && shared.loopback }) : 1;
   const started = trainer.startWorkers(name, config.final_relu, count, useWorkers && typeof Worker === "function" ? makeWorker : null);
   box.dataset.workers = String(started.inWorkers ? started.workers.length : 0);
   say(started.inWorkers ? `Fine-tuning the ${setup.titles[name]} on the class's drawings, here, in ${started.workers.length} Web Worker${started.workers.length > 1 ? "s" : ""}.`
@@ -169,7 +153,7 @@ async function run() {
   startedAt = performance.now();
   setState("loading");
   timer = setInterval(() => { box.dataset.seconds = seconds().toFixed(1); }, 250);
-  wakeLock();
+  awake.ask();
   curves = chart.createCurves();
   showPublish(false); // the model kept before stays until this run has one
   $(".pt-verdict").textContent = "";
@@ -221,17 +205,8 @@ function end(to) {
   clearInterval(timer);
   box.dataset.seconds = seconds().toFixed(1);
   setState(to);
-  if (lock) { lock.release().catch(() => {}); lock = null; }
+  awake.release();
   showWhere(); // a model kept from before is offered again when this run ends without one
-}
-
-async function wakeLock() {
-  try {
-    if (!navigator.wakeLock || document.hidden) return;
-    const granted = await navigator.wakeLock.request("screen");
-    if (runs.busy(state)) lock = granted;
-    else granted.release().catch(() => {});
-  } catch (e) { lock = null; } // refused: the run goes on
 }
 
 let publishing = false;
@@ -241,7 +216,7 @@ async function publish() {
   publishing = true;
   say("Giving it to the class…");
   try {
-    const reply = await fetch(new URL(setup.class_model, APP_ROOT).href, { method: "POST", cache: "no-store",
+    const reply = await fetch(shared.url(setup.class_model), { method: "POST", cache: "no-store",
       headers: { [setup.token_header]: teacher || "", "Content-Type": "application/json" },
       body: classes.uploadBody(trained.bytes, trained.notes, store.bytesToBase64) });
     const body = await reply.json().catch(() => null);
@@ -269,5 +244,4 @@ window.addEventListener("click", (event) => {
   else publish();
 }, { capture: true });
 document.addEventListener("change", (event) => { if (event.target.closest && event.target.closest("#class-train-where")) showWhere(); });
-document.addEventListener("visibilitychange", () => { if (!document.hidden && runs.busy(state) && !lock) wakeLock(); });
 showWhere();

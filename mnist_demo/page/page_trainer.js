@@ -1,21 +1,19 @@
 // The Train tab's "This device" mode, run by gr.HTML as `js_on_load` (`element`, `props`). DOM
-// wiring only: mnist_data.js gets the digits (once per device), trainer.js trains (in Web Workers),
-// train_chart.js draws the curves, train_run.js says what happened, weights.js writes the file.
+// wiring only: train_box.js gets the digits (once per device) and makes the Web Workers, trainer.js
+// trains, train_chart.js draws the curves, train_run.js says what happened, weights.js writes the file.
 // From Start to done this sends no Gradio request: the app's Start and Stop buttons are answered
 // here, before Gradio's own handlers hear the click. The finished weights go to the pad
 // (window event "mnist-page-trained"), which keeps them in this browser.
-const { MnistTrainer: trainer, MnistData: mnistData, MnistTrainChart: chart, MnistTrainRun: runs,
-  MnistWeights: weights, MnistStore: store, MnistTrain: net } = window;
+const { MnistTrainer: trainer, MnistTrainChart: chart, MnistTrainRun: runs,
+  MnistWeights: weights, MnistStore: store, MnistTrain: net, MnistTrainBox: shared } = window;
 const setup = props.setup;
 const $ = (selector) => element.querySelector(selector);
 const box = $("#page-trainer"), statusLine = $(".pt-status"), progressLine = $(".pt-progress"), retry = $(".pt-retry");
 const VALID_EVERY = setup.valid_every; // the page measures each epoch on every 10th validation digit
 const MAX_WORKERS = setup.max_workers;
 const DEVICE = setup.where_device;
-// The app's own address (behind a proxy's root path too): Gradio says it, as pad.js reads it.
-const APP_ROOT = `${String((window.gradio_config || {}).root || window.location.origin).replace(/\/$/, "")}/`;
-
-let state = "idle", stopAsked = false, startedAt = 0, endedAt = 0, timer = null, lock = null, digits = null;
+let state = "idle", stopAsked = false, startedAt = 0, endedAt = 0, timer = null, digits = null;
+const awake = shared.wakeLock(() => runs.busy(state));
 const kept = store.createStore(store.browserStorage(window));
 
 function setState(to) {
@@ -60,24 +58,12 @@ function request() {
 
 // ------------------------------------------------------------------ the digits
 
-async function fetchBytes(url) {
-  const reply = await fetch(new URL(url, APP_ROOT).href);
-  if (!reply.ok) throw new mnistData.DataError(`the server answered ${reply.status}`);
-  return new Uint8Array(await reply.arrayBuffer());
-}
-
 async function loadDigits() {
   box.dataset.downloaded = "0";
-  if (digits) return digits; // already opened in this tab
-  const reply = await fetch(new URL(setup.data_manifest, APP_ROOT).href, { cache: "no-cache" });
-  const manifest = await reply.json();
-  if (!reply.ok) throw new mnistData.DataError(manifest.error || `the server answered ${reply.status}`);
-  let fetched = 0;
-  const opened = await mnistData.loadDigits(manifest, { store: mnistData.indexedDbStore(window.indexedDB), fetchBytes,
-    gunzip: mnistData.gunzip,
-    onEvent: (e) => { if (e.from === "fetched") fetched += e.bytes; progressLine.textContent = `MNIST: ${e.name} ${e.from === "kept" ? "from this browser" : "downloaded"}`; } });
+  const { digits: opened, fetched } = await shared.mnistDigits({ manifest: setup.data_manifest, validEvery: VALID_EVERY,
+    onEvent: (e) => { progressLine.textContent = `MNIST: ${e.name} ${e.from === "kept" ? "from this browser" : "downloaded"}`; } });
   box.dataset.downloaded = String(fetched);
-  digits = { train: opened.train, valid: mnistData.everyNth(opened.valid, VALID_EVERY) };
+  digits = opened;
   return digits;
 }
 
@@ -97,12 +83,7 @@ const ownDigits = () => runs.ownSets(kept.digits, setup.hold_out_every, trainer.
 
 // ------------------------------------------------------------------ workers
 
-let workerUrl = null;
-function makeWorker() {
-  workerUrl = workerUrl || URL.createObjectURL(new Blob([setup.worker_source], { type: "text/javascript" }));
-  return new Worker(workerUrl);
-}
-const loopback = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(window.location.hostname);
+const makeWorker = () => shared.makeWorker(setup.worker_source);
 
 // ------------------------------------------------------------------ the run
 
@@ -142,23 +123,12 @@ function drawMistakes(name, valid, found) {
   }
 }
 
-async function wakeLock() {
-  try {
-    if (!navigator.wakeLock || document.hidden) return;
-    const granted = await navigator.wakeLock.request("screen");
-    if (runs.busy(state)) lock = granted;
-    else granted.release().catch(() => {}); // the run ended while the lock was on its way
-  } catch (e) { lock = null; } // refused (battery saver): the run goes on, a locked screen pauses it
-}
-// A screen that locked released the lock: ask again when the page is back, while training.
-document.addEventListener("visibilitychange", () => { if (!document.hidden && runs.busy(state) && !lock) wakeLock(); });
-
 function finish(to) {
   clearInterval(timer);
   box.dataset.seconds = seconds().toFixed(1);
   endedAt = performance.now();
   setState(to);
-  if (lock) { lock.release().catch(() => {}); lock = null; }
+  awake.release();
 }
 
 function failWith(text, canRetry = false) {
@@ -176,7 +146,7 @@ async function trainModel(name, job, data, mine, useWorkers) {
   config.final_relu = start.finalRelu;
   const params = start.params, model = net.createNet(name, { finalRelu: config.final_relu });
   const before = job.startFrom === setup.start_from.new ? null : trainer.evaluate(model, params, data.valid, scale).acc;
-  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: MAX_WORKERS, spareOne: setup.serving_lan && loopback }) : 1;
+  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: MAX_WORKERS, spareOne: setup.serving_lan && shared.loopback }) : 1;
   const started = trainer.startWorkers(name, config.final_relu, count, useWorkers && typeof Worker === "function" ? makeWorker : null);
   box.dataset.workers = String(started.inWorkers ? started.workers.length : 0);
   say(started.inWorkers ? `Training the ${setup.titles[name]} here, in ${started.workers.length} Web Worker${started.workers.length > 1 ? "s" : ""}.`
@@ -259,7 +229,7 @@ async function run() {
   setState("loading");
   box.dataset.seconds = "0";
   timer = setInterval(() => { box.dataset.seconds = seconds().toFixed(1); }, 250);
-  wakeLock();
+  awake.ask();
   curves.value = chart.createCurves();
   $(".pt-verdict").textContent = "";
   $(".pt-results").innerHTML = "";

@@ -1,0 +1,61 @@
+/* What the Train tab's in-page run (page_trainer.js) and the teacher's (class_trainer.js) share of
+ * their wiring: the app's address, a Web Worker made from the training script, this page's MNIST
+ * (opened once per page, whichever tab asks first), and a screen wake lock while training.
+ * Browser-only (it touches the network and the DOM): `MnistTrainBox`. The pure parts it calls are
+ * mnist_data.js's.
+ */
+(function (root) {
+  "use strict";
+
+  // The app's own address (behind a proxy's root path too): Gradio says it, as pad.js reads it.
+  const APP_ROOT = `${String((root.gradio_config || {}).root || root.location.origin).replace(/\/$/, "")}/`;
+  const url = (path) => new URL(path, APP_ROOT).href;
+  // This page is the server's own machine: a worker fewer, so that the server keeps a core.
+  const loopback = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(root.location.hostname);
+
+  let workerUrl = null; // one Blob URL for every worker of either run
+  function makeWorker(source) {
+    workerUrl = workerUrl || URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    return new Worker(workerUrl);
+  }
+
+  async function fetchBytes(path) {
+    const reply = await fetch(url(path));
+    if (!reply.ok) throw new root.MnistData.DataError(`the server answered ${reply.status}`);
+    return new Uint8Array(await reply.arrayBuffer());
+  }
+
+  let opened = null; // {train, valid}: MNIST as this page holds it, every `validEvery`th validation digit
+  /** MNIST's digits, opened once per page (from this browser's store, else downloaded): resolves
+   * to {digits, fetched} (the bytes this call downloaded: 0 once opened). `onEvent` hears each file. */
+  async function mnistDigits({ manifest, validEvery, onEvent }) {
+    if (opened) return { digits: opened, fetched: 0 };
+    const data = root.MnistData;
+    const reply = await fetch(url(manifest), { cache: "no-cache" });
+    const files = await reply.json();
+    if (!reply.ok) throw new data.DataError(files.error || `the server answered ${reply.status}`);
+    let fetched = 0;
+    const loaded = await data.loadDigits(files, { store: data.indexedDbStore(root.indexedDB), fetchBytes, gunzip: data.gunzip,
+      onEvent: (e) => { if (e.from === "fetched") fetched += e.bytes; onEvent(e); } });
+    opened = opened || { train: loaded.train, valid: data.everyNth(loaded.valid, validEvery) };
+    return { digits: opened, fetched };
+  }
+
+  /** A screen wake lock while `busy()` (a locked screen suspends the workers), asked again when
+   * the page is shown again; `release()` when the run ends. Refused (battery saver): the run goes on. */
+  function wakeLock(busy) {
+    let lock = null;
+    async function ask() {
+      try {
+        if (!navigator.wakeLock || document.hidden) return;
+        const granted = await navigator.wakeLock.request("screen");
+        if (busy()) lock = granted;
+        else granted.release().catch(() => {}); // the run ended while the lock was on its way
+      } catch (e) { lock = null; }
+    }
+    document.addEventListener("visibilitychange", () => { if (!document.hidden && busy() && !lock) ask(); });
+    return { ask, release() { if (lock) { lock.release().catch(() => {}); lock = null; } } };
+  }
+
+  root.MnistTrainBox = { url, loopback, makeWorker, mnistDigits, wakeLock };
+})(typeof self !== "undefined" ? self : this);
