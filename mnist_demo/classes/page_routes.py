@@ -37,7 +37,7 @@ from ..settings import Settings
 from ..ui_train import page_trainer_setup
 from ..weights import WeightsError, weights_from_bytes, weights_to_bytes
 from .addresses import client_of
-from .store import ENDED, ClassError, Classroom
+from .store import ENDED, MINUTE, ClassError, Classroom, KeepBuckets
 from .student import STUDENT_SECONDS
 from .teacher import class_digits
 from .training import class_model_summary, too_few_to_train
@@ -90,27 +90,22 @@ def class_trainer_setup(settings: Settings) -> dict:
 
 
 class PerMinute:
-    """At most ``limit`` calls in any 60 seconds for each key (a class's code): a sliding window,
-    in memory, as the classroom's other rate limits are."""
+    """At most ``limit`` calls a minute for each key: the classroom's own token bucket
+    (``store.KeepBuckets``: full at ``limit``, refilled over a minute, bounded in memory), read with
+    the routes' clock and counted under a lock (the routes run in threads)."""
 
     def __init__(self, limit: int, clock=time.monotonic):
-        self.limit, self.clock = limit, clock
-        self._calls: dict[str, collections.deque] = {}
+        self.clock, self.buckets = clock, KeepBuckets(limit / MINUTE, limit)
         self._lock = threading.Lock()
 
     def wait(self, key: str) -> float:
         """0 when this call may go ahead (and it is counted), else the seconds until one may."""
         now = self.clock()
         with self._lock:
-            calls = self._calls.setdefault(key, collections.deque())
-            while calls and now - calls[0] >= 60:
-                calls.popleft()
-            if len(calls) >= self.limit:
-                return max(1.0, 60 - (now - calls[0]))
-            calls.append(now)
-            if len(self._calls) > 10_000:  # forget the classes that called long ago
-                self._calls = {k: v for k, v in self._calls.items() if v and now - v[-1] < 60}
-            return 0.0
+            wait = self.buckets.wait(key, now)
+            if not wait:
+                self.buckets.spend(key, now)
+            return wait
 
 
 class ClassPageRoutes:
