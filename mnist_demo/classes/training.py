@@ -19,7 +19,7 @@ from ..weights import weights_to_bytes
 from .store import Classroom
 from .student import STUDENT_SECONDS
 from .teacher import class_digits, teacher_code
-from .views import fraction
+from .views import fraction, model_figures
 
 
 def train_class(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
@@ -76,10 +76,10 @@ def too_few_to_train(own, held) -> str | None:
 
 
 FEW_HELD = 20  # held-out drawings below which a class's before/after figures say little (1 in 20 is 5 points)
-HELD_SERIES = " · class held-out"
+HELD_SERIES = " · class held-out"  # the class's curve of held-out drawings (the Train tab says "your …")
 # "Give it to the class" stays in the page, hidden, until there is a model: the teacher's page
 # shows it itself when it trained one (page/class_trainer.js); gone from the page, it could not.
-HIDDEN = "hidden"  # the class's curve of held-out drawings (the Train tab says "your …")
+HIDDEN = "hidden"
 
 
 def class_curves(frame):
@@ -125,9 +125,8 @@ def class_model_summary(meta: dict) -> str:
     for n, m in meta.items():
         # The notes may come from a teacher's page (page_routes.py checks them); a figure that is
         # not a fraction leaves its model out of the sentence rather than failing it.
-        figures = [fraction(m.get(k)) for k in ("held_before", "held_after", "valid_before", "valid_after")] \
-            if isinstance(m, dict) and n in MODEL_TITLES else [None]
-        if None in figures:
+        figures = model_figures(m) if n in MODEL_TITLES else None
+        if figures is None:
             continue
         held_before, held_after, valid_before, valid_after = figures
         held = int(m["class_held_out"]) if str(m.get("class_held_out", "")).isdigit() else None

@@ -120,6 +120,15 @@ def fraction(value) -> float | None:
     return x if math.isfinite(x) and 0.0 <= x <= 1.0 else None
 
 
+def model_figures(notes) -> tuple[float, float, float, float] | None:
+    """A class model's four figures from its notes (held-out before and after, MNIST before and
+    after), each a fraction in [0, 1]; None if the notes are not a table of four such figures."""
+    if not isinstance(notes, dict):
+        return None
+    figures = tuple(fraction(notes.get(k)) for k in ("held_before", "held_after", "valid_before", "valid_after"))
+    return None if None in figures else figures
+
+
 def class_model_note(meta: dict[str, dict[str, str]] | None) -> str:
     """The class's own model, once published: before and after on our held-out drawings and on
     MNIST validation, as its training recorded them. A model whose notes are not four fractions
@@ -128,11 +137,8 @@ def class_model_note(meta: dict[str, dict[str, str]] | None) -> str:
         return ""
     parts = []
     for n in MODEL_NAMES:
-        m = meta.get(n)
-        if not isinstance(m, dict):
-            continue
-        figures = [fraction(m.get(k)) for k in ("held_before", "held_after", "valid_before", "valid_after")]
-        if None in figures:
+        figures = model_figures(meta.get(n))
+        if figures is None:
             continue
         held_before, held_after, valid_before, valid_after = figures
         parts.append(f"<li>{MODEL_TITLES[n]}: {held_before:.1%} → <b>{held_after:.1%}</b> on our held-out "
