@@ -1,8 +1,9 @@
 """A whole lesson, as a teacher and their students take it in Chromium, in the light theme: the
 teacher starts a class and projects the wall (1280x720); a phone (by touch) and a tablet join by
 the link, a laptop by the code; they keep drawings, which the wall shows; the server is killed
-while the phone keeps one, and that drawing still reaches the wall, once; the laptop deletes one
-of its digits, and it leaves the wall; a late phone finds the
+while the phone keeps one, and that drawing still reaches the wall, once, while the idle tablet's
+own digits are given back to the new server; the laptop deletes one of its digits, and it leaves
+the wall and stays deleted after a reload; a late phone finds the
 class locked and is told so; the teacher removes a drawing, trains and gives the class its model,
 which the phone takes in one tap and keeps after a reload; the teacher ends the class, and
 everything is gone.
@@ -183,6 +184,9 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         assert len(shown) == 13 and len({i for i, _ in shown}) == 13
         with Classroom(data) as store:
             assert store.count(code) == 13
+        # The tablet sat idle through the restart: its own digits are still there, given back to
+        # the new server by the page (page/store.js), never lost with the old server's sessions.
+        open_tab_until(tablet, "Your digits", "#my-digits .kept", 4)
 
         # 6. The laptop deletes one of its digits in Your digits: it leaves the class too.
         open_tab_until(laptop, "Your digits", "#my-digits [data-remove]", 4)
@@ -191,7 +195,8 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         mine.first.click()
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "12", timeout=15_000)
         expect(wall.locator(f'#class-wall [data-drawing-id="{withdrawn}"]')).to_have_count(0)
-        laptop.get_by_role("tab", name="Draw").click()
+        laptop.reload()  # and the deletion is kept in the laptop's browser too
+        expect(laptop.locator("#digits-summary")).to_contain_text("3 kept", timeout=15_000)
 
         # 7. The teacher locks joining; a latecomer's phone is told so, in view.
         teacher.goto(f"{teacher_url}&{LIGHT}")

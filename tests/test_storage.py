@@ -1,13 +1,12 @@
-"""Nothing lost: a student on a phone keeps digits, reloads, and the server restarts; the digits
-are still there, because the browser keeps them (page/store.js) and gives them back to each new
-session. And where the browser refuses storage, the page says so and keeping still works."""
+"""Nothing lost: a student on a phone keeps digits and reloads; the digits are still there,
+because the browser keeps them (page/store.js) and gives them back to each new session (a server
+restart's turn is in tests/test_class_lesson.py). And where the browser refuses storage, the page
+says so and keeping still works."""
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from benchmarks.harness.launcher import free_port, launch
-from benchmarks.harness.pad import DIGITS, PHONE, open_tab_until, screenshot, touch_draw
+from benchmarks.harness.pad import DIGITS, PHONE, screenshot, touch_draw
 
 pytestmark = pytest.mark.browser  # drives Chromium
 
@@ -34,64 +33,33 @@ def keep_by_touch(page, digits):
         assert page.evaluate("() => window.scrollY") == 0
 
 
-def reload(page):
-    """Reload. A page whose server has just come back may be reloading itself (Gradio's page does
-    when its server returns): then ours is aborted, and the page ends loaded all the same."""
-    try:
-        page.reload()
-    except PlaywrightError as e:
-        if "ERR_ABORTED" not in str(e):
-            raise
-        page.wait_for_load_state("load")
-
-
 def summary(page):
     return page.locator("#digits-summary")
 
 
-@pytest.mark.long  # two more servers
-def test_kept_digits_survive_a_reload_and_a_server_restart(browser):
-    port = free_port()
+def test_kept_digits_survive_reloads_and_a_deletion_sticks(browser, app_url):
+    """(A server restart's turn is in the lesson, tests/test_class_lesson.py: the tablet that sat
+    idle through it still has its digits, and the laptop's deletion stays deleted.)"""
     context = browser.new_context(**PHONE, color_scheme="light")
     try:
-        with launch("app.py", port=port) as (url, _):
-            page = context.new_page()
-            page.goto(url)
-            expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
-            expect(page.locator("#pad .pad-storage")).to_contain_text("kept in this browser only")
-            keep_by_touch(page, KEPT)
-            expect(summary(page)).to_contain_text("3 kept")
-            page.reload()
-            expect(summary(page)).to_contain_text("3 kept (0: 1 · 1: 1 · 7: 1)")  # back from the browser
-            page.reload()  # and Your digits opened at once, its restore maybe still on the way
-            page.get_by_role("tab", name="Your digits").tap()
-            expect(page.locator("#my-digits .kept")).to_have_count(3)
-            page.get_by_role("tab", name="Draw").tap()
-        with launch("app.py", port=port) as (url, _):  # the server restarted, at the same address
-            # The page stayed open and idle meanwhile. Gradio reloads it only if one of its own
-            # requests failed; if not, the page finds the new server itself and gives its digits back.
-            open_tab_until(page, "Your digits", "#my-digits .kept", 3)
-            expect(summary(page)).to_contain_text("3 kept")
-            remove_one(page)  # a deletion is kept too
-            page.reload()
-            expect(summary(page)).to_contain_text("2 kept")
-            screenshot(page, "storage-after-restart")
+        page = context.new_page()
+        page.goto(app_url)
+        expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
+        expect(page.locator("#pad .pad-storage")).to_contain_text("kept in this browser only")
+        keep_by_touch(page, KEPT)
+        expect(summary(page)).to_contain_text("3 kept")
+        page.reload()
+        expect(summary(page)).to_contain_text("3 kept (0: 1 · 1: 1 · 7: 1)")  # back from the browser
+        page.reload()  # and Your digits opened at once, its restore maybe still on the way
+        page.get_by_role("tab", name="Your digits").tap()
+        expect(page.locator("#my-digits .kept")).to_have_count(3)
+        page.locator("#my-digits .kept .remove").first.tap()  # a deletion is kept too
+        expect(page.locator("#my-digits .kept")).to_have_count(2)
+        page.reload()
+        expect(summary(page)).to_contain_text("2 kept")
+        screenshot(page, "storage-after-reload")
     finally:
         context.close()
-
-
-def remove_one(page, tries: int = 3) -> None:
-    """Tap one digit's remove until Your digits shows 2. Right after the restart, Gradio may reload
-    the page under the finger, and a tap on the page it is leaving does nothing (as for a person);
-    the reload below then checks that the deletion stuck."""
-    for _ in range(tries):
-        page.locator("#my-digits .kept .remove").first.tap()
-        try:
-            open_tab_until(page, "Your digits", "#my-digits .kept", 2, seconds=8)
-            return
-        except AssertionError:
-            open_tab_until(page, "Your digits", "#my-digits .kept", 3)  # the tap was lost: the page is back
-    open_tab_until(page, "Your digits", "#my-digits .kept", 2)
 
 
 def test_the_same_in_the_dark_theme(browser, app_url):
