@@ -258,12 +258,19 @@ FETCH_REFUSED = ("Send the file itself (gradio_client: handle_file on a local fi
                  "files from addresses.")
 
 
+NOT_A_FILE = ("Send the file itself, uploaded (gradio_client: handle_file on a local file): what came in "
+              "its place is not a file.")
+
+
 def refuse_addresses(component) -> None:
     """A file input (``gr.File``) that takes only files the client uploaded: Gradio would otherwise
     download a URL sent in the file's place, to its cache, whatever its size, and a refusal there
-    would reach the client as a bare "Error". Here it is a sentence, and nothing is fetched."""
+    would reach the client as a bare "Error". Here it is a sentence, and nothing is fetched. Anything
+    else sent in the file's place (a text, a number) gets a sentence too: Gradio's own check of the
+    payload's shape would fail with a bare "Error" as well."""
     import gradio as gr
     from gradio_client.utils import is_http_url_like
+    from pydantic import ValidationError
 
     move = component.async_move_resource_to_block_cache
 
@@ -273,6 +280,19 @@ def refuse_addresses(component) -> None:
         return await move(url_or_file_path)
 
     component.async_move_resource_to_block_cache = uploaded_only
+    model = component.data_model  # FileData, or ListFiles for several files: read by Gradio's preprocess
+
+    def model_validate(cls, obj, *args, **kwargs):
+        if isinstance(obj, str) and is_http_url_like(obj):
+            raise gr.Error(FETCH_REFUSED, title="Not fetched")
+        try:
+            return model.model_validate.__func__(cls, obj, *args, **kwargs)
+        except ValidationError:
+            raise gr.Error(NOT_A_FILE, title="Not a file") from None
+
+    # The same model under the same name (the API's schema is unchanged), checking the shape first.
+    component.data_model = type(model.__name__, (model,), {"model_validate": classmethod(model_validate),
+                                                           "__module__": model.__module__})
 
 
 # ---------------------------------------------------------------------------- what sessions keep

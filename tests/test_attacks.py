@@ -648,6 +648,9 @@ def test_no_bare_error_on_any_input_tried(tmp_path):
                                                       "meta": {"_type": "gradio.FileData"}}], new_session()),
                 "import a URL": event("import_files", [[{"path": "http://192.0.2.1/x-images-idx3-ubyte.gz",
                                                         "meta": {"_type": "gradio.FileData"}}], None], new_session()),
+                "classify a text": event("classify", ["/etc/passwd"], new_session()),
+                "classify a number": event("classify", [7], new_session()),
+                "import texts": event("import_files", [["a.gz", "b.gz"], None], new_session()),
             }
             assert event("join_typed", [None, None, code], student)["success"]
             assert event("end_class", [None, None], teacher)["success"]
@@ -659,6 +662,8 @@ def test_no_bare_error_on_any_input_tried(tmp_path):
             assert "as many classes as it can hold" in errors["start at the cap"]["error"]
             assert "does not fetch files from addresses" in errors["classify a URL"]["error"]
             assert "does not fetch files from addresses" in errors["import a URL"]["error"]
+            for what in ("classify a text", "classify a number", "import texts"):
+                assert "is not a file" in errors[what]["error"], (what, errors[what])
 
 
 def test_an_upload_flood_is_refused_once_the_upload_folder_holds_its_cap(tmp_path):
