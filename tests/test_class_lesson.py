@@ -187,6 +187,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         # The tablet sat idle through the restart: its own digits are still there, given back to
         # the new server by the page (page/store.js), never lost with the old server's sessions.
         open_tab_until(tablet, "Your digits", "#my-digits .kept", 4)
+        tablet.context.close()  # done: an open Gradio page costs CPU even idle (tests/conftest.py)
 
         # 6. The laptop deletes one of its digits in Your digits: it leaves the class too.
         open_tab_until(laptop, "Your digits", "#my-digits [data-remove]", 4)
@@ -197,6 +198,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         expect(wall.locator(f'#class-wall [data-drawing-id="{withdrawn}"]')).to_have_count(0)
         laptop.reload()  # and the deletion is kept in the laptop's browser too
         expect(laptop.locator("#digits-summary")).to_contain_text("3 kept", timeout=15_000)
+        laptop.context.close()
 
         # 7. The teacher locks joining; a latecomer's phone is told so, in view.
         teacher.goto(f"{teacher_url}&{LIGHT}")
@@ -208,6 +210,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         expect(line(late)).to_have_attribute("data-state", "locked", timeout=15_000)
         expect(line(late)).to_contain_text("not taking new students")
         assert in_view(late, "#class-line")
+        late.context.close()
 
         # 8. The teacher removes a drawing, trains on the class and gives it the model; the phone
         # takes it in one tap, and keeps it after a reload.

@@ -29,12 +29,12 @@ def test_keep_test_fine_tune_export_and_import(browser, app_url, tmp_path):
     keep_buttons = page.locator("#pad .keep-digits button")
     expect(keep_buttons.first).to_be_disabled()  # nothing drawn, nothing to keep
     for digit in KEPT[:-1]:
-        draw(page, DIGITS[digit])
+        draw(page, DIGITS[digit], steps=3)  # a brisk hand: each mouse move is a frame the page answers
         page.locator(f'#pad .keep-digits button[data-keep="{digit}"]').click()
         expect(page.locator("#pad .pad-frame.empty")).to_be_visible()  # cleared for the next one
         expect(page.locator("#pad .pad-status")).to_have_text(f"Kept as a {digit}. Draw the next one.")
     # The last one through a card's "Wrong? It's a N": kept under the N the button shows.
-    draw(page, DIGITS["4"])
+    draw(page, DIGITS["4"], steps=3)
     fix = card(page, "linear").locator(".fix button").first
     fixed_as = fix.text_content()
     fix.click()
