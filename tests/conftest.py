@@ -48,7 +48,7 @@ def page():
     return ClassPage(**{n: n for n in CLASS_PAGE}, choices=["choice-linear", "choice-cnn"])
 
 
-# Under `pytest -n 4 --dist loadgroup` (as .ci/run runs it) the controller starts one app server
+# Under `pytest -n 2 --dist loadgroup` (as .ci/run runs it) the controller starts one app server
 # per app group (APP_GROUPS) as it begins, so that their starts overlap the workers' collection;
 # the worker that runs a group's tests finds its server's address in the environment.
 SHARED_APP_URL = "MNIST_TESTS_SHARED_APP_URL_{}"
@@ -171,12 +171,12 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if uses_the_app(item):
             item.add_marker(pytest.mark.slow)
-        # Under pytest-xdist (`-n 4 --dist loadgroup`, as .ci/run runs it), each of two workers
-        # runs one app group's tests (APP_GROUPS) against that group's server, one after another.
-        # The modules with servers of their own (OWN_SERVER) form two more groups, balanced by
-        # their times, which the other two workers run meanwhile; in-process modules go to
-        # whichever worker is free. Most of a browser test is waiting on Chromium or a server, so
-        # four workers keep two cores busier than fewer did (docs/testing.md has the figures).
+        # Under pytest-xdist (`-n 2 --dist loadgroup`, as .ci/run runs it), a worker runs each app
+        # group's tests (APP_GROUPS) against that group's server, one after another. The modules
+        # with servers of their own (OWN_SERVER) form two more groups, balanced by their times;
+        # in-process modules go to whichever worker is free. A browser test keeps Chromium, a
+        # server and its worker busy at once: two workers on two cores were faster than three or
+        # four (docs/testing.md has the figures).
         module = item.module.__name__.rpartition(".")[2]
         if module in OWN_SERVER and not uses_the_app(item):
             item.add_marker(pytest.mark.xdist_group(OWN_SERVER[module]))
