@@ -39,14 +39,16 @@ pytestmark = pytest.mark.browser  # drives Chromium
 PIXEL_TOLERANCE = 1e-4
 # Samples: the Node parity tests (test_page_parity.py) hold every pixel of the page's recipe to
 # Python's on hundreds of digits; these show the real path (mouse, canvas, pad.js) agrees with them.
-# Every CI run draws 4 and then 24, enough to hold the accuracy to a bar as well.
-SWEEP = 24
+# Twelve, with a bar on their accuracy that a wrong picture (read at chance, 10 %) cannot pass; the
+# accuracy itself is benchmarks/drawn_accuracy.py's to measure, on 1,000.
+SWEEP = 12
 
 
-@pytest.mark.parametrize("digit", ["7", *(pytest.param(d, marks=pytest.mark.long) for d in "10")])
-def test_draw_clear_undo_and_draw_again(browser, app_url, digit):
+def test_draw_clear_undo_and_draw_again(browser, app_url):
     """A first visitor's minute: draw, read both answers, clear, draw a 4 and undo its upright
-    (by button, then by keyboard), and draw again; the pen is ready throughout."""
+    (by button, then by keyboard), and draw a 1 and a 0; the pen is ready throughout. (One page
+    for all of it: each page a test opens costs the gate seconds of CPU.)"""
+    digit = "7"
     page = open_app(browser, app_url, **DESKTOP)
     draw(page, DIGITS[digit])  # no tool to pick: the pen is ready
     for name in MODEL_NAMES:
@@ -71,8 +73,12 @@ def test_draw_clear_undo_and_draw_again(browser, app_url, digit):
     expect_blank(page, "cnn")
     expect(page.locator("#pad .pad-undo")).to_be_disabled()
 
-    draw(page, DIGITS["1"])  # and after Undo
-    expect(card(page, "linear")).to_have_attribute("data-label", "1")
+    for again in "10":  # and after Undo, each read by both models
+        draw(page, DIGITS[again])
+        for name in MODEL_NAMES:
+            expect(card(page, name)).to_have_attribute("data-label", again)
+        expect(page.locator("#pad #verdict")).to_contain_text(f"Both models read {again}")
+        page.locator("#pad .pad-clear").click()
     page.close()
 
 
@@ -191,7 +197,7 @@ def test_page_matches_python_on_redrawn_digits(browser, app_url, mnist):
     print(f"\n{SWEEP} re-drawn digits: max |page - python| = {max(diffs):.2e}, "
           f"labels agree {same_labels / SWEEP:.1%}, accuracy {accuracy}")
     assert np.sum(np.asarray(diffs) > PIXEL_TOLERANCE) <= 1 and same_labels >= SWEEP - 1
-    assert accuracy["cnn"] >= 0.9 and accuracy["linear"] >= 0.85
+    assert accuracy["cnn"] >= 0.75 and accuracy["linear"] >= 0.75
 
 
 def png_data(image) -> bytes:
