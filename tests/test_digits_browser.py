@@ -142,4 +142,6 @@ def test_keeping_by_touch_on_a_phone_in_dark_mode(browser, app_url):
     assert box["width"] >= 24 and box["height"] >= 32  # a fingertip's target, ten across a phone
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     screenshot(page, "keep-phone-dark")
+    page.reload()  # kept in the browser, in the dark theme too (tests/test_storage.py: the light one)
+    expect(page.locator("#digits-summary")).to_contain_text("1 kept (7: 1)")
     page.close()

@@ -62,18 +62,6 @@ def test_kept_digits_survive_reloads_and_a_deletion_sticks(browser, app_url):
         context.close()
 
 
-def test_the_same_in_the_dark_theme(browser, app_url):
-    context = browser.new_context(**PHONE, color_scheme="dark")
-    page = context.new_page()
-    page.goto(app_url)
-    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()
-    keep_by_touch(page, ["4"])
-    expect(summary(page)).to_contain_text("1 kept")
-    page.reload()
-    expect(summary(page)).to_contain_text("1 kept (4: 1)")
-    context.close()
-
-
 def test_refused_storage_is_said_and_keeping_still_works(browser, app_url):
     context = browser.new_context(**PHONE)
     # A browser that denies the page storage (an embedded page in a private window, say).
