@@ -186,10 +186,9 @@ COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
         "as typed, but with a temporary --out"),
     "python -m mnist_demo.train --model cnn --preset fine-tune --init shipped --own-digits "
     "my-digits-…-images-idx3-ubyte.gz my-digits-…-labels-idx1-ubyte.gz --out runs": Run(
-        (FINE_TUNE.format(model="cnn", files="{images} {labels}", out="{out}") + " --limit 1000",
-         FINE_TUNE.format(model="both", files="{png_zip}", out="{out}") + " --dry-run"),
-        "an exported IDX pair, --limit 1000, a temporary --out; again --model both with the exported zip of "
-        "PNGs, --dry-run", slow=True),
+        (FINE_TUNE.format(model="cnn", files="{images} {labels}", out="{out}") + " --limit 1000",),
+        "an exported IDX pair, --limit 1000, a temporary --out (the zip of PNGs that --own-digits takes too: "
+        "tests/test_digit_files.py reads both to the same digits; --model both: the bare command's row)", slow=True),
     "python -m mnist_demo.train --model cnn --preset fine-tune --init shipped --own-digits "
     "my-digits-…-images-idx3-ubyte.gz --out runs": Run(
         (FINE_TUNE.format(model="cnn", files="{class_images}", out="{out}") + " --dry-run",),
@@ -279,17 +278,16 @@ def tree_hash(folder: Path) -> str:
 @pytest.fixture(scope="module")
 def placeholders(mnist, tmp_path_factory) -> dict[str, str]:
     """Real files and a real data folder for the docs' placeholders: 40 digits exported as the Your
-    digits tab exports them (the IDX pair and the zip of PNGs), and a class with 40 drawings in a
+    digits tab exports them (the IDX pair), and a class with 40 drawings in a
     classroom database, exported as the Class tab does (the same writers, on the class's digits)."""
     from mnist_demo.classes.store import Classroom, to_digits
     from mnist_demo.collection import Digits
-    from mnist_demo.digit_files import write_idx_pair, write_png_zip
+    from mnist_demo.digit_files import write_idx_pair
 
     root = tmp_path_factory.mktemp("docs-commands")
     pixels, labels = (mnist.x_valid[:40] * 256).astype(np.uint8), mnist.y_valid[:40].astype(np.uint8)
     mine = Digits(pixels, labels, np.arange(40, dtype=np.int64))
     images, label_file = write_idx_pair(mine, root, "my-digits-20260101-120000")
-    png_zip = write_png_zip(mine, root / "my-digits-20260101-120000-png.zip")
     class_dir = root / "app-data"
     # A second between two drawings, as a student keeps them (the class refuses more than 4 a second).
     with Classroom(class_dir, clock=itertools.count(time.time() - 3600).__next__) as room:
@@ -299,7 +297,7 @@ def placeholders(mnist, tmp_path_factory) -> dict[str, str]:
             room.add_drawing(ours.code, student, i + 1, int(label), int(label), int(label), row.tobytes())
         (root / "class").mkdir()
         class_images, _ = write_idx_pair(to_digits(room.drawings(ours.code)), root / "class", f"class-{ours.code}")
-    return {"images": str(images), "labels": str(label_file), "png_zip": str(png_zip),
+    return {"images": str(images), "labels": str(label_file),
             "class_images": str(class_images), "class_dir": str(class_dir), "class_code": ours.code,
             "other_code": other.code, "mnist_dir": os.environ["MNIST_DIR"]}
 
