@@ -182,18 +182,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(OWN_SERVER[module]))
         elif item.get_closest_marker("browser") or uses_the_app(item):
             item.add_marker(pytest.mark.xdist_group(app_group(item)))
-    # The groups first, the longest first, then the in-process tests (each module's order kept):
-    # a worker takes a whole group at once, and a long one taken last would leave the other
-    # worker idle at the end.
-    items.sort(key=lambda item: GROUP_ORDER.index(group_of(item)))
-
-
-GROUP_ORDER = ("own-a", "own-b", "app2", "app", None)
-
-
-def group_of(item) -> str | None:
-    marker = item.get_closest_marker("xdist_group")
-    return marker.args[0] if marker and marker.args[0] in GROUP_ORDER else None
 
 
 # Each module that starts servers of its own, and its group: the lesson and a Space's start
