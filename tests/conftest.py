@@ -129,9 +129,18 @@ def browser():
         b.close()
 
 
+def pytest_deselected(items):
+    """Whatever narrows the gate's run after collection (--lf, --sw, a plugin's own selection) ends
+    it too: pytest reports every deselection here, however it was made."""
+    if os.environ.get("MNIST_GATE") and items:
+        pytest.exit(f"the gate (bash .ci/run) runs every test: {len(items)} were deselected "
+                    f"(the first: {items[0].nodeid})", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 def pytest_configure(config):
     # The gate (`bash .ci/run`, which sets MNIST_GATE) runs every collected test: what it skipped
-    # could land broken. A -m, -k or --deselect slipped in (PYTEST_ADDOPTS, say) is refused.
+    # could land broken. A -m, -k or --deselect slipped in (PYTEST_ADDOPTS, say) is refused, and
+    # any other deselection ends the run (pytest_deselected).
     option = config.option
     if os.environ.get("MNIST_GATE") and (option.markexpr or option.keyword or getattr(option, "deselect", None)):
         raise pytest.UsageError("the gate (bash .ci/run) runs every test: no -m, -k or --deselect "
