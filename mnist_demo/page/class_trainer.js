@@ -13,18 +13,11 @@ const $ = (selector) => element.querySelector(selector);
 const box = $("#class-trainer"), statusLine = $(".pt-status"), progressLine = $(".pt-progress");
 const DEVICE = setup.where_device, VALID_EVERY = setup.valid_every;
 
-let state = "idle", stopAsked = false, startedAt = 0, timer = null, mnist = null;
-const awake = shared.wakeLock(() => runs.busy(state));
+const phase = shared.runBox(box, statusLine), say = phase.say; // the run's state, and its status line
+let stopAsked = false, startedAt = 0, timer = null, mnist = null;
+const awake = shared.wakeLock(phase.busy);
 let trained = null; // {bytes: {name: Uint8Array}, notes: {name: {...}}}: what "Give it to the class" uploads
 
-function setState(to) {
-  state = runs.move(state, to);
-  box.dataset.state = state;
-}
-function say(text, problem = false) {
-  statusLine.textContent = text;
-  statusLine.classList.toggle("problem", problem);
-}
 const seconds = () => (performance.now() - startedAt) / 1000;
 
 // ------------------------------------------------------------------ the controls (Gradio's own)
@@ -36,7 +29,7 @@ function where() {
 function showWhere() {
   const here = where() === DEVICE;
   document.documentElement.dataset.classTrainWhere = here ? "device" : "server";
-  if (here) showPublish(trained !== null && !runs.busy(state));
+  if (here) showPublish(trained !== null && !phase.busy());
   else if (publishShown) showPublish(false); // the server's training shows it for its own model
 }
 /** "Give it to the class" is Gradio's button, kept in the page hidden (visible="hidden" puts
@@ -146,12 +139,12 @@ async function fineTune(name, drawings, useWorkers) {
 }
 
 async function run() {
-  if (runs.busy(state)) return;
+  if (phase.busy()) return;
   const teacher = token();
   if (!teacher) { say("This page does not teach a class: open your teacher link again.", true); return; }
   stopAsked = false;
   startedAt = performance.now();
-  setState("loading");
+  phase.move("loading");
   timer = setInterval(() => { box.dataset.seconds = seconds().toFixed(1); }, 250);
   awake.ask();
   curves = chart.createCurves();
@@ -170,7 +163,7 @@ async function run() {
     return;
   }
   if (stopAsked) { end("stopped"); say("Stopped before training began: nothing was trained."); return; }
-  setState("running");
+  phase.move("running");
   const bytes = {}, notes = {};
   try {
     for (const name of setup.names) {
@@ -204,7 +197,7 @@ async function run() {
 function end(to) {
   clearInterval(timer);
   box.dataset.seconds = seconds().toFixed(1);
-  setState(to);
+  phase.move(to);
   awake.release();
   showWhere(); // a model kept from before is offered again when this run ends without one
 }
@@ -236,7 +229,7 @@ window.addEventListener("click", (event) => {
   if (where() !== DEVICE || !event.target.closest) return;
   const train = event.target.closest("#class-train"), stop = event.target.closest("#class-stop");
   const give = event.target.closest("#class-publish");
-  if (!train && !(stop && runs.busy(state)) && !(give && trained && !runs.busy(state))) return;
+  if (!train && !(stop && phase.busy()) && !(give && trained && !phase.busy())) return;
   event.stopImmediatePropagation();
   event.preventDefault();
   if (train) run();

@@ -12,18 +12,11 @@ const box = $("#page-trainer"), statusLine = $(".pt-status"), progressLine = $("
 const VALID_EVERY = setup.valid_every; // the page measures each epoch on every 10th validation digit
 const MAX_WORKERS = setup.max_workers;
 const DEVICE = setup.where_device;
-let state = "idle", stopAsked = false, startedAt = 0, endedAt = 0, timer = null, digits = null;
-const awake = shared.wakeLock(() => runs.busy(state));
+const phase = shared.runBox(box, statusLine), say = phase.say; // the run's state, and its status line
+let stopAsked = false, startedAt = 0, endedAt = 0, timer = null, digits = null;
+const awake = shared.wakeLock(phase.busy);
 const kept = store.createStore(store.browserStorage(window));
 
-function setState(to) {
-  state = runs.move(state, to);
-  box.dataset.state = state;
-}
-function say(text, problem = false) {
-  statusLine.textContent = text;
-  statusLine.classList.toggle("problem", problem);
-}
 const seconds = () => (performance.now() - startedAt) / 1000;
 
 // ------------------------------------------------------------------ the controls (Gradio's own)
@@ -127,7 +120,7 @@ function finish(to) {
   clearInterval(timer);
   box.dataset.seconds = seconds().toFixed(1);
   endedAt = performance.now();
-  setState(to);
+  phase.move(to);
   awake.release();
 }
 
@@ -215,7 +208,7 @@ async function trainModel(name, job, data, mine, useWorkers) {
 
 /** Train each chosen model in turn, as the server does. */
 async function run() {
-  if (runs.busy(state)) return;
+  if (phase.busy()) return;
   let job;
   try {
     job = request();
@@ -226,7 +219,7 @@ async function run() {
   stopAsked = false;
   retry.hidden = true;
   startedAt = performance.now();
-  setState("loading");
+  phase.move("loading");
   box.dataset.seconds = "0";
   timer = setInterval(() => { box.dataset.seconds = seconds().toFixed(1); }, 250);
   awake.ask();
@@ -245,7 +238,7 @@ async function run() {
     return;
   }
   if (stopAsked) { finish("stopped"); say("Stopped before training began: nothing was trained."); return; }
-  setState("running");
+  phase.move("running");
   const results = [];
   let inWorkers = true;
   try {
@@ -323,7 +316,7 @@ function announce(results) {
 }
 
 function stop() {
-  if (!runs.busy(state)) return;
+  if (!phase.busy()) return;
   stopAsked = true;
   say("Stopping after this step…");
 }
@@ -335,7 +328,7 @@ window.addEventListener("click", (event) => {
   const startButton = event.target.closest && event.target.closest("#train-start");
   const stopButton = event.target.closest && event.target.closest("#train-stop");
   if (!startButton && !stopButton) return;
-  if (stopButton && !runs.busy(state)) return; // nothing trains here: Stop is the server's (a run it holds)
+  if (stopButton && !phase.busy()) return; // nothing trains here: Stop is the server's (a run it holds)
   event.stopImmediatePropagation();
   event.preventDefault();
   if (startButton) run(); else stop();
@@ -348,7 +341,7 @@ showWhere();
 // say so, and offer the server where the host allows it.
 const canTrain = typeof DecompressionStream === "function" && typeof Float32Array === "function" && typeof Promise === "function";
 if (!canTrain) {
-  box.dataset.state = state = "failed";
+  phase.move("failed");
   say(setup.server_training ? "This browser cannot train the models itself: choose “The server” above, which trains them for you."
     : "This browser cannot train the models itself, and this server does not train them: try a recent Chrome, Edge, Firefox or Safari.", true);
   const serverChoice = document.querySelector(`#train-where input[value="${setup.where_server}"]`);

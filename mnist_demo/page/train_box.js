@@ -1,6 +1,7 @@
 /* What the Train tab's in-page run (page_trainer.js) and the teacher's (class_trainer.js) share of
  * their wiring: the app's address, a Web Worker made from the training script, this page's MNIST
- * (opened once per page, whichever tab asks first), and a screen wake lock while training.
+ * (opened once per page, whichever tab asks first), a screen wake lock while training, and a run's
+ * state with its status line.
  * Browser-only (it touches the network and the DOM): `MnistTrainBox`. The pure parts it calls are
  * mnist_data.js's.
  */
@@ -57,5 +58,21 @@
     return { ask, release() { if (lock) { lock.release().catch(() => {}); lock = null; } } };
   }
 
-  root.MnistTrainBox = { url, loopback, makeWorker, mnistDigits, wakeLock };
+  /** A run's state (train_run.js's moves, mirrored on `box.dataset.state` for the page contract)
+   * and its status line: `move(to)`, `busy()`, `say(text, problem)`. */
+  function runBox(box, statusLine) {
+    const moves = root.MnistTrainRun;
+    const run = {
+      state: "idle",
+      move(to) { run.state = moves.move(run.state, to); box.dataset.state = run.state; },
+      busy: () => moves.busy(run.state),
+      say(text, problem = false) {
+        statusLine.textContent = text;
+        statusLine.classList.toggle("problem", problem);
+      },
+    };
+    return run;
+  }
+
+  root.MnistTrainBox = { url, loopback, makeWorker, mnistDigits, wakeLock, runBox };
 })(typeof self !== "undefined" ? self : this);
