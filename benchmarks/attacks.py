@@ -7,8 +7,9 @@ holds it (Gradio's defaults): the figure beside its baseline's.
 
 - sessions: fresh session hashes each calling the pad's server function (no event stream, so the
   session never ends): the server's added memory (RSS), at ui.SESSIONS against Gradio's 10,000;
-- imports: sessions each importing a digit pair (2,000 digits): the server's added memory, with
-  limits.keep_sessions_small against every session keeping its last outputs;
+- imports: sessions each importing a digit pair (2,000 of MNIST's validation digits): the server's
+  added memory, with limits.keep_sessions_small against every session keeping its last outputs and
+  its digits unpacked;
 - uploads: 10 MB files to /gradio_api/upload, no session needed: what the upload folder holds
   after, with limits.UPLOAD_CACHE_BYTES against no cap;
 - bodies: 13 MB data URLs to the pad's picture reader, all at once: the server's peak memory
@@ -153,11 +154,14 @@ def imports(n: int) -> None:
 
     from mnist_demo.collection import CAP, Digits
     from mnist_demo.digit_files import write_idx_pair
+    from mnist_demo.settings import from_process
 
+    # Real handwriting (MNIST's first 2,000 validation digits), as a visitor's export holds it: an idle
+    # session's digits are held compressed, and blank-but-for-a-stripe digits would flatter that.
     folder = Path(tempfile.mkdtemp(prefix="attack-pair-"))
-    pixels = np.zeros((CAP, 784), np.uint8)
-    pixels[:, 300:320] = np.arange(CAP)[:, None] % 251
-    pair = write_idx_pair(Digits(pixels, np.arange(CAP) % 10, np.arange(CAP)), folder, "pair")
+    mnist = from_process().mnist.load()
+    pixels = np.rint(mnist.x_valid[:CAP] * 256).astype(np.uint8)
+    pair = write_idx_pair(Digits(pixels, mnist.y_valid[:CAP].astype(np.uint8), np.arange(CAP)), folder, "pair")
     body = b"".join(b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"%s\"\r\n"
                     b"Content-Type: application/gzip\r\n\r\n" % p.name.encode() + p.read_bytes() + b"\r\n"
                     for p in pair) + b"--XyZ--\r\n"

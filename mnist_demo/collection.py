@@ -8,6 +8,7 @@ digit's drawings were kept, so a digit held out stays held out as more are added
 
 from __future__ import annotations
 
+import bz2
 import secrets
 import threading
 from dataclasses import dataclass
@@ -124,15 +125,40 @@ class Collection:
 
     def __init__(self, cap: int = CAP):
         self.cap = cap
-        self._digits = EMPTY
+        self._digits: Digits | None = EMPTY  # None while packed
+        self._packed: tuple[bytes, np.ndarray, np.ndarray] | None = None  # (pixels, bz2'd; labels; ids)
         self._gone: dict[int, None] = {}  # deleted ids, oldest first, at most GONE of them
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._digits)
+        with self._lock:
+            return len(self._packed[1]) if self._packed is not None else len(self._digits)
 
     def snapshot(self) -> Digits:
+        with self._lock:
+            return self._held()
+
+    def _held(self) -> Digits:
+        """The digits, unpacked if ``pack`` packed them; the caller holds the lock."""
+        if self._packed is not None:
+            pixels, labels, ids = self._packed
+            self._digits = Digits(np.frombuffer(bz2.decompress(pixels), np.uint8).reshape(-1, PIXELS), labels, ids)
+            self._packed = None
         return self._digits
+
+    def pack(self) -> int:
+        """Hold the pixels compressed until the digits are next read: a session nobody has used for a
+        while keeps under 300 kB instead of 1.6 MB (digits are mostly blank: bz2 packs 2,000 of MNIST's
+        5.6x in 34 ms and unpacks them in 20 ms; zlib's fastest level packs 4.4x in 11 ms, its best
+        4.9x in 405 ms), so a crowd of idle sessions cannot hold the server's memory. Returns the
+        bytes saved."""
+        with self._lock:
+            if self._packed is not None or not len(self._digits):
+                return 0
+            digits = self._digits
+            packed = bz2.compress(digits.pixels.tobytes(), 9)
+            self._packed, self._digits = (packed, digits.labels, digits.ids), None
+            return digits.pixels.nbytes - len(packed)
 
     def add(self, digit, label: int, digit_id: int | None = None) -> int:
         """Keep one digit (784 floats in [0, 1]) under its true label; returns its id."""
@@ -146,7 +172,7 @@ class Collection:
         and how many were skipped."""
         pixels, labels = checked(pixels, labels)
         with self._lock:
-            taken = set(self._digits.ids.tolist())
+            taken = set(self._held().ids.tolist())
             if ids is None:
                 return self._append(pixels, labels, new_ids(len(labels), taken)), 0
             ids = checked_ids(ids, len(labels))
@@ -164,20 +190,20 @@ class Collection:
         ``add_many``."""
         pixels, labels = checked(pixels, labels)
         with self._lock:
-            here = {(int(label), row.tobytes()) for row, label in zip(self._digits.pixels, self._digits.labels,
-                                                                        strict=True)}
+            now = self._held()
+            here = {(int(label), row.tobytes()) for row, label in zip(now.pixels, now.labels, strict=True)}
             seen: set = set()
             new = np.zeros(len(labels), dtype=bool)
             for i, (row, label) in enumerate(zip(pixels, labels, strict=True)):
                 key = (int(label), row.tobytes())
                 new[i] = key not in here and key not in seen
                 seen.add(key)
-            ids = new_ids(int(new.sum()), set(self._digits.ids.tolist()))
+            ids = new_ids(int(new.sum()), set(now.ids.tolist()))
             return self._append(pixels[new], labels[new], ids), len(seen & here), len(labels) - len(seen)
 
     def _append(self, pixels: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Add checked digits under their ids; the caller holds the lock."""
-        now = self._digits
+        now = self._held()
         if len(now) + len(labels) > self.cap:
             raise CollectionError(
                 f"Your collection holds at most {self.cap:,} digits: it has {len(now):,}, and "
@@ -194,15 +220,16 @@ class Collection:
             return False
         with self._lock:
             self._forget(np.array([digit_id], dtype=np.int64))
-            keep = self._digits.ids != digit_id
+            now = self._held()
+            keep = now.ids != digit_id
             if keep.all():
                 return False
-            self._digits = self._digits.part(keep)
+            self._digits = now.part(keep)
             return True
 
     def clear(self) -> None:
         with self._lock:
-            self._forget(self._digits.ids)
+            self._forget(self._held().ids)
             self._digits = EMPTY
 
     def _forget(self, ids: np.ndarray) -> None:

@@ -134,3 +134,28 @@ def test_a_bad_page_id_changes_nothing(ids):
     with pytest.raises(CollectionError, match="id must be a whole number"):
         c.add_many(np.zeros((1, 784), np.uint8), np.array([1]), ids)
     assert len(c) == 0
+
+
+def test_a_packed_collection_is_read_changed_and_counted_as_before(mnist):
+    """An idle session's digits are held compressed (limits.pack_idle_digits): every reader and
+    every change afterwards sees exactly the digits it would have seen, and MNIST's pack to under
+    a third of their bytes."""
+    c = Collection()
+    pixels, labels = (mnist.x_valid[:400] * 256).astype(np.uint8), mnist.y_valid[:400].astype(np.uint8)
+    ids, _ = c.add_many(pixels, labels, list(range(1, 401)))
+    before = c.snapshot()
+    saved = c.pack()
+    assert saved > pixels.nbytes * 2 / 3 and c.pack() == 0  # packed once
+    assert len(c) == 400
+    after = c.snapshot()
+    np.testing.assert_array_equal(after.pixels, before.pixels)
+    assert after.labels.tolist() == before.labels.tolist() and after.ids.tolist() == before.ids.tolist()
+    c.pack()
+    assert c.remove(5) and len(c) == 399  # a change unpacks first
+    c.pack()
+    _, already, _ = c.add_unseen(pixels[:10], labels[:10])
+    assert already == 9  # the removed one is new again; the rest are found in the packed digits
+    c.pack()
+    c.clear()
+    assert len(c) == 0 and c.pack() == 0
+
