@@ -67,7 +67,7 @@ function mnistCap() {
 
 // ------------------------------------------------------------------ the run
 
-const makeWorker = () => shared.makeWorker(setup.worker_source);
+const makeWorker = () => shared.makeWorker(setup.worker_scripts);
 let curves = chart.createCurves();
 
 function drawCharts(epochs) {
