@@ -37,7 +37,7 @@ from .driver import (
 from .finetune import MAX_MNIST_LOSS
 from .handlers import QUIET, bind
 from .models import MODEL_NAMES, MODEL_TITLES
-from .page_assets import page_file, page_setup, train_head, worker_scripts
+from .page_assets import page_file, page_setup, train_head, worker_source
 from .page_data import ROUTE
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
@@ -397,7 +397,7 @@ def page_trainer_setup(settings: Settings) -> dict:
     """What the page trainer is told: page_setup's shared values, the worker's script, where the
     data files are, and what this host allows."""
     return page_setup() | {
-        "worker_scripts": worker_scripts(), "data_manifest": f"{ROUTE}/manifest.json",
+        "worker_source": worker_source(), "data_manifest": f"{ROUTE}/manifest.json",
         "valid_every": VALID_EVERY, "max_workers": PAGE_WORKERS_CAP, "serving_lan": settings.serving_lan,
         "server_training": SERVER_TRAINING, "where_device": DEVICE, "where_server": SERVER,
         "mnist_budget": MAX_MNIST_LOSS,  # a fine-tune on own digits loses at most this of MNIST (finetune.py)

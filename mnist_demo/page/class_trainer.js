@@ -67,7 +67,7 @@ function mnistCap() {
 
 // ------------------------------------------------------------------ the run
 
-const makeWorker = () => shared.makeWorker(setup.worker_scripts);
+const makeWorker = () => shared.makeWorker(setup.worker_source);
 let curves = chart.createCurves();
 
 function drawCharts(epochs) {

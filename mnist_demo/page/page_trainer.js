@@ -76,7 +76,7 @@ const ownDigits = () => runs.ownSets(kept.digits, setup.hold_out_every, trainer.
 
 // ------------------------------------------------------------------ workers
 
-const makeWorker = () => shared.makeWorker(setup.worker_scripts);
+const makeWorker = () => shared.makeWorker(setup.worker_source);
 
 // ------------------------------------------------------------------ the run
 
