@@ -113,6 +113,7 @@ def open_train_tab(browser, url: str, model: str, seed: int):
     page.goto(url)
     page.wait_for_selector("#pad .pad-canvas")
     page.get_by_role("tab", name="Train", exact=True).click()
+    page.wait_for_selector("#page-trainer[data-ready]")  # its scripts loaded: Start is answered in the page
     page.locator(f"#train-model input[value='{model}']").check()
     if seed:
         page.get_by_text("More settings").click()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from .collection import CAP, HOLD_OUT_EVERY
 from .digit_files import png_bytes
 from .models import MODEL_NAMES, MODEL_TITLES, build_model
+from .page_data import IMMUTABLE
 from .preprocess import RECIPE
 from .presets import TRAINING
 from .weights import MAX_BYTES, weights_to_bytes
@@ -32,6 +34,11 @@ TRAIN_TAB_SCRIPTS = (*TRAINING_SCRIPTS, "weights.js", "store.js", "mnist_data.js
                      "train_box.js")
 # The Class tab's "This device" mode for the teacher: the same, and the class's own pure parts.
 CLASS_TRAIN_SCRIPTS = (*TRAIN_TAB_SCRIPTS, "class_training.js")
+# The page's scripts are served as files, each under its content's hash (script_url): a browser keeps
+# them for good, and fetches one again only when it changes. Inlined, they made every page load and
+# every session's copy of the app's configuration 324 kB larger (the Train tab's and the teacher's
+# training code twice, and once more each as a worker's source).
+SCRIPTS_ROUTE = "page-code"
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
 MINE = "my trained weights"  # the visitor's choice of their own weights
 CLASS = "our class's model"  # a class member's choice of the model their class trained (classes/student.py)
@@ -43,27 +50,59 @@ def page_file(name: str) -> str:
     return (PAGE / name).read_text(encoding="utf-8")
 
 
+@functools.cache
+def script_url(name: str) -> str:
+    """Where the page loads ``page/NAME``, relative to the app: its content's hash is in the path."""
+    digest = hashlib.sha256((PAGE / name).read_bytes()).hexdigest()[:16]
+    return f"{SCRIPTS_ROUTE}/{digest}/{name}"
+
+
+def script_tags(names) -> str:
+    """``<script src>`` tags, for a component's ``head``: Gradio loads each source once however
+    many components name it, in order, and runs ``js_on_load`` after them."""
+    return "".join(f'<script src="{script_url(name)}"></script>' for name in names)
+
+
 def page_head() -> str:
-    """The pure scripts, inlined for the pad's ``head``, and the styles for what lies outside the app."""
-    return "".join(f"<script>{page_file(name)}</script>" for name in PAGE_SCRIPTS) + \
-        f"<style>{page_file('outside.css')}</style>"
+    """The pure scripts, for the pad's ``head``, and the styles for what lies outside the app."""
+    return script_tags(PAGE_SCRIPTS) + f"<style>{page_file('outside.css')}</style>"
 
 
 def train_head() -> str:
-    """The Train tab's page code, inlined for its page trainer's ``head``."""
-    return "".join(f"<script>{page_file(name)}</script>" for name in TRAIN_TAB_SCRIPTS)
+    """The Train tab's page code, for its page trainer's ``head``."""
+    return script_tags(TRAIN_TAB_SCRIPTS)
 
 
 def class_train_head() -> str:
-    """The teacher's in-page class training code, inlined for its box's ``head``: the Train tab's
-    may not be in the page yet (a tab not shown has no components), so it brings its own."""
-    return "".join(f"<script>{page_file(name)}</script>" for name in CLASS_TRAIN_SCRIPTS)
+    """The teacher's in-page class training code, for its box's ``head``: the Train tab's may not
+    be in the page yet (a tab not shown has no components), so it names its own."""
+    return script_tags(CLASS_TRAIN_SCRIPTS)
 
 
-def worker_source() -> str:
-    """A training Web Worker's whole script: the training code and train_worker.js (the page
-    makes it a Blob URL: a worker loads nothing from the network)."""
-    return "\n".join(page_file(name) for name in (*TRAINING_SCRIPTS, "train_worker.js"))
+def worker_scripts() -> list[str]:
+    """What a training Web Worker loads (``importScripts``, from this app): the training code and
+    train_worker.js."""
+    return [script_url(name) for name in (*TRAINING_SCRIPTS, "train_worker.js")]
+
+
+async def script_route(request):
+    """``page-code/HASH/NAME``: a script of ``page/`` at its current hash, cached for good; any
+    other path is 404 (an old hash: the page was made by an earlier version of the app)."""
+    from starlette.responses import PlainTextResponse, Response
+
+    name, digest = request.path_params["name"], request.path_params["sha"]
+    if not name.endswith(".js") or "/" in name or not (PAGE / name).is_file() \
+            or script_url(name) != f"{SCRIPTS_ROUTE}/{digest}/{name}":
+        return PlainTextResponse("No such script: reload the page.", status_code=404)
+    return Response((PAGE / name).read_bytes(), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": IMMUTABLE})
+
+
+def routes() -> list:
+    """The scripts' route, for Gradio's FastAPI app (``app_kwargs``'s ``routes``)."""
+    from starlette.routing import Route
+
+    return [Route(f"/{SCRIPTS_ROUTE}/{{sha}}/{{name}}", script_route, methods=["GET", "HEAD"])]
 
 
 def model_shapes() -> dict[str, dict[str, list[int]]]:

@@ -58,6 +58,9 @@ class Session:
         self.stop = threading.Event()
         self._training = threading.Lock()  # held while this session trains: one training per tab
         self.waiting = False  # its Start was pressed and the training waits in the queue
+        # Its Start reached the server with "This device" chosen: the page's trainer, which answers
+        # that Start itself, had not loaded. The training's validator refuses it once (ui_train).
+        self.device_chosen = False
         self.digits = Collection()
         self.tested: dict | None = None
         self.downloads: str | None = None  # its folder's name under downloads.ROOT, once it has one

@@ -5,7 +5,10 @@ visitor's session and serves ``/classify``. The page's JavaScript and CSS are in
 from __future__ import annotations
 
 import gradio as gr
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 
+from . import page_assets, page_data
 from .classes import page_routes
 from .classes.store import Classroom, limits_from
 from .classes.student import class_keep_function
@@ -15,7 +18,7 @@ from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
 from .limits import app_kwargs, keep_sessions_small, refuse_addresses
 from .page_assets import page_file
-from .page_data import PageData, routes
+from .page_data import PageData
 from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
@@ -129,12 +132,16 @@ THEME = gr.themes.Default().set(
 # sends what an event needs (its digits and weights, pad.js restore(); its class seat, tab.seat_echo).
 SESSIONS = 1000
 # app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them; the
-# training data's routes (page_data.py) and the teacher's page's (classes/page_routes.py) come
-# before Gradio's own, behind the same middleware.
-ROUTES = [*routes(), *page_routes.routes()]
+# page's scripts (page_assets.py), its training data's routes (page_data.py) and the teacher's
+# page's (classes/page_routes.py) come before Gradio's own, behind the same middleware.
+ROUTES = [*page_assets.routes(), *page_data.routes(), *page_routes.routes()]
+# Gradio sends its page (500 kB, the app's configuration inside) uncompressed: 30 phones on a school's
+# Wi-Fi each load it. Compressed (level 6: 209 kB, 12 ms), behind the body limit; Starlette leaves
+# event streams, pictures and the training data's gzip files as they are.
+COMPRESSED = Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
 LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
-                      enable_monitoring=False, show_error=False, app_kwargs=app_kwargs() | {"routes": ROUTES},
-                      state_session_capacity=SESSIONS)
+                      enable_monitoring=False, show_error=False, state_session_capacity=SESSIONS,
+                      app_kwargs={"middleware": [*app_kwargs()["middleware"], COMPRESSED], "routes": ROUTES})
 
 
 def queue_options(settings: Settings) -> dict:

@@ -37,7 +37,7 @@ from .driver import (
 from .finetune import MAX_MNIST_LOSS
 from .handlers import QUIET, bind
 from .models import MODEL_NAMES, MODEL_TITLES
-from .page_assets import page_file, page_setup, train_head, worker_source
+from .page_assets import page_file, page_setup, train_head, worker_scripts
 from .page_data import ROUTE
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
@@ -62,6 +62,10 @@ SERVER_TRAINING = True  # whether this host offers "The server" (the Train tab's
 # Web Workers per in-page training at most: past a few, summing their gradients costs what they save.
 PAGE_WORKERS_CAP = 8
 VALID_EVERY = 10  # the page measures each epoch on every 10th validation digit (2,000): seconds, not tens
+# Start reached the server although "This device" was chosen: the page's trainer (which answers that
+# Start in the page) had not loaded yet. Training here instead would go against the visitor's choice.
+NOT_READY = ("This page's trainer has not loaded yet, so nothing started: press Start again in a moment, or "
+             "reload the page. To train on this app's computer instead, choose “{server}” above.")
 DEFAULT_PRESET = "fast"  # a class demo: both models in seconds; the tutorial's 15 epochs are one tap away
 # The /train API's inputs, in order. start_from and include come last, so that clients of the
 # older 10- and 11-input /train get their components' defaults.
@@ -361,10 +365,20 @@ def preset_for(start_from: str) -> str:
     return DEFAULT_PRESET if start_from == NEW else "fine-tune"
 
 
+def accept_start_where(session: Session, where: str) -> None:
+    """Start reached the server (run at once, before the queue). With "This device" chosen the
+    page's trainer answers Start itself, so this Start came before its scripts loaded: the
+    validator below is told to refuse it, once."""
+    session.device_chosen = where == DEVICE
+    accept_start(session)
+
+
 def admit_training(settings: Settings, session: Session, *controls) -> list[dict]:
     """Gradio's validator for the training event, run before it enters the queue: a place in the
     line of waiting trainings, or the sentence saying why not (shown on the Model choice)."""
-    problem = WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings)
+    device_chosen, session.device_chosen = session.device_chosen, False
+    problem = (NOT_READY.format(server=SERVER) if device_chosen
+               else WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings))
     return [gr.validate(True, ""), gr.validate(problem is None, problem or ""),
             *(gr.validate(True, "") for _ in controls[1:])]
 
@@ -397,7 +411,7 @@ def page_trainer_setup(settings: Settings) -> dict:
     """What the page trainer is told: page_setup's shared values, the worker's script, where the
     data files are, and what this host allows."""
     return page_setup() | {
-        "worker_source": worker_source(), "data_manifest": f"{ROUTE}/manifest.json",
+        "worker_scripts": worker_scripts(), "data_manifest": f"{ROUTE}/manifest.json",
         "valid_every": VALID_EVERY, "max_workers": PAGE_WORKERS_CAP, "serving_lan": settings.serving_lan,
         "server_training": SERVER_TRAINING, "where_device": DEVICE, "where_server": SERVER,
         "mnist_budget": MAX_MNIST_LOSS,  # a fine-tune on own digits loses at most this of MNIST (finetune.py)
@@ -413,11 +427,12 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
     c = {}  # the controls, by their CONTROLS name
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
-            # interactive: no Python event listens to it (page_trainer.js reads it), and Gradio
-            # would otherwise draw it disabled.
-            gr.Radio(where_choices(), value=DEVICE, label="Train on", elem_id="train-where", interactive=True,
-                     info="This device: your browser trains the models, and the server is not asked while they "
-                          "train. The server: this app's computer trains them, shared with every visitor.")
+            # page_trainer.js reads it; Start sends it only so that a Start the page could not answer
+            # yet is refused (NOT_READY). interactive: Gradio would otherwise draw it disabled.
+            where = gr.Radio(where_choices(), value=DEVICE, label="Train on", elem_id="train-where",
+                             interactive=True,
+                             info="This device: your browser trains the models, and the server is not asked while "
+                                  "they train. The server: this app's computer trains them, shared with every visitor.")
             c["which"] = gr.Radio(list(MODEL_CHOICES), value="both", label="Model", elem_id="train-model")
             c["start_from"] = gr.Radio(list(START_FROM), value=NEW, label="Start from",
                                        elem_id="train-start-from",
@@ -467,7 +482,7 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         Gradio cannot read a partial's gr.Request annotation, and would then pass no request."""
         yield from run_training(session, request, *controls, settings=settings, shipped=shipped_models)
 
-    start.click(accept_start, session, None, queue=False, api_visibility="private").then(
+    start.click(accept_start_where, [session, where], None, queue=False, api_visibility="private").then(
         start_training, [session, *(c[name] for name in CONTROLS)],
         [loss_plot, acc_plot, progress, confusion, mistakes, download, session],
         api_name="train", concurrency_limit=settings.max_trainings, concurrency_id="train",

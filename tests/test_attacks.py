@@ -434,7 +434,7 @@ def test_train_on_our_class_takes_a_place_in_the_trainings_line_one_per_tab(tmp_
         from mnist_demo.classes.store import Classroom
 
         with Classroom(tmp_path / "db") as room:
-            stranger = admit_class_training(settings, Session(), None, None, room, a_request())[2]
+            stranger = admit_class_training(settings, Session(), None, None, classroom=room, request=a_request())[2]
             assert not stranger["is_valid"] and "This class has ended" in stranger["message"]
             assert len(WAITING) == 2
     finally:

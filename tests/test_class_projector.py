@@ -203,6 +203,7 @@ def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_c
     expect(page.locator("#class-train-where input[value='This device']")).to_be_checked()
     expect(page.locator("#class-publish")).to_have_count(1)  # in the page, hidden until there is a model
     expect(page.locator("#class-publish")).to_be_hidden()
+    expect(page.locator("#class-trainer")).to_have_attribute("data-ready", "true")  # its scripts loaded
     page.locator("#class-trainer").evaluate("box => { box.dataset.mnistLimit = '500'; }")
     # The events the server's path would send (its Train, Stop and Give buttons'): the page's own
     # ticks (the drawings' list every 2 s) go on, and are no training.

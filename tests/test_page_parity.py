@@ -54,7 +54,8 @@ def test_the_draw_tab_sends_page_setup():
         tab = ui_draw.draw_tab(Predictor(), gr.State(None), lambda entry: {}, MnistSource())
     assert tab.pad.props["setup"] == page_setup()
     assert {m["source"] for m in tab.pad.props["models"].values()} == {SHIPPED}
-    assert all(f"<script>{page_assets.page_file(name)}</script>" in tab.pad.head for name in page_assets.PAGE_SCRIPTS)
+    assert tab.pad.head.startswith("".join(f'<script src="{page_assets.script_url(name)}"></script>'
+                                            for name in page_assets.PAGE_SCRIPTS))
     for name in MODEL_NAMES:  # the cards come from setup.names, not from the template
         assert f"card-{name}" not in tab.pad.html_template
 

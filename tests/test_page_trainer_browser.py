@@ -32,11 +32,23 @@ VALID_EVERY = 10  # ui_train.VALID_EVERY: the page measures on every 10th valida
 def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app_url, mnist, tmp_path):
     page = open_app(browser, app_url, init_script=WAKE_LOCK, **DESKTOP)
     page.evaluate("performance.setResourceTimingBufferSize(100000)")
+    # A Start pressed before the Train tab's scripts load (one is held back here) reaches the server
+    # with "This device" chosen: refused with a sentence, and nothing trains there.
+    page.route("**/train_box.js", lambda route: route.abort())
+    page.get_by_role("tab", name="Train", exact=True).click()
+    page.locator("#train-start").click()
+    expect(page.locator("#train-model")).to_contain_text("This page's trainer has not loaded yet")
+    expect(page.locator("#page-trainer")).not_to_have_attribute("data-ready", "true")
+    assert "epoch" not in page.locator("#train-progress").inner_text()
+    page.unroute("**/train_box.js")
+    page.reload()
+    expect(page.locator("#pad .pad-frame.empty")).to_be_visible()  # the pad's script has run
     draw(page, DIGITS["7"])
     expect(card(page, "linear")).to_have_attribute("data-label", "7")
     page.locator('#pad .keep-digits button[data-keep="7"]').click()  # one kept digit: held out to measure
     expect(page.locator("#digits-summary")).to_contain_text("1 kept")
     page.get_by_role("tab", name="Train", exact=True).click()
+    expect(page.locator("#page-trainer")).to_have_attribute("data-ready", "true")  # its scripts loaded
     expect(page.locator("#page-trainer")).to_have_attribute("data-state", "idle")
     expect(page.locator("#train-where input[value='This device']")).to_be_checked()
     page.locator("#train-model input[value='linear']").check()
@@ -99,6 +111,7 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     page.add_init_script("delete window.Worker;")
     page.reload()
     page.get_by_role("tab", name="Train", exact=True).click()
+    expect(page.locator("#page-trainer")).to_have_attribute("data-ready", "true")
     page.locator("#train-model input[value='linear']").check()
     for control, value in (("#train-subset", "50000"), ("#train-epochs", "5")):
         page.locator(f"{control} input[type=number]").fill(value)

@@ -250,6 +250,34 @@ def test_stop_while_waiting_leaves_the_queue_and_a_stale_stop_blocks_nothing(mni
     assert "Finished" in list(run_training(session, None, *controls(which="linear", subset=1000)))[-1][2]
 
 
+def test_a_start_the_page_could_not_answer_yet_is_refused_once_and_trains_nothing(tmp_path):
+    """"This device" chosen, but the Start reached the server: the page's trainer had not loaded.
+    The validator refuses it (training here would go against the choice); the next Start, an API
+    call or a Start with "The server" chosen, is admitted as before."""
+    from mnist_demo.classes.tab import admit_class_training
+    from mnist_demo.session import WAITING
+    from mnist_demo.ui_train import DEVICE, NOT_READY, SERVER, accept_start_where, admit_training
+
+    settings = from_env({"MNIST_DATA_DIR": str(tmp_path)})
+    session = Session()
+    try:
+        accept_start_where(session, DEVICE)
+        refused = admit_training(settings, session, *controls(which="linear"))[1]
+        assert not refused["is_valid"] and refused["message"] == NOT_READY.format(server=SERVER)
+        assert len(WAITING) == 0  # it took no place in the line
+        assert admit_training(settings, session, *controls(which="linear"))[1]["is_valid"]  # an API call
+        WAITING.leave(session)
+        accept_start_where(session, SERVER)
+        assert admit_training(settings, session, *controls(which="linear"))[1]["is_valid"]
+        WAITING.leave(session)
+        # The teacher's "Train on our class", the same way.
+        refused = admit_class_training(settings, session, None, None, DEVICE)[2]
+        assert not refused["is_valid"] and refused["message"] == NOT_READY.format(server=SERVER)
+        assert len(WAITING) == 0
+    finally:
+        WAITING.leave(session)
+
+
 def step(model, epoch, step_, elapsed, loss=1.0, per_epoch=10):
     return StepEvent(model, epoch, step_, per_epoch, loss, elapsed, epoch * per_epoch + step_)
 

@@ -28,7 +28,7 @@ from ..page_assets import class_train_head, page_file
 from ..session import WAITING, ClassSeat, Session
 from ..settings import Settings
 from ..ui_draw import DrawTab
-from ..ui_train import DEVICE, LOSS_COLOURS, where_choices
+from ..ui_train import DEVICE, LOSS_COLOURS, NOT_READY, SERVER, where_choices
 from .addresses import base_url
 from .page_routes import class_trainer_setup
 from .store import ClassError, Classroom, normalize_code
@@ -142,19 +142,21 @@ def open_page(classroom: Classroom, page: ClassPage, shipped_page: dict, serving
     return open_student(classroom, page, shipped_page, session, params, stored, request, note)
 
 
-def admit_class_training(settings: Settings, session: Session, _echo, _progress,
+def admit_class_training(settings: Settings, session: Session, _echo, _progress, where: str = SERVER,
                          classroom: Classroom | None = None, request: gr.Request | None = None) -> list[dict]:
     """Gradio's validator for "Train on our class", run before the event enters the queue: a place
     in the line every training shares (session.WAITING: one per tab, at most
     ``max_waiting_trainings`` waiting in all), only for a page that teaches a live class; or the
-    sentence saying why not."""
-    problem = None
-    if classroom is not None:
+    sentence saying why not. With "This device" chosen the teacher's page trains (class_trainer.js)
+    and the press never reaches here, unless that script had not loaded yet: refused (NOT_READY)."""
+    problem = NOT_READY.format(server=SERVER) if where == DEVICE else None
+    if classroom is not None and not problem:
         recall(classroom, settings.serving_lan, session, _echo, request)
         if not teaching(classroom, session.seat):
             problem = "This class has ended, or its teacher link was replaced: open the current one."
     problem = problem or WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings)
-    return [gr.validate(True, ""), gr.validate(True, ""), gr.validate(problem is None, problem or "")]
+    return [gr.validate(True, ""), gr.validate(True, ""), gr.validate(problem is None, problem or ""),
+            gr.validate(True, "")]
 
 
 def class_training_turn(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
@@ -281,10 +283,12 @@ def class_tab(settings: Settings, shipped_page: dict) -> dict:
         gr.Markdown("#### The class's own model")
         # Where it trains, as the Train tab's #train-where: this device by default (the teacher's
         # page trains it, page/class_trainer.js), or the server where the host offers it.
-        # interactive: no Python event listens to it (class_trainer.js reads it).
-        gr.Radio(where_choices(), value=DEVICE, label="Train on", elem_id="class-train-where", interactive=True,
-                 info="This device: this browser fine-tunes both models on the class's drawings, and the server "
-                      "only hands them over. The server: this app's computer trains them.")
+        # interactive: class_trainer.js reads it; "Train on our class" sends it only so that a press
+        # that script could not answer yet is refused (admit_class_training).
+        c["where"] = gr.Radio(where_choices(), value=DEVICE, label="Train on", elem_id="class-train-where",
+                              interactive=True,
+                              info="This device: this browser fine-tunes both models on the class's drawings, and "
+                                   "the server only hands them over. The server: this app's computer trains them.")
         with gr.Row():
             c["train"] = gr.Button("Train on our class", variant="primary", elem_id="class-train")
             c["stop"] = gr.Button("Stop", elem_id="class-stop")
@@ -373,17 +377,17 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
     c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)
     c["end"].click(on_seat(end_class, classroom, page), seat, views + [c["confirm"]], **quiet)
 
-    def admit(session: Session, echo: str, progress, request: gr.Request):  # Gradio reads its gr.Request
-        return admit_class_training(settings, session, echo, progress, classroom, request)
+    def admit(session: Session, echo: str, progress, where: str, request: gr.Request):  # Gradio reads its gr.Request
+        return admit_class_training(settings, session, echo, progress, where, classroom, request)
 
-    def train(session: Session, echo: str, _progress, request: gr.Request):
+    def train(session: Session, echo: str, _progress, _where, request: gr.Request):
         recall(classroom, settings.serving_lan, session, echo, request)
         yield from class_training_turn(classroom, settings, shipped, session, request)
 
     # The validator takes a place in the trainings' line before the queue (one per tab, the waiting
     # cap), as the Train tab's Start does: a tab pressing this 300 times fills nothing. Its refusal
     # is shown on the progress line (an input only for that).
-    c["train"].click(train, [*seat, c["progress"]], [c["loss"], c["acc"], c["progress"], c["publish"]],
+    c["train"].click(train, [*seat, c["progress"], c["where"]], [c["loss"], c["acc"], c["progress"], c["publish"]],
                      api_visibility="private", concurrency_limit=settings.max_trainings, concurrency_id="train",
                      validator=admit, show_progress="minimal")
     c["stop"].click(stop_class_training, session, None, queue=False, api_visibility="private")

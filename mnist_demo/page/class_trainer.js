@@ -67,7 +67,7 @@ function mnistCap() {
 
 // ------------------------------------------------------------------ the run
 
-const makeWorker = () => shared.makeWorker(setup.worker_source);
+const makeWorker = () => shared.makeWorker(setup.worker_scripts);
 let curves = chart.createCurves();
 
 function drawCharts(epochs) {
@@ -238,3 +238,6 @@ window.addEventListener("click", (event) => {
 }, { capture: true });
 document.addEventListener("change", (event) => { if (event.target.closest && event.target.closest("#class-train-where")) showWhere(); });
 showWhere();
+// Ready: from now on this page answers "Train on our class". A press before this line reached the
+// server, which refused it rather than train there against "This device" (ui_train.NOT_READY).
+box.dataset.ready = "true";

@@ -76,7 +76,7 @@ const ownDigits = () => runs.ownSets(kept.digits, setup.hold_out_every, trainer.
 
 // ------------------------------------------------------------------ workers
 
-const makeWorker = () => shared.makeWorker(setup.worker_source);
+const makeWorker = () => shared.makeWorker(setup.worker_scripts);
 
 // ------------------------------------------------------------------ the run
 
@@ -350,3 +350,6 @@ if (!canTrain) {
 // Read-only views for the browser tests and benchmarks: when the run started and ended (for
 // performance's resource entries) and what it kept.
 element.pageTrainer = { startedAt: () => startedAt, endedAt: () => endedAt, trained: {} };
+// Ready: from now on this page answers Start. A Start pressed before this line reached the server,
+// which refused it rather than train there against "This device" (ui_train.NOT_READY).
+box.dataset.ready = "true";

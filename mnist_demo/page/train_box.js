@@ -15,7 +15,10 @@
   const loopback = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(root.location.hostname);
 
   let workerUrl = null; // one Blob URL for every worker of either run
-  function makeWorker(source) {
+  /** A training Web Worker that loads `scripts` (the app's paths, page_assets.worker_scripts) from
+   * this app: the browser has them cached already, as the page's own head loaded them. */
+  function makeWorker(scripts) {
+    const source = `importScripts(${scripts.map((path) => JSON.stringify(url(path))).join(", ")});`;
     workerUrl = workerUrl || URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
     return new Worker(workerUrl);
   }
