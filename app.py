@@ -40,7 +40,7 @@ import spaces  # noqa: E402, F401  first, as ZeroGPU asks: there it patches torc
 import torch  # noqa: E402
 
 from mnist_demo import downloads, lan  # noqa: E402
-from mnist_demo.ui import LAUNCH_OPTIONS, build_demo, queue_options  # noqa: E402
+from mnist_demo.ui import LAUNCH_OPTIONS, build_demo, queued  # noqa: E402
 
 # The serving process's share of torch's threads per training, set once before any worker thread
 # exists (then every thread computes alike), at module level so that every way of serving this
@@ -55,5 +55,5 @@ if __name__ == "__main__":
         urls = lan.lan_urls(SETTINGS.port)
         print("Students on this network can open: " + (", ".join(urls) if urls else
               f"http://<this computer's address>:{SETTINGS.port}/ (no network address found)"), flush=True)
-    demo.queue(**queue_options(SETTINGS)).launch(server_name=SETTINGS.host, server_port=SETTINGS.port,
+    queued(demo, SETTINGS).launch(server_name=SETTINGS.host, server_port=SETTINGS.port,
                                                  share=args.share, **LAUNCH_OPTIONS)

@@ -67,7 +67,7 @@ def serve(args) -> None:
     from mnist_demo import ui
     from mnist_demo.limits import LARGE_AT_ONCE, UploadBudget, app_kwargs
     from mnist_demo.settings import from_process
-    from mnist_demo.ui import LAUNCH_OPTIONS, SESSIONS, build_demo, queue_options
+    from mnist_demo.ui import LAUNCH_OPTIONS, SESSIONS, build_demo, queued
 
     if args.keep_outputs:  # the baseline: every session keeps its last outputs, as Gradio does
         ui.keep_sessions_small = lambda demo: None
@@ -76,7 +76,7 @@ def serve(args) -> None:
     options = {**LAUNCH_OPTIONS, "state_session_capacity": args.capacity or SESSIONS,
                "app_kwargs": app_kwargs(uploads=UploadBudget(args.upload_cap) if args.upload_cap else None,
                                         large_at_once=args.large_at_once or LARGE_AT_ONCE)}
-    demo.queue(**queue_options(settings)).launch(server_name="127.0.0.1", server_port=args.port, **options)
+    queued(demo, settings).launch(server_name="127.0.0.1", server_port=args.port, **options)
 
 
 def served(extra: list[str], env: dict | None = None):

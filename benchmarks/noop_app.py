@@ -7,7 +7,7 @@ import os
 import gradio as gr
 
 from mnist_demo.settings import from_env
-from mnist_demo.ui import LAUNCH_OPTIONS, queue_options
+from mnist_demo.ui import LAUNCH_OPTIONS, queued
 
 SETTINGS = from_env(os.environ)
 
@@ -26,4 +26,4 @@ def parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    demo.queue(**queue_options(SETTINGS)).launch(server_port=parser().parse_args().port, **LAUNCH_OPTIONS)
+    queued(demo, SETTINGS).launch(server_port=parser().parse_args().port, **LAUNCH_OPTIONS)

@@ -12,6 +12,7 @@ training costs it.
     python -m benchmarks.page_training_app --model linear
     python -m benchmarks.page_training_app --model linear --pages 10   # 10 pages at once
     python -m benchmarks.page_training_app --throttle 4                 # a mid-range phone's CPU
+    python -m benchmarks.page_training_app --throttle 4 --workers 1     # one worker behind it
 """
 
 from __future__ import annotations
@@ -108,8 +109,21 @@ def mb(usage: dict) -> float:
     return (usage["usedSize"] + usage.get("backingStorageSize", 0)) / 2**20
 
 
-def open_train_tab(browser, url: str, model: str, seed: int):
-    page = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True).new_page()
+# Every request the page began between Start and done (the page's own resource timing).
+SENT = """() => {
+  const api = [...document.querySelectorAll('*')].find((e) => e.pageTrainer).pageTrainer;
+  return performance.getEntriesByType('resource')
+    .filter((e) => e.startTime >= api.startedAt() && e.startTime <= api.endedAt()).map((e) => e.name);
+}"""
+
+
+def open_train_tab(browser, url: str, model: str, seed: int, workers: int | None = None):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    context.add_init_script("performance.setResourceTimingBufferSize(100000);")
+    if workers:  # the page makes one Web Worker per core it is told of (trainer.workerCount)
+        context.add_init_script(f"Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', "
+                                f"{{ get: () => {workers} }});")
+    page = context.new_page()
     page.goto(url)
     page.wait_for_selector("#pad .pad-canvas")
     page.get_by_role("tab", name="Train", exact=True).click()
@@ -138,6 +152,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pages", type=int, default=1, help="pages training at once (one seed)")
     p.add_argument("--throttle", type=float, default=1,
                    help="Chromium's CPU throttling rate (Emulation.setCPUThrottlingRate): 4 for a mid-range phone")
+    p.add_argument("--workers", type=int, default=None,
+                   help="the cores the page is told of (navigator.hardwareConcurrency), so its Web Workers: 1 "
+                        "measures one worker, as where the throttle cannot reach the workers")
     return p
 
 
@@ -153,7 +170,7 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM)
         rows = []
         for seed in [int(s) for s in args.seeds.split(",")]:
-            pages = [open_train_tab(browser, url, args.model, seed) for _ in range(args.pages)]
+            pages = [open_train_tab(browser, url, args.model, seed, args.workers) for _ in range(args.pages)]
             if args.throttle != 1:
                 plain = pages[0].evaluate(THROTTLE_PROBE)
                 for page in pages:
@@ -176,11 +193,16 @@ def main() -> None:
             for page in pages:
                 box = page.locator("#page-trainer")
                 assert box.get_attribute("data-state") == "done", page.locator(".pt-status").inner_text()
+                sent = page.evaluate(SENT)
+                others = [u for u in sent if "/mnist-data/" not in u]
+                joins = sum("/queue/join" in u for u in sent)
                 acc = judged(page, args.model, Path(tmp), x, y)
                 rows.append((seed, float(box.get_attribute("data-seconds")), acc,
                              int(box.get_attribute("data-workers")), int(box.get_attribute("data-downloaded"))))
                 print(f"seed {seed}: {rows[-1][1]:.1f} s from Start to done ({rows[-1][3]} workers, "
-                      f"{rows[-1][4] / 1e6:.1f} MB downloaded), Python on all 20,000: {acc:.2%}", flush=True)
+                      f"{rows[-1][4] / 1e6:.1f} MB downloaded), Python on all 20,000: {acc:.2%}; from Start to done "
+                      f"{len(sent)} requests, {len(others)} of them not for the training digits, {joins} queued "
+                      f"events", flush=True)
                 page.context.close()
             print(f"{args.pages} page(s) together: {wall:.1f} s wall, the server's CPU {server:.2f} s; the largest "
                   f"renderer's resident memory while training {peak:.0f} MB; the JS heaps of the first page and its "

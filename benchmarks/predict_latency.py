@@ -144,8 +144,8 @@ import time
 import gradio  # noqa: F401  (Gradio's own import time is not counted)
 t0 = time.perf_counter()
 import app
-from mnist_demo.ui import LAUNCH_OPTIONS, queue_options
-app.demo.queue(**queue_options(app.SETTINGS)).launch(prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
+from mnist_demo.ui import LAUNCH_OPTIONS, queued
+queued(app.demo, app.SETTINGS).launch(prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
 print(f"startup-seconds {time.perf_counter() - t0:.3f}", flush=True)
 app.demo.close()
 """

@@ -49,3 +49,13 @@ def student_address(host: str, scheme: str, serving_lan: bool, addresses: list[s
         if found:
             return f"http://{found[0]}:{port or 7860}/"
     return f"{scheme}://{host}/"
+
+
+def is_this_machine(client: str | None, addresses: list[str] | None = None) -> bool:
+    """Whether a request's client address is this machine's own: the serving laptop's browser,
+    whichever of its addresses the page was opened at (a student's device never is)."""
+    if not client:
+        return False
+    if client in ("::1", "localhost") or client.startswith("127.") or client.startswith("::ffff:127."):
+        return True
+    return client.removeprefix("::ffff:") in (local_addresses() if addresses is None else addresses)

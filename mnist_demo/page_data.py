@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import IMAGE_SIDE, PIXEL_SCALE, MnistSource, idx_bytes
+from .lan import is_this_machine
 
 FOLDER = "page-data"  # under Settings.data_dir
 ROUTE = "mnist-data"  # the URLs' first part
@@ -152,7 +153,7 @@ def _page_data(request) -> PageData | None:
 async def manifest_route(request):
     import asyncio
 
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
 
     data = _page_data(request)
     if data is None:
@@ -162,7 +163,16 @@ async def manifest_route(request):
     except Exception as e:  # no MNIST here (offline, no MNIST_DIR), or a folder it cannot write: the page says so
         return JSONResponse({"error": f"the server could not prepare MNIST's digits ({e})"}, status_code=503,
                             headers={"Cache-Control": "no-store"})
-    return JSONResponse(manifest.as_page(), headers={"Cache-Control": "no-cache"})
+    # no-cache: the browser asks each time, and gets 304 and no body while the files are the same
+    # (a reload's training downloads nothing).
+    # same_machine: the page is this server's own machine (a laptop serving its class), whose
+    # training then leaves the server a core (train_box.js).
+    page = manifest.as_page() | {"same_machine": is_this_machine(request.client.host if request.client else None)}
+    tag = '"' + hashlib.sha256(json.dumps(page, sort_keys=True).encode()).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": "no-cache", "ETag": tag}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(page, headers=headers)
 
 
 async def file_route(request):

@@ -234,6 +234,7 @@ COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
     "python -m benchmarks.page_training_app --model linear": Flags(),
     "python -m benchmarks.page_training_app --model linear --pages 10": Flags(),
     "python -m benchmarks.page_training_app --throttle 4": Flags(),
+    "python -m benchmarks.page_training_app --throttle 4 --workers 1": Flags(),
     "python -m benchmarks.train_speed --only-fast": Flags(),
     "python -m benchmarks.own_digits": Flags(),
     "python -m benchmarks.own_digits --sizes 20,400 --seeds 0": Flags(),

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from mnist_demo import lan
-from mnist_demo.lan import lan_urls, local_addresses
+from mnist_demo.lan import is_this_machine, lan_urls, local_addresses
 
 FIB_TRIE = """Main:
   +-- 0.0.0.0/0 3 0 5
@@ -30,6 +30,16 @@ Local:
 def test_the_machines_own_addresses_without_loopback_or_broadcast():
     assert local_addresses(FIB_TRIE) == ["10.0.0.7", "192.168.1.23"]
     assert lan_urls(7860, ["192.168.1.23"]) == ["http://192.168.1.23:7860/"]
+
+
+def test_a_request_from_the_serving_machine_is_known_by_any_of_its_addresses():
+    """The serving laptop's own browser, at localhost or at the address it gave the class (its
+    training then leaves the server a core); a student's device never is."""
+    here = ["192.168.1.23"]
+    for client in ("127.0.0.1", "::1", "::ffff:127.0.0.1", "192.168.1.23", "::ffff:192.168.1.23"):
+        assert is_this_machine(client, here), client
+    for client in ("192.168.1.24", "10.0.0.7", "", None):
+        assert not is_this_machine(client, here), client
 
 
 def test_help_of_the_app_says_what_it_is_and_each_option():

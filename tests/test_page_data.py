@@ -71,6 +71,14 @@ def test_the_routes_serve_them_immutable_behind_the_body_limit(made, monkeypatch
     with TestClient(app) as client:
         listed = client.get("/mnist-data/manifest.json")
         assert listed.status_code == 200 and listed.headers["cache-control"] == "no-cache"
+        # Asked again by a page that has it (a reload): the same files, so 304 and no body.
+        again = client.get("/mnist-data/manifest.json", headers={"If-None-Match": listed.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        assert client.get("/mnist-data/manifest.json", headers={"If-None-Match": '"old"'}).json() == listed.json()
+        assert listed.json()["same_machine"] is False  # the test client is no address of this machine
+    with TestClient(app, client=("127.0.0.1", 50000)) as here:  # the serving laptop's own browser
+        assert here.get("/mnist-data/manifest.json").json()["same_machine"] is True
+    with TestClient(app) as client:
         url = listed.json()["files"]["valid-labels"]["url"]
         got = client.get(f"/{url}", headers={"Accept-Encoding": "gzip, br"})
         assert got.status_code == 200 and got.headers["cache-control"] == IMMUTABLE

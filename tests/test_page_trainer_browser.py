@@ -65,15 +65,24 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     page.locator(".pt-retry").click()
     expect(page.locator("#page-trainer")).to_have_attribute("data-state", "done", timeout=40_000)
     assert page.evaluate("[window.wakeLocks, window.wakeLocksReleased]") == [2, 2]  # asked while training, given back
-    # Every request the page began between Start and done: none to Gradio but its app-id check
-    # (pad.js asks which server it talks to on any pointerdown; it is no event and no training).
+    # Every request the page began between Start and done: none but the training digits' (pad.js
+    # asks which server it talks to on a pointerdown and every 10 s, but not while the page trains).
     sent = page.evaluate("""() => {
       const api = [...document.querySelectorAll('*')].find((e) => e.pageTrainer).pageTrainer;
       return performance.getEntriesByType('resource')
         .filter((e) => e.startTime >= api.startedAt() && e.startTime <= api.endedAt())
         .map((e) => e.name);
     }""")
-    assert [url for url in sent if "/gradio_api/" in url and not url.endswith("/app_id")] == []
+    assert sent and [url for url in sent if "/mnist-data/" not in url] == []
+    # And a tap while it trains asks nothing either (that window is too short to be sure of above).
+    checks = "performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/app_id')).length"
+    page.locator("#page-trainer").evaluate("box => { box.dataset.state = 'running'; }")
+    page.wait_for_timeout(2100)  # past pad.js's 2 s between two checks
+    before = page.evaluate(checks)
+    page.locator("#train-progress").dispatch_event("pointerdown")
+    page.wait_for_timeout(300)
+    assert page.evaluate(checks) == before
+    page.locator("#page-trainer").evaluate("box => { box.dataset.state = 'done'; }")
     assert page.locator("#page-trainer").get_attribute("data-workers") == "1"
     assert 10e6 < int(page.locator("#page-trainer").get_attribute("data-downloaded")) < 12e6  # once, compressed
     verdict = page.locator(".pt-verdict").inner_text()

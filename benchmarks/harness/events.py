@@ -76,9 +76,9 @@ def call(url: str, index: int, data: list, session: str | None = None, event_dat
 def serve(demo, settings, state_session_capacity: int | None = None) -> Iterator[str]:
     """``demo`` launched as app.py launches it (its queue and launch options), on a free port;
     yields its URL and closes it afterwards."""
-    from mnist_demo.ui import LAUNCH_OPTIONS, queue_options
+    from mnist_demo.ui import LAUNCH_OPTIONS, queued
 
-    demo.queue(**queue_options(settings))
+    queued(demo, settings)
     port = free_port()
     extra = {} if state_session_capacity is None else {"state_session_capacity": state_session_capacity}
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,

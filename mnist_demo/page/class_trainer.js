@@ -94,7 +94,7 @@ async function fineTune(name, drawings, useWorkers) {
   const params = classes.copyParams(shipped.tensors), start = classes.copyParams(shipped.tensors);
   const model = net.createNet(name, { finalRelu: config.final_relu });
   const before = measure(model, params, drawings);
-  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: setup.max_workers, spareOne: setup.serving_lan && shared.loopback }) : 1;
+  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: setup.max_workers, spareOne: setup.serving_lan && shared.onServerMachine() }) : 1;
   const started = trainer.startWorkers(name, config.final_relu, count, useWorkers && typeof Worker === "function" ? makeWorker : null);
   box.dataset.workers = String(started.inWorkers ? started.workers.length : 0);
   say(started.inWorkers ? `Fine-tuning the ${setup.titles[name]} on the class's drawings, here, in ${started.workers.length} Web Worker${started.workers.length > 1 ? "s" : ""}.`

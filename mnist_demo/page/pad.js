@@ -429,8 +429,12 @@ function restore(drawn = false) {
     gallery: drawn || Boolean(gallery && gallery.offsetParent) });
 }
 
+// While this page trains a model itself (the Train tab's or the teacher's "This device" run), the
+// server is not asked anything, this check included: the run's result is given back after it.
+const trainingHere = () => document.querySelector('.page-trainer[data-state="loading"], .page-trainer[data-state="running"]') !== null;
+
 async function checkServer() {
-  if (checking || Date.now() - checked < 2000) return;
+  if (checking || Date.now() - checked < 2000 || trainingHere()) return;
   checking = true;
   try {
     const reply = await timeout(fetch(idURL, { cache: "no-store" }), 5000);

@@ -139,7 +139,7 @@ async function trainModel(name, job, data, mine, useWorkers) {
   config.final_relu = start.finalRelu;
   const params = start.params, model = net.createNet(name, { finalRelu: config.final_relu });
   const before = job.startFrom === setup.start_from.new ? null : trainer.evaluate(model, params, data.valid, scale).acc;
-  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: MAX_WORKERS, spareOne: setup.serving_lan && shared.loopback }) : 1;
+  const count = name === "cnn" ? trainer.workerCount({ cores: navigator.hardwareConcurrency, cap: MAX_WORKERS, spareOne: setup.serving_lan && shared.onServerMachine() }) : 1;
   const started = trainer.startWorkers(name, config.final_relu, count, useWorkers && typeof Worker === "function" ? makeWorker : null);
   box.dataset.workers = String(started.inWorkers ? started.workers.length : 0);
   say(started.inWorkers ? `Training the ${setup.titles[name]} here, in ${started.workers.length} Web Worker${started.workers.length > 1 ? "s" : ""}.`
@@ -258,9 +258,10 @@ async function run() {
       results.push(result);
     }
   } catch (e) {
-    const memory = e instanceof RangeError || /memory|allocation/i.test(String(e && e.message));
-    failWith(memory ? "This device ran out of memory while training: nothing of this run was kept, and your earlier weights stay as they were. Try fewer digits, or the linear model alone."
-      : `The training failed (${e.message}). Your earlier weights stay as they were.`);
+    // A model that finished before the failure (the linear one, when the CNN ran out of memory)
+    // is kept as a finished run's would be.
+    if (results.length) { keepResults(results, job, false); announce(results); }
+    failWith(runs.failureSentence(e, results.map((r) => r.title)));
     return;
   }
   const stopped = stopAsked;
@@ -269,6 +270,20 @@ async function run() {
   progressLine.textContent = `${Math.round(seconds())} s from Start${box.dataset.downloaded !== "0" ? `, ${(Number(box.dataset.downloaded) / 1e6).toFixed(1)} MB of MNIST downloaded (once: this browser keeps it)` : ""}`;
   say(stopped ? "Stopped: what was trained is kept." : `Done${inWorkers ? "" : " (on the page itself, without Web Workers)"}.`);
   announce(results);
+}
+
+/** The kept model's accuracy on the digits this run was measured on. The file's own figure will
+ * not do: a model trained on the server records it on all 20,000, this run on every 10th. A kept
+ * file this page cannot read is replaced. */
+function keptAccuracy(name, b64) {
+  let kept;
+  try {
+    kept = weights.loadModel(name, weights.base64ToBytes(b64), setup.shapes[name], setup.max_weights_bytes);
+  } catch (e) {
+    return null;
+  }
+  const model = net.createNet(name, { finalRelu: kept.finalRelu });
+  return trainer.evaluate(model, kept.tensors, data().valid, setup.recipe.pixel_scale).acc;
 }
 
 /** Each trained model as a download, and as "my trained weights" unless the kept one is better. */
@@ -284,7 +299,7 @@ function keepResults(results, job, stopped) {
     if (link.href) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
     link.hidden = false;
-    const before = keptNow[r.name] ? runs.recordedAccuracy(weights.parseSafetensors(weights.base64ToBytes(keptNow[r.name]), setup.shapes[r.name], setup.max_weights_bytes).metadata) : null;
+    const before = keptNow[r.name] ? keptAccuracy(r.name, keptNow[r.name]) : null;
     // The fine-tune on your digits chose within a point of MNIST for your style: it is yours, as
     // on the server (ui_train's adopt); any other run replaces only a worse model.
     if ((r.choice && !stopped) || runs.replaces(r.last.valid_acc, before)) better[r.name] = store.bytesToBase64(bytes);

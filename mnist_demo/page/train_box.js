@@ -11,7 +11,7 @@
   // The app's own address (behind a proxy's root path too): Gradio says it, as pad.js reads it.
   const APP_ROOT = `${String((root.gradio_config || {}).root || root.location.origin).replace(/\/$/, "")}/`;
   const url = (path) => new URL(path, APP_ROOT).href;
-  // This page is the server's own machine: a worker fewer, so that the server keeps a core.
+  // Opened as localhost: this page is the server's own machine.
   const loopback = ["localhost", "127.0.0.1", "[::1]", "::1"].includes(root.location.hostname);
 
   let workerUrl = null; // one Blob URL for every worker of either run
@@ -30,6 +30,7 @@
   }
 
   let opened = null; // {train, valid}: MNIST as this page holds it, every `validEvery`th validation digit
+  let sameMachine = false; // the server says this page runs on its own machine (manifest.json's same_machine)
   /** MNIST's digits, opened once per page (from this browser's store, else downloaded): resolves
    * to {digits, fetched} (the bytes this call downloaded: 0 once opened). `onEvent` hears each file. */
   async function mnistDigits({ manifest, validEvery, onEvent }) {
@@ -38,6 +39,7 @@
     const reply = await fetch(url(manifest), { cache: "no-cache" });
     const files = await reply.json();
     if (!reply.ok) throw new data.DataError(files.error || `the server answered ${reply.status}`);
+    sameMachine = files.same_machine === true;
     let fetched = 0;
     const loaded = await data.loadDigits(files, { store: data.indexedDbStore(root.indexedDB), fetchBytes, gunzip: data.gunzip,
       onEvent: (e) => { if (e.from === "fetched") fetched += e.bytes; onEvent(e); } });
@@ -77,5 +79,10 @@
     return run;
   }
 
-  root.MnistTrainBox = { url, loopback, makeWorker, mnistDigits, wakeLock, runBox };
+  /** This page runs on the server's own machine (opened as localhost, or at one of its network
+   * addresses, as the server saw when it sent the data's list): its training leaves the server a
+   * core, a worker fewer, where the server serves a class from a laptop. */
+  const onServerMachine = () => loopback || sameMachine;
+
+  root.MnistTrainBox = { url, onServerMachine, makeWorker, mnistDigits, wakeLock, runBox };
 })(typeof self !== "undefined" ? self : this);

@@ -76,12 +76,6 @@
     return kept === null || kept === undefined || !Number.isFinite(kept) || now >= kept;
   }
 
-  /** The validation accuracy a kept weights file records (ui_digits.recorded_accuracy), or null. */
-  function recordedAccuracy(metadata) {
-    const v = Number.parseFloat(metadata && metadata.valid_acc);
-    return Number.isFinite(v) ? Math.min(Math.max(v, 0), 1) : null;
-  }
-
   /** The weights file's metadata, with training.py's run_metadata keys where the page has them. */
   function metadataFor({ model, finalRelu, preset, config, trainCount, validCount, validEvery, last, seconds, startedFrom, own, held }) {
     const meta = {
@@ -104,6 +98,17 @@
   // ------------------------------------------------------------------ the closing sentence
 
   const pct = (v, digits = 2) => `${(100 * v).toFixed(digits)} %`;
+
+  /** What a run that failed says: out of memory (a RangeError, or the browser's words for it) or
+   * anything else; `finished`, the titles of the models that ended before the failure, are kept. */
+  function failureSentence(error, finished = []) {
+    const message = String((error && error.message) || error);
+    const memory = error instanceof RangeError || /memory|allocation/i.test(message);
+    const kept = finished.length ? ` The ${finished.join(" and ")}, finished before it, ${finished.length > 1 ? "are" : "is"} kept;`
+      : " Nothing of this run was kept;";
+    return (memory ? "This device ran out of memory while training." : `The training failed (${message}).`) + kept
+      + " your earlier weights stay as they were otherwise." + (memory ? " Try fewer digits, or the linear model alone." : "");
+  }
 
   /** As ui_train.py's verdict: how it ended, each model's accuracy (and on the held-out digits),
    * and what became "my trained weights". `results`: [{title, last, kept (earlier accuracy when
@@ -181,5 +186,5 @@
     return wrong.sort((a, b) => b.conf - a.conf || a.index - b.index).slice(0, count);
   }
 
-  return { STATES, MOVES, move, busy, checkedChanges, etaSeconds, formatSeconds, replaces, recordedAccuracy, metadataFor, verdict, choiceSentence, ownSets, predictAll, confusion, worstMistakes };
+  return { STATES, MOVES, move, busy, checkedChanges, etaSeconds, formatSeconds, replaces, metadataFor, failureSentence, verdict, choiceSentence, ownSets, predictAll, confusion, worstMistakes };
 });

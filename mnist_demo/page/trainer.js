@@ -96,6 +96,7 @@
     } else {
       worker.addEventListener("message", (e) => receive(e.data));
       worker.addEventListener("error", fail);
+      worker.addEventListener("messageerror", () => fail(new Error("a worker's answer could not be read")));
     }
     worker.postMessage({ model, finalRelu });
     return {

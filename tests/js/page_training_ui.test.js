@@ -188,13 +188,20 @@ test("etaSeconds: the time per step so far, for the steps left; nothing known be
   assert.equal(R.formatSeconds(125), "2 min 05 s");
 });
 
-test("a run never replaces a better kept model; the recorded accuracy is read as the server reads it", () => {
+test("a run never replaces a better kept model", () => {
   assert.ok(R.replaces(0.9, null));
   assert.ok(R.replaces(0.9, 0.9));
   assert.ok(!R.replaces(0.89, 0.9));
-  assert.equal(R.recordedAccuracy({ valid_acc: "0.923400" }), 0.9234);
-  assert.equal(R.recordedAccuracy({ valid_acc: "7" }), 1);
-  assert.equal(R.recordedAccuracy({}), null);
+});
+
+test("a failed run says whether memory ran out, and keeps the models that finished before it", () => {
+  const memory = R.failureSentence(new RangeError("Array buffer allocation failed"), ["Linear"]);
+  assert.match(memory, /^This device ran out of memory while training\. The Linear, finished before it, is kept;/);
+  assert.match(memory, /Try fewer digits/);
+  const other = R.failureSentence(new Error("boom"), []);
+  assert.match(other, /^The training failed \(boom\)\. Nothing of this run was kept;/);
+  assert.doesNotMatch(other, /memory/);
+  assert.match(R.failureSentence(new Error("Out of memory"), ["Linear", "CNN"]), /ran out of memory.*Linear and CNN, finished before it, are kept/);
 });
 
 test("the verdict says how it ended, each model's accuracy, and which weights stay", () => {

@@ -1,0 +1,19 @@
+"""ui.py's queue: Gradio's, polled less often while it has nothing to do (ui.queued)."""
+
+import gradio as gr
+
+from mnist_demo.settings import from_env
+from mnist_demo.ui import PROGRESS_POLL_SECONDS, QUEUE_POLL_SECONDS, queue_options, queued
+
+
+def test_the_queue_keeps_its_options_and_polls_every_10_ms_not_every_1(tmp_path):
+    """Gradio's own polls cost an idle server here 57 ms of CPU a second. A Gradio that renames
+    the two attributes fails here, rather than quietly polling every millisecond again."""
+    settings = from_env({"MNIST_DATA_DIR": str(tmp_path)})
+    with gr.Blocks() as demo:
+        gr.Markdown("x")
+    assert gr.Blocks().queue()._queue.sleep_when_free < QUEUE_POLL_SECONDS  # Gradio's own, which this changes
+    queue = queued(demo, settings)._queue
+    assert (queue.sleep_when_free, queue.progress_update_sleep_when_free) == (QUEUE_POLL_SECONDS,
+                                                                             PROGRESS_POLL_SECONDS)
+    assert queue.max_size == queue_options(settings)["max_size"] and demo.api_open is False
