@@ -43,6 +43,9 @@ class Settings:
     # reads the connection's address and ignores the header, which any client can set.
     proxy_hops: int = 0
     class_starts_per_hour: int = 10  # classes one client (address) may start in an hour
+    # Whether the server trains for visitors ("Train on: The server", /train, the server's class
+    # training); off, every training runs in the visitors' own browsers (the command line still trains).
+    server_training: bool = True
 
     @property
     def serving_lan(self) -> bool:
@@ -76,6 +79,18 @@ def whole_number(environ: Mapping[str, str], name: str, default: int, least: int
     if value < least:
         raise ValueError(f"{name} must be {'at least 1' if least == 1 else f'{least} or more'}, got {value}")
     return value
+
+
+def yes_or_no(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """An environment variable as on or off (1/0, true/false, yes/no, on/off), or a ValueError that names it."""
+    text = (environ.get(name) or "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (on or off), got {environ.get(name)!r}")
 
 
 def zero_gpu_flag(environ: Mapping[str, str]) -> bool:
@@ -112,6 +127,7 @@ def from_env(environ: Mapping[str, str], cpus: int | None = None) -> Settings:
         zero_gpu=zero_gpu_flag(environ),
         proxy_hops=whole_number(environ, "MNIST_TRUSTED_PROXY_HOPS", Settings.proxy_hops, least=0),
         class_starts_per_hour=whole_number(environ, "MNIST_CLASS_STARTS_PER_HOUR", Settings.class_starts_per_hour),
+        server_training=yes_or_no(environ, "MNIST_SERVER_TRAINING", Settings.server_training),
     )
 
 

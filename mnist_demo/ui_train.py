@@ -55,10 +55,11 @@ LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
                 "CNN training": "#fdba74", "CNN validation": "#c2410c"}
 MODEL_CHOICES = (*MODEL_NAMES, "both")
 # Where a training runs (#train-where): the visitor's own device by default (page/page_trainer.js),
-# or this server (the stream below). Every host allows the server today (on ZeroGPU, within the
-# visitor's GPU quota, gpu.py), so both are offered.
+# or this server (the stream below; on ZeroGPU within the visitor's GPU quota, gpu.py), where the
+# host allows it (Settings.server_training, MNIST_SERVER_TRAINING).
 DEVICE, SERVER = "This device", "The server"
-SERVER_TRAINING = True  # whether this host offers "The server" (the Train tab's and the Class tab's choice)
+# The host's choice, said to whoever asks it to train (Start, /train, "Train on our class").
+NO_SERVER_TRAINING = "This server does not train models: choose “{device}”, where your browser trains them."
 # Web Workers per in-page training at most: past a few, summing their gradients costs what they save.
 PAGE_WORKERS_CAP = 8
 VALID_EVERY = 10  # the page measures each epoch on every 10th validation digit (2,000): seconds, not tens
@@ -365,12 +366,14 @@ def preset_for(start_from: str) -> str:
     return DEFAULT_PRESET if start_from == NEW else "fine-tune"
 
 
-def accept_start_where(session: Session, where: str) -> None:
+def accept_start_where(session: Session, where: str):
     """Start reached the server (run at once, before the queue). With "This device" chosen the
     page's trainer answers Start itself, so this Start came before its scripts loaded: the
-    validator below is told to refuse it, once."""
+    validator below is told to refuse it, once, and the progress line under Start says why (the
+    validator's sentence sits on the Model choice, out of view on a phone)."""
     session.device_chosen = where == DEVICE
     accept_start(session)
+    return NOT_READY.format(server=SERVER) if session.device_chosen else gr.skip()
 
 
 def admit_training(settings: Settings, session: Session, *controls) -> list[dict]:
@@ -378,6 +381,7 @@ def admit_training(settings: Settings, session: Session, *controls) -> list[dict
     line of waiting trainings, or the sentence saying why not (shown on the Model choice)."""
     device_chosen, session.device_chosen = session.device_chosen, False
     problem = (NOT_READY.format(server=SERVER) if device_chosen
+               else NO_SERVER_TRAINING.format(device=DEVICE) if not settings.server_training
                else WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings))
     return [gr.validate(True, ""), gr.validate(problem is None, problem or ""),
             *(gr.validate(True, "") for _ in controls[1:])]
@@ -402,9 +406,9 @@ def shipped_evaluation(shipped_models: dict, mnist: MnistSource):
     return evaluation_outputs(shipped_models, "Shipped", mnist)
 
 
-def where_choices() -> list[str]:
+def where_choices(settings: Settings) -> list[str]:
     """Where a training may run: this device, and the server where this host offers it."""
-    return [DEVICE, SERVER] if SERVER_TRAINING else [DEVICE]
+    return [DEVICE, SERVER] if settings.server_training else [DEVICE]
 
 
 def page_trainer_setup(settings: Settings) -> dict:
@@ -413,7 +417,7 @@ def page_trainer_setup(settings: Settings) -> dict:
     return page_setup() | {
         "worker_scripts": worker_scripts(), "data_manifest": f"{ROUTE}/manifest.json",
         "valid_every": VALID_EVERY, "max_workers": PAGE_WORKERS_CAP, "serving_lan": settings.serving_lan,
-        "server_training": SERVER_TRAINING, "where_device": DEVICE, "where_server": SERVER,
+        "server_training": settings.server_training, "where_device": DEVICE, "where_server": SERVER,
         "mnist_budget": MAX_MNIST_LOSS,  # a fine-tune on own digits loses at most this of MNIST (finetune.py)
         "start_from": dict(zip(("new", "shipped", "mine"), START_FROM, strict=True)),  # #train-start-from's values
     }
@@ -429,8 +433,8 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         with gr.Column(scale=1, min_width=280):
             # page_trainer.js reads it; Start sends it only so that a Start the page could not answer
             # yet is refused (NOT_READY). interactive: Gradio would otherwise draw it disabled.
-            where = gr.Radio(where_choices(), value=DEVICE, label="Train on", elem_id="train-where",
-                             interactive=True,
+            where = gr.Radio(where_choices(settings), value=DEVICE, label="Train on", elem_id="train-where",
+                             interactive=True, visible=settings.server_training,  # else one choice: no choice
                              info="This device: your browser trains the models, and the server is not asked while "
                                   "they train. The server: this app's computer trains them, shared with every visitor.")
             c["which"] = gr.Radio(list(MODEL_CHOICES), value="both", label="Model", elem_id="train-model")
@@ -482,7 +486,7 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         Gradio cannot read a partial's gr.Request annotation, and would then pass no request."""
         yield from run_training(session, request, *controls, settings=settings, shipped=shipped_models)
 
-    start.click(accept_start_where, [session, where], None, queue=False, api_visibility="private").then(
+    start.click(accept_start_where, [session, where], progress, queue=False, api_visibility="private").then(
         start_training, [session, *(c[name] for name in CONTROLS)],
         [loss_plot, acc_plot, progress, confusion, mistakes, download, session],
         api_name="train", concurrency_limit=settings.max_trainings, concurrency_id="train",

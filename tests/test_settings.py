@@ -20,6 +20,7 @@ def test_defaults_without_any_variable():
     assert (s.classify_concurrency, s.queue_size, s.mnist_dir) == (8, 256, None)
     assert s.data_dir == PROJECT / "data"
     assert (s.class_days, s.class_max_drawings, s.class_max_students) == (7, 5000, 100)
+    assert s.server_training is True
 
 
 def test_every_variable_is_read():
@@ -60,11 +61,17 @@ def test_caps_are_clamped_to_what_the_trainer_accepts():
     assert from_env({"MNIST_MAX_TRAININGS": "8"}, cpus=2).training_threads == 1
 
 
+def test_a_host_may_keep_the_server_from_training():
+    for text, on in (("0", False), ("off", False), ("False", False), ("1", True), ("yes", True), ("", True)):
+        assert from_env({"MNIST_SERVER_TRAINING": text}, cpus=2).server_training is on, text
+
+
 @pytest.mark.parametrize("name, value, message", [
     ("MNIST_MAX_TRAININGS", "two", "MNIST_MAX_TRAININGS must be a whole number, got 'two'"),
     ("MNIST_QUEUE_SIZE", "-1", "MNIST_QUEUE_SIZE must be at least 1, got -1"),
     ("MNIST_MAX_EPOCHS", "0", "MNIST_MAX_EPOCHS must be at least 1, got 0"),
-    ("MNIST_CLASSIFY_CONCURRENCY", "2.5", "MNIST_CLASSIFY_CONCURRENCY must be a whole number, got '2.5'")])
+    ("MNIST_CLASSIFY_CONCURRENCY", "2.5", "MNIST_CLASSIFY_CONCURRENCY must be a whole number, got '2.5'"),
+    ("MNIST_SERVER_TRAINING", "maybe", "MNIST_SERVER_TRAINING must be 1 or 0 (on or off), got 'maybe'")])
 def test_bad_values_name_their_variable(name, value, message):
     with pytest.raises(ValueError) as raised:
         from_env({name: value}, cpus=2)

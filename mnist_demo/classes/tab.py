@@ -28,7 +28,7 @@ from ..page_assets import class_train_head, page_file
 from ..session import WAITING, ClassSeat, Session
 from ..settings import Settings
 from ..ui_draw import DrawTab
-from ..ui_train import DEVICE, LOSS_COLOURS, NOT_READY, SERVER, where_choices
+from ..ui_train import DEVICE, LOSS_COLOURS, NO_SERVER_TRAINING, NOT_READY, SERVER, where_choices
 from .addresses import base_url
 from .page_routes import class_trainer_setup
 from .store import ClassError, Classroom, normalize_code
@@ -149,7 +149,8 @@ def admit_class_training(settings: Settings, session: Session, _echo, _progress,
     ``max_waiting_trainings`` waiting in all), only for a page that teaches a live class; or the
     sentence saying why not. With "This device" chosen the teacher's page trains (class_trainer.js)
     and the press never reaches here, unless that script had not loaded yet: refused (NOT_READY)."""
-    problem = NOT_READY.format(server=SERVER) if where == DEVICE else None
+    problem = (NOT_READY.format(server=SERVER) if where == DEVICE
+               else None if settings.server_training else NO_SERVER_TRAINING.format(device=DEVICE))
     if classroom is not None and not problem:
         recall(classroom, settings.serving_lan, session, _echo, request)
         if not teaching(classroom, session.seat):
@@ -285,8 +286,8 @@ def class_tab(settings: Settings, shipped_page: dict) -> dict:
         # page trains it, page/class_trainer.js), or the server where the host offers it.
         # interactive: class_trainer.js reads it; "Train on our class" sends it only so that a press
         # that script could not answer yet is refused (admit_class_training).
-        c["where"] = gr.Radio(where_choices(), value=DEVICE, label="Train on", elem_id="class-train-where",
-                              interactive=True,
+        c["where"] = gr.Radio(where_choices(settings), value=DEVICE, label="Train on", elem_id="class-train-where",
+                              interactive=True, visible=settings.server_training,
                               info="This device: this browser fine-tunes both models on the class's drawings, and "
                                    "the server only hands them over. The server: this app's computer trains them.")
         with gr.Row():

@@ -367,4 +367,5 @@ if (!canTrain) {
 element.pageTrainer = { startedAt: () => startedAt, endedAt: () => endedAt, trained: {} };
 // Ready: from now on this page answers Start. A Start pressed before this line reached the server,
 // which refused it rather than train there against "This device" (ui_train.NOT_READY).
+if (phase.state === "idle") statusLine.innerHTML = "Press <b>Start training</b>: the models train here, on this device, and the server is not asked while they train.";
 box.dataset.ready = "true";
