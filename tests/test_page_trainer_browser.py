@@ -102,6 +102,9 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     assert abs(acc - said) < 1e-3, (acc, said)  # the same digits, float32 in both: equal but for rounding
     assert float(meta["valid_acc"]) == pytest.approx(said, abs=5e-5) and acc > 0.7
     assert np.isfinite(float(meta["valid_loss"]))
+    # and the command line fine-tunes from it, as from any weights file it is given
+    from mnist_demo.train import main as train_command
+    assert train_command(["--model", "linear", "--init", str(path), "--dry-run", "--out", str(tmp_path / "cli")]) == 0
 
     # The pad answers with the new weights, which are "my trained weights" now.
     page.get_by_role("tab", name="Draw", exact=True).click()

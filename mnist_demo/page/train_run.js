@@ -55,8 +55,9 @@
 
   // ------------------------------------------------------------------ time left
 
-  /** Seconds left: the time the steps done took, for the steps still to do (null before any
-   * step, when nothing is known yet). `evalSteps`: what each epoch's measure costs, in steps. */
+  /** Seconds left of the model training now: the time its steps done took, for its steps still
+   * to do (null before any step, when nothing is known yet). Each epoch's measuring is inside
+   * `elapsed`, so it is counted at its share. */
   function etaSeconds({ stepsDone, totalSteps, elapsed }) {
     if (!(stepsDone > 0) || !(elapsed > 0)) return null;
     return Math.max(0, (elapsed / stepsDone) * (totalSteps - stepsDone));
