@@ -252,6 +252,28 @@ def app_kwargs(limits: dict[str, int] | None = None, default: int = DEFAULT_LIMI
 
 
 
+# ---------------------------------------------------------------------------- routes closed
+
+NO_DEEP_LINKS = "This app offers no deep links: its pages keep their own state."
+
+
+async def _no_deep_links(request):
+    from starlette.responses import PlainTextResponse
+
+    return PlainTextResponse(NO_DEEP_LINKS, status_code=404)
+
+
+def closed_routes() -> list:
+    """Gradio routes this app does not use that cost the server for any caller, answered 404 here
+    (for ``app_kwargs``'s ``routes``: they come before Gradio's own). ``/gradio_api/deep_link``
+    writes a session's whole page state, 412 kB here, as a new file in the upload folder for each
+    state it has not seen: never deleted, and outside the uploads' cap (UploadBudget counts what
+    /upload brings), so sessions in distinct states would fill the disk."""
+    from starlette.routing import Route
+
+    return [Route("/gradio_api/deep_link", _no_deep_links, methods=["GET", "HEAD", "POST"])]
+
+
 # ---------------------------------------------------------------------------- files by address
 
 FETCH_REFUSED = ("Send the file itself (gradio_client: handle_file on a local file); this app does not fetch "
@@ -315,28 +337,25 @@ def _size(value, enough: int) -> int:
 
 
 def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger_than: int = LARGE_OUTPUT) -> int:
-    """Gradio keeps every output's last value with its session: in its copy of the page's config
-    (``SessionState.config_values``) and, for an update, in the component it rebuilt for the
-    session. So one import's gallery and its digits (6.6 MB) stay as long as the session does, and a
-    client that makes sessions can hold that much in each. The page has shown them already and
-    redraws when asked: past the ``keep`` sessions used last, such values are dropped, and an HTML
-    component rebuilt for a session goes back to the app's own (``originals``, the Blocks' blocks:
-    an HTML component's props only go to the page, they are never read back). Returns how many."""
+    """Gradio keeps, with every session, a copy of every component's config (``SessionState.
+    config_values``: 220 kB here before any event, for deep links, which this app closes:
+    closed_routes), with every output's last value in it, and, for an update, the component it
+    rebuilt for the session. So one import's gallery and its digits (6.6 MB) stay as long as the
+    session does, and a client that makes sessions can hold that much in each. Past the ``keep``
+    sessions used last, that copy is emptied (Gradio builds an entry again when an event needs
+    it), and an HTML component rebuilt for a session goes back to the app's own (``originals``,
+    the Blocks' blocks: an HTML component's props only go to the page, they are never read back)
+    when it holds more than ``larger_than`` bytes. The page has shown them, and redraws when asked.
+    Returns how many were dropped."""
     import gradio as gr
 
     sessions = list(getattr(holder, "session_data", {}).values())  # oldest first (least recently used)
     dropped = 0
     for state in sessions[:max(0, len(sessions) - keep)]:
-        for config in list(getattr(state, "config_values", {}).values()):
-            props = config.get("props") if isinstance(config, dict) else None
-            if not isinstance(props, dict):
-                continue
-            for key, value in list(props.items()):
-                if key != "value" and not isinstance(value, dict | list) or value is None:
-                    continue
-                if _size(value, larger_than) >= larger_than:
-                    props[key] = None
-                    dropped += 1
+        copies = getattr(state, "config_values", None)
+        if isinstance(copies, dict) and copies:
+            dropped += len(copies)
+            copies.clear()
         blocks = getattr(getattr(state, "blocks_config", None), "blocks", {})
         for key, block in list(blocks.items()):
             original = originals.get(key)

@@ -16,7 +16,7 @@ from .classes.tab import class_tab, seat_store, wall_view, wire_class
 from .handlers import bind
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
-from .limits import app_kwargs, keep_sessions_small, refuse_addresses
+from .limits import app_kwargs, closed_routes, keep_sessions_small, refuse_addresses
 from .page_assets import page_file
 from .page_data import PageData
 from .pictures import digit_from_picture
@@ -134,7 +134,7 @@ SESSIONS = 1000
 # app_kwargs: request bodies over each route's limit get HTTP 413 before Gradio parses them; the
 # page's scripts (page_assets.py), its training data's routes (page_data.py) and the teacher's
 # page's (classes/page_routes.py) come before Gradio's own, behind the same middleware.
-ROUTES = [*page_assets.routes(), *page_data.routes(), *page_routes.routes()]
+ROUTES = [*page_assets.routes(), *page_data.routes(), *page_routes.routes(), *closed_routes()]
 # Gradio sends its page (500 kB, the app's configuration inside) uncompressed: 30 phones on a school's
 # Wi-Fi each load it. Compressed (level 6: 209 kB, 12 ms), behind the body limit; Starlette leaves
 # event streams, pictures and the training data's gzip files as they are.

@@ -5,6 +5,7 @@ that skip the queue are closed; memory is given back."""
 import base64
 import http.client
 import json
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -19,6 +20,7 @@ from mnist_demo.limits import (
     QUEUE_JOIN_LIMIT,
     UPLOAD_LIMIT,
     app_kwargs,
+    closed_routes,
 )
 
 
@@ -32,7 +34,7 @@ def server():
         gr.Button().click(lambda s: s.upper(), secret, secret, api_visibility="private")
     port = free_port()
     demo.queue(api_open=False).launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                                      quiet=True, app_kwargs=app_kwargs())
+                                      quiet=True, app_kwargs=app_kwargs() | {"routes": closed_routes()})
     yield port
     demo.close()
 
@@ -101,3 +103,21 @@ def test_small_requests_pass_and_the_client_works_through_the_queue(server, tmp_
 def test_the_rest_routes_that_skip_the_queue_are_closed(server, path):
     status, _ = post(server, path, json.dumps({"data": ["x"], "fn_index": 1}).encode())
     assert status in (404, 422), status  # api_open=False: "join the queue"
+
+
+def test_no_caller_can_make_the_server_write_deep_links(server):
+    """/gradio_api/deep_link wrote a 412 kB file per distinct session state into the upload folder,
+    for anyone, never deleted: 404 and a sentence now, for the app too (ui.ROUTES)."""
+    from gradio.utils import get_upload_folder
+
+    from mnist_demo.limits import NO_DEEP_LINKS
+    from mnist_demo.ui import ROUTES
+
+    folder = Path(get_upload_folder()) / "deep_links"
+    before = sorted(folder.rglob("*")) if folder.exists() else []
+    conn = http.client.HTTPConnection("127.0.0.1", server, timeout=30)
+    conn.request("GET", "/gradio_api/deep_link?session_hash=abc")
+    reply = conn.getresponse()
+    assert (reply.status, reply.read().decode()) == (404, NO_DEEP_LINKS)
+    assert (sorted(folder.rglob("*")) if folder.exists() else []) == before
+    assert "/gradio_api/deep_link" in [route.path for route in ROUTES]
