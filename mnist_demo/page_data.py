@@ -166,8 +166,12 @@ async def manifest_route(request):
     # no-cache: the browser asks each time, and gets 304 and no body while the files are the same
     # (a reload's training downloads nothing).
     # same_machine: the page is this server's own machine (a laptop serving its class), whose
-    # training then leaves the server a core (train_box.js).
-    page = manifest.as_page() | {"same_machine": is_this_machine(request.client.host if request.client else None)}
+    # training then leaves the server a core (train_box.js). A request a proxy or tunnel forwarded
+    # (Gradio's --share connects from this machine) came from elsewhere. The addresses are read in
+    # a thread: off Linux, the host name's lookup may take seconds.
+    forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+    here = not forwarded and await asyncio.to_thread(is_this_machine, request.client.host if request.client else None)
+    page = manifest.as_page() | {"same_machine": here}
     tag = '"' + hashlib.sha256(json.dumps(page, sort_keys=True).encode()).hexdigest()[:32] + '"'
     headers = {"Cache-Control": "no-cache", "ETag": tag}
     if tag in request.headers.get("if-none-match", ""):

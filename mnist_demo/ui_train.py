@@ -66,7 +66,15 @@ VALID_EVERY = 10  # the page measures each epoch on every 10th validation digit 
 # Start reached the server although "This device" was chosen: the page's trainer (which answers that
 # Start in the page) had not loaded yet. Training here instead would go against the visitor's choice.
 NOT_READY = ("This page's trainer has not loaded yet, so nothing started: press Start again in a moment, or "
-             "reload the page. To train on this app's computer instead, choose “{server}” above.")
+             "reload the page.")
+OR_SERVER = " To train on this app's computer instead, choose “{server}” above."
+
+
+def not_ready(settings: Settings) -> str:
+    """NOT_READY, and the other choice where this host offers it."""
+    return NOT_READY + (OR_SERVER.format(server=SERVER) if settings.server_training else "")
+
+
 DEFAULT_PRESET = "fast"  # a class demo: both models in seconds; the tutorial's 15 epochs are one tap away
 # The /train API's inputs, in order. start_from and include come last, so that clients of the
 # older 10- and 11-input /train get their components' defaults.
@@ -366,21 +374,23 @@ def preset_for(start_from: str) -> str:
     return DEFAULT_PRESET if start_from == NEW else "fine-tune"
 
 
-def accept_start_where(session: Session, where: str):
+def accept_start_where(settings: Settings, session: Session, where: str):
     """Start reached the server (run at once, before the queue). With "This device" chosen the
     page's trainer answers Start itself, so this Start came before its scripts loaded: the
     validator below is told to refuse it, once, and the progress line under Start says why (the
     validator's sentence sits on the Model choice, out of view on a phone)."""
     session.device_chosen = where == DEVICE
+    if session.device_chosen:
+        return not_ready(settings)
     accept_start(session)
-    return NOT_READY.format(server=SERVER) if session.device_chosen else gr.skip()
+    return gr.skip()
 
 
 def admit_training(settings: Settings, session: Session, *controls) -> list[dict]:
     """Gradio's validator for the training event, run before it enters the queue: a place in the
     line of waiting trainings, or the sentence saying why not (shown on the Model choice)."""
     device_chosen, session.device_chosen = session.device_chosen, False
-    problem = (NOT_READY.format(server=SERVER) if device_chosen
+    problem = (not_ready(settings) if device_chosen
                else NO_SERVER_TRAINING.format(device=DEVICE) if not settings.server_training
                else WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings))
     return [gr.validate(True, ""), gr.validate(problem is None, problem or ""),
@@ -486,7 +496,8 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
         Gradio cannot read a partial's gr.Request annotation, and would then pass no request."""
         yield from run_training(session, request, *controls, settings=settings, shipped=shipped_models)
 
-    start.click(accept_start_where, [session, where], progress, queue=False, api_visibility="private").then(
+    start.click(bind(accept_start_where, settings), [session, where], progress, queue=False,
+                api_visibility="private").then(
         start_training, [session, *(c[name] for name in CONTROLS)],
         [loss_plot, acc_plot, progress, confusion, mistakes, download, session],
         api_name="train", concurrency_limit=settings.max_trainings, concurrency_id="train",

@@ -78,6 +78,9 @@ def test_the_routes_serve_them_immutable_behind_the_body_limit(made, monkeypatch
         assert listed.json()["same_machine"] is False  # the test client is no address of this machine
     with TestClient(app, client=("127.0.0.1", 50000)) as here:  # the serving laptop's own browser
         assert here.get("/mnist-data/manifest.json").json()["same_machine"] is True
+        # through a proxy or Gradio's share tunnel, which connect from this machine: someone else
+        forwarded = here.get("/mnist-data/manifest.json", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert forwarded.json()["same_machine"] is False
     with TestClient(app) as client:
         url = listed.json()["files"]["valid-labels"]["url"]
         got = client.get(f"/{url}", headers={"Accept-Encoding": "gzip, br"})

@@ -256,23 +256,24 @@ def test_a_start_the_page_could_not_answer_yet_is_refused_once_and_trains_nothin
     call or a Start with "The server" chosen, is admitted as before."""
     from mnist_demo.classes.tab import admit_class_training
     from mnist_demo.session import WAITING
-    from mnist_demo.ui_train import DEVICE, NOT_READY, SERVER, accept_start_where, admit_training
+    from mnist_demo.ui_train import DEVICE, NOT_READY, SERVER, accept_start_where, admit_training, not_ready
 
     settings = from_env({"MNIST_DATA_DIR": str(tmp_path)})
     session = Session()
     try:
-        assert accept_start_where(session, DEVICE) == NOT_READY.format(server=SERVER)  # said under Start
+        assert accept_start_where(settings, session, DEVICE) == not_ready(settings)  # said under Start
+        assert not_ready(settings).startswith(NOT_READY) and f"“{SERVER}”" in not_ready(settings)
         refused = admit_training(settings, session, *controls(which="linear"))[1]
-        assert not refused["is_valid"] and refused["message"] == NOT_READY.format(server=SERVER)
+        assert not refused["is_valid"] and refused["message"] == not_ready(settings)
         assert len(WAITING) == 0  # it took no place in the line
         assert admit_training(settings, session, *controls(which="linear"))[1]["is_valid"]  # an API call
         WAITING.leave(session)
-        assert isinstance(accept_start_where(session, SERVER), type(gr.skip()))  # the line left as it is
+        assert isinstance(accept_start_where(settings, session, SERVER), type(gr.skip()))  # the line left as it is
         assert admit_training(settings, session, *controls(which="linear"))[1]["is_valid"]
         WAITING.leave(session)
         # The teacher's "Train on our class", the same way.
         refused = admit_class_training(settings, session, None, None, DEVICE)[2]
-        assert not refused["is_valid"] and refused["message"] == NOT_READY.format(server=SERVER)
+        assert not refused["is_valid"] and refused["message"] == not_ready(settings)
         assert len(WAITING) == 0
     finally:
         WAITING.leave(session)
@@ -283,7 +284,7 @@ def test_a_host_that_keeps_its_server_from_training_offers_this_device_alone_and
     call or "Train on our class" on the server gets a sentence and no place in the line."""
     from mnist_demo.classes.tab import admit_class_training
     from mnist_demo.session import WAITING
-    from mnist_demo.ui_train import DEVICE, NO_SERVER_TRAINING, SERVER, admit_training, where_choices
+    from mnist_demo.ui_train import DEVICE, NO_SERVER_TRAINING, SERVER, admit_training, not_ready, where_choices
 
     off = from_env({"MNIST_DATA_DIR": str(tmp_path), "MNIST_SERVER_TRAINING": "0"})
     assert where_choices(off) == [DEVICE] and where_choices(from_env({})) == [DEVICE, SERVER]
@@ -294,6 +295,7 @@ def test_a_host_that_keeps_its_server_from_training_offers_this_device_alone_and
         refused = admit_class_training(off, session, None, None, SERVER)[2]
         assert not refused["is_valid"] and refused["message"] == NO_SERVER_TRAINING.format(device=DEVICE)
         assert len(WAITING) == 0
+        assert SERVER not in not_ready(off)  # a page not ready yet is not sent to a choice that is not there
     finally:
         WAITING.leave(session)
 

@@ -260,8 +260,12 @@ async function run() {
   } catch (e) {
     // A model that finished before the failure (the linear one, when the CNN ran out of memory)
     // is kept as a finished run's would be.
-    if (results.length) { keepResults(results, job, false); announce(results); }
-    failWith(runs.failureSentence(e, results.map((r) => r.title)));
+    try {
+      if (results.length) { keepResults(results, job, false); announce(results); }
+    } catch (again) { // out of memory again while keeping them: the run still ends, and says so
+    } finally {
+      failWith(runs.failureSentence(e, results.map((r) => r.title)));
+    }
     return;
   }
   const stopped = stopAsked;
@@ -275,7 +279,9 @@ async function run() {
 /** The kept model's accuracy on the digits this run was measured on. The file's own figure will
  * not do: a model trained on the server records it on all 20,000, this run on every 10th. A kept
  * file this page cannot read is replaced. */
+const keptMeasured = new Map(); // a kept file's accuracy on this page's digits, by the file: measured once
 function keptAccuracy(name, b64) {
+  if (keptMeasured.has(b64)) return keptMeasured.get(b64);
   let kept;
   try {
     kept = weights.loadModel(name, weights.base64ToBytes(b64), setup.shapes[name], setup.max_weights_bytes);
@@ -283,7 +289,9 @@ function keptAccuracy(name, b64) {
     return null;
   }
   const model = net.createNet(name, { finalRelu: kept.finalRelu });
-  return trainer.evaluate(model, kept.tensors, data().valid, setup.recipe.pixel_scale).acc;
+  const acc = trainer.evaluate(model, kept.tensors, data().valid, setup.recipe.pixel_scale).acc;
+  keptMeasured.set(b64, acc);
+  return acc;
 }
 
 /** Each trained model as a download, and as "my trained weights" unless the kept one is better. */
@@ -302,7 +310,10 @@ function keepResults(results, job, stopped) {
     const before = keptNow[r.name] ? keptAccuracy(r.name, keptNow[r.name]) : null;
     // The fine-tune on your digits chose within a point of MNIST for your style: it is yours, as
     // on the server (ui_train's adopt); any other run replaces only a worse model.
-    if ((r.choice && !stopped) || runs.replaces(r.last.valid_acc, before)) better[r.name] = store.bytesToBase64(bytes);
+    if ((r.choice && !stopped) || runs.replaces(r.last.valid_acc, before)) {
+      better[r.name] = store.bytesToBase64(bytes);
+      keptMeasured.set(better[r.name], r.last.valid_acc); // measured on these digits already
+    }
     else r.kept = before;
   }
   if (Object.keys(better).length) {

@@ -105,7 +105,7 @@
   function failureSentence(error, finished = []) {
     const message = String((error && error.message) || error);
     const memory = error instanceof RangeError || /memory|allocation/i.test(message);
-    const kept = finished.length ? ` The ${finished.join(" and ")}, finished before it, ${finished.length > 1 ? "are" : "is"} kept;`
+    const kept = finished.length ? ` The ${finished.join(" and ")} finished before it, and ${finished.length > 1 ? "count" : "counts"} as a finished run does;`
       : " Nothing of this run was kept;";
     return (memory ? "This device ran out of memory while training." : `The training failed (${message}).`) + kept
       + " your earlier weights stay as they were otherwise." + (memory ? " Try fewer digits, or the linear model alone." : "");

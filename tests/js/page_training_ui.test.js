@@ -196,12 +196,12 @@ test("a run never replaces a better kept model", () => {
 
 test("a failed run says whether memory ran out, and keeps the models that finished before it", () => {
   const memory = R.failureSentence(new RangeError("Array buffer allocation failed"), ["Linear"]);
-  assert.match(memory, /^This device ran out of memory while training\. The Linear, finished before it, is kept;/);
+  assert.match(memory, /^This device ran out of memory while training\. The Linear finished before it, and counts as a finished run does;/);
   assert.match(memory, /Try fewer digits/);
   const other = R.failureSentence(new Error("boom"), []);
   assert.match(other, /^The training failed \(boom\)\. Nothing of this run was kept;/);
   assert.doesNotMatch(other, /memory/);
-  assert.match(R.failureSentence(new Error("Out of memory"), ["Linear", "CNN"]), /ran out of memory.*Linear and CNN, finished before it, are kept/);
+  assert.match(R.failureSentence(new Error("Out of memory"), ["Linear", "CNN"]), /ran out of memory.*Linear and CNN finished before it, and count as/);
 });
 
 test("the verdict says how it ended, each model's accuracy, and which weights stay", () => {
