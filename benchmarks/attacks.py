@@ -154,7 +154,6 @@ def imports(n: int) -> None:
 
     from mnist_demo.collection import CAP, Digits
     from mnist_demo.digit_files import write_idx_pair
-    from mnist_demo.limits import IDLE_SECONDS
     from mnist_demo.settings import from_process
 
     # Real handwriting (MNIST's first 2,000 validation digits), as a visitor's export holds it: an idle
@@ -179,9 +178,7 @@ def imports(n: int) -> None:
                 return events.call(url, index, [files, None], events.new_session())["success"]
             with ThreadPoolExecutor(4) as pool:
                 ok = sum(pool.map(one, range(n)))
-            # the app's sweep runs every 5 s, and empties a session's copy of the config once it has
-            # been idle IDLE_SECONDS
-            time.sleep(IDLE_SECONDS + 12)
+            time.sleep(12)  # the app's sweep runs every 5 s
             return rss(proc.pid) - before, ok
     (ours, ok), (baseline, _) = flood([]), flood(["--keep-outputs"])
     print(f"[imports] {n} sessions each importing a {sum(p.stat().st_size for p in pair) // 1000} kB pair of "

@@ -321,9 +321,6 @@ def refuse_addresses(component) -> None:
 
 LARGE_OUTPUT = 64 * 1024  # characters: an HTML component at least this large is not kept with an idle session
 KEEP_LARGE = 16  # the sessions used last keep all they hold, packed or emptied for none of them
-# ...and a session's copy of the config is emptied only once it has been idle this long: Gradio writes
-# to that copy from the event loop while the sweep runs in its own thread, so not under an event.
-IDLE_SECONDS = 60.0
 
 
 def _size(value, enough: int) -> int:
@@ -339,43 +336,36 @@ def _size(value, enough: int) -> int:
     return total
 
 
-def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger_than: int = LARGE_OUTPUT,
-                         idle: float = IDLE_SECONDS) -> int:
+def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger_than: int = LARGE_OUTPUT) -> int:
     """Gradio keeps, with every session, a copy of every component's config (``SessionState.
     config_values``: 220 kB here before any event, for deep links, which this app closes:
     closed_routes), with every output's last value in it, and, for an update, the component it
     rebuilt for the session. So one import's gallery and its digits (6.6 MB) stay as long as the
     session does, and a client that makes sessions can hold that much in each. Past the ``keep``
-    sessions used last, once a session has been idle ``idle`` seconds, that copy is emptied
-    (Gradio builds an entry again when an event needs it), and an HTML component rebuilt for the
-    session goes back to the app's own (``originals``, the Blocks' blocks: an HTML component's
-    props only go to the page, they are never read back) when it holds more than ``larger_than``
-    characters. The page has shown them, and redraws when asked. Returns how many sessions."""
-    import datetime
-
+    sessions used last, each entry of that copy is emptied, its key kept: Gradio writes to the copy
+    from its event loop while this runs in the sweep's thread, and an entry it has just found must
+    still be there (an empty one it leaves alone, and a new value replaces it). An HTML component
+    rebuilt for the session goes back to the app's own (``originals``, the Blocks' blocks: its props
+    only go to the page, they are never read back) when it holds more than ``larger_than``
+    characters. The page has shown them all, and redraws when asked. Returns how many."""
     import gradio as gr
 
-    sessions = list(getattr(holder, "session_data", {}).items())  # oldest first (least recently used)
-    used = getattr(holder, "time_last_used", {})
-    quiet_since = datetime.datetime.now() - datetime.timedelta(seconds=idle)
-    emptied = 0
-    for session, state in sessions[:max(0, len(sessions) - keep)]:
-        if used.get(session, quiet_since) > quiet_since:
-            continue
+    sessions = list(getattr(holder, "session_data", {}).values())  # oldest first (least recently used)
+    dropped = 0
+    for state in sessions[:max(0, len(sessions) - keep)]:
         copies = getattr(state, "config_values", None)
-        reverted = False
+        for key, config in list(copies.items()) if isinstance(copies, dict) else ():
+            if config:
+                copies[key] = {}
+                dropped += 1
         blocks = getattr(getattr(state, "blocks_config", None), "blocks", {})
         for key, block in list(blocks.items()):
             original = originals.get(key)
             if isinstance(block, gr.HTML) and original is not None and block is not original and \
                     _size([block.value, block.props], larger_than) >= larger_than:
                 blocks[key] = original
-                reverted = True
-        if isinstance(copies, dict) and copies or reverted:
-            if isinstance(copies, dict):
-                copies.clear()
-            emptied += 1
-    return emptied
+                dropped += 1
+    return dropped
 
 
 def pack_idle_digits(holder, keep: int = KEEP_LARGE) -> int:
