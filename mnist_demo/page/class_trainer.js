@@ -123,7 +123,8 @@ async function fineTune(name, drawings, useWorkers) {
       if (stopAsked) break;
     }
   } catch (e) {
-    e.workersFailed = started.inWorkers && stepsDone === 0 && !(e instanceof RangeError);
+    // (out of memory in a worker is memory: the page's own thread would run out too)
+    e.workersFailed = started.inWorkers && stepsDone === 0 && !runs.outOfMemory(e);
     throw e;
   } finally {
     started.workers.forEach((w) => w.terminate && w.terminate());
@@ -181,9 +182,9 @@ async function run() {
       notes[name] = result.notes;
     }
   } catch (e) {
-    const memory = e instanceof RangeError || /memory|allocation/i.test(String(e && e.message));
+    const memory = runs.outOfMemory(e);
     end("failed");
-    say(memory ? "This device ran out of memory while training: nothing of this run was kept. Try “The server”, or close other tabs."
+    say(memory ? `This device ran out of memory while training: nothing of this run was kept. ${setup.server_training ? "Try “The server”, or close other tabs." : "Close other tabs and try again."}`
       : `The training failed (${e.message}). Nothing of this run was kept.`, true);
     return;
   }

@@ -182,7 +182,8 @@ async function trainModel(name, job, data, mine, useWorkers) {
       if (stopAsked) break;
     }
   } catch (e) {
-    e.workersFailed = started.inWorkers && stepsDone === 0 && !(e instanceof RangeError);
+    // (out of memory in a worker is memory: the page's own thread would run out too)
+    e.workersFailed = started.inWorkers && stepsDone === 0 && !runs.outOfMemory(e);
     throw e;
   } finally {
     started.workers.forEach((w) => w.terminate && w.terminate());

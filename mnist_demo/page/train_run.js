@@ -100,11 +100,17 @@
 
   const pct = (v, digits = 2) => `${(100 * v).toFixed(digits)} %`;
 
-  /** What a run that failed says: out of memory (a RangeError, or the browser's words for it) or
-   * anything else; `finished`, the titles of the models that ended before the failure, are kept. */
+  /** Whether `error` is running out of memory: a RangeError, or the browser's words for it (a
+   * worker's error reaches the page as a plain Error carrying "RangeError: Array buffer allocation failed"). */
+  function outOfMemory(error) {
+    return error instanceof RangeError || /memory|allocation|RangeError/i.test(String((error && error.message) || error));
+  }
+
+  /** What a run that failed says: out of memory (outOfMemory) or anything else; `finished`, the
+   * titles of the models that ended before the failure, count as a finished run's. */
   function failureSentence(error, finished = []) {
     const message = String((error && error.message) || error);
-    const memory = error instanceof RangeError || /memory|allocation/i.test(message);
+    const memory = outOfMemory(error);
     const kept = finished.length ? ` The ${finished.join(" and ")} finished before it, and ${finished.length > 1 ? "count" : "counts"} as a finished run does;`
       : " Nothing of this run was kept;";
     return (memory ? "This device ran out of memory while training." : `The training failed (${message}).`) + kept
@@ -187,5 +193,5 @@
     return wrong.sort((a, b) => b.conf - a.conf || a.index - b.index).slice(0, count);
   }
 
-  return { STATES, MOVES, move, busy, checkedChanges, etaSeconds, formatSeconds, replaces, metadataFor, failureSentence, verdict, choiceSentence, ownSets, predictAll, confusion, worstMistakes };
+  return { STATES, MOVES, move, busy, checkedChanges, etaSeconds, formatSeconds, replaces, metadataFor, outOfMemory, failureSentence, verdict, choiceSentence, ownSets, predictAll, confusion, worstMistakes };
 });

@@ -202,6 +202,9 @@ test("a failed run says whether memory ran out, and keeps the models that finish
   assert.match(other, /^The training failed \(boom\)\. Nothing of this run was kept;/);
   assert.doesNotMatch(other, /memory/);
   assert.match(R.failureSentence(new Error("Out of memory"), ["Linear", "CNN"]), /ran out of memory.*Linear and CNN finished before it, and count as/);
+  // a worker's out-of-memory reaches the page as a plain Error with the worker's words
+  assert.ok(R.outOfMemory(new Error("Uncaught RangeError: Array buffer allocation failed")));
+  assert.ok(!R.outOfMemory(new Error("importScripts failed: 404")));
 });
 
 test("the verdict says how it ended, each model's accuracy, and which weights stay", () => {
