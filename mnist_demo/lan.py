@@ -4,6 +4,7 @@ table, else the host name's addresses): nothing is sent, and no internet is need
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from pathlib import Path
 
@@ -54,8 +55,9 @@ def student_address(host: str, scheme: str, serving_lan: bool, addresses: list[s
 def is_this_machine(client: str | None, addresses: list[str] | None = None) -> bool:
     """Whether a request's client address is this machine's own: the serving laptop's browser,
     whichever of its addresses the page was opened at (a student's device never is)."""
-    if not client:
-        return False
-    if client in ("::1", "localhost") or client.startswith("127.") or client.startswith("::ffff:127."):
-        return True
-    return client.removeprefix("::ffff:") in (local_addresses() if addresses is None else addresses)
+    try:
+        ip = ipaddress.ip_address(client or "")
+    except ValueError:
+        return client in LOOPBACK_NAMES
+    ip = getattr(ip, "ipv4_mapped", None) or ip  # an IPv4 address as an IPv6 socket reports it
+    return ip.is_loopback or str(ip) in (local_addresses() if addresses is None else addresses)

@@ -75,6 +75,15 @@ def not_ready(settings: Settings) -> str:
     return NOT_READY + (OR_SERVER.format(server=SERVER) if settings.server_training else "")
 
 
+def not_on_server(settings: Settings, where: str) -> str | None:
+    """Why a training that reached the server is not the server's to run, before any place in the
+    line (the Train tab's Start and /train, and "Train on our class"), or None: "This device" was
+    chosen (the page's trainer had not loaded), or this host keeps its server from training."""
+    if where == DEVICE:
+        return not_ready(settings)
+    return None if settings.server_training else NO_SERVER_TRAINING.format(device=DEVICE)
+
+
 DEFAULT_PRESET = "fast"  # a class demo: both models in seconds; the tutorial's 15 epochs are one tap away
 # The /train API's inputs, in order. start_from and include come last, so that clients of the
 # older 10- and 11-input /train get their components' defaults.
@@ -389,10 +398,9 @@ def accept_start_where(settings: Settings, session: Session, where: str):
 def admit_training(settings: Settings, session: Session, *controls) -> list[dict]:
     """Gradio's validator for the training event, run before it enters the queue: a place in the
     line of waiting trainings, or the sentence saying why not (shown on the Model choice)."""
-    device_chosen, session.device_chosen = session.device_chosen, False
-    problem = (not_ready(settings) if device_chosen
-               else NO_SERVER_TRAINING.format(device=DEVICE) if not settings.server_training
-               else WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings))
+    device_chosen, session.device_chosen = session.device_chosen, False  # an API call sends no choice
+    problem = not_on_server(settings, DEVICE if device_chosen else SERVER) or \
+        WAITING.admit(session, settings.max_waiting_trainings, settings.max_trainings)
     return [gr.validate(True, ""), gr.validate(problem is None, problem or ""),
             *(gr.validate(True, "") for _ in controls[1:])]
 

@@ -28,7 +28,7 @@ from ..page_assets import class_train_head, page_file
 from ..session import WAITING, ClassSeat, Session
 from ..settings import Settings
 from ..ui_draw import DrawTab
-from ..ui_train import DEVICE, LOSS_COLOURS, NO_SERVER_TRAINING, SERVER, not_ready, where_choices
+from ..ui_train import DEVICE, LOSS_COLOURS, SERVER, not_on_server, where_choices
 from .addresses import base_url
 from .page_routes import class_trainer_setup
 from .store import ClassError, Classroom, normalize_code
@@ -148,9 +148,9 @@ def admit_class_training(settings: Settings, session: Session, _echo, _progress,
     in the line every training shares (session.WAITING: one per tab, at most
     ``max_waiting_trainings`` waiting in all), only for a page that teaches a live class; or the
     sentence saying why not. With "This device" chosen the teacher's page trains (class_trainer.js)
-    and the press never reaches here, unless that script had not loaded yet: refused (ui_train.not_ready)."""
-    problem = (not_ready(settings) if where == DEVICE
-               else None if settings.server_training else NO_SERVER_TRAINING.format(device=DEVICE))
+    and the press never reaches here unless that script had not loaded yet; then, as when this host
+    keeps its server from training, it is refused (ui_train.not_on_server)."""
+    problem = not_on_server(settings, where)
     if classroom is not None and not problem:
         recall(classroom, settings.serving_lan, session, _echo, request)
         if not teaching(classroom, session.seat):

@@ -239,7 +239,4 @@ window.addEventListener("click", (event) => {
 }, { capture: true });
 document.addEventListener("change", (event) => { if (event.target.closest && event.target.closest("#class-train-where")) showWhere(); });
 showWhere();
-// Ready: from now on this page answers "Train on our class". A press before this line reached the
-// server, which refused it rather than train there against "This device" (ui_train.NOT_READY).
-if (phase.state === "idle") statusLine.innerHTML = "Press <b>Train on our class</b>: both models are fine-tuned here, on this device, from the shipped weights, on the class's drawings.";
-box.dataset.ready = "true";
+phase.ready("Press <b>Train on our class</b>: both models are fine-tuned here, on this device, from the shipped weights, on the class's drawings.");

@@ -377,7 +377,4 @@ if (!canTrain) {
 // Read-only views for the browser tests and benchmarks: when the run started and ended (for
 // performance's resource entries) and what it kept.
 element.pageTrainer = { startedAt: () => startedAt, endedAt: () => endedAt, trained: {} };
-// Ready: from now on this page answers Start. A Start pressed before this line reached the server,
-// which refused it rather than train there against "This device" (ui_train.NOT_READY).
-if (phase.state === "idle") statusLine.innerHTML = "Press <b>Start training</b>: the models train here, on this device, and the server is not asked while they train.";
-box.dataset.ready = "true";
+phase.ready("Press <b>Start training</b>: the models train here, on this device, and the server is not asked while they train.");

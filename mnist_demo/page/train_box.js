@@ -75,6 +75,12 @@
         statusLine.textContent = text;
         statusLine.classList.toggle("problem", problem);
       },
+      /** The page answers its button from now on (`data-ready`; before, a press reached the
+       * server, which refused it: ui_train.not_on_server); `html` says what to press, when idle. */
+      ready(html) {
+        if (run.state === "idle") statusLine.innerHTML = html;
+        box.dataset.ready = "true";
+      },
     };
     return run;
   }
