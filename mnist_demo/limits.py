@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import math
 import os
@@ -320,7 +321,8 @@ def refuse_addresses(component) -> None:
 # ---------------------------------------------------------------------------- what sessions keep
 
 LARGE_OUTPUT = 64 * 1024  # characters: an HTML component at least this large is not kept with an idle session
-KEEP_LARGE = 16  # the sessions used last keep all they hold, packed or emptied for none of them
+KEEP_LARGE = 16  # at most this many sessions, the last used, keep all they hold while in use...
+IDLE = 5.0  # ...which is until they have not been used for this many seconds (the sweep's own period)
 
 
 def _size(value, enough: int) -> int:
@@ -336,13 +338,28 @@ def _size(value, enough: int) -> int:
     return total
 
 
-def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger_than: int = LARGE_OUTPUT) -> int:
+def idle_sessions(holder, keep: int = KEEP_LARGE, idle: float | None = None,
+                  now: datetime.datetime | None = None) -> list:
+    """The sessions of Gradio's state holder to shrink: all but the ``keep`` used last, and those
+    too once nobody has used them for ``idle`` seconds. A visitor at work pays no unpacking between
+    events; a crowd that has stopped (a flood, a class gone home) holds only what it must."""
+    now = now or datetime.datetime.now()
+    used = getattr(holder, "time_last_used", {})
+    sessions = list(getattr(holder, "session_data", {}).items())  # oldest first (least recently used)
+    cut = max(0, len(sessions) - keep)
+    recent = datetime.timedelta(seconds=IDLE if idle is None else idle)
+    return [state for k, (key, state) in enumerate(sessions)
+            if k < cut or now - used.get(key, datetime.datetime.min) >= recent]
+
+
+def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger_than: int = LARGE_OUTPUT,
+                         idle: float | None = None) -> int:
     """Gradio keeps, with every session, a copy of every component's config (``SessionState.
     config_values``: 220 kB here before any event, for deep links, which this app closes:
     closed_routes), with every output's last value in it, and, for an update, the component it
     rebuilt for the session. So one import's gallery and its digits (6.6 MB) stay as long as the
-    session does, and a client that makes sessions can hold that much in each. Past the ``keep``
-    sessions used last, each entry of that copy is emptied, its key kept: Gradio writes to the copy
+    session does, and a client that makes sessions can hold that much in each. In every idle
+    session (``idle_sessions``), each entry of that copy is emptied, its key kept: Gradio writes to the copy
     from its event loop while this runs in the sweep's thread, and an entry it has just found must
     still be there (an empty one it leaves alone, and a new value replaces it). An HTML component
     rebuilt for the session goes back to the app's own (``originals``, the Blocks' blocks: its props
@@ -350,9 +367,8 @@ def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger
     characters. The page has shown them all, and redraws when asked. Returns how many."""
     import gradio as gr
 
-    sessions = list(getattr(holder, "session_data", {}).values())  # oldest first (least recently used)
     dropped = 0
-    for state in sessions[:max(0, len(sessions) - keep)]:
+    for state in idle_sessions(holder, keep, idle):
         copies = getattr(state, "config_values", None)
         for key, config in list(copies.items()) if isinstance(copies, dict) else ():
             if config:
@@ -368,14 +384,13 @@ def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger
     return dropped
 
 
-def pack_idle_digits(holder, keep: int = KEEP_LARGE) -> int:
-    """Past the ``keep`` sessions used last, each session's own digits (up to 2,000, 1.6 MB as
+def pack_idle_digits(holder, keep: int = KEEP_LARGE, idle: float | None = None) -> int:
+    """In every idle session (``idle_sessions``), the visitor's own digits (up to 2,000, 1.6 MB as
     bytes) are held compressed until its next event reads them (``Collection.pack``): 300
     sessions that each imported a full collection would otherwise hold half a gigabyte between
     them. Nothing is dropped, so an idle visitor loses nothing. Returns the bytes saved."""
-    sessions = list(getattr(holder, "session_data", {}).values())  # oldest first (least recently used)
     saved = 0
-    for state in sessions[:max(0, len(sessions) - keep)]:
+    for state in idle_sessions(holder, keep, idle):
         for value in list(getattr(state, "state_data", {}).values()):
             if isinstance(digits := getattr(value, "digits", None), Collection):
                 saved += digits.pack()

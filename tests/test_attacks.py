@@ -864,7 +864,7 @@ def session_bytes(state, app_blocks: dict) -> int:
                        if isinstance(b, gr.HTML) and b is not app_blocks.get(k))
 
 
-def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path):
+def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path, monkeypatch):
     """Issue 27 #1: an import kept 6.6 MB with its session (the gallery and the digits sent to the
     page), so 300 sessions importing a 20 kB pair kept +1.96 GB. Past the sessions used last, such
     outputs are dropped (limits.forget_large_outputs, every few seconds in the app), and the
@@ -872,11 +872,14 @@ def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path):
     import numpy as np
 
     from benchmarks.harness.events import call, fn_index, new_session, serve
+    from mnist_demo import limits
     from mnist_demo.collection import CAP, Digits
     from mnist_demo.digit_files import write_idx_pair
     from mnist_demo.limits import forget_large_outputs, pack_idle_digits
     from mnist_demo.settings import from_env
     from mnist_demo.ui import build_demo
+
+    monkeypatch.setattr(limits, "IDLE", 3600.0)  # the app's sweep leaves the last used alone, however slow this is
 
     pixels = np.zeros((CAP, 784), np.uint8)
     pixels[:, 300:320] = np.arange(CAP)[:, None] % 251  # all different, and tiny as gzip
@@ -913,6 +916,10 @@ def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path):
         assert max(after[:2]) < 64 * 1024 and after[2] == held[2]  # the last used keeps its own
         assert pack_idle_digits(demo.state_holder, keep=1) > 2 * CAP * 784 * 0.9  # two sessions' digits, packed
         assert pack_idle_digits(demo.state_holder, keep=1) == 0  # once
+        # Once idle, the last used are shrunk too: a crowd that has stopped holds only what it must.
+        assert forget_large_outputs(demo.state_holder, demo.blocks, idle=0) > 0
+        assert session_bytes(demo.state_holder.session_data[sessions[2]], demo.default_config.blocks) < 64 * 1024
+        assert pack_idle_digits(demo.state_holder, idle=0) > CAP * 784 * 0.9
         # The page still works for those sessions: another import answers as before.
         again = call(url, fn_index(demo, "import_files"), [files, None], sessions[0])
         assert again["success"] and "already kept" in json.dumps(again["output"])

@@ -121,3 +121,24 @@ def test_no_caller_can_make_the_server_write_deep_links(server):
     assert (reply.status, reply.read().decode()) == (404, NO_DEEP_LINKS)
     assert (sorted(folder.rglob("*")) if folder.exists() else []) == before
     assert "/gradio_api/deep_link" in [route.path for route in ROUTES]
+
+
+def test_idle_sessions_are_all_but_the_last_used_and_those_too_once_idle():
+    """The sweep shrinks every session past the ``keep`` used last, and the last used too once
+    nobody has used them for ``idle`` seconds: a crowd that has stopped holds only what it must."""
+    import datetime
+    from collections import OrderedDict
+    from types import SimpleNamespace
+
+    from mnist_demo.limits import idle_sessions
+
+    now = datetime.datetime(2026, 12, 6, 12, 0, 0)
+    ages = {"a": 100, "b": 50, "c": 8, "d": 2, "e": 0}  # seconds since last used, oldest first
+    holder = SimpleNamespace(session_data=OrderedDict((k, k.upper()) for k in ages),
+                             time_last_used={k: now - datetime.timedelta(seconds=s) for k, s in ages.items()})
+    assert idle_sessions(holder, keep=3, idle=5, now=now) == ["A", "B", "C"]  # C: among the last 3, but idle
+    assert idle_sessions(holder, keep=3, idle=60, now=now) == ["A", "B"]  # the last 3, none idle that long
+    assert idle_sessions(holder, keep=10, idle=5, now=now) == ["A", "B", "C"]
+    assert idle_sessions(holder, keep=0, idle=3600, now=now) == ["A", "B", "C", "D", "E"]
+    del holder.time_last_used["e"]  # never recorded: idle
+    assert idle_sessions(holder, keep=10, idle=5, now=now) == ["A", "B", "C", "E"]
