@@ -6,7 +6,8 @@ holds it (Gradio's defaults): the figure beside its baseline's.
     python -m benchmarks.attacks --only sessions    # one: sessions, imports, uploads, bodies, starts, trainings
 
 - sessions: fresh session hashes each calling the pad's server function (no event stream, so the
-  session never ends): the server's added memory (RSS), at ui.SESSIONS against Gradio's 10,000;
+  session never ends): the server's added memory (RSS), at ui.SESSIONS with the idle sessions' config
+  copies emptied (limits.keep_sessions_small) against Gradio's 10,000 keeping theirs;
 - imports: sessions each importing a digit pair (2,000 of MNIST's validation digits): the server's
   added memory, with limits.keep_sessions_small against every session keeping its last outputs and
   its digits unpacked;
@@ -144,7 +145,7 @@ def sessions(n: int) -> None:
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(one, range(n)))
             return rss(proc.pid) - before
-    ours, baseline = flood([]), flood(["--capacity", "10000"])
+    ours, baseline = flood([]), flood(["--capacity", "10000", "--keep-outputs"])  # Gradio's defaults
     print(f"[sessions] {n:,} fresh session hashes calling the pad's server function: +{ours / MB:.0f} MB RSS "
           f"(Gradio's 10,000 sessions: +{baseline / MB:.0f} MB; {ours / max(baseline, 1):.2f}x)")
 
