@@ -19,6 +19,7 @@ from .inputs import MAX_PICTURE_BYTES
 from .limits import app_kwargs, closed_routes, keep_sessions_small, refuse_addresses
 from .page_assets import page_file
 from .page_data import PageData
+from .page_head import FirstScripts
 from .pictures import digit_from_picture
 from .preprocess import ImageInputError
 from .session import Session, close_session, stop_on_tab_close
@@ -139,9 +140,11 @@ ROUTES = [*page_assets.routes(), *page_data.routes(), *page_routes.routes(), *cl
 # Wi-Fi each load it. Compressed (level 6: 209 kB, 12 ms), behind the body limit; Starlette leaves
 # event streams, pictures and the training data's gzip files as they are.
 COMPRESSED = Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+# Inside the compression: the scripts that must run before Gradio's own (page_head.py).
+FIRST = Middleware(FirstScripts)
 LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
                       enable_monitoring=False, show_error=False, state_session_capacity=SESSIONS,
-                      app_kwargs={"middleware": [*app_kwargs()["middleware"], COMPRESSED], "routes": ROUTES})
+                      app_kwargs={"middleware": [*app_kwargs()["middleware"], COMPRESSED, FIRST], "routes": ROUTES})
 
 
 # Gradio's queue looks for work every millisecond while it has none, and for progress to send every

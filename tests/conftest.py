@@ -107,9 +107,9 @@ def client(app_url):
 
 @pytest.fixture(autouse=True)
 def close_pages(request):
-    """Every page a browser test opened is closed after it, the ones it left open too: an idle
-    Gradio page keeps drawing frames (about 6 % of a core here, as a bare Gradio page does), and
-    a worker's browser lives for the whole run."""
+    """Every page a browser test opened is closed after it, the ones it left open too: an open
+    page still costs its browser's CPU (less now that page/calm_frames.js stops Gradio's idle
+    frames), and a worker's browser lives for the whole run."""
     yield
     if "browser" in request.fixturenames:
         for context in request.getfixturevalue("browser").contexts:

@@ -218,6 +218,7 @@ COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
     "python -m benchmarks.load --trainings 1": Flags(),
     "python -m benchmarks.class_load": Flags(),
     "python -m benchmarks.attacks": Flags(),
+    "python -m benchmarks.idle_pages": Flags(),
     "python -m benchmarks.training_cost": Flags(),
     "python -m benchmarks.training_cost --device cuda": Flags(),
     "python -m benchmarks.stroke_cost --class-size 30": Flags(),
