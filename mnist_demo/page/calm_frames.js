@@ -30,10 +30,14 @@
     return frames[1] || "";
   }
 
-  /** Whether a frame asked for with this stack may wait: the tracker's own code asked, and no
-   * tracker is shown. */
-  function mayWait(stack, shown) {
-    return !shown && TRACKER_CODE.test(caller(stack));
+  /** Whether the tracker's own code asked for the frame that made `stack`. */
+  function fromTracker(stack) {
+    return TRACKER_CODE.test(caller(stack));
+  }
+
+  /** Whether the page shows a tracker now (its counter must run). */
+  function shown(win) {
+    return !!(win.document && win.document.querySelector(SHOWN));
   }
 
   /** Replace `win.requestAnimationFrame` (and its cancel) with the calm ones, once. `stackOf`
@@ -44,9 +48,9 @@
     const waiting = new Map(); // our ids (negative, so never a browser's) -> the timeout's id
     let next = 0;
     const requestAnimationFrame = function (callback) {
-      const shown = !!(win.document && win.document.querySelector(SHOWN));
       const stack = stackOf ? stackOf() : new Error().stack; // made here: its second frame is the caller
-      if (!mayWait(stack, shown)) return ask.call(win, callback);
+      // The page is looked at only for the tracker's frames: the pad's own, while drawing, pass at once.
+      if (!fromTracker(stack) || shown(win)) return ask.call(win, callback);
       const id = --next;
       waiting.set(id, win.setTimeout(() => {
         waiting.delete(id);
@@ -65,5 +69,5 @@
     return true;
   }
 
-  return { caller, mayWait, install, WAIT_MS };
+  return { caller, fromTracker, install, WAIT_MS };
 });

@@ -26,32 +26,30 @@ test("the caller is the frame below requestAnimationFrame's own, in Chrome's and
   assert.equal(calm.caller(""), "");
 });
 
-test("only the tracker's own frames wait, and only while no tracker is shown", () => {
-  for (const stack of [CHROME, FIREFOX]) {
-    assert.equal(calm.mayWait(stack, false), true);
-    assert.equal(calm.mayWait(stack, true), false);
-  }
-  assert.equal(calm.mayWait(SVELTE, false), false);
-  assert.equal(calm.mayWait(undefined, false), false);
+test("the tracker's own frames are told from every other caller's", () => {
+  assert.equal(calm.fromTracker(CHROME), true);
+  assert.equal(calm.fromTracker(FIREFOX), true);
+  assert.equal(calm.fromTracker(SVELTE), false);
+  assert.equal(calm.fromTracker(undefined), false);
 });
 
 function fakeWindow(shown) {
   const frames = [], timeouts = new Map(), cancelled = [];
-  let ids = 0;
+  let ids = 0, looked = 0;
   const win = {
-    document: { querySelector: (s) => (shown.value && s.includes("status-tracker") ? {} : null) },
+    document: { querySelector: (s) => (looked++, shown.value && s.includes("status-tracker") ? {} : null) },
     performance: { now: () => 1234 },
     requestAnimationFrame(cb) { frames.push(cb); return ++ids; },
     cancelAnimationFrame(id) { cancelled.push(id); },
     setTimeout(cb, ms) { const id = ++ids; timeouts.set(id, { cb, ms }); return id; },
     clearTimeout(id) { timeouts.delete(id); },
   };
-  return { win, frames, timeouts, cancelled };
+  return { win, frames, timeouts, cancelled, looked: () => looked };
 }
 
 test("installed: the tracker's frames wait a second while none is shown, and run at once when one is", () => {
   const shown = { value: false };
-  const { win, frames, timeouts, cancelled } = fakeWindow(shown);
+  const { win, frames, timeouts, cancelled, looked } = fakeWindow(shown);
   let stack = CHROME;
   assert.equal(calm.install(win, () => stack), true);
   assert.equal(calm.install(win, () => stack), false); // once
@@ -73,6 +71,8 @@ test("installed: the tracker's frames wait a second while none is shown, and run
   assert.equal(frames.length, 1);
   shown.value = false;
   stack = SVELTE;
+  const lookedBefore = looked();
   assert.ok(win.requestAnimationFrame(() => {}) > 0);
   assert.equal(frames.length, 2);
+  assert.equal(looked(), lookedBefore); // another caller's frame: the page is not even looked at
 });
