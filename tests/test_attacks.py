@@ -866,9 +866,10 @@ def session_bytes(state, app_blocks: dict) -> int:
 
 def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path, monkeypatch):
     """Issue 27 #1: an import kept 6.6 MB with its session (the gallery and the digits sent to the
-    page), so 300 sessions importing a 20 kB pair kept +1.96 GB. Past the sessions used last, such
-    outputs are dropped (limits.forget_large_outputs, every few seconds in the app), and the
-    digits themselves are held packed (limits.pack_idle_digits) until the session's next event."""
+    page), so 300 sessions importing a 20 kB pair kept +1.96 GB. Past the sessions used last, and
+    in those too once idle (limits.idle_sessions), such outputs are dropped (limits.forget_large_outputs,
+    every few seconds in the app), and the digits themselves are held packed (limits.pack_idle_digits)
+    until the session's next event."""
     import numpy as np
 
     from benchmarks.harness.events import call, fn_index, new_session, serve
