@@ -320,6 +320,22 @@ def refuse_addresses(component) -> None:
 
 # ---------------------------------------------------------------------------- what sessions keep
 
+
+class _Emptied(dict):
+    """An emptied entry of a session's config copy, one for all (no memory per entry): empty, so
+    Gradio passes it by, and nothing written into it stays. Gradio looks an entry's "props" up, then
+    writes props["value"] (SessionState._update_value_in_config): an entry emptied between the two
+    hands the write a throwaway dict instead of failing the event with a KeyError."""
+
+    def __missing__(self, key):
+        return {}
+
+    def __setitem__(self, key, value):
+        pass
+
+
+EMPTIED = _Emptied()
+
 LARGE_OUTPUT = 64 * 1024  # characters: an HTML component at least this large is not kept with an idle session
 KEEP_LARGE = 16  # at most this many sessions, the last used, keep all they hold while in use...
 IDLE = 5.0  # ...which is until they have not been used for this many seconds (the sweep's own period)
@@ -341,8 +357,9 @@ def _size(value, enough: int) -> int:
 def idle_sessions(holder, keep: int = KEEP_LARGE, idle: float | None = None,
                   now: datetime.datetime | None = None) -> list:
     """The sessions of Gradio's state holder to shrink: all but the ``keep`` used last, and those
-    too once nobody has used them for ``idle`` seconds. A visitor at work pays no unpacking between
-    events; a crowd that has stopped (a flood, a class gone home) holds only what it must."""
+    too once nobody has used them for ``idle`` seconds. A visitor's events less than that apart pay
+    no unpacking (after a pause, 20 ms for a full collection); a crowd that has stopped (a flood, a
+    class gone home) holds only what it must."""
     now = now or datetime.datetime.now()
     used = getattr(holder, "time_last_used", {})
     sessions = list(getattr(holder, "session_data", {}).items())  # oldest first (least recently used)
@@ -361,7 +378,8 @@ def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger
     session does, and a client that makes sessions can hold that much in each. In every idle
     session (``idle_sessions``), each entry of that copy is emptied, its key kept: Gradio writes to the copy
     from its event loop while this runs in the sweep's thread, and an entry it has just found must
-    still be there (an empty one it leaves alone, and a new value replaces it). An HTML component
+    still be there, and one it is writing into must take the write (``EMPTIED``); a new value
+    replaces the entry. An HTML component
     rebuilt for the session goes back to the app's own (``originals``, the Blocks' blocks: its props
     only go to the page, they are never read back) when it holds more than ``larger_than``
     characters. The page has shown them all, and redraws when asked. Returns how many."""
@@ -371,8 +389,8 @@ def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger
     for state in idle_sessions(holder, keep, idle):
         copies = getattr(state, "config_values", None)
         for key, config in list(copies.items()) if isinstance(copies, dict) else ():
-            if config:
-                copies[key] = {}
+            if config:  # EMPTIED is empty
+                copies[key] = EMPTIED
                 dropped += 1
         blocks = getattr(getattr(state, "blocks_config", None), "blocks", {})
         for key, block in list(blocks.items()):

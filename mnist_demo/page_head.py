@@ -13,7 +13,13 @@ from __future__ import annotations
 from .page_assets import page_file
 
 FIRST = ("calm_frames.js",)
-PAGE_PATHS = ("/", "")
+PAGE_PATHS = ("/", "")  # under the app's root path, when served behind one (uvicorn --root-path)
+
+
+def page_path(scope) -> str:
+    """The request's path under the app's root path, as Starlette's routing reads it."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 def first_scripts() -> bytes:
@@ -35,7 +41,7 @@ class FirstScripts:
         self.scripts = first_scripts() if scripts is None else scripts
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD") or scope.get("path") not in PAGE_PATHS:
+        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD") or page_path(scope) not in PAGE_PATHS:
             return await self.app(scope, receive, send)
         start: dict | None = None
         body: list[bytes] = []

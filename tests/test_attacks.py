@@ -876,7 +876,7 @@ def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path, monkeyp
     from mnist_demo import limits
     from mnist_demo.collection import CAP, Digits
     from mnist_demo.digit_files import write_idx_pair
-    from mnist_demo.limits import forget_large_outputs, pack_idle_digits
+    from mnist_demo.limits import EMPTIED, forget_large_outputs, pack_idle_digits
     from mnist_demo.settings import from_env
     from mnist_demo.ui import build_demo
 
@@ -910,7 +910,8 @@ def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path, monkeyp
         copies = [dict(demo.state_holder.session_data[s].config_values) for s in sessions]
         assert forget_large_outputs(demo.state_holder, demo.blocks, keep=1) > 0
         for s, before in zip(sessions[:2], copies[:2], strict=True):  # emptied, every key still there
-            assert demo.state_holder.session_data[s].config_values == dict.fromkeys(before, {})
+            assert demo.state_holder.session_data[s].config_values.keys() == before.keys()
+            assert all(v is EMPTIED for v in demo.state_holder.session_data[s].config_values.values())
         after = [session_bytes(demo.state_holder.session_data[s], demo.default_config.blocks) for s in sessions]
         print(f"\n[attack] an import of {CAP:,} digits: {held[0] / MB:.1f} MB kept with its session; "
               f"{after[0] / MB:.2f} MB once it is not among the last used")

@@ -142,3 +142,21 @@ def test_idle_sessions_are_all_but_the_last_used_and_those_too_once_idle():
     assert idle_sessions(holder, keep=0, idle=3600, now=now) == ["A", "B", "C", "D", "E"]
     del holder.time_last_used["e"]  # never recorded: idle
     assert idle_sessions(holder, keep=10, idle=5, now=now) == ["A", "B", "C", "E"]
+
+
+def test_an_emptied_config_entry_takes_gradios_write_and_keeps_nothing():
+    """Gradio looks an entry's "props" up, then writes props["value"]; the sweep may empty the entry
+    between the two (issue 27's idle sessions): the write must neither fail the event nor stay."""
+    from gradio.state_holder import SessionState
+
+    from mnist_demo.limits import EMPTIED
+
+    assert not EMPTIED and "props" not in EMPTIED  # Gradio passes it by (SessionState.components)
+    EMPTIED["props"]["value"] = "x" * 1000  # the write of an entry found full and emptied since
+    EMPTIED["props"] = {"value": 1}
+    assert EMPTIED == {} and not EMPTIED
+
+    state = SessionState.__new__(SessionState)  # Gradio's own writer, against an emptied entry
+    state.config_values = {7: EMPTIED}
+    state._update_value_in_config(7, "a value")
+    assert state.config_values[7] is EMPTIED and not EMPTIED

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mnist_demo.page_head import FirstScripts, first_scripts, with_first_scripts
+from mnist_demo.page_head import FirstScripts, first_scripts, page_path, with_first_scripts
 
 PAGE = b'<!doctype html><html><head><meta charset="utf-8"><base href="./"><script>var a = 1;</script>' \
        b'<script type="module" src="./assets/index.js"></script></head><body></body></html>'
@@ -50,6 +50,8 @@ def test_the_first_scripts_go_just_before_the_pages_first_script_and_nowhere_els
     monkeypatch.setattr("mnist_demo.page_head.PAGE_PATHS", ("/chunks",))
     assert client().get("/chunks").content == answer.content  # a page sent in pieces, whole
     assert with_first_scripts(b"<html>no scripts</html>", SCRIPTS) == b"<html>no scripts</html>"
+    assert page_path({"path": "/mnist/", "root_path": "/mnist"}) == "/"  # served under a root path
+    assert page_path({"path": "/mnist/other", "root_path": "/mnist"}) == "/other"
 
 
 def test_the_real_page_has_them_before_gradios_code_and_still_compressed(app_url):

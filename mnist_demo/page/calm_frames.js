@@ -35,9 +35,11 @@
     return TRACKER_CODE.test(caller(stack));
   }
 
-  /** Whether the page shows a tracker now (its counter must run). */
+  /** Whether the page shows a tracker now, counting (one showing an error counts no time). */
   function shown(win) {
-    return !!(win.document && win.document.querySelector(SHOWN));
+    if (!win.document) return false;
+    for (const tracker of win.document.querySelectorAll(SHOWN)) if (!tracker.querySelector(".error")) return true;
+    return false;
   }
 
   /** Replace `win.requestAnimationFrame` (and its cancel) with the calm ones, once. `stackOf`
@@ -45,26 +47,29 @@
   function install(win, stackOf = null) {
     const ask = win.requestAnimationFrame, cancel = win.cancelAnimationFrame;
     if (typeof ask !== "function" || ask.calm) return false;
-    const waiting = new Map(); // our ids (negative, so never a browser's) -> the timeout's id
+    // Our ids (negative, so never a browser's) -> {timer} while waiting, then {frame}: after the wait
+    // the frame is the browser's to give, so a page in a background tab still gets none.
+    const waiting = new Map();
     let next = 0;
     const requestAnimationFrame = function (callback) {
       const stack = stackOf ? stackOf() : new Error().stack; // made here: its second frame is the caller
       // The page is looked at only for the tracker's frames: the pad's own, while drawing, pass at once.
       if (!fromTracker(stack) || shown(win)) return ask.call(win, callback);
       const id = --next;
-      waiting.set(id, win.setTimeout(() => {
-        waiting.delete(id);
-        callback(win.performance.now());
-      }, WAIT_MS));
+      const timer = win.setTimeout(() => {
+        waiting.set(id, { frame: ask.call(win, (time) => { waiting.delete(id); callback(time); }) });
+      }, WAIT_MS);
+      waiting.set(id, { timer });
       return id;
     };
     requestAnimationFrame.calm = true;
     win.requestAnimationFrame = requestAnimationFrame;
     win.cancelAnimationFrame = function (id) {
-      if (waiting.has(id)) {
-        win.clearTimeout(waiting.get(id));
-        waiting.delete(id);
-      } else if (typeof cancel === "function") cancel.call(win, id);
+      const entry = waiting.get(id);
+      if (entry === undefined) return typeof cancel === "function" ? cancel.call(win, id) : undefined;
+      waiting.delete(id);
+      if ("timer" in entry) win.clearTimeout(entry.timer);
+      else if (typeof cancel === "function") cancel.call(win, entry.frame);
     };
     return true;
   }

@@ -34,45 +34,60 @@ test("the tracker's own frames are told from every other caller's", () => {
 });
 
 function fakeWindow(shown) {
-  const frames = [], timeouts = new Map(), cancelled = [];
+  const frames = new Map(), timeouts = new Map(), cancelled = [];
   let ids = 0, looked = 0;
+  const tracker = { querySelector: (s) => (shown.error && s === ".error" ? {} : null) };
   const win = {
-    document: { querySelector: (s) => (looked++, shown.value && s.includes("status-tracker") ? {} : null) },
-    performance: { now: () => 1234 },
-    requestAnimationFrame(cb) { frames.push(cb); return ++ids; },
-    cancelAnimationFrame(id) { cancelled.push(id); },
+    document: { querySelectorAll: (s) => (looked++, shown.value && s.includes("status-tracker") ? [tracker] : []) },
+    requestAnimationFrame(cb) { frames.set(++ids, cb); return ids; },
+    cancelAnimationFrame(id) { cancelled.push(id); frames.delete(id); },
     setTimeout(cb, ms) { const id = ++ids; timeouts.set(id, { cb, ms }); return id; },
     clearTimeout(id) { timeouts.delete(id); },
   };
-  return { win, frames, timeouts, cancelled, looked: () => looked };
+  const fire = (map, ...args) => { const all = [...map.values()]; map.clear(); for (const f of all) (f.cb || f)(...args); };
+  return { win, frames, timeouts, cancelled, looked: () => looked, fire };
 }
 
-test("installed: the tracker's frames wait a second while none is shown, and run at once when one is", () => {
-  const shown = { value: false };
-  const { win, frames, timeouts, cancelled, looked } = fakeWindow(shown);
+test("installed: the tracker's frames wait a second, then are the browser's to give", () => {
+  const shown = { value: false, error: false };
+  const { win, frames, timeouts, cancelled, looked, fire } = fakeWindow(shown);
   let stack = CHROME;
   assert.equal(calm.install(win, () => stack), true);
   assert.equal(calm.install(win, () => stack), false); // once
   let ran = null;
   const id = win.requestAnimationFrame((t) => { ran = t; });
   assert.ok(id < 0);
-  assert.equal(frames.length, 0);
+  assert.equal(frames.size, 0); // nothing asked of the browser yet
   assert.deepEqual([...timeouts.values()].map((t) => t.ms), [calm.WAIT_MS]);
-  [...timeouts.values()][0].cb();
+  fire(timeouts);
+  assert.equal(frames.size, 1); // after the wait, a frame of the browser's (none in a background tab)
+  assert.equal(ran, null);
+  fire(frames, 1234);
   assert.equal(ran, 1234);
-  // A waiting frame can be cancelled, as a browser's can.
-  const again = win.requestAnimationFrame(() => { throw new Error("cancelled, should not run"); });
-  win.cancelAnimationFrame(again);
-  assert.equal(timeouts.size, 1); // only the first (already run) entry's record; the cancelled one is gone
+  // A waiting frame can be cancelled, as a browser's can: while it waits, and once asked of the browser.
+  const waitingId = win.requestAnimationFrame(() => assert.fail("cancelled while waiting"));
+  win.cancelAnimationFrame(waitingId);
+  assert.equal(timeouts.size, 0);
+  const askedId = win.requestAnimationFrame(() => assert.fail("cancelled once asked"));
+  fire(timeouts);
+  win.cancelAnimationFrame(askedId);
+  assert.equal(frames.size, 0);
   win.cancelAnimationFrame(7);
-  assert.deepEqual(cancelled, [7]); // a browser's own id goes to the browser
-  shown.value = true;
+  assert.equal(cancelled.at(-1), 7); // a browser's own id goes to the browser
+});
+
+test("a shown tracker's frames come at once; one showing an error counts no time; others are not looked at", () => {
+  const shown = { value: true, error: false };
+  const { win, frames, timeouts, looked } = fakeWindow(shown);
+  let stack = FIREFOX;
+  calm.install(win, () => stack);
   assert.ok(win.requestAnimationFrame(() => {}) > 0);
-  assert.equal(frames.length, 1);
-  shown.value = false;
+  assert.equal(frames.size, 1);
+  shown.error = true;
+  assert.ok(win.requestAnimationFrame(() => {}) < 0);
+  assert.equal(timeouts.size, 1);
   stack = SVELTE;
-  const lookedBefore = looked();
+  const before = looked();
   assert.ok(win.requestAnimationFrame(() => {}) > 0);
-  assert.equal(frames.length, 2);
-  assert.equal(looked(), lookedBefore); // another caller's frame: the page is not even looked at
+  assert.equal(looked(), before); // another caller's frame: the page is not even looked at
 });
