@@ -66,17 +66,18 @@ def parser() -> argparse.ArgumentParser:
 
 def serve(args) -> None:
     from mnist_demo import ui
-    from mnist_demo.limits import LARGE_AT_ONCE, UploadBudget, app_kwargs
+    from mnist_demo.limits import LARGE_AT_ONCE, UploadBudget
     from mnist_demo.settings import from_process
-    from mnist_demo.ui import LAUNCH_OPTIONS, SESSIONS, build_demo, queued
+    from mnist_demo.ui import SESSIONS, build_demo, launch_options, queued
 
     if args.keep_outputs:  # the baseline: every session keeps its last outputs, as Gradio does
         ui.keep_sessions_small = lambda demo: None
     settings = from_process()
     demo = build_demo(settings=settings)
-    options = {**LAUNCH_OPTIONS, "state_session_capacity": args.capacity or SESSIONS,
-               "app_kwargs": app_kwargs(uploads=UploadBudget(args.upload_cap) if args.upload_cap else None,
-                                        large_at_once=args.large_at_once or LARGE_AT_ONCE)}
+    # The app's own options (its routes and middleware too), with the flood's baseline limits.
+    options = launch_options(uploads=UploadBudget(args.upload_cap) if args.upload_cap else None,
+                             large_at_once=args.large_at_once or LARGE_AT_ONCE)
+    options["state_session_capacity"] = args.capacity or SESSIONS
     queued(demo, settings).launch(server_name="127.0.0.1", server_port=args.port, **options)
 
 

@@ -10,14 +10,13 @@ open), in one run against one server.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 from pathlib import Path
 
-from .harness.launcher import free_port, launch
+from .harness.launcher import cpu_seconds, free_port, launch
 from .harness.pad import ARGS, CHROMIUM
-
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,20 +29,15 @@ def parser() -> argparse.ArgumentParser:
 def descendants_cpu(pid: int) -> float:
     """CPU seconds (user + system) of every living process below ``pid``."""
     children: dict[int, list[int]] = {}
-    times: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICK
+        with contextlib.suppress(OSError, ValueError):
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
     total, todo = 0.0, list(children.get(pid, []))
     while todo:
         p = todo.pop()
-        total += times.get(p, 0.0)
+        with contextlib.suppress(OSError):  # gone since
+            total += cpu_seconds(p)
         todo.extend(children.get(p, []))
     return total
 

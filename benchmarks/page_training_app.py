@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness.launcher import launch
+from benchmarks.harness.launcher import cpu_seconds, launch
 from mnist_demo.evaluation import evaluate
 from mnist_demo.settings import from_process
 from mnist_demo.weights import load_weights
@@ -47,12 +47,6 @@ THROTTLE_PROBE = """async () => {
   w.terminate();
   return {main, worker};
 }"""
-
-
-def cpu_seconds(pid: int) -> float:
-    """The process's user and system CPU time so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def renderers_mb() -> float:

@@ -369,14 +369,13 @@ def idle_sessions(holder, keep: int = KEEP_LARGE, idle: float | None = None,
             if k < cut or now - used.get(key, datetime.datetime.min) >= recent]
 
 
-def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger_than: int = LARGE_OUTPUT,
-                         idle: float | None = None) -> int:
+def forget_large_outputs(sessions: list, originals: dict, larger_than: int = LARGE_OUTPUT) -> int:
     """Gradio keeps, with every session, a copy of every component's config (``SessionState.
     config_values``: 220 kB here before any event, for deep links, which this app closes:
     closed_routes), with every output's last value in it, and, for an update, the component it
     rebuilt for the session. So one import's gallery and its digits (6.6 MB) stay as long as the
-    session does, and a client that makes sessions can hold that much in each. In every idle
-    session (``idle_sessions``), each entry of that copy is emptied, its key kept: Gradio writes to the copy
+    session does, and a client that makes sessions can hold that much in each. In each of the idle
+    ``sessions`` (``idle_sessions``), each entry of that copy is emptied, its key kept: Gradio writes to the copy
     from its event loop while this runs in the sweep's thread, and an entry it has just found must
     still be there, and one it is writing into must take the write (``EMPTIED``); a new value
     replaces the entry. An HTML component
@@ -386,7 +385,7 @@ def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger
     import gradio as gr
 
     dropped = 0
-    for state in idle_sessions(holder, keep, idle):
+    for state in sessions:
         copies = getattr(state, "config_values", None)
         for key, config in list(copies.items()) if isinstance(copies, dict) else ():
             if config:  # EMPTIED is empty
@@ -402,13 +401,13 @@ def forget_large_outputs(holder, originals: dict, keep: int = KEEP_LARGE, larger
     return dropped
 
 
-def pack_idle_digits(holder, keep: int = KEEP_LARGE, idle: float | None = None) -> int:
-    """In every idle session (``idle_sessions``), the visitor's own digits (up to 2,000, 1.6 MB as
+def pack_idle_digits(sessions: list) -> int:
+    """In each of the idle ``sessions`` (``idle_sessions``), the visitor's own digits (up to 2,000, 1.6 MB as
     bytes) are held compressed until its next event reads them (``Collection.pack``): 300
     sessions that each imported a full collection would otherwise hold half a gigabyte between
     them. Nothing is dropped, so an idle visitor loses nothing. Returns the bytes saved."""
     saved = 0
-    for state in idle_sessions(holder, keep, idle):
+    for state in sessions:
         for value in list(getattr(state, "state_data", {}).values()):
             if isinstance(digits := getattr(value, "digits", None), Collection):
                 saved += digits.pack()
@@ -427,11 +426,13 @@ def keep_sessions_small(demo, every: float = 5.0) -> threading.Thread:
             holder = getattr(blocks, "state_holder", None)
             originals = blocks.blocks
             del blocks
+            idle = []
             if holder is not None:
                 with contextlib.suppress(Exception):  # a session changing under the sweep: next time
-                    if forget_large_outputs(holder, originals) + pack_idle_digits(holder):
+                    idle = idle_sessions(holder)
+                    if forget_large_outputs(idle, originals) + pack_idle_digits(idle):
                         give_back_memory()
-            holder = originals = None
+            holder = originals = idle = None  # no session held while the sweep sleeps
             time.sleep(every)
 
     thread = threading.Thread(target=sweep, name="keep-sessions-small", daemon=True)

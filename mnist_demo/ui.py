@@ -140,11 +140,19 @@ ROUTES = [*page_assets.routes(), *page_data.routes(), *page_routes.routes(), *cl
 # Wi-Fi each load it. Compressed (level 6: 209 kB, 12 ms), behind the body limit; Starlette leaves
 # event streams, pictures and the training data's gzip files as they are.
 COMPRESSED = Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
-# Inside the compression: the scripts that must run before Gradio's own (page_head.py).
-FIRST = Middleware(FirstScripts)
-LAUNCH_OPTIONS = dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
-                      enable_monitoring=False, show_error=False, state_session_capacity=SESSIONS,
-                      app_kwargs={"middleware": [*app_kwargs()["middleware"], COMPRESSED, FIRST], "routes": ROUTES})
+
+
+def launch_options(**limits) -> dict:
+    """``launch()``'s options for this app: its theme and styles, its limits and routes; ``limits``
+    go to ``limits.app_kwargs`` (the attack benchmark's other upload cap, say). Inside the
+    compression, the scripts that must run before Gradio's own (page_head.py)."""
+    middleware = [*app_kwargs(**limits)["middleware"], COMPRESSED, Middleware(FirstScripts)]
+    return dict(theme=THEME, css=page_file("app.css"), max_file_size=MAX_PICTURE_BYTES, mcp_server=False,
+                enable_monitoring=False, show_error=False, state_session_capacity=SESSIONS,
+                app_kwargs={"middleware": middleware, "routes": ROUTES})
+
+
+LAUNCH_OPTIONS = launch_options()
 
 
 # Gradio's queue looks for work every millisecond while it has none, and for progress to send every

@@ -876,7 +876,7 @@ def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path, monkeyp
     from mnist_demo import limits
     from mnist_demo.collection import CAP, Digits
     from mnist_demo.digit_files import write_idx_pair
-    from mnist_demo.limits import EMPTIED, forget_large_outputs, pack_idle_digits
+    from mnist_demo.limits import EMPTIED, forget_large_outputs, idle_sessions, pack_idle_digits
     from mnist_demo.settings import from_env
     from mnist_demo.ui import build_demo
 
@@ -908,7 +908,7 @@ def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path, monkeyp
         held = [session_bytes(demo.state_holder.session_data[s], demo.default_config.blocks) for s in sessions]
         assert min(held) > 2 * MB  # what Gradio keeps with each
         copies = [dict(demo.state_holder.session_data[s].config_values) for s in sessions]
-        assert forget_large_outputs(demo.state_holder, demo.blocks, keep=1) > 0
+        assert forget_large_outputs(idle_sessions(demo.state_holder, keep=1), demo.blocks) > 0
         for s, before in zip(sessions[:2], copies[:2], strict=True):  # emptied, every key still there
             assert demo.state_holder.session_data[s].config_values.keys() == before.keys()
             assert all(v is EMPTIED for v in demo.state_holder.session_data[s].config_values.values())
@@ -916,12 +916,13 @@ def test_an_import_gallery_is_not_kept_with_every_idle_session(tmp_path, monkeyp
         print(f"\n[attack] an import of {CAP:,} digits: {held[0] / MB:.1f} MB kept with its session; "
               f"{after[0] / MB:.2f} MB once it is not among the last used")
         assert max(after[:2]) < 64 * 1024 and after[2] == held[2]  # the last used keeps its own
-        assert pack_idle_digits(demo.state_holder, keep=1) > 2 * CAP * 784 * 0.9  # two sessions' digits, packed
-        assert pack_idle_digits(demo.state_holder, keep=1) == 0  # once
+        # two sessions' digits, packed
+        assert pack_idle_digits(idle_sessions(demo.state_holder, keep=1)) > 2 * CAP * 784 * 0.9
+        assert pack_idle_digits(idle_sessions(demo.state_holder, keep=1)) == 0  # once
         # Once idle, the last used are shrunk too: a crowd that has stopped holds only what it must.
-        assert forget_large_outputs(demo.state_holder, demo.blocks, idle=0) > 0
+        assert forget_large_outputs(idle_sessions(demo.state_holder, idle=0), demo.blocks) > 0
         assert session_bytes(demo.state_holder.session_data[sessions[2]], demo.default_config.blocks) < 64 * 1024
-        assert pack_idle_digits(demo.state_holder, idle=0) > CAP * 784 * 0.9
+        assert pack_idle_digits(idle_sessions(demo.state_holder, idle=0)) > CAP * 784 * 0.9
         # The page still works for those sessions: another import answers as before.
         again = call(url, fn_index(demo, "import_files"), [files, None], sessions[0])
         assert again["success"] and "already kept" in json.dumps(again["output"])
