@@ -74,13 +74,12 @@
    * A server error is retried too: the outbox sends in order, and must not lose a drawing to a
    * fault that a restarted server may not have. */
   function verdict(reply, online = true) {
-    if (!reply || typeof reply !== "object") return { action: "retry", trouble: online ? "server" : "offline" };
-    if (reply.result === "stored" || reply.result === "stored before") return { action: "done" };
-    if (reply.result === "retry") return { action: "retry", trouble: "slow", note: reply.message || null };
-    if (reply.result === "refused") {
-      return { action: "final", state: reply.state || null, note: reply.message || null };
-    }
-    return { action: "retry", trouble: "server" };
+    const result = reply && typeof reply === "object" ? reply.result : undefined;
+    if (result === "stored" || result === "stored before") return { action: "done" };
+    if (result === "retry") return { action: "retry", trouble: "slow", note: reply.message || null };
+    if (result === "refused") return { action: "final", state: reply.state || null, note: reply.message || null };
+    // No answer the class gave (none, or Gradio's own error object): offline, if the browser says so.
+    return { action: "retry", trouble: online ? "server" : "offline" };
   }
 
   /** Milliseconds before the next try, after `tries` failed ones: 1 s, 2 s, 4 s... at most 15 s. */

@@ -52,6 +52,8 @@ test("a reply is acknowledged, retried or final, as the server says", () => {
   assert.deepEqual(line.verdict(null, false), { action: "retry", trouble: "offline" });
   assert.deepEqual(line.verdict(undefined, true), { action: "retry", trouble: "server" });
   assert.equal(line.verdict({ result: "something new" }).action, "retry");
+  // Gradio's own error object while the phone is offline: it waits for the connection, and says so.
+  assert.deepEqual(line.verdict({ error: "Connection errored out." }, false), { action: "retry", trouble: "offline" });
 });
 
 test("retries back off, to at most 15 s", () => {
