@@ -20,7 +20,17 @@ import pytest
 from playwright.sync_api import expect
 
 from benchmarks.harness.launcher import free_port, launch
-from benchmarks.harness.pad import DESKTOP, DIGITS, PHONE, TABLET, draw, open_tab_until, screenshot, touch_draw
+from benchmarks.harness.pad import (
+    DESKTOP,
+    DIGITS,
+    PHONE,
+    TABLET,
+    draw,
+    navigate,
+    open_tab_until,
+    screenshot,
+    touch_draw,
+)
 from mnist_demo.classes.store import Classroom
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium for about two minutes
@@ -178,7 +188,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
     # itself; on a loaded machine (the gate's four workers) that and the page's start took over 15 s.
     with launch("app.py", port=port, env=env, log=tmp_path / "app2.log") as (url, _):
         sent(phone, 5, seconds=60)
-        wall.reload()
+        navigate(wall)  # (Gradio may be reloading it itself: it asked the server while it was down)
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "13", timeout=15_000)
         shown = wall_drawings(wall)
         assert len(shown) == 13 and len({i for i, _ in shown}) == 13
@@ -196,12 +206,12 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         mine.first.click()
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "12", timeout=15_000)
         expect(wall.locator(f'#class-wall [data-drawing-id="{withdrawn}"]')).to_have_count(0)
-        laptop.reload()  # and the deletion is kept in the laptop's browser too
+        navigate(laptop)  # and the deletion is kept in the laptop's browser too
         expect(laptop.locator("#digits-summary")).to_contain_text("3 kept", timeout=15_000)
         laptop.context.close()
 
         # 7. The teacher locks joining; a latecomer's phone is told so, in view.
-        teacher.goto(f"{teacher_url}&{LIGHT}")
+        navigate(teacher, f"{teacher_url}&{LIGHT}")
         expect(teacher.locator("#class-lock")).to_be_visible(timeout=10_000)
         teacher.locator("#class-lock").click()
         expect(teacher.locator("#class-lock")).to_have_text("Unlock joining", timeout=10_000)
@@ -229,7 +239,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         use.tap()
         for name in ("linear", "cnn"):
             expect(phone.locator(f"#card-{name} .source")).to_have_text("· your class's model", timeout=10_000)
-        phone.reload()
+        navigate(phone)
         for name in ("linear", "cnn"):
             expect(phone.locator(f"#card-{name} .source")).to_have_text("· your class's model", timeout=15_000)
         expect(line(phone)).to_contain_text("Answering with our class’s model")

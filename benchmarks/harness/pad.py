@@ -156,6 +156,22 @@ def screenshot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def navigate(page, url: str | None = None, tries: int = 3) -> None:
+    """Opens ``url`` in ``page`` (None: reloads it). Right after its server restarted, Gradio may be
+    reloading the page itself (when one of its requests failed meanwhile), which aborts ours
+    (net::ERR_ABORTED, or the frame detached): then ours is made again, once the page has loaded."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(tries):
+        try:
+            page.reload() if url is None else page.goto(url)
+            return
+        except PlaywrightError as error:
+            if attempt == tries - 1 or not re.search(r"ERR_ABORTED|detached|interrupted", str(error)):
+                raise
+            page.wait_for_load_state()
+
+
 def open_tab_until(page, tab: str, locator: str, count: int, seconds: float = 20) -> None:
     """Open ``tab`` until ``locator`` matches ``count`` elements. Right after its server restarted,
     a page may be reloaded by Gradio itself (when one of its requests failed meanwhile), which
