@@ -57,9 +57,19 @@ TRIM_AFTER = 4 * MIB  # a request body at least this large: give memory back onc
 LARGE_AT_ONCE = 4
 LARGE_WAIT = 30.0
 # What Gradio's upload folder may hold, all visitors together: an upload that would take it past
-# this is refused with a sentence (Gradio removes its files after an hour, delete_cache in ui.py).
+# this is refused with a sentence. Gradio removes a visitor's files once they are an hour old
+# (ui.py: delete_cache, every CACHE_SECONDS, those older than CACHE_SECONDS).
 UPLOAD_CACHE_BYTES = 256 * MIB
+CACHE_SECONDS = 3600
 RESCAN_SECONDS = 5.0  # the folder's size is measured again at most this often; uploads in between are added
+# Gradio removes only what its own process made: a file older than its cache's age and period is
+# a stopped app's (a restart, yesterday's run), and is not counted against today's visitors.
+STALE_SECONDS = 2 * CACHE_SECONDS
+# An upload cut off while it is read (over its limit here, or a phone that lost the network) leaves
+# Gradio's temporary file behind for good: "tmp…" at the folder's top, which a finished upload is
+# moved out of at once. One untouched this long is no upload in progress, and is removed, so a
+# client cannot fill the folder for everyone with uploads it breaks off (11 MB each).
+ORPHAN_SECONDS = 300.0
 
 
 # ---------------------------------------------------------------------------- request bodies
@@ -103,11 +113,19 @@ class UploadBudget:
         return Path(self._folder)
 
     def _size(self) -> int:
-        total = 0
-        for root, _dirs, files in os.walk(self.folder):
+        """The bytes the running apps' files take (STALE_SECONDS), once the uploads broken off are
+        removed (ORPHAN_SECONDS)."""
+        total, now, top = 0, time.time(), os.path.normpath(self.folder)
+        for root, _dirs, files in os.walk(top):
             for name in files:
-                with contextlib.suppress(OSError):
-                    total += os.lstat(os.path.join(root, name)).st_size
+                path = os.path.join(root, name)
+                with contextlib.suppress(OSError):  # a file Gradio moves or removes meanwhile
+                    stat = os.lstat(path)
+                    age = now - stat.st_mtime
+                    if root == top and name.startswith("tmp") and age > ORPHAN_SECONDS:
+                        os.unlink(path)
+                    elif age <= STALE_SECONDS:
+                        total += stat.st_size
         return total
 
     def reserve(self, n: int) -> bool:

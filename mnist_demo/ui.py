@@ -16,7 +16,7 @@ from .classes.tab import class_tab, seat_store, wall_view, wire_class
 from .handlers import bind
 from .inference import Predictor
 from .inputs import MAX_PICTURE_BYTES
-from .limits import app_kwargs, closed_routes, keep_sessions_small, refuse_addresses
+from .limits import CACHE_SECONDS, app_kwargs, closed_routes, keep_sessions_small, refuse_addresses
 from .page_assets import page_file
 from .page_data import PageData
 from .page_head import FirstScripts
@@ -87,7 +87,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
     classroom = classroom or Classroom(settings.data_dir, limits_from(settings))
     shipped = predictor.models
     # Gradio's copies of the files it served (weight downloads) are removed after an hour.
-    with gr.Blocks(title="MNIST Draw & Train", delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="MNIST Draw & Train", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as demo:
         # Per browser session; when the session ends, its training stops and its files go.
         session = gr.State(Session(), delete_callback=close_session)
         with gr.Column(elem_id="app-view"):  # everything but the projector wall

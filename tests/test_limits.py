@@ -5,6 +5,8 @@ that skip the queue are closed; memory is given back."""
 import base64
 import http.client
 import json
+import os
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -17,8 +19,11 @@ from mnist_demo.collection import CAP
 from mnist_demo.limits import (
     COMPONENT_SERVER_LIMIT,
     DEFAULT_LIMIT,
+    ORPHAN_SECONDS,
     QUEUE_JOIN_LIMIT,
+    STALE_SECONDS,
     UPLOAD_LIMIT,
+    UploadBudget,
     app_kwargs,
     closed_routes,
 )
@@ -75,10 +80,16 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(server):
                                          ("/gradio_api/component_server", COMPONENT_SERVER_LIMIT),
                                          ("/gradio_api/upload", UPLOAD_LIMIT)])
 def test_a_streamed_body_is_counted_and_refused_at_its_limit(server, path, limit):
-    sent = 0
+    status, body = post_past(server, path, limit)
+    assert status in (413, None)
+    if status == 413:
+        assert "too large" in json.loads(body)["detail"]
 
+
+def post_past(port, path, limit):
+    """A chunked body that goes on 4 MB past ``limit`` (for an upload, one file's part)."""
     def chunks():
-        nonlocal sent
+        sent = 0
         if path.endswith("upload"):
             yield (b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\n'
                    b"Content-Type: image/png\r\n\r\n")
@@ -87,10 +98,56 @@ def test_a_streamed_body_is_counted_and_refused_at_its_limit(server, path, limit
             yield b" " * (256 * 1024)
 
     multipart = {"Content-Type": "multipart/form-data; boundary=b"} if path.endswith("upload") else {}
-    status, body = post(server, path, chunks(), headers=multipart, chunked=True)
+    return post(port, path, chunks(), headers=multipart, chunked=True)
+
+
+def aged(path: Path, seconds: float) -> Path:
+    os.utime(path, (time.time() - seconds, time.time() - seconds))
+    return path
+
+
+def test_an_upload_cut_off_leaves_gradios_file_and_the_budget_removes_it_once_untouched(tmp_path, monkeypatch):
+    """Gradio's upload route writes a file part to "tmp…" in its folder as it reads it, and removes
+    it only when its own parser fails: an upload cut off at its limit (or by a lost connection) left
+    11 MB there for good, and 23 of them took the folder past its cap, refusing every upload after."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # Gradio's folder, this app's alone
+    with gr.Blocks() as demo:
+        gr.File()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                app_kwargs=app_kwargs(uploads=UploadBudget(folder=tmp_path)))
+    try:
+        status, _ = post_past(port, "/gradio_api/upload", UPLOAD_LIMIT)
+    finally:
+        demo.close()
     assert status in (413, None)
-    if status == 413:
-        assert "too large" in json.loads(body)["detail"]
+    left = [p for p in tmp_path.iterdir() if p.is_file() and p.name.startswith("tmp")]
+    assert left and max(p.stat().st_size for p in left) > UPLOAD_LIMIT // 2  # Gradio's leftover
+    budget = UploadBudget(folder=tmp_path)
+    assert budget._size() >= sum(p.stat().st_size for p in left)  # just written: maybe still being read
+    for p in left:
+        aged(p, ORPHAN_SECONDS + 1)
+    assert budget._size() == 0 and not any(p.exists() for p in left)
+
+
+def test_the_budget_counts_the_running_apps_files_and_removes_only_broken_off_uploads(tmp_path):
+    kept = tmp_path / "3f2a" / "image.webp"  # a visitor's file, moved to a folder of its hash
+    kept.parent.mkdir()
+    kept.write_bytes(bytes(1000))
+    reading = tmp_path / "tmpreading"  # an upload being read
+    reading.write_bytes(bytes(300))
+    broken = tmp_path / "tmpbroken"  # last written to over 5 minutes ago
+    broken.write_bytes(bytes(5000))
+    aged(broken, ORPHAN_SECONDS + 1)
+    old_tmp = kept.parent / "tmpold"  # not at the top: not an upload's
+    old_tmp.write_bytes(bytes(20))
+    aged(old_tmp, ORPHAN_SECONDS + 1)
+    yesterday = tmp_path / "a9c1" / "linear.safetensors"  # a stopped app's, never removed by Gradio
+    yesterday.parent.mkdir()
+    yesterday.write_bytes(bytes(7000))
+    aged(yesterday, STALE_SECONDS + 60)
+    assert UploadBudget(folder=tmp_path)._size() == 1000 + 300 + old_tmp.stat().st_size
+    assert not broken.exists() and reading.exists() and old_tmp.exists() and yesterday.exists()
 
 
 def test_small_requests_pass_and_the_client_works_through_the_queue(server, tmp_path):
