@@ -271,7 +271,7 @@ def trainings(n: int) -> None:
         watcher = threading.Thread(target=student)
         watcher.start()
         with ThreadPoolExecutor(8) as pool:
-            # "The server": as the page sends ui_train.SERVER (a press "This device" would answer in the page)
+            # "The server": as the page sends page_trainer.SERVER (a press "This device" would answer in the page)
             joins = list(pool.map(lambda _: events.join(url, train, [None, echo, None, "The server"], teacher),
                                   range(n)))
         time.sleep(2)

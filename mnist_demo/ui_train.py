@@ -34,11 +34,10 @@ from .driver import (
     split_digits,
     starting_models,
 )
-from .finetune import MAX_MNIST_LOSS
 from .handlers import QUIET, bind
 from .models import MODEL_NAMES, MODEL_TITLES
-from .page_assets import page_file, page_setup, train_head, worker_scripts
-from .page_data import ROUTE
+from .page_assets import page_file, train_head
+from .page_trainer import DEVICE, SERVER, not_on_server, not_ready, trainer_setup, where_choices
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
 from .settings import Settings, from_process
@@ -54,36 +53,6 @@ ACC_COLOURS = {"Linear": "#2563eb", "CNN": "#f97316", "Linear · your held-out d
 LOSS_COLOURS = {"Linear training": "#93c5fd", "Linear validation": "#1d4ed8",
                 "CNN training": "#fdba74", "CNN validation": "#c2410c"}
 MODEL_CHOICES = (*MODEL_NAMES, "both")
-# Where a training runs (#train-where): the visitor's own device by default (page/page_trainer.js),
-# or this server (the stream below; on ZeroGPU within the visitor's GPU quota, gpu.py), where the
-# host allows it (Settings.server_training, MNIST_SERVER_TRAINING).
-DEVICE, SERVER = "This device", "The server"
-# The host's choice, said to whoever asks it to train (Start, /train, "Train on our class").
-NO_SERVER_TRAINING = "This server does not train models: choose “{device}”, where your browser trains them."
-# Web Workers per in-page training at most: past a few, summing their gradients costs what they save.
-PAGE_WORKERS_CAP = 8
-VALID_EVERY = 10  # the page measures each epoch on every 10th validation digit (2,000): seconds, not tens
-# Start reached the server although "This device" was chosen: the page's trainer (which answers that
-# Start in the page) had not loaded yet. Training here instead would go against the visitor's choice.
-NOT_READY = ("This page's trainer has not loaded yet, so nothing started: press Start again in a moment, or "
-             "reload the page.")
-OR_SERVER = " To train on this app's computer instead, choose “{server}” above."
-
-
-def not_ready(settings: Settings) -> str:
-    """NOT_READY, and the other choice where this host offers it."""
-    return NOT_READY + (OR_SERVER.format(server=SERVER) if settings.server_training else "")
-
-
-def not_on_server(settings: Settings, where: str) -> str | None:
-    """Why a training that reached the server is not the server's to run, before any place in the
-    line (the Train tab's Start and /train, and "Train on our class"), or None: "This device" was
-    chosen (the page's trainer had not loaded), or this host keeps its server from training."""
-    if where == DEVICE:
-        return not_ready(settings)
-    return None if settings.server_training else NO_SERVER_TRAINING.format(device=DEVICE)
-
-
 DEFAULT_PRESET = "fast"  # a class demo: both models in seconds; the tutorial's 15 epochs are one tap away
 # The /train API's inputs, in order. start_from and include come last, so that clients of the
 # older 10- and 11-input /train get their components' defaults.
@@ -424,23 +393,6 @@ def shipped_evaluation(shipped_models: dict, mnist: MnistSource):
     return evaluation_outputs(shipped_models, "Shipped", mnist)
 
 
-def where_choices(settings: Settings) -> list[str]:
-    """Where a training may run: this device, and the server where this host offers it."""
-    return [DEVICE, SERVER] if settings.server_training else [DEVICE]
-
-
-def page_trainer_setup(settings: Settings) -> dict:
-    """What the page trainer is told: page_setup's shared values, the worker's script, where the
-    data files are, and what this host allows."""
-    return page_setup() | {
-        "worker_scripts": worker_scripts(), "data_manifest": f"{ROUTE}/manifest.json",
-        "valid_every": VALID_EVERY, "max_workers": PAGE_WORKERS_CAP, "serving_lan": settings.serving_lan,
-        "server_training": settings.server_training, "where_device": DEVICE, "where_server": SERVER,
-        "mnist_budget": MAX_MNIST_LOSS,  # a fine-tune on own digits loses at most this of MNIST (finetune.py)
-        "start_from": dict(zip(("new", "shipped", "mine"), START_FROM, strict=True)),  # #train-start-from's values
-    }
-
-
 def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw: DrawTab) -> None:
     """Lay out the Train tab and wire its events (called inside ``gr.Tab``). A finished training
     goes to the Draw tab's pad: kept in the browser, and answering at once where chosen."""
@@ -480,7 +432,7 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
             # This device's run: no Gradio event, the page trains (page/page_trainer.js).
             gr.HTML(None, elem_id="page-trainer-box", html_template=page_file("page_trainer.html"),
                     js_on_load=page_file("page_trainer.js"), head=train_head(), apply_default_css=False,
-                    setup=page_trainer_setup(settings), shipped=draw.shipped_page)
+                    setup=trainer_setup(settings), shipped=draw.shipped_page)
             progress = gr.Markdown("Set the options and press **Start training**.", elem_id="train-progress")
             loss_plot = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss (training smoothed)",
                                     elem_id="loss-plot", height=300, color_map=LOSS_COLOURS)

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from benchmarks.harness.pad import DIGITS, card, draw, open_app
 from mnist_demo.evaluation import evaluate
+from mnist_demo.page_trainer import VALID_EVERY
 from mnist_demo.weights import load_weights
 
 pytestmark = pytest.mark.browser
@@ -26,7 +27,6 @@ WAKE_LOCK = """Object.defineProperty(navigator, "wakeLock", { value: { request: 
   window.wakeLocks = (window.wakeLocks || 0) + 1;
   return { release: async () => { window.wakeLocksReleased = (window.wakeLocksReleased || 0) + 1; } };
 } } });"""
-VALID_EVERY = 10  # ui_train.VALID_EVERY: the page measures on every 10th validation digit
 
 
 def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app_url, mnist, tmp_path):

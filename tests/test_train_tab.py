@@ -255,8 +255,9 @@ def test_a_start_the_page_could_not_answer_yet_is_refused_once_and_trains_nothin
     The validator refuses it (training here would go against the choice); the next Start, an API
     call or a Start with "The server" chosen, is admitted as before."""
     from mnist_demo.classes.tab import admit_class_training
+    from mnist_demo.page_trainer import DEVICE, NOT_READY, SERVER, not_ready
     from mnist_demo.session import WAITING
-    from mnist_demo.ui_train import DEVICE, NOT_READY, SERVER, accept_start_where, admit_training, not_ready
+    from mnist_demo.ui_train import accept_start_where, admit_training
 
     settings = from_env({"MNIST_DATA_DIR": str(tmp_path)})
     session = Session()
@@ -283,8 +284,9 @@ def test_a_host_that_keeps_its_server_from_training_offers_this_device_alone_and
     """MNIST_SERVER_TRAINING=0: the choice is "This device" alone, and a Start from the page, a /train
     call or "Train on our class" on the server gets a sentence and no place in the line."""
     from mnist_demo.classes.tab import admit_class_training
+    from mnist_demo.page_trainer import DEVICE, NO_SERVER_TRAINING, SERVER, not_ready, where_choices
     from mnist_demo.session import WAITING
-    from mnist_demo.ui_train import DEVICE, NO_SERVER_TRAINING, SERVER, admit_training, not_ready, where_choices
+    from mnist_demo.ui_train import admit_training
 
     off = from_env({"MNIST_DATA_DIR": str(tmp_path), "MNIST_SERVER_TRAINING": "0"})
     assert where_choices(off) == [DEVICE] and where_choices(from_env({})) == [DEVICE, SERVER]

@@ -32,9 +32,9 @@ import time
 from ..collection import HOLD_OUT_EVERY
 from ..limits import CLASS_MODEL_BODY_LIMIT
 from ..models import MODEL_NAMES
+from ..page_trainer import trainer_setup
 from ..presets import PRESETS
 from ..settings import Settings
-from ..ui_train import page_trainer_setup
 from ..weights import WeightsError, weights_from_bytes, weights_to_bytes
 from .addresses import client_of
 from .store import ENDED, MINUTE, ClassError, Classroom, KeepBuckets
@@ -82,7 +82,7 @@ CLASS_PAGE_MNIST_LIMIT = PRESETS["fine-tune"].limit
 def class_trainer_setup(settings: Settings) -> dict:
     """What the teacher's page trainer is told (page/class_trainer.js): the Train tab's page
     trainer's setup, and these routes, the MNIST cap, the fine-tune's MNIST budget."""
-    return page_trainer_setup(settings) | {
+    return trainer_setup(settings) | {
         "class_drawings": f"{ROUTE}/drawings", "class_model": f"{ROUTE}/model", "token_header": TOKEN_HEADER,
         "class_mnist_limit": CLASS_PAGE_MNIST_LIMIT,
         "student_seconds": round(STUDENT_SECONDS),

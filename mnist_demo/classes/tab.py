@@ -25,10 +25,11 @@ from ..handlers import QUIET
 from ..inference import Predictor
 from ..inputs import event_fields
 from ..page_assets import class_train_head, page_file
+from ..page_trainer import DEVICE, SERVER, not_on_server, where_choices
 from ..session import WAITING, ClassSeat, Session
 from ..settings import Settings
 from ..ui_draw import DrawTab
-from ..ui_train import DEVICE, LOSS_COLOURS, SERVER, not_on_server, where_choices
+from ..ui_train import LOSS_COLOURS
 from .addresses import base_url
 from .page_routes import class_trainer_setup
 from .store import ClassError, Classroom, normalize_code
