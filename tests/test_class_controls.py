@@ -20,7 +20,8 @@ from mnist_demo.classes.teacher import (
     show_held,
     start_class,
 )
-from mnist_demo.classes.training import class_model_summary, class_progress
+from mnist_demo.classes.training import class_progress
+from mnist_demo.classes.views import class_model_summary
 from mnist_demo.classes.wall import ValidationScores, refresh_wall, wall_cell
 from mnist_demo.session import Session
 
@@ -220,9 +221,9 @@ def test_the_class_training_never_sends_anyone_to_my_trained_weights():
 def test_no_teacher_text_gives_the_wrong_advice():
     import inspect
 
-    from mnist_demo.classes import teacher, training
+    from mnist_demo.classes import teacher, training, views
 
-    for fn in (training.train_class, training.publish, training.class_model_summary, teacher.teacher_links):
+    for fn in (training.train_class, training.publish, views.class_model_summary, teacher.teacher_links):
         assert "my trained weights" not in inspect.getsource(fn)
 
 

@@ -21,8 +21,7 @@ from fastapi.testclient import TestClient
 from mnist_demo.classes import page_routes
 from mnist_demo.classes.page_routes import TOKEN_HEADER, ClassPageRoutes
 from mnist_demo.classes.store import Classroom, to_digits
-from mnist_demo.classes.training import too_few_to_train
-from mnist_demo.classes.views import class_model_note
+from mnist_demo.classes.views import class_model_note, too_few_to_train
 from mnist_demo.collection import Digits
 from mnist_demo.limits import CLASS_MODEL_BODY_LIMIT, app_kwargs
 from mnist_demo.models import MODEL_NAMES

@@ -5,11 +5,14 @@ Shared by the student's, the teacher's and the wall's handlers."""
 from __future__ import annotations
 
 import ipaddress
-
-import gradio as gr
+from typing import TYPE_CHECKING
 
 from .. import lan
-from ..session import ClassSeat
+
+if TYPE_CHECKING:  # annotations only (none of these is a Gradio handler, whose hints Gradio reads): the
+    import gradio as gr  # teacher's page's routes use this module without Gradio
+
+    from ..session import ClassSeat
 
 
 def client_of(request: gr.Request | None, proxy_hops: int = 0) -> str:

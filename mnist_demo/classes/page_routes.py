@@ -37,10 +37,8 @@ from ..presets import PRESETS
 from ..settings import Settings
 from ..weights import WeightsError, weights_from_bytes, weights_to_bytes
 from .addresses import client_of
-from .store import ENDED, MINUTE, ClassError, Classroom, KeepBuckets
-from .student import STUDENT_SECONDS
-from .teacher import class_digits
-from .training import class_model_summary, too_few_to_train
+from .store import ENDED, MINUTE, STUDENT_SECONDS, ClassError, Classroom, KeepBuckets, class_digits
+from .views import class_model_summary, too_few_to_train
 
 ROUTE = "class-page"
 TOKEN_HEADER = "X-Teacher-Token"

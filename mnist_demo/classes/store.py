@@ -45,6 +45,9 @@ MAX_TOKEN_CHARS = 100  # a token is 32 characters; anything much longer is not o
 DAY = 86400.0
 MINUTE = 60.0
 MANY = 10_000  # rate-limit entries kept in memory before the stale ones are swept out
+# A student's page asks whether the class has a new model (the bar: within 10 s). Each ask is an
+# event of Gradio's, ~20 ms of the server's CPU: a class of 60 at 8 s costs a sixth of a core.
+STUDENT_SECONDS = 8.0
 
 ENDED = "This class has ended."
 LOCKED = "This class is not taking new students right now."
@@ -132,6 +135,11 @@ def to_digits(drawings: list[Drawing]) -> Digits:
     return Digits(np.frombuffer(b"".join(d.pixels for d in drawings), np.uint8).reshape(-1, PIXELS),
                   np.array([d.label for d in drawings], np.uint8),
                   np.array([d.drawing_id for d in drawings], np.int64))
+
+
+def class_digits(classroom: Classroom, code: str) -> Digits:
+    """The class's drawings, as a collection snapshot."""
+    return to_digits(classroom.drawings(code))
 
 
 # ---------------------------------------------------------------------------- codes and checks

@@ -26,10 +26,6 @@ from .addresses import client_of
 from .store import NOT_IN_CLASS, ClassError, Classroom, normalize_code
 from .views import spaced
 
-# A student's page asks whether the class has a new model (the bar: within 10 s). Each ask is an
-# event of Gradio's, ~20 ms of the server's CPU: a class of 60 at 8 s costs a sixth of a core.
-STUDENT_SECONDS = 8.0
-
 REFUSALS = {  # what the Class tab says when a class refused or dropped this page (its line says it too)
     "locked": "**Class {code} is not taking new students right now.** Ask your teacher to unlock joining, then "
               "scan the code or open the join link again.",

@@ -32,9 +32,8 @@ from ..ui_draw import DrawTab
 from ..ui_train import LOSS_COLOURS
 from .addresses import base_url
 from .page_routes import class_trainer_setup
-from .store import ClassError, Classroom, normalize_code
+from .store import STUDENT_SECONDS, ClassError, Classroom, normalize_code
 from .student import (
-    STUDENT_SECONDS,
     check_class_model,
     join_typed,
     leave_class,

@@ -18,12 +18,12 @@ from pathlib import Path
 import gradio as gr
 
 from .. import downloads
-from ..collection import MAX_ID, Digits
+from ..collection import MAX_ID
 from ..digit_files import write_export
 from ..inputs import event_fields
 from ..session import ClassSeat, Session
 from .addresses import base_url, client_of, join_url
-from .store import ClassError, Classroom, to_digits
+from .store import ClassError, Classroom, class_digits
 from .views import join_card, spaced, teacher_drawings_html
 
 TEACHER_SECONDS = 2.0  # the teacher's list of drawings
@@ -184,10 +184,6 @@ def toggle_lock(classroom: Classroom, session: Session):
 def is_locked(classroom: Classroom, code: str) -> bool:
     summary = classroom.summary(code)
     return bool(summary and summary.locked)
-
-
-def class_digits(classroom: Classroom, code: str) -> Digits:
-    return to_digits(classroom.drawings(code))
 
 
 def export_class(classroom: Classroom, session: Session):

@@ -16,10 +16,9 @@ from ..session import ClassRun, Session
 from ..settings import Settings
 from ..ui_train import ACC_COLOURS, Curves, placed, rendered, running, within_caps
 from ..weights import weights_to_bytes
-from .store import Classroom
-from .student import STUDENT_SECONDS
-from .teacher import class_digits, teacher_code
-from .views import fraction, model_figures
+from .store import STUDENT_SECONDS, Classroom, class_digits
+from .teacher import teacher_code
+from .views import class_model_summary, too_few_to_train
 
 
 def train_class(classroom: Classroom, settings: Settings, shipped: dict, session: Session,
@@ -64,18 +63,6 @@ def train_class(classroom: Classroom, settings: Settings, shipped: dict, session
                         "student's class line (*Use our class’s model*, one tap)."), gr.Button(visible=True)
 
 
-def too_few_to_train(own, held) -> str | None:
-    """Why the class's drawings cannot train its model yet (``own``, ``held``: ``Digits.split``'s
-    two parts), or None. Said by this training and by the teacher's page (page_routes.py) alike."""
-    if not len(own):
-        return "The class has no drawings to train on yet: ask the students to keep a few first."
-    if not len(held):
-        return ("Keep a few more drawings first: a quarter of each digit is held out to measure the class's "
-                "model, and there is none yet.")
-    return None
-
-
-FEW_HELD = 20  # held-out drawings below which a class's before/after figures say little (1 in 20 is 5 points)
 HELD_SERIES = " · class held-out"  # the class's curve of held-out drawings (the Train tab says "your …")
 # "Give it to the class" stays in the page, hidden, until there is a model: the teacher's page
 # shows it itself when it trained one (page/class_trainer.js); gone from the page, it could not.
@@ -114,34 +101,6 @@ def class_progress(text):
     text = text.replace(". Download this run's weights below.", ".")
     text = re.sub(r"\byour (\d+ )?(held-out|training) digits", r"the class's \1\2 drawings", text)
     return text.replace("of your digits", "of the class's drawings").replace("your digits", "the class's drawings")
-
-
-def class_model_summary(meta: dict) -> str:
-    """Each model's figures, as given to the class: on the class's held-out drawings and on MNIST
-    validation, before (the shipped weights) and after (the weights kept), to one decimal place.
-    Where the curve went higher than the weights kept, it says so: the fine-tune keeps the best
-    weights that stay within a point of the start on MNIST, not the curve's last or best point."""
-    parts = []
-    for n, m in meta.items():
-        # The notes may come from a teacher's page (page_routes.py checks them); a figure that is
-        # not a fraction leaves its model out of the sentence rather than failing it.
-        figures = model_figures(m) if n in MODEL_TITLES else None
-        if figures is None:
-            continue
-        held_before, held_after, valid_before, valid_after = figures
-        held = int(m["class_held_out"]) if str(m.get("class_held_out", "")).isdigit() else None
-        count = "" if held is None else f" {held:,}"
-        drawings = "drawing" if held == 1 else "drawings"
-        text = (f"{MODEL_TITLES[n]}: {held_before:.1%} → {held_after:.1%} on the class's{count} held-out {drawings}, "
-                f"MNIST {valid_before:.1%} → {valid_after:.1%}")
-        if held is not None and held < FEW_HELD:
-            text += " (too few held-out drawings to say much: keep more, a few of each digit, and train again)"
-        best = fraction(m.get("held_best"))
-        if best is not None and best >= held_after + 0.0005:
-            text += (f" (its curve reached {best:.1%}, but those weights cost MNIST more than a point, so the ones "
-                     "kept are these)")
-        parts.append(text + ".")
-    return " ".join(parts)
 
 
 def stop_class_training(session: Session) -> None:

@@ -1,5 +1,6 @@
 """What a class looks like on screen, as HTML: the projector wall, the teacher's drawings with
-their remove buttons, the join card (code, link, QR) and the cell behind a confusion click.
+their remove buttons, the join card (code, link, QR) and the cell behind a confusion click; and
+the class model in words (its figures, and why there is none yet), which both training paths say.
 
 Pure functions of a class's drawings: no Gradio, no storage. The wall is read from the back of a
 classroom, so its type is large and every figure is also in its text (CSS: page/app.css, under
@@ -254,3 +255,48 @@ def cell_html(drawings: list, name: str, true: int, said: int) -> str:
     return (f'<div class="cell-drawings"><p><b>{MODEL_TITLES[name]}:</b> {len(chosen)} drawing'
             f'{"s" * (len(chosen) != 1)} of {true} read as {said}{more}.</p>'
             f'<div class="class-drawings">{figures}</div></div>')
+
+
+# ---------------------------------------------------------------------------- the class's model in words
+
+
+FEW_HELD = 20  # held-out drawings below which a class's before/after figures say little (1 in 20 is 5 points)
+
+
+def too_few_to_train(own, held) -> str | None:
+    """Why the class's drawings cannot train its model yet (``own``, ``held``: ``Digits.split``'s
+    two parts), or None. Said by this training and by the teacher's page (page_routes.py) alike."""
+    if not len(own):
+        return "The class has no drawings to train on yet: ask the students to keep a few first."
+    if not len(held):
+        return ("Keep a few more drawings first: a quarter of each digit is held out to measure the class's "
+                "model, and there is none yet.")
+    return None
+
+
+def class_model_summary(meta: dict) -> str:
+    """Each model's figures, as given to the class: on the class's held-out drawings and on MNIST
+    validation, before (the shipped weights) and after (the weights kept), to one decimal place.
+    Where the curve went higher than the weights kept, it says so: the fine-tune keeps the best
+    weights that stay within a point of the start on MNIST, not the curve's last or best point."""
+    parts = []
+    for n, m in meta.items():
+        # The notes may come from a teacher's page (page_routes.py checks them); a figure that is
+        # not a fraction leaves its model out of the sentence rather than failing it.
+        figures = model_figures(m) if n in MODEL_TITLES else None
+        if figures is None:
+            continue
+        held_before, held_after, valid_before, valid_after = figures
+        held = int(m["class_held_out"]) if str(m.get("class_held_out", "")).isdigit() else None
+        count = "" if held is None else f" {held:,}"
+        drawings = "drawing" if held == 1 else "drawings"
+        text = (f"{MODEL_TITLES[n]}: {held_before:.1%} → {held_after:.1%} on the class's{count} held-out {drawings}, "
+                f"MNIST {valid_before:.1%} → {valid_after:.1%}")
+        if held is not None and held < FEW_HELD:
+            text += " (too few held-out drawings to say much: keep more, a few of each digit, and train again)"
+        best = fraction(m.get("held_best"))
+        if best is not None and best >= held_after + 0.0005:
+            text += (f" (its curve reached {best:.1%}, but those weights cost MNIST more than a point, so the ones "
+                     "kept are these)")
+        parts.append(text + ".")
+    return " ".join(parts)
