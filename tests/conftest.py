@@ -145,8 +145,11 @@ def pytest_configure(config):
     if os.environ.get("MNIST_GATE") and (option.markexpr or option.keyword or getattr(option, "deselect", None)):
         raise pytest.UsageError("the gate (bash .ci/run) runs every test: no -m, -k or --deselect "
                                 f"(got -m {option.markexpr!r}, -k {option.keyword!r}, --deselect {option.deselect!r})")
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # workers share two cores: one torch thread each,
-        import torch  # or their trainings oversubscribe the CPUs and both slow down
+    # Workers share two cores: one torch thread each, or their trainings oversubscribe the CPUs and
+    # both slow down. A worker is known by xdist's workerinput, not by PYTEST_XDIST_WORKER: a pytest
+    # that a test starts (tests/test_ci_run.py, the docs' commands) inherits that variable.
+    if hasattr(config, "workerinput"):
+        import torch
 
         torch.set_num_threads(1)
 
