@@ -197,7 +197,9 @@ def export_files(session):
     if not len(digits):
         raise gr.Error("Nothing to export yet: keep some digits in the Draw tab first.")
     folder = session.new_downloads("digits")
-    return write_export(digits, folder, time.strftime("my-digits-%Y%m%d-%H%M%S"))
+    # An update, not gr.File(...): a component made here would copy the files at once into Gradio's
+    # cache, and the handler's answer would no longer name the session's own files.
+    return gr.update(value=write_export(digits, folder, time.strftime("my-digits-%Y%m%d-%H%M%S")), visible=True)
 
 
 def run_digit_test(session, chosen: dict, sources: dict[str, str], mnist: MnistSource):
@@ -256,11 +258,13 @@ def digits_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mni
         with gr.Column():
             export_button = gr.Button("Export (MNIST IDX files and a zip of PNGs)", elem_id="export-digits")
             # All three files in view (no inner scroll): the IDX pair any MNIST tool and the
-            # command line read, and the same digits as a zip of PNGs.
-            exported = gr.File(label="Your collection: MNIST's IDX pair (images, labels) and a zip of PNGs",
-                               file_count="multiple", interactive=False, elem_id="exported-digits")
+            # command line read, and the same digits as a zip of PNGs. Shown once there are files
+            # (an empty box is a phone's screen of nothing). Labels on one line: a longer one wraps
+            # over the box on a phone.
+            exported = gr.File(label="Exported: MNIST's IDX pair and a zip of PNGs", file_count="multiple",
+                               interactive=False, visible=False, elem_id="exported-digits")
         with gr.Column():
-            importer = gr.File(label="Import exported digits (IDX pair or zip); a digit already here is skipped",
+            importer = gr.File(label="Import digits (IDX pair or zip)",
                                file_count="multiple",
                                elem_id="import-digits", height=150)
             refuse_addresses(importer)  # a URL in a file's place: a sentence, nothing fetched (limits.py)

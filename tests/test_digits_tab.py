@@ -123,7 +123,7 @@ def test_remove_and_clear(session):
 
 
 def test_export_then_import_into_a_fresh_session_gives_the_same_collection(session):
-    files = export_files(session)
+    files = export_files(session)["value"]
     assert [re.sub(r"my-digits-\d{8}-\d{6}-", "", os.path.basename(f)) for f in files] == [
         "images-idx3-ubyte.gz", "labels-idx1-ubyte.gz", "png.zip"]
     own = str(downloads.process_root() / session.downloads)
@@ -147,7 +147,7 @@ def test_import_merges_each_digit_once_and_a_bad_file_changes_nothing(session, t
     assert status.startswith("⚠️ Nothing imported.") and "truncated-labels-idx1-ubyte.gz" in status
     assert len(session.digits) == 24
     # The same export again, as the pair, as the zip, and both: nothing is duplicated, and it says so.
-    zipped = export_files(session)[2]
+    zipped = export_files(session)["value"][2]
     for files, copies in (([str(p) for p in good], 0), ([zipped], 0), ([str(p) for p in good] + [zipped], 24)):
         *_views, status, _box = import_files(files, session)
         assert len(session.digits) == 24
