@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import io
 import json
 import os
@@ -81,11 +82,15 @@ def serve(args) -> None:
     queued(demo, settings).launch(server_name="127.0.0.1", server_port=args.port, **options)
 
 
+@contextlib.contextmanager
 def served(extra: list[str], env: dict | None = None):
-    """The app in its own process, its data and upload folders fresh: (url, process, upload folder)."""
-    data, uploads = tempfile.mkdtemp(prefix="attack-data-"), tempfile.mkdtemp(prefix="attack-uploads-")
-    return launch("-m", "benchmarks.attacks", "--serve", *extra, timeout=180,
-                  env={"MNIST_DATA_DIR": data, "GRADIO_TEMP_DIR": uploads, **(env or {})}), Path(uploads)
+    """The app in its own process, its data and upload folders fresh, and removed after (a run's
+    floods leave up to a gigabyte there): (url, process, upload folder)."""
+    with tempfile.TemporaryDirectory(prefix="attack-data-") as data, \
+            tempfile.TemporaryDirectory(prefix="attack-uploads-") as uploads, \
+            launch("-m", "benchmarks.attacks", "--serve", *extra, timeout=180,
+                   env={"MNIST_DATA_DIR": data, "GRADIO_TEMP_DIR": uploads, **(env or {})}) as (url, proc):
+        yield url, proc, Path(uploads)
 
 
 def rss(pid: int, field: str = "VmRSS") -> int:
@@ -134,8 +139,7 @@ def fn_of(url: str, name: str) -> int:
 
 def sessions(n: int) -> None:
     def flood(extra):
-        (ctx, _uploads) = served(extra)
-        with ctx as (url, proc):
+        with served(extra) as (url, proc, _uploads):
             pad = pad_id(url)
             before = rss(proc.pid)
 
@@ -160,17 +164,17 @@ def imports(n: int) -> None:
 
     # Real handwriting (MNIST's first 2,000 validation digits), as a visitor's export holds it: an idle
     # session's digits are held compressed, and blank-but-for-a-stripe digits would flatter that.
-    folder = Path(tempfile.mkdtemp(prefix="attack-pair-"))
     mnist = from_process().mnist.load()
     pixels = np.rint(mnist.x_valid[:CAP] * 256).astype(np.uint8)
-    pair = write_idx_pair(Digits(pixels, mnist.y_valid[:CAP].astype(np.uint8), np.arange(CAP)), folder, "pair")
-    body = b"".join(b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"%s\"\r\n"
-                    b"Content-Type: application/gzip\r\n\r\n" % p.name.encode() + p.read_bytes() + b"\r\n"
-                    for p in pair) + b"--XyZ--\r\n"
+    with tempfile.TemporaryDirectory(prefix="attack-pair-") as folder:
+        pair = write_idx_pair(Digits(pixels, mnist.y_valid[:CAP].astype(np.uint8), np.arange(CAP)), Path(folder),
+                              "pair")
+        body = b"".join(b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"%s\"\r\n"
+                        b"Content-Type: application/gzip\r\n\r\n" % p.name.encode() + p.read_bytes() + b"\r\n"
+                        for p in pair) + b"--XyZ--\r\n"
 
     def flood(extra):
-        (ctx, _uploads) = served(extra)
-        with ctx as (url, proc):
+        with served(extra) as (url, proc, _uploads):
             index = fn_of(url, "import-digits")
             before = rss(proc.pid)
 
@@ -192,8 +196,7 @@ def uploads(n: int) -> None:
     body_file = os.urandom(10 * 1000 * 1000)
 
     def flood(extra):
-        (ctx, folder) = served(extra)
-        with ctx as (url, _proc):
+        with served(extra) as (url, _proc, folder):
             statuses = []
             for k in range(n):
                 body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"f%d.bin\"\r\n"
@@ -221,8 +224,7 @@ def bodies(n: int) -> None:
     picture = picture_data_url()
 
     def flood(extra):
-        (ctx, _uploads) = served(extra)
-        with ctx as (url, proc):
+        with served(extra) as (url, proc, _uploads):
             pad = pad_id(url)
             Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
             before = rss(proc.pid)
@@ -238,8 +240,7 @@ def bodies(n: int) -> None:
 
 
 def starts(n: int) -> None:
-    (ctx, _uploads) = served([], env={"MNIST_TRUSTED_PROXY_HOPS": "1"})
-    with ctx as (url, _proc):
+    with served([], env={"MNIST_TRUSTED_PROXY_HOPS": "1"}) as (url, _proc, _uploads):
         start = fn_of(url, "class-start")
         answers = [events.call(url, start, [None], events.new_session(), headers={"x-forwarded-for": "203.0.113.9"})
                    for _ in range(n)]
@@ -252,8 +253,7 @@ def starts(n: int) -> None:
 
 
 def trainings(n: int) -> None:
-    (ctx, _uploads) = served([])
-    with ctx as (url, _proc):
+    with served([]) as (url, _proc, _uploads):
         start, train = fn_of(url, "class-start"), fn_of(url, "class-train")
         tick = fn_of(url, "class-join")
         teacher = events.new_session()

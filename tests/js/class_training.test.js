@@ -59,6 +59,7 @@ summary = class_model_summary({n: {k: str(v) for k, v in m.items()} for n, m in 
 blobs, checked = checked_upload(open(sys.argv[2], "rb").read())
 print(json.dumps({"route": route, "summary": summary, "upload": {"models": sorted(blobs), "notes": checked}}))
 `, JSON.stringify(SUMMARY_NOTES), UPLOAD));
+fs.rmSync(path.dirname(UPLOAD), { recursive: true, force: true }); // Python has read it
 const ROUTE_ANSWER = PY.route;
 
 test("decodeDrawings reads the route's own answer as Python's split, as bytes", () => {

@@ -14,7 +14,7 @@ const PYTHON = process.env.PYTHON || "python3";
 /** mnist_demo.page_assets.page_setup(): the pad's `setup`, exactly as the page receives it.
  * Python (with torch) takes seconds to start, and `node --test` runs each file in a process of
  * its own: the files of one run share one answer, kept in a temporary file named after the run
- * and used only if it is newer than every Python file and recipe.json. */
+ * and used only if it is newer than every Python file and recipe.json; earlier runs' files go once an hour old. */
 function pageSetup() {
   const cache = path.join(os.tmpdir(), `mnist-page-setup-${process.ppid}.json`);
   const sources = fs.readdirSync(path.join(ROOT, "mnist_demo")).filter((f) => /\.(py|json)$/.test(f));
@@ -26,6 +26,13 @@ function pageSetup() {
     { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
   fs.writeFileSync(`${cache}.${process.pid}`, text);
   fs.renameSync(`${cache}.${process.pid}`, cache); // whole or absent, for the other test files
+  for (const name of fs.readdirSync(os.tmpdir())) { // earlier runs' answers (a run cannot tell when it ends)
+    const old = path.join(os.tmpdir(), name);
+    try {
+      const stale = Date.now() - fs.statSync(old).mtimeMs > 3_600_000;
+      if (/^mnist-page-setup-\d+\.json$/.test(name) && old !== cache && stale) fs.rmSync(old);
+    } catch { /* another run's, removed meanwhile */ }
+  }
   return JSON.parse(text);
 }
 const SETUP = pageSetup();
