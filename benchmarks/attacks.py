@@ -172,6 +172,7 @@ def imports(n: int) -> None:
         body = b"".join(b"--XyZ\r\nContent-Disposition: form-data; name=\"files\"; filename=\"%s\"\r\n"
                         b"Content-Type: application/gzip\r\n\r\n" % p.name.encode() + p.read_bytes() + b"\r\n"
                         for p in pair) + b"--XyZ--\r\n"
+        pair_kb = sum(p.stat().st_size for p in pair) // 1000
 
     def flood(extra):
         with served(extra) as (url, proc, _uploads):
@@ -187,7 +188,7 @@ def imports(n: int) -> None:
             time.sleep(12)  # the app's sweep runs every 5 s
             return rss(proc.pid) - before, ok
     (ours, ok), (baseline, _) = flood([]), flood(["--keep-outputs"])
-    print(f"[imports] {n} sessions each importing a {sum(p.stat().st_size for p in pair) // 1000} kB pair of "
+    print(f"[imports] {n} sessions each importing a {pair_kb} kB pair of "
           f"{CAP:,} digits: +{ours / MB:.0f} MB RSS, {ok} imported (every session keeping its outputs: "
           f"+{baseline / MB:.0f} MB; {ours / max(baseline, 1):.2f}x)")
 

@@ -11,6 +11,7 @@ it passes the limit. Install it through ``demo.launch(app_kwargs=app_kwargs())``
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime
 import json
@@ -67,8 +68,8 @@ RESCAN_SECONDS = 5.0  # the folder's size is measured again at most this often; 
 STALE_SECONDS = 2 * CACHE_SECONDS
 # An upload cut off while it is read (over its limit here, or a phone that lost the network) leaves
 # Gradio's temporary file behind for good: "tmp…" at the folder's top, which a finished upload is
-# moved out of at once. One untouched this long is no upload in progress, and is removed, so a
-# client cannot fill the folder for everyone with uploads it breaks off (11 MB each).
+# moved out of at once. One unwritten this long, and older than every upload this app is reading,
+# is removed: a client cannot fill the folder for everyone with uploads it breaks off (11 MB each).
 ORPHAN_SECONDS = 300.0
 
 
@@ -97,12 +98,18 @@ def _limit_for(path: str, limits: dict[str, int], default: int) -> int:
 class UploadBudget:
     """What the upload folder holds, kept under ``cap`` bytes: an upload reserves its declared size
     (or its route's limit) before it is read, and is refused when the folder's size, what was
-    uploaded since it was last measured and what is being uploaded now would pass the cap."""
+    uploaded since it was last measured and what is being uploaded now would pass the cap.
+    ``clock`` paces the measures; ``wall`` (the files' own clock) dates them."""
 
-    def __init__(self, cap: int = UPLOAD_CACHE_BYTES, folder: str | Path | None = None, clock=time.monotonic):
-        self.cap, self._folder, self.clock = cap, folder, clock
+    def __init__(self, cap: int = UPLOAD_CACHE_BYTES, folder: str | Path | None = None, clock=time.monotonic,
+                 wall=time.time):
+        self.cap, self._folder, self.clock, self.wall = cap, folder, clock, wall
         self._lock = threading.Lock()
         self._measured, self._measured_at, self._since, self._reserved = 0, -math.inf, 0, 0
+        # When each upload being read began: the files it writes are none older. Gradio writes a
+        # request's files one after another and moves them all once it has read the last, so a
+        # file of an upload in progress may sit unwritten for minutes (a slow phone's IDX pair).
+        self._running: collections.Counter[float] = collections.Counter()
 
     @property
     def folder(self) -> Path:
@@ -114,34 +121,43 @@ class UploadBudget:
 
     def _size(self) -> int:
         """The bytes the running apps' files take (STALE_SECONDS), once the uploads broken off are
-        removed (ORPHAN_SECONDS)."""
-        total, now, top = 0, time.time(), os.path.normpath(self.folder)
+        removed: a "tmp…" at the top, unwritten for ORPHAN_SECONDS, and older than every upload
+        this app is reading (another app sharing the folder has the ORPHAN_SECONDS alone)."""
+        total, now, top = 0, self.wall(), os.path.normpath(self.folder)
+        before = min(self._running, default=math.inf) - 1.0  # a file older is none of theirs
         for root, _dirs, files in os.walk(top):
             for name in files:
                 path = os.path.join(root, name)
                 with contextlib.suppress(OSError):  # a file Gradio moves or removes meanwhile
                     stat = os.lstat(path)
-                    age = now - stat.st_mtime
-                    if root == top and name.startswith("tmp") and age > ORPHAN_SECONDS:
+                    if root == top and name.startswith("tmp") and now - stat.st_mtime > ORPHAN_SECONDS \
+                            and stat.st_mtime < before:
                         os.unlink(path)
-                    elif age <= STALE_SECONDS:
+                    # ctime: when it came here (Gradio's cache copies keep their source's mtime)
+                    elif now - max(stat.st_mtime, stat.st_ctime) <= STALE_SECONDS:
                         total += stat.st_size
         return total
 
-    def reserve(self, n: int) -> bool:
+    def reserve(self, n: int) -> float | None:
+        """Room for an upload of ``n`` bytes: its ticket for ``release``, or None (refused)."""
         with self._lock:
             if self.clock() - self._measured_at > RESCAN_SECONDS:
                 self._measured, self._measured_at, self._since = self._size(), self.clock(), 0
             if self._measured + self._since + self._reserved + n > self.cap:
-                return False
+                return None
             self._reserved += n
-            return True
+            ticket = self.wall()
+            self._running[ticket] += 1
+            return ticket
 
-    def release(self, reserved: int, received: int) -> None:
+    def release(self, ticket: float, reserved: int, received: int) -> None:
         """The upload is over: what it reserved is free, what it wrote counts until the next measure."""
         with self._lock:
             self._reserved -= reserved
             self._since += received
+            self._running[ticket] -= 1
+            if self._running[ticket] <= 0:
+                del self._running[ticket]
 
 
 UPLOADS_FULL = ("The server holds as many uploaded files as it may right now: try again in a few minutes, or "
@@ -190,13 +206,14 @@ class BodyLimit:
             if not (_route_is(scope, "/upload") and _has_body(scope)):
                 return await self._call(scope, receive, send, limit)
             reserved = limit if declared is None else declared
-            if not await asyncio.to_thread(self.uploads.reserve, reserved):
+            ticket = await asyncio.to_thread(self.uploads.reserve, reserved)
+            if ticket is None:
                 return await _answer(send, 503, UPLOADS_FULL)
             received = [0]
             try:
                 return await self._call(scope, receive, send, limit, received)
             finally:
-                self.uploads.release(reserved, received[0])
+                self.uploads.release(ticket, reserved, received[0])
         finally:
             if large:
                 self._large.release()

@@ -160,7 +160,7 @@ def pytest_sessionstart(session):
     worker; other modes would spread them over several, against one server) starts the app
     servers now, unless the selection plainly runs none of their tests."""
     option = session.config.option
-    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(option, "numprocesses", None) \
+    if hasattr(session.config, "workerinput") or not getattr(option, "numprocesses", None) \
             or getattr(option, "dist", None) != "loadgroup" or option.collectonly \
             or "not slow" in (option.markexpr or ""):
         return

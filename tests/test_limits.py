@@ -139,15 +139,30 @@ def test_the_budget_counts_the_running_apps_files_and_removes_only_broken_off_up
     broken = tmp_path / "tmpbroken"  # last written to over 5 minutes ago
     broken.write_bytes(bytes(5000))
     aged(broken, ORPHAN_SECONDS + 1)
-    old_tmp = kept.parent / "tmpold"  # not at the top: not an upload's
-    old_tmp.write_bytes(bytes(20))
-    aged(old_tmp, ORPHAN_SECONDS + 1)
-    yesterday = tmp_path / "a9c1" / "linear.safetensors"  # a stopped app's, never removed by Gradio
-    yesterday.parent.mkdir()
-    yesterday.write_bytes(bytes(7000))
-    aged(yesterday, STALE_SECONDS + 60)
-    assert UploadBudget(folder=tmp_path)._size() == 1000 + 300 + old_tmp.stat().st_size
-    assert not broken.exists() and reading.exists() and old_tmp.exists() and yesterday.exists()
+    inner = kept.parent / "tmpold"  # not at the top: not an upload's
+    inner.write_bytes(bytes(20))
+    aged(inner, ORPHAN_SECONDS + 1)
+    assert UploadBudget(folder=tmp_path)._size() == 1000 + 300 + 20
+    assert not broken.exists() and reading.exists() and inner.exists()
+    # Hours later, as a restarted app finds them: a stopped run's files are not counted, and stay.
+    later = UploadBudget(folder=tmp_path, wall=lambda: time.time() + STALE_SECONDS + 60)
+    assert later._size() == 0 and kept.exists() and inner.exists() and not reading.exists()
+
+
+def test_a_file_of_an_upload_still_being_read_stays_however_long_it_waits(tmp_path):
+    """Gradio writes a request's files one after another and moves them once it has read the last:
+    the first of a slow phone's IDX pair may wait unwritten for minutes."""
+    start = time.time()
+    now = [start]
+    budget = UploadBudget(folder=tmp_path, wall=lambda: now[0])
+    ticket = budget.reserve(1000)
+    first = tmp_path / "tmpfirst"  # the pair's images, written once the upload had begun
+    first.write_bytes(bytes(700))
+    os.utime(first, (start + 1, start + 1))
+    now[0] = start + ORPHAN_SECONDS + 100  # the labels still on their way
+    assert budget._size() == 700 and first.exists()
+    budget.release(ticket, 1000, 0)  # broken off: nothing will move it now
+    assert budget._size() == 0 and not first.exists()
 
 
 def test_small_requests_pass_and_the_client_works_through_the_queue(server, tmp_path):

@@ -149,7 +149,7 @@ def admit_class_training(settings: Settings, session: Session, _echo, _progress,
     ``max_waiting_trainings`` waiting in all), only for a page that teaches a live class; or the
     sentence saying why not. With "This device" chosen the teacher's page trains (class_trainer.js)
     and the press never reaches here unless that script had not loaded yet; then, as when this host
-    keeps its server from training, it is refused (ui_train.not_on_server)."""
+    keeps its server from training, it is refused (page_trainer.not_on_server)."""
     problem = not_on_server(settings, where)
     if classroom is not None and not problem:
         recall(classroom, settings.serving_lan, session, _echo, request)

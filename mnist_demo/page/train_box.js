@@ -76,7 +76,7 @@
         statusLine.classList.toggle("problem", problem);
       },
       /** The page answers its button from now on (`data-ready`; before, a press reached the
-       * server, which refused it: ui_train.not_on_server); `html` says what to press, when idle. */
+       * server, which refused it: page_trainer.not_on_server); `html` says what to press, when idle. */
       ready(html) {
         if (run.state === "idle") statusLine.innerHTML = html;
         box.dataset.ready = "true";

@@ -44,7 +44,7 @@ import json, sys, tempfile
 import numpy as np
 from mnist_demo.classes.page_routes import ClassPageRoutes, checked_upload, class_drawings
 from mnist_demo.classes.store import Classroom, to_digits
-from mnist_demo.classes.training import class_model_summary
+from mnist_demo.classes.views import class_model_summary
 with tempfile.TemporaryDirectory() as folder, Classroom(folder) as room:
     new = room.create_class()
     student, rng = room.join(new.code, "c"), np.random.default_rng(7)
