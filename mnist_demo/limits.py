@@ -410,13 +410,13 @@ def forget_large_outputs(sessions: list, originals: dict, larger_than: int = LAR
     closed_routes), with every output's last value in it, and, for an update, the component it
     rebuilt for the session. So one import's gallery and its digits (6.6 MB) stay as long as the
     session does, and a client that makes sessions can hold that much in each. In each of the idle
-    ``sessions`` (``idle_sessions``), each entry of that copy is emptied, its key kept: Gradio writes to the copy
-    from its event loop while this runs in the sweep's thread, and an entry it has just found must
-    still be there, and one it is writing into must take the write (``EMPTIED``); a new value
-    replaces the entry. An HTML component
-    rebuilt for the session goes back to the app's own (``originals``, the Blocks' blocks: its props
-    only go to the page, they are never read back) when it holds more than ``larger_than``
-    characters. The page has shown them all, and redraws when asked. Returns how many."""
+    ``sessions`` (``idle_sessions``), each entry of that copy is emptied, its key kept: Gradio
+    writes to the copy from its event loop while this runs in the sweep's thread, so an entry it
+    has just found must still be there, and one it is writing into must take the write
+    (``EMPTIED``); a new value replaces the entry. An HTML component rebuilt for the session goes
+    back to the app's own (``originals``, the Blocks' blocks: its props only go to the page, they
+    are never read back) when it holds more than ``larger_than`` characters. The page has shown
+    them all, and redraws when asked. Returns how many."""
     import gradio as gr
 
     dropped = 0

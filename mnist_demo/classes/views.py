@@ -265,7 +265,8 @@ FEW_HELD = 20  # held-out drawings below which a class's before/after figures sa
 
 def too_few_to_train(own, held) -> str | None:
     """Why the class's drawings cannot train its model yet (``own``, ``held``: ``Digits.split``'s
-    two parts), or None. Said by this training and by the teacher's page (page_routes.py) alike."""
+    two parts), or None. Said by the server's class training (training.py) and by the teacher's
+    page's route (page_routes.py) alike."""
     if not len(own):
         return "The class has no drawings to train on yet: ask the students to keep a few first."
     if not len(held):
