@@ -22,19 +22,20 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.harness.client import api_client
 from benchmarks.harness.launcher import launch
 from benchmarks.seven import save_png  # the same 800x800 transparent '7' predict_latency measures
 
 
 def hammer(url: str, path: str, clients: int, requests: int, time_limit: float) -> tuple[list[float], list[str]]:
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     latencies, errors, lock = [], [], threading.Lock()
     deadline = time.monotonic() + time_limit
 
     def one_client(_):
         try:
-            client = Client(url, verbose=False)
+            client = api_client(url)
         except Exception as e:  # noqa: BLE001 - every failure is a counted error
             with lock:
                 errors.append(f"connect: {e}")
@@ -93,7 +94,6 @@ def main() -> None:
 def run(args, url: str, baseline: str):
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         sys.exit("load tests only target this machine's loopback addresses")
-    from gradio_client import Client
 
     print(f"{args.clients} clients x {args.requests} requests of /classify (800x800 PNG) against {url}, "
           f"and against a do-nothing /classify at {baseline}; rounds alternate to share the machine's noise")
@@ -111,7 +111,7 @@ def run(args, url: str, baseline: str):
         ratio = np.percentile(results["app"][0], 95) / np.percentile(results["do-nothing"][0], 95)
         print(f"app p95 / do-nothing p95: {ratio:.2f}x (goal <= 1.25x)")
         if not args.no_training:
-            jobs = [Client(url, verbose=False).submit("cnn", "one-cycle", 15, 0.01, 64, "adam", "onecycle", 50_000,
+            jobs = [api_client(url).submit("cnn", "one-cycle", 15, 0.01, 64, "adam", "onecycle", 50_000,
                                                       0, False, 0, "new weights", False, api_name="/train")
                     for _ in range(args.trainings)]
             while any(len(job.outputs()) < 3 and not job.done() for job in jobs):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.harness.client import api_client
 from benchmarks.seven import picture_file, save_png
 from mnist_demo.inference import Predictor
 from mnist_demo.preprocess import preprocess
@@ -80,7 +81,7 @@ def in_process(n: int) -> None:
 
 def through_api(n: int) -> None:
     import gradio as gr
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     from mnist_demo.ui import LAUNCH_OPTIONS, build_demo
 
@@ -93,7 +94,7 @@ def through_api(n: int) -> None:
         _, urls[name], _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
     with tempfile.TemporaryDirectory() as tmp:
         path = save_png(Path(tmp))
-        clients = {name: Client(url, verbose=False) for name, url in urls.items()}
+        clients = {name: api_client(url) for name, url in urls.items()}
         results = {}
         for _ in range(5):
             for c in clients.values():
@@ -113,7 +114,7 @@ def through_api(n: int) -> None:
 
 def during_training(n: int) -> None:
     """/classify p50/p95 idle, then while another session trains the CNN on all 50,000 digits."""
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     from mnist_demo.ui import LAUNCH_OPTIONS, build_demo
 
@@ -121,7 +122,7 @@ def during_training(n: int) -> None:
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS)
     with tempfile.TemporaryDirectory() as tmp:
         path = save_png(Path(tmp))
-        drawer, trainer = Client(url, verbose=False), Client(url, verbose=False)
+        drawer, trainer = api_client(url), api_client(url)
         call = lambda: drawer.predict(handle_file(str(path)), api_name="/classify")  # noqa: E731
         for _ in range(5):
             call()

@@ -98,10 +98,10 @@ CLIENTS: dict = {}  # one gradio_client per server, made once
 
 @pytest.fixture
 def client(app_url):
-    from gradio_client import Client
+    from benchmarks.harness.client import api_client
 
     if app_url not in CLIENTS:
-        CLIENTS[app_url] = Client(app_url, verbose=False)
+        CLIENTS[app_url] = api_client(app_url)
     return CLIENTS[app_url]
 
 

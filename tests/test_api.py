@@ -4,9 +4,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
+from benchmarks.harness.client import api_client
 from benchmarks.harness.digits import drawn_digits
 
 
@@ -59,7 +60,7 @@ def test_drawn_digit_set_through_the_api(app_url, mnist, tmp_path):
     files = [save(image, tmp_path / f"{k}.png") for k, (image, _label, _style) in enumerate(digits)]
     # Four clients, one per thread, each sending its requests one after the other (a single
     # gradio_client.Client shared by threads can lose its event stream under load).
-    clients = [Client(app_url, verbose=False) for _ in range(4)]
+    clients = [api_client(app_url) for _ in range(4)]
     with ThreadPoolExecutor(4) as pool:
         parts = list(pool.map(lambda k: [clients[k].predict(f, api_name="/classify") for f in files[k::4]],
                               range(4)))

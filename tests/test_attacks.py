@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.harness.client import api_client
 from benchmarks.harness.launcher import launch
 from tests.test_limits import post
 
@@ -182,15 +183,13 @@ def test_many_small_gzip_idx_pairs_over_the_cap(tmp_path):
 @pytest.fixture(scope="module")
 def app():
     """`python app.py` as a Space runs it: (port, pid), and its memory when it started answering."""
-    from gradio_client import Client
-
     from tests.train_requests import controls
 
     # Two trainings at once, as on the free Space's 2 vCPUs, whatever this machine has (the flood's count).
     with launch("app.py", timeout=120, env={"MNIST_MAX_TRAININGS": "2"}) as (url, proc):
         # A server in its steady state: MNIST (220 MB as float32) is loaded by the first training
         # and kept for every later one; the attacks are measured from there.
-        Client(url, verbose=False).predict(*controls(which="linear", subset=1000, epochs=1), api_name="/train")
+        api_client(url).predict(*controls(which="linear", subset=1000, epochs=1), api_name="/train")
         START_RSS.append(status_bytes(proc.pid, "VmRSS"))
         yield int(url.rsplit(":", 1)[1].strip("/")), proc.pid
 
@@ -225,23 +224,23 @@ def test_the_rest_routes_do_not_skip_the_queue(app, path):
 
 
 def test_classify_still_works_through_the_queue(app, tmp_path):
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
     from PIL import Image
 
     Image.new("L", (64, 64)).save(tmp_path / "blank.png")
-    client = Client(f"http://127.0.0.1:{app[0]}/", verbose=False)
+    client = api_client(f"http://127.0.0.1:{app[0]}/")
     with pytest.raises(Exception, match="blank"):
         client.predict(handle_file(str(tmp_path / "blank.png")), api_name="/classify")
 
 
 def test_the_png_bomb_through_classify(app, tmp_path):
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     from tests.test_pictures import bomb_png
 
     port, pid = app
     (tmp_path / "bomb.png").write_bytes(bomb_png(13000, 13000))
-    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    client = api_client(f"http://127.0.0.1:{port}/")
     reset_peak(pid)
     before = status_bytes(pid, "VmRSS")
     with pytest.raises(Exception, match="13,000×13,000 pixels"):
@@ -295,7 +294,7 @@ def test_a_flood_of_trainings_from_many_sessions_does_not_lock_anyone_out(app, t
     64 gave the same 2 running and 16 waiting; each session is a client of its own, 0.2 CPU-s)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
     from PIL import Image
 
     from tests.train_requests import controls
@@ -305,13 +304,13 @@ def test_a_flood_of_trainings_from_many_sessions_does_not_lock_anyone_out(app, t
     drawn = Image.new("L", (300, 300), 255)  # a black "1" on white
     drawn.paste(0, (140, 40, 160, 260))
     drawn.save(picture)
-    visitor = Client(url, verbose=False)
+    visitor = api_client(url)
     began = time.perf_counter()
     assert visitor.predict(handle_file(str(picture)), api_name="/classify")["cnn"]["label"] == 1
     normal = time.perf_counter() - began
 
     def attack(k):
-        client = Client(url, verbose=False)  # a session of its own
+        client = api_client(url)  # a session of its own
         return client.submit(*controls(which="cnn", epochs=20, subset=50_000, seed=k), api_name="/train")
 
     with ThreadPoolExecutor(8) as pool:

@@ -108,11 +108,10 @@ def test_a_waiting_visitor_sees_their_place_in_the_queue_and_can_leave_it(browse
     import os
     import time
 
-    from gradio_client import Client
-
+    from benchmarks.harness.client import api_client
     from mnist_demo.settings import from_env
     from tests.train_requests import controls
-    busy = [Client(app_url, verbose=False).submit(*controls(which="cnn", epochs=30, subset=50_000), api_name="/train")
+    busy = [api_client(app_url).submit(*controls(which="cnn", epochs=30, subset=50_000), api_name="/train")
             for _ in range(from_env(os.environ).max_trainings)]
     try:
         deadline = time.monotonic() + 60

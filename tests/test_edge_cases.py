@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
+from benchmarks.harness.client import api_client
 from tests.train_requests import controls
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def make_cases(tmp: Path):
 
 
 def test_edge_case_table_through_the_api(app_url, tmp_path):
-    client = Client(app_url, verbose=False)
+    client = api_client(app_url)
     table = []
     for name, (path, expected) in make_cases(tmp_path).items():
         try:
@@ -69,12 +70,12 @@ def test_edge_case_table_through_the_api(app_url, tmp_path):
         except Exception as e:  # gradio_client raises the server's gr.Error message
             outcome = str(e)
             ok = isinstance(expected, str) and expected in outcome
-            client = Client(app_url, verbose=False)  # a fresh stream after an error
+            client = api_client(app_url)  # a fresh stream after an error
         table.append((name, outcome, ok))
     print("\n".join(f"{n:18} {'ok ' if ok else 'BAD'} {o[:90]}" for n, o, ok in table))
     assert all(ok for _, _, ok in table), table
     with pytest.raises(Exception, match="Send one image file"):
-        Client(app_url, verbose=False).predict(None, api_name="/classify")
+        api_client(app_url).predict(None, api_name="/classify")
     # and the server still answers
     assert client.predict(handle_file(str(tmp_path / "rgb.png")), api_name="/classify")["cnn"]["label"] == 1
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
+from benchmarks.harness.client import api_client
 from benchmarks.harness.launcher import free_port
 from mnist_demo.collection import CAP
 from mnist_demo.limits import (
@@ -167,7 +168,7 @@ def test_a_file_of_an_upload_still_being_read_stays_however_long_it_waits(tmp_pa
 
 def test_small_requests_pass_and_the_client_works_through_the_queue(server, tmp_path):
     Image.new("RGB", (30, 20)).save(tmp_path / "p.png")
-    client = Client(f"http://127.0.0.1:{server}/", verbose=False)
+    client = api_client(f"http://127.0.0.1:{server}/")
     assert client.predict(handle_file(str(tmp_path / "p.png")), api_name="/classify") == {"size": [30, 20]}
 
 

@@ -10,8 +10,9 @@ import socket
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
+from benchmarks.harness.client import api_client, download
 from benchmarks.harness.digits import drawn_digits
 from benchmarks.harness.launcher import free_port, launch
 from mnist_demo.lan import lan_urls
@@ -55,7 +56,7 @@ def test_it_listens_on_every_interface_and_says_where(space):
 
 
 def test_a_drawn_digit_is_read_by_both_models(space, mnist, tmp_path):
-    client = Client(space[0], verbose=False)
+    client = api_client(space[0])
     for k, (image, label, _style) in enumerate(drawn_digits(mnist.x_valid, mnist.y_valid, 4, seed=0)):
         path = tmp_path / f"{k}.png"
         image.save(path)
@@ -64,13 +65,13 @@ def test_a_drawn_digit_is_read_by_both_models(space, mnist, tmp_path):
         assert abs(sum(result["cnn"]["probabilities"]) - 1) < 1e-4
 
 
-def test_a_short_training_runs_through_the_train_event(space):
+def test_a_short_training_runs_through_the_train_event(space, tmp_path):
     """The `fast` recipe on 500 digits for one epoch (in batches of 16: 32 steps), both models: the
     Train tab's own event."""
     short = controls(which="both", preset="fast", epochs=1, lr=5e-2, schedule="onecycle", subset=500, batch_size=16)
-    final = Client(space[0], verbose=False).predict(*short, api_name="/train")
+    final = api_client(space[0]).predict(*short, api_name="/train")
     assert final[2].startswith("Finished"), final[2]
-    weights = {meta["model"]: (model, meta) for model, meta in map(load_weights, final[5])}
+    weights = {meta["model"]: (model, meta) for model, meta in map(load_weights, download(final[5], tmp_path))}
     assert sorted(weights) == ["cnn", "linear"]
     for name, (model, meta) in weights.items():
         assert meta["preset"] == "fast, trained in the app" and meta["split"].startswith("train 500 of 50000")

@@ -4,15 +4,17 @@ import hashlib
 import os
 import re
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
+from benchmarks.harness.client import api_client, download
 from mnist_demo.driver import Figures, Outcome
 from mnist_demo.presets import TrainConfig
 from mnist_demo.session import Session
@@ -39,11 +41,15 @@ def shipped_files() -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (REPO / "weights").glob("*")}
 
 
-def test_short_training_streams_and_returns_weights(app_url):
+def test_short_training_streams_and_returns_weights(app_url, tmp_path, monkeypatch):
     """Both models train through /train; their weights come back as downloads, and the shipped
-    ones in weights/ stay byte for byte as git has them."""
+    ones in weights/ stay byte for byte as git has them. The harness's client leaves nothing in
+    the system's temporary folder (gradio_client's own downloads leave a folder per file)."""
+    system = tmp_path / "system"
+    system.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system))
     before = shipped_files()
-    job = Client(app_url, verbose=False).submit(*controls(), api_name="/train")
+    job = api_client(app_url).submit(*controls(), api_name="/train")
     final = job.result(timeout=120)
     assert len(job.outputs()) >= 3  # loading message, progress updates, final
     drawn = [row for row in final[0]["data"] if row[1] is not None and row[1] == row[1]]  # not the NaN seeds
@@ -51,8 +57,9 @@ def test_short_training_streams_and_returns_weights(app_url):
     assert "Finished" in final[2]
     assert "confusion" in final[3] and len(final[4]) > 0
     from mnist_demo.weights import load_weights
-    names = sorted(load_weights(p)[1]["model"] for p in final[5])
+    names = sorted(load_weights(p)[1]["model"] for p in download(final[5], tmp_path))
     assert names == ["cnn", "linear"]
+    assert list(system.iterdir()) == []
     assert shipped_files() == before
     tracked = subprocess.run(["git", "status", "--porcelain", "weights"], cwd=REPO, capture_output=True, text=True)
     assert tracked.returncode == 0, tracked.stderr  # CI runs in a clone: git answers there
@@ -60,7 +67,7 @@ def test_short_training_streams_and_returns_weights(app_url):
 
 
 def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_url, digit_png):
-    trainer, other = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    trainer, other = api_client(app_url), api_client(app_url)
     before = other.predict(digit_png, api_name="/classify")
     job = trainer.submit(*controls(**LONG), api_name="/train")
     deadline = time.monotonic() + 60
@@ -84,7 +91,7 @@ def test_cancel_stops_and_frees_the_session_while_others_see_shipped_models(app_
 def test_visitors_train_side_by_side_one_per_cpu(app_url):
     """With one training per CPU, a second visitor's training runs while a first one's long
     training goes on, instead of waiting in the queue for it."""
-    first, second = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    first, second = api_client(app_url), api_client(app_url)
     long_job = first.submit(*controls(**LONG), api_name="/train")
     deadline = time.monotonic() + 60
     while len(long_job.outputs()) < 3 and time.monotonic() < deadline:
@@ -185,7 +192,7 @@ def test_download_folders_are_replaced_and_removed_with_the_session(mnist):
 
 
 def test_a_target_accuracy_ends_the_training_and_says_so(app_url):
-    final = Client(app_url, verbose=False).predict(*controls(which="linear", epochs=10, subset=5000, target=80),
+    final = api_client(app_url).predict(*controls(which="linear", epochs=10, subset=5000, target=80),
                                                    api_name="/train")
     assert "Linear reached the 80.0% target" in final[2] and "after epoch 1)" in final[2]
     epochs = [row[0] for row in final[1]["data"] if row[1] == row[1] and row[1] is not None]
@@ -193,7 +200,7 @@ def test_a_target_accuracy_ends_the_training_and_says_so(app_url):
 
 
 def test_older_api_clients_without_a_target_still_train(app_url):
-    final = Client(app_url, verbose=False).predict(*controls(which="linear", subset=1000)[:10], api_name="/train")
+    final = api_client(app_url).predict(*controls(which="linear", subset=1000)[:10], api_name="/train")
     assert "Finished" in final[2] and "target" not in final[2]
 
 
