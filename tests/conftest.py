@@ -61,6 +61,7 @@ APP2 = {"test_pad", "test_accessibility", "test_train_tab", "test_storage"}
 
 
 def app_group(item) -> str:
+    """The app group of a test (or of a module: its ``module`` is the same)."""
     return "app2" if item.module.__name__.rpartition(".")[2] in APP2 else "app"
 
 
@@ -84,6 +85,16 @@ def launched_app(tmp_path_factory):
 @pytest.fixture
 def app_url(request):
     """The address of the app server of this test's group (or of one launched for this run)."""
+    return group_url(request)
+
+
+@pytest.fixture(scope="module")
+def module_app_url(request):
+    """``app_url`` for a module's own fixtures (a page its tests take turns on)."""
+    return group_url(request)
+
+
+def group_url(request) -> str:
     from benchmarks.harness.launcher import wait_until_answering
 
     shared = os.environ.get(SHARED_APP_URL.format(app_group(request.node)))
@@ -105,15 +116,34 @@ def client(app_url):
     return CLIENTS[app_url]
 
 
+# Pages that a module's tests take turns on (desktop_page): each page opened costs the gate about
+# two CPU-seconds, Chromium's and the server's, and the suite opened fifty-five.
+SHARED_CONTEXTS: set = set()
+
+
 @pytest.fixture(autouse=True)
 def close_pages(request):
-    """Every page a browser test opened is closed after it, the ones it left open too: an open
-    page still costs its browser's CPU (less now that page/calm_frames.js stops Gradio's idle
-    frames), and a worker's browser lives for the whole run."""
+    """Every page a browser test opened is closed after it, the ones it left open too, except the
+    module's shared ones: an open page still costs its browser's CPU (less now that
+    page/calm_frames.js stops Gradio's idle frames), and a worker's browser lives for the whole run."""
     yield
     if "browser" in request.fixturenames:
         for context in request.getfixturevalue("browser").contexts:
-            context.close()
+            if context not in SHARED_CONTEXTS:
+                context.close()
+
+
+@pytest.fixture(scope="module")
+def desktop_page(browser, module_app_url):
+    """One desktop page on the app that a module's tests take turns on (each leaves it as it
+    would want to find it), closed after the module."""
+    from benchmarks.harness.pad import DESKTOP, open_app
+
+    page = open_app(browser, module_app_url, **DESKTOP)
+    SHARED_CONTEXTS.add(page.context)
+    yield page
+    SHARED_CONTEXTS.discard(page.context)
+    page.context.close()
 
 
 @pytest.fixture(scope="session")

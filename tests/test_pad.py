@@ -44,12 +44,23 @@ PIXEL_TOLERANCE = 1e-4
 SWEEP = 12
 
 
-def test_draw_clear_undo_and_draw_again(browser, app_url):
+@pytest.fixture
+def pad(desktop_page):
+    """The module's desktop page (tests/conftest.py), its pad cleared: the mouse tests take turns
+    on one page, as one visitor would draw one digit after another."""
+    clear = desktop_page.locator("#pad .pad-clear")
+    if clear.is_enabled():  # (disabled on an empty pad)
+        clear.click()
+    expect(desktop_page.locator("#pad .pad-frame.empty")).to_be_visible()
+    desktop_page.evaluate("() => document.activeElement?.blur()")  # as a page just opened: nothing focused
+    return desktop_page
+
+
+def test_draw_clear_undo_and_draw_again(pad):
     """A first visitor's minute: draw, read both answers, clear, draw a 4 and undo its upright
-    (by button, then by keyboard), and draw a 1 and a 0; the pen is ready throughout. (One page
-    for all of it: each page a test opens costs the gate seconds of CPU.)"""
+    (by button, then by keyboard), and draw a 1 and a 0; the pen is ready throughout."""
     digit = "7"
-    page = open_app(browser, app_url, **DESKTOP)
+    page = pad
     draw(page, DIGITS[digit])  # no tool to pick: the pen is ready
     for name in MODEL_NAMES:
         expect(card(page, name)).to_have_attribute("data-label", digit)
@@ -79,7 +90,6 @@ def test_draw_clear_undo_and_draw_again(browser, app_url):
             expect(card(page, name)).to_have_attribute("data-label", again)
         expect(page.locator("#pad #verdict")).to_contain_text(f"Both models read {again}")
         page.locator("#pad .pad-clear").click()
-    page.close()
 
 
 def test_answers_come_while_drawing_from_the_page_alone(browser, app_url):
@@ -160,21 +170,19 @@ def test_phone_finger_draws_without_scrolling(browser, app_url, scheme):
     page.close()
 
 
-def draw_and_read(browser, app_url, jobs) -> list[dict]:
-    """Each job's strokes drawn with the mouse in one page, cleared after each; the page's
+def draw_and_read(page, jobs) -> list[dict]:
+    """Each job's strokes drawn with the mouse on the page, cleared after each; the page's
     reading after each drawing, in job order."""
-    page = open_app(browser, app_url, **DESKTOP)
     readings = []
     for strokes in jobs:
         draw(page, strokes, unit=False, steps=1)
         readings.append(read_pad(page))
         page.locator("#pad .pad-clear").click()
-    page.close()
     return readings
 
 
 @pytest.mark.long
-def test_page_matches_python_on_redrawn_digits(browser, app_url, mnist):
+def test_page_matches_python_on_redrawn_digits(pad, mnist):
     """SWEEP validation digits re-drawn as real mouse strokes. For each: the page's 28x28 against
     Python's preprocessing of the same canvas pixels, the page's labels against torch's on
     Python's digit, and both against the true label. One digit may miss (float32 rounding can
@@ -182,7 +190,7 @@ def test_page_matches_python_on_redrawn_digits(browser, app_url, mnist):
     rng = np.random.default_rng(0)
     idx = rng.choice(len(mnist.x_valid), size=SWEEP, replace=False)
     jobs = [place(*digit_strokes(mnist.x_valid[i]), RECIPE["pen_width"], SIDE, rng) for i in idx]
-    readings = draw_and_read(browser, app_url, jobs)
+    readings = draw_and_read(pad, jobs)
     predictor = Predictor()
     diffs, same_labels, correct = [], 0, dict.fromkeys(MODEL_NAMES, 0)
     for n, (i, got) in enumerate(zip(idx, readings, strict=True)):
@@ -206,8 +214,8 @@ def png_data(image) -> bytes:
     return buf.getvalue()
 
 
-def test_picture_is_read_by_the_server_and_answered_in_the_page(browser, app_url, mnist):
-    page = open_app(browser, app_url, **DESKTOP)
+def test_picture_is_read_by_the_server_and_answered_in_the_page(pad, mnist):
+    page = pad
     seven = int(np.flatnonzero(mnist.y_valid == 7)[0])
     picture = render(redraw(mnist.x_valid[seven].reshape(28, 28), np.random.default_rng(1)), "white")
     page.locator("#pad .pad-upload input").set_input_files(
@@ -220,7 +228,6 @@ def test_picture_is_read_by_the_server_and_answered_in_the_page(browser, app_url
     expect_blank(page, "cnn")  # nothing half-shown
     draw(page, DIGITS["1"])  # and drawing goes on as before
     expect(card(page, "linear")).to_have_attribute("data-label", "1")
-    page.close()
 
 
 # Weights that fail to parse in the page: the bytes the page decodes are cut short.
@@ -244,11 +251,11 @@ def test_page_that_cannot_run_the_models_says_so_and_asks_the_server(browser, ap
     page.close()
 
 
-def test_shipped_weights_reach_the_page_as_safetensors(browser, app_url, shipped_weights_dir):
+def test_shipped_weights_reach_the_page_as_safetensors(pad, shipped_weights_dir):
     """The page's models hold the shipped tensors, bit for bit."""
     from safetensors.numpy import load_file
 
-    page = open_app(browser, app_url, **DESKTOP)
+    page = pad
     held = page.evaluate("""() => {
       const models = document.querySelector('#pad .pad').parentElement.mnistPad.models();
       return Object.fromEntries(Object.entries(models).map(([n, m]) => [n, Object.fromEntries(
@@ -259,13 +266,12 @@ def test_shipped_weights_reach_the_page_as_safetensors(browser, app_url, shipped
         assert set(held[name]) == set(shipped)
         for key, tensor in shipped.items():
             assert base64.b64decode(held[name][key]) == tensor.astype("<f4").tobytes(), key
-    page.close()
 
 
 @pytest.mark.long
-def test_esc_and_ctrl_z_work_right_after_drawing_with_the_mouse(browser, app_url):
+def test_esc_and_ctrl_z_work_right_after_drawing_with_the_mouse(pad):
     """Drawing focuses the pad (the keys' handlers live there), without scrolling the page."""
-    page = open_app(browser, app_url, **DESKTOP)
+    page = pad
     frame = page.locator("#pad .pad-frame")
     scroll = page.evaluate("() => window.scrollY")
     draw(page, DIGITS["1"])
@@ -282,4 +288,3 @@ def test_esc_and_ctrl_z_work_right_after_drawing_with_the_mouse(browser, app_url
     expect(page.locator("#pad .pad-undo")).to_be_enabled()
     page.keyboard.press("Control+z")
     expect(frame).to_have_class(re.compile(r"\bempty\b"))
-    page.close()
