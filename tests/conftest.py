@@ -146,6 +146,21 @@ def desktop_page(browser, module_app_url):
     page.context.close()
 
 
+@pytest.fixture
+def pad(desktop_page):
+    """The module's desktop page on the Draw tab, its pad cleared and nothing focused: tests take
+    turns on one page, as one visitor would draw one digit after another."""
+    from playwright.sync_api import expect
+
+    desktop_page.get_by_role("tab", name="Draw", exact=True).click()
+    clear = desktop_page.locator("#pad .pad-clear")
+    if clear.is_enabled():  # (disabled on an empty pad)
+        clear.click()
+    expect(desktop_page.locator("#pad .pad-frame.empty")).to_be_visible()
+    desktop_page.evaluate("() => document.activeElement?.blur()")  # as a page just opened
+    return desktop_page
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, driven by Playwright (its own browser download cannot work offline)."""

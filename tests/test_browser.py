@@ -31,13 +31,12 @@ KEPT_CNN = """() => { const r = JSON.parse(localStorage.getItem('mnist-draw-trai
   return !!(r.weights && r.weights.cnn); }"""
 
 
-def test_validation_grid(browser, app_url):
-    page = open_app(browser, app_url, **DESKTOP)
+def test_validation_grid(pad):
+    page = pad
     page.get_by_text("The tutorial's 3×3 grid").click()
     page.locator("#grid-button").click()
     expect(page.locator("#grid img")).to_have_count(9, timeout=20_000)
     expect(page.locator("#grid")).to_contain_text("true")
-    page.close()
 
 
 @pytest.mark.long
@@ -85,8 +84,8 @@ def test_train_stop_and_use_my_model(browser, app_url):
     page.close()
 
 
-def test_look_inside_after_drawing(browser, app_url):
-    page = open_app(browser, app_url, **DESKTOP)
+def test_look_inside_after_drawing(pad):
+    page = pad
     draw(page, DIGITS["7"])
     expect(card(page, "cnn")).to_have_attribute("data-label", "7")
     page.get_by_role("tab", name="Look inside").click()
@@ -98,7 +97,6 @@ def test_look_inside_after_drawing(browser, app_url):
     _, meta = load_weights(REPO / "weights" / "cnn.safetensors", expect="cnn")  # what the shipped CNN recorded
     expect(page.locator("#evaluation")).to_contain_text(f"{float(meta['valid_acc']):.2%}")
     screenshot(page, "look-inside")
-    page.close()
 
 
 @pytest.mark.long

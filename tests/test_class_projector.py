@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from benchmarks.harness.launcher import launch
-from benchmarks.harness.pad import PHONE, TABLET, screenshot
+from benchmarks.harness.pad import PHONE, TABLET, screenshot, switch_theme
 from mnist_demo.classes.store import Classroom
 from tests.test_accessibility import serious_violations
 
@@ -65,17 +65,6 @@ def open_teacher(browser, lesson, theme):
     expect(page.locator("#class-ask-end")).to_be_visible(timeout=20_000)
     expect(page.locator("#class-drawings [data-drawing-id]")).to_have_count(15, timeout=10_000)
     return page
-
-
-def switch_theme(page, scheme):
-    """The browser's colour scheme changes, and a page that follows the system's follows it: wait
-    for Gradio's dark class, then for the colours' CSS transitions (on a busy machine a fixed pause
-    caught a radio label halfway between the two themes)."""
-    page.emulate_media(color_scheme=scheme)
-    page.wait_for_function("dark => document.body.classList.contains('dark') === dark", arg=scheme == "dark",
-                           timeout=10_000)
-    page.wait_for_timeout(100)
-    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')", timeout=10_000)
 
 
 def in_view(box, width, height) -> bool:

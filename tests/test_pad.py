@@ -44,18 +44,6 @@ PIXEL_TOLERANCE = 1e-4
 SWEEP = 12
 
 
-@pytest.fixture
-def pad(desktop_page):
-    """The module's desktop page (tests/conftest.py), its pad cleared: the mouse tests take turns
-    on one page, as one visitor would draw one digit after another."""
-    clear = desktop_page.locator("#pad .pad-clear")
-    if clear.is_enabled():  # (disabled on an empty pad)
-        clear.click()
-    expect(desktop_page.locator("#pad .pad-frame.empty")).to_be_visible()
-    desktop_page.evaluate("() => document.activeElement?.blur()")  # as a page just opened: nothing focused
-    return desktop_page
-
-
 def test_draw_clear_undo_and_draw_again(pad):
     """A first visitor's minute: draw, read both answers, clear, draw a 4 and undo its upright
     (by button, then by keyboard), and draw a 1 and a 0; the pen is ready throughout."""

@@ -156,6 +156,18 @@ def screenshot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def switch_theme(page, scheme: str) -> None:
+    """The browser's colour scheme changes ("light" or "dark"), and Gradio's page, which follows the
+    system's unless its URL names a theme, follows it. Returns once Gradio's dark class says so and
+    the colours' CSS transitions have settled (on a busy machine a fixed pause caught a radio
+    label halfway between the two themes)."""
+    page.emulate_media(color_scheme=scheme)
+    page.wait_for_function("dark => document.body.classList.contains('dark') === dark", arg=scheme == "dark",
+                           timeout=10_000)
+    page.wait_for_timeout(100)
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')", timeout=10_000)
+
+
 def navigate(page, url: str | None = None, tries: int = 3) -> None:
     """Opens ``url`` in ``page`` (None: reloads it). Right after its server restarted, Gradio may be
     reloading the page itself (when one of its requests failed meanwhile), which aborts ours
