@@ -133,16 +133,23 @@ def close_pages(request):
                 context.close()
 
 
+@pytest.fixture(scope="session")
+def shared_contexts() -> set:
+    """Where a module's fixture puts the context of a page its tests take turns on (and takes it
+    out when it closes the page): ``close_pages`` leaves those open."""
+    return SHARED_CONTEXTS
+
+
 @pytest.fixture(scope="module")
-def desktop_page(browser, module_app_url):
+def desktop_page(browser, module_app_url, shared_contexts):
     """One desktop page on the app that a module's tests take turns on (each leaves it as it
     would want to find it), closed after the module."""
     from benchmarks.harness.pad import DESKTOP, open_app
 
     page = open_app(browser, module_app_url, **DESKTOP)
-    SHARED_CONTEXTS.add(page.context)
+    shared_contexts.add(page.context)
     yield page
-    SHARED_CONTEXTS.discard(page.context)
+    shared_contexts.discard(page.context)
     page.context.close()
 
 

@@ -45,26 +45,37 @@ def lesson(tmp_path_factory):
         yield url, new, data
 
 
-def open_wall(browser, lesson, width, height, theme="light"):
-    """The wall at width x height; ``theme`` "system" follows the browser's colour scheme (light
-    here, until a test emulates another), as a projector's laptop would set it."""
+# The wall and the teacher's view are one page each, that the module's tests take turns on (each
+# page opened costs the gate seconds of CPU), in light colours that follow the browser's colour
+# scheme, as on a laptop set to its system's: a test switches it with switch_theme.
+
+
+@pytest.fixture(scope="module")
+def wall(browser, lesson, shared_contexts):
+    """The wall at 1280x720."""
     url, new, _ = lesson
-    page = browser.new_page(viewport={"width": width, "height": height}, color_scheme="light")
-    query = "" if theme == "system" else f"&__theme={theme}"
-    page.goto(f"{url}?wall={new.wall_token}{query}", wait_until="load")
+    page = browser.new_page(viewport={"width": 1280, "height": 720}, color_scheme="light")
+    page.goto(f"{url}?wall={new.wall_token}", wait_until="load")
     expect(page.locator("#class-count")).to_have_attribute("data-count", "15", timeout=20_000)
     page.wait_for_timeout(300)  # fonts and layout settled
-    return page
+    shared_contexts.add(page.context)
+    yield page
+    shared_contexts.discard(page.context)
+    page.context.close()
 
 
-def open_teacher(browser, lesson, theme):
+@pytest.fixture(scope="module")
+def teacher(browser, lesson, shared_contexts):
+    """The teacher's view (each test leaves it with no question open)."""
     url, new, _ = lesson
     page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="light")
-    query = "" if theme == "system" else f"&__theme={theme}"
-    page.goto(f"{url}?teach={new.teacher_token}{query}", wait_until="load")
+    page.goto(f"{url}?teach={new.teacher_token}", wait_until="load")
     expect(page.locator("#class-ask-end")).to_be_visible(timeout=20_000)
     expect(page.locator("#class-drawings [data-drawing-id]")).to_have_count(15, timeout=10_000)
-    return page
+    shared_contexts.add(page.context)
+    yield page
+    shared_contexts.discard(page.context)
+    page.context.close()
 
 
 def in_view(box, width, height) -> bool:
@@ -72,11 +83,11 @@ def in_view(box, width, height) -> bool:
         and box["y"] + box["height"] <= height + 0.5
 
 
-def test_the_wall_on_a_projector_qr_code_whole_and_large_bars_to_scale_and_axe_in_both_themes(browser, lesson):
+def test_the_wall_on_a_projector_qr_code_whole_and_large_bars_to_scale_and_axe_in_both_themes(wall):
     """One wall, as a projector shows it at 1280x720 and 1024x768 (its QR code read back off a
     screenshot, the code, the count and every panel in view) and at 1366x768 (its bars to scale),
     then in the dark theme: axe finds nothing serious in either."""
-    page = open_wall(browser, lesson, 1280, 720, theme="system")
+    page = wall
     link = page.locator("#class-join-link").get_attribute("href")
     for width, height in ((1280, 720), (1024, 768)):
         page.set_viewport_size({"width": width, "height": height})
@@ -111,7 +122,7 @@ def test_the_wall_on_a_projector_qr_code_whole_and_large_bars_to_scale_and_axe_i
     found = {"light": serious_violations(page)}
     switch_theme(page, "dark")
     found["dark"] = serious_violations(page)
-    page.close()
+    switch_theme(page, "light")  # as the next test expects it
     assert not any(found.values()), found
 
 
@@ -147,11 +158,11 @@ def button_contrasts(page) -> list[dict]:
     return page.locator('[role="tabpanel"] button').evaluate_all(CONTRAST)
 
 
-def test_the_teachers_view_passes_aa_and_axe_in_both_themes_and_hides_its_link_until_show(browser, lesson):
+def test_the_teachers_view_passes_aa_and_axe_in_both_themes_and_hides_its_link_until_show(teacher, lesson):
     """The teacher's view in the light theme, then the dark: every button's text (End's question
     and "all theirs"'s Yes and No too) passes WCAG AA, 4.5:1, and axe finds nothing serious. Its
     private teacher link stays hidden until Show."""
-    page = open_teacher(browser, lesson, "system")
+    page = teacher
     link = page.locator("#class-teacher-link")
     assert "teach=" in link.get_attribute("href")
     expect(link).to_be_hidden()
@@ -182,7 +193,7 @@ def test_the_teachers_view_passes_aa_and_axe_in_both_themes_and_hides_its_link_u
     assert not any(found.values()), found
     page.get_by_text("Show your private teacher link").click()
     expect(link).to_be_visible()
-    page.close()
+    switch_theme(page, "light")  # as the next test expects it
 
 
 @pytest.mark.parametrize("device", ["phone", "tablet"])
@@ -205,13 +216,13 @@ def test_a_students_page_in_the_class_passes_axe_in_both_themes_and_fits_a_finge
     assert not any(found.values()), found
 
 
-def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_class(browser, lesson):
+def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_class(teacher, wall, lesson):
     """"Train on our class" with "This device" (the default): the teacher's page fetches the
     drawings, fine-tunes both shipped models on them (on 500 MNIST digits here, to be quick) and
     sends Gradio no event while it trains; "Give it to the class" uploads the weights, which reach
     the classroom and the wall with the figures the page showed."""
     url, new, data = lesson
-    page = open_teacher(browser, lesson, "light")
+    page = teacher
     expect(page.locator("#class-train-where input[value='This device']")).to_be_checked()
     expect(page.locator("#class-publish")).to_have_count(1)  # in the page, hidden until there is a model
     expect(page.locator("#class-publish")).to_be_hidden()
@@ -247,18 +258,15 @@ def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_c
     assert linear["class_held_out"] == "4" and linear["valid_count"] == "2000"
     said = f"{float(linear['held_before']):.1%} → {float(linear['held_after']):.1%}"
     assert said in verdict, (said, verdict)
-    wall = open_wall(browser, lesson, 1280, 720)
     expect(wall.locator(".wall-class-model")).to_contain_text(f"Linear: {float(linear['held_before']):.1%} → "
                                                               f"{float(linear['held_after']):.1%}", timeout=10_000)
     assert in_view(wall.locator(".wall-class-model").bounding_box(), 1280, 720)  # the whole wall still fits
-    wall.close()
-    page.close()
 
 
 # Last: it removes a student's drawings.
-def test_all_theirs_asks_in_the_page_first(browser, lesson):
+def test_all_theirs_asks_in_the_page_first(teacher, lesson):
     url, new, data = lesson
-    page = open_teacher(browser, lesson, "light")
+    page = teacher
     page.on("dialog", lambda d: pytest.fail(f"a browser dialog: {d.message}"))
     first = page.locator("#class-drawings [data-drawing-id]").first
     first.locator("[data-remove-student]").click()
@@ -275,4 +283,3 @@ def test_all_theirs_asks_in_the_page_first(browser, lesson):
     expect(page.locator("#class-drawings [data-drawing-id]")).to_have_count(9, timeout=10_000)
     with Classroom(data) as room:
         assert room.count(new.code) == 9
-    page.close()

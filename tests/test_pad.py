@@ -24,6 +24,7 @@ from benchmarks.harness.pad import (
     pad_box,
     read_pad,
     screenshot,
+    switch_theme,
     touch_draw,
 )
 from benchmarks.harness.strokes import digit_strokes, place
@@ -128,33 +129,38 @@ def test_strokes_count_when_the_browser_refuses_pointer_capture(browser, app_url
     page.close()
 
 
-@pytest.mark.parametrize("scheme", ["light", pytest.param("dark", marks=pytest.mark.long)])
-def test_phone_finger_draws_without_scrolling(browser, app_url, scheme):
-    page = open_app(browser, app_url, color_scheme=scheme, **PHONE)
+def test_phone_finger_draws_without_scrolling(browser, app_url):
+    """On a 390x844 phone, in the light theme and then the dark (the phone's colour scheme, which
+    Gradio follows): the pad fills the width, a finger draws without scrolling the page, both
+    answers fit the screen, and every button is finger-sized."""
+    page = open_app(browser, app_url, color_scheme="light", **PHONE)
     box = page.locator("#pad .pad-canvas").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 340  # fills the width
     assert abs(box["width"] - box["height"]) < 1  # square
     assert page.evaluate("() => window.scrollY") == 0  # as the page opens: nothing scrolled yet
-    touch_draw(page, DIGITS["7"])
-    expect(card(page, "cnn")).to_have_attribute("data-label", "7")
-    assert page.evaluate("() => window.scrollY") == 0  # drawing did not scroll the page
-    # The pad and both answers (top digit and confidence) on one screen, without scrolling.
-    for name in MODEL_NAMES:
-        for part in (".top", ".conf"):
-            answer = card(page, name).locator(part).bounding_box()
-            assert answer["height"] > 0 and answer["y"] + answer["height"] <= 844, (name, part, answer)
-    # Every button a finger can reach is at least 44x44 px; corrections look unlike Keep.
-    for button in page.locator("#pad .keep-digits button, #pad .fix button, #pad .pad-tools button").all():
-        size = button.bounding_box()
-        assert size["width"] >= 44 and size["height"] >= 44, (button.text_content(), size)
-    keep_style, fix_style = (page.locator(f"#pad {s}").first.evaluate("b => getComputedStyle(b).borderColor")
-                             for s in (".keep-digits button", ".fix button"))
-    assert keep_style != fix_style
-    page.locator("#pad .pad-clear").tap()
-    expect_blank(page, "cnn")
-    touch_draw(page, DIGITS["1"])  # the pen is still ready after Clear
-    expect(card(page, "linear")).to_have_attribute("data-label", "1")
-    screenshot(page, f"phone-{scheme}")
+    for scheme in ("light", "dark"):
+        switch_theme(page, scheme)
+        touch_draw(page, DIGITS["7"])
+        expect(card(page, "cnn")).to_have_attribute("data-label", "7")
+        assert page.evaluate("() => window.scrollY") == 0  # drawing did not scroll the page
+        # The pad and both answers (top digit and confidence) on one screen, without scrolling.
+        for name in MODEL_NAMES:
+            for part in (".top", ".conf"):
+                answer = card(page, name).locator(part).bounding_box()
+                assert answer["height"] > 0 and answer["y"] + answer["height"] <= 844, (scheme, name, part, answer)
+        # Every button a finger can reach is at least 44x44 px; corrections look unlike Keep.
+        for button in page.locator("#pad .keep-digits button, #pad .fix button, #pad .pad-tools button").all():
+            size = button.bounding_box()
+            assert size["width"] >= 44 and size["height"] >= 44, (scheme, button.text_content(), size)
+        keep_style, fix_style = (page.locator(f"#pad {s}").first.evaluate("b => getComputedStyle(b).borderColor")
+                                 for s in (".keep-digits button", ".fix button"))
+        assert keep_style != fix_style, scheme
+        page.locator("#pad .pad-clear").tap()
+        expect_blank(page, "cnn")
+        touch_draw(page, DIGITS["1"])  # the pen is still ready after Clear
+        expect(card(page, "linear")).to_have_attribute("data-label", "1")
+        screenshot(page, f"phone-{scheme}")
+        page.locator("#pad .pad-clear").tap()
     page.close()
 
 
