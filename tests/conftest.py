@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 import subprocess
@@ -116,9 +117,31 @@ def client(app_url):
     return CLIENTS[app_url]
 
 
-# Pages that a module's tests take turns on (desktop_page): each page opened costs the gate about
-# two CPU-seconds, Chromium's and the server's, and the suite opened fifty-five.
-SHARED_CONTEXTS: set = set()
+class SharedPages:
+    """Pages that a module's tests take turns on: each page opened costs the gate about two
+    CPU-seconds, Chromium's and the server's, and the suite opened fifty-five. A module's fixture
+    holds one (``with shared_pages.hold(page): yield page``); ``close_pages`` leaves it open until
+    the module ends."""
+
+    def __init__(self):
+        self.contexts = set()
+
+    @contextlib.contextmanager
+    def hold(self, page):
+        self.contexts.add(page.context)
+        try:
+            yield page
+        finally:
+            self.contexts.discard(page.context)
+            page.context.close()
+
+
+SHARED_PAGES = SharedPages()
+
+
+@pytest.fixture(scope="session")
+def shared_pages() -> SharedPages:
+    return SHARED_PAGES
 
 
 @pytest.fixture(autouse=True)
@@ -129,41 +152,36 @@ def close_pages(request):
     yield
     if "browser" in request.fixturenames:
         for context in request.getfixturevalue("browser").contexts:
-            if context not in SHARED_CONTEXTS:
+            if context not in SHARED_PAGES.contexts:
                 context.close()
 
 
-@pytest.fixture(scope="session")
-def shared_contexts() -> set:
-    """Where a module's fixture puts the context of a page its tests take turns on (and takes it
-    out when it closes the page): ``close_pages`` leaves those open."""
-    return SHARED_CONTEXTS
-
-
 @pytest.fixture(scope="module")
-def desktop_page(browser, module_app_url, shared_contexts):
-    """One desktop page on the app that a module's tests take turns on (each leaves it as it
-    would want to find it), closed after the module."""
+def desktop_page(browser, module_app_url, shared_pages):
+    """One desktop page on the app that a module's tests take turns on, through ``pad``."""
     from benchmarks.harness.pad import DESKTOP, open_app
 
-    page = open_app(browser, module_app_url, **DESKTOP)
-    shared_contexts.add(page.context)
-    yield page
-    shared_contexts.discard(page.context)
-    page.context.close()
+    with shared_pages.hold(open_app(browser, module_app_url, **DESKTOP)) as page:
+        yield page
 
 
 @pytest.fixture
 def pad(desktop_page):
-    """The module's desktop page on the Draw tab, its pad cleared and nothing focused: tests take
-    turns on one page, as one visitor would draw one digit after another."""
+    """The module's desktop page as a test wants to find it: the Draw tab open, no button held
+    down, the pad empty and both answers blank (no answer of the test before still showing), and
+    nothing focused. Other tabs are left as the last test left them."""
     from playwright.sync_api import expect
 
+    from benchmarks.harness.pad import expect_blank
+
+    desktop_page.mouse.up()  # (a test that failed mid-stroke)
     desktop_page.get_by_role("tab", name="Draw", exact=True).click()
     clear = desktop_page.locator("#pad .pad-clear")
     if clear.is_enabled():  # (disabled on an empty pad)
         clear.click()
     expect(desktop_page.locator("#pad .pad-frame.empty")).to_be_visible()
+    for name in ("linear", "cnn"):
+        expect_blank(desktop_page, name)
     desktop_page.evaluate("() => document.activeElement?.blur()")  # as a page just opened
     return desktop_page
 
@@ -255,4 +273,4 @@ OWN_SERVER = {"test_class_lesson": "own-a", "test_space": "own-a",
 
 
 def uses_the_app(item) -> bool:
-    return "app_url" in getattr(item, "fixturenames", ())
+    return bool({"app_url", "module_app_url"} & set(getattr(item, "fixturenames", ())))

@@ -255,7 +255,7 @@ def test_memory_is_given_back_after_large_pictures():
     Gradio runs handlers: glibc keeps the freed memory until give_back_memory (malloc_trim)
     returns it. (Three one after another kept 63 MB in most runs, but 27 MB in one gate run, under
     this test's 32 MB: which arena a new thread gets varies. Three at once, twice, kept 175 to 249
-    MB in 19 runs, and 16 to 78 MB after give_back_memory.)"""
+    MB in 19 runs, and after give_back_memory at most 31 % of what it had kept, under the 50 % bar.)"""
     code = textwrap.dedent("""
         import io, json, threading
         import numpy as np

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from benchmarks.harness.launcher import REPO
-from benchmarks.harness.pad import DIGITS, card, draw, open_app, screenshot
+from benchmarks.harness.pad import DIGITS, PAGE_READY_MS, card, draw, navigate, open_app, screenshot
 from mnist_demo.weights import load_weights
 
 pytestmark = pytest.mark.browser  # drives Chromium
@@ -76,7 +76,10 @@ def test_train_stop_and_use_my_model(browser, app_url, pad):
     page.locator("#weights-cnn").get_by_label("shipped").check()
     expect(shipped_card).to_have_attribute("data-confidence", shipped_confidence, timeout=15_000)
 
-    # Another visitor (the module's page, a browser of its own), meanwhile, still sees the shipped model's answer.
+    # Another visitor (the module's page, a browser context of its own), opening the app after the
+    # training, still gets the shipped model's answer.
+    navigate(pad)
+    expect(pad.locator("#pad .pad-frame.empty")).to_be_visible(timeout=PAGE_READY_MS)
     draw(pad, DIGITS["7"])
     expect(card(pad, "cnn")).to_have_attribute("data-confidence", shipped_confidence)
     page.close()

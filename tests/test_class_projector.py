@@ -47,35 +47,45 @@ def lesson(tmp_path_factory):
 
 # The wall and the teacher's view are one page each, that the module's tests take turns on (each
 # page opened costs the gate seconds of CPU), in light colours that follow the browser's colour
-# scheme, as on a laptop set to its system's: a test switches it with switch_theme.
+# scheme, as on a laptop set to its system's: a test switches it with switch_theme, and the next
+# test finds it light again (``wall``, ``teacher``), whatever the last one did or failed to do.
 
 
 @pytest.fixture(scope="module")
-def wall(browser, lesson, shared_contexts):
-    """The wall at 1280x720."""
+def shared_wall(browser, lesson, shared_pages):
     url, new, _ = lesson
     page = browser.new_page(viewport={"width": 1280, "height": 720}, color_scheme="light")
-    page.goto(f"{url}?wall={new.wall_token}", wait_until="load")
-    expect(page.locator("#class-count")).to_have_attribute("data-count", "15", timeout=20_000)
-    page.wait_for_timeout(300)  # fonts and layout settled
-    shared_contexts.add(page.context)
-    yield page
-    shared_contexts.discard(page.context)
-    page.context.close()
+    with shared_pages.hold(page):
+        page.goto(f"{url}?wall={new.wall_token}", wait_until="load")
+        expect(page.locator("#class-count")).to_have_attribute("data-count", "15", timeout=20_000)
+        page.wait_for_timeout(300)  # fonts and layout settled
+        yield page
+
+
+@pytest.fixture
+def wall(shared_wall):
+    """The wall at 1280x720, light."""
+    shared_wall.set_viewport_size({"width": 1280, "height": 720})
+    switch_theme(shared_wall, "light")
+    return shared_wall
 
 
 @pytest.fixture(scope="module")
-def teacher(browser, lesson, shared_contexts):
-    """The teacher's view (each test leaves it with no question open)."""
+def shared_teacher(browser, lesson, shared_pages):
     url, new, _ = lesson
     page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="light")
-    page.goto(f"{url}?teach={new.teacher_token}", wait_until="load")
-    expect(page.locator("#class-ask-end")).to_be_visible(timeout=20_000)
-    expect(page.locator("#class-drawings [data-drawing-id]")).to_have_count(15, timeout=10_000)
-    shared_contexts.add(page.context)
-    yield page
-    shared_contexts.discard(page.context)
-    page.context.close()
+    with shared_pages.hold(page):
+        page.goto(f"{url}?teach={new.teacher_token}", wait_until="load")
+        expect(page.locator("#class-ask-end")).to_be_visible(timeout=20_000)
+        expect(page.locator("#class-drawings [data-drawing-id]")).to_have_count(15, timeout=10_000)
+        yield page
+
+
+@pytest.fixture
+def teacher(shared_teacher):
+    """The teacher's view, light."""
+    switch_theme(shared_teacher, "light")
+    return shared_teacher
 
 
 def in_view(box, width, height) -> bool:
@@ -122,7 +132,6 @@ def test_the_wall_on_a_projector_qr_code_whole_and_large_bars_to_scale_and_axe_i
     found = {"light": serious_violations(page)}
     switch_theme(page, "dark")
     found["dark"] = serious_violations(page)
-    switch_theme(page, "light")  # as the next test expects it
     assert not any(found.values()), found
 
 
@@ -169,8 +178,7 @@ def test_the_teachers_view_passes_aa_and_axe_in_both_themes_and_hides_its_link_u
     assert lesson[1].teacher_token not in page.locator("#class-teacher").inner_text()
     measured, found = [], {}
     for theme in THEMES:
-        if theme != "light":
-            switch_theme(page, theme)
+        switch_theme(page, theme)
         before = button_contrasts(page)
         page.locator("#class-ask-end").click()
         expect(page.locator("#class-end")).to_be_visible()
@@ -193,7 +201,6 @@ def test_the_teachers_view_passes_aa_and_axe_in_both_themes_and_hides_its_link_u
     assert not any(found.values()), found
     page.get_by_text("Show your private teacher link").click()
     expect(link).to_be_visible()
-    switch_theme(page, "light")  # as the next test expects it
 
 
 @pytest.mark.parametrize("device", ["phone", "tablet"])
@@ -236,8 +243,12 @@ def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_c
     theirs = {i for i, d in enumerate(config["dependencies"]) if any(t[0] in ids for t in d["targets"])}
     assert len(theirs) >= 3
     events = []
-    page.on("request", lambda r: events.append(json.loads(r.post_data)["fn_index"])
-            if "/gradio_api/queue/join" in r.url else None)
+
+    def record(request):
+        if "/gradio_api/queue/join" in request.url:
+            events.append(json.loads(request.post_data)["fn_index"])
+
+    page.on("request", record)  # (taken off at the end: the page is the next test's too)
     page.locator("#class-train").click()
     trainer = page.locator("#class-trainer")
     expect(trainer).to_have_attribute("data-state", "done", timeout=60_000)
@@ -261,13 +272,20 @@ def test_the_teacher_trains_the_class_model_on_this_device_and_gives_it_to_the_c
     expect(wall.locator(".wall-class-model")).to_contain_text(f"Linear: {float(linear['held_before']):.1%} → "
                                                               f"{float(linear['held_after']):.1%}", timeout=10_000)
     assert in_view(wall.locator(".wall-class-model").bounding_box(), 1280, 720)  # the whole wall still fits
+    page.remove_listener("request", record)
 
 
 # Last: it removes a student's drawings.
 def test_all_theirs_asks_in_the_page_first(teacher, lesson):
     url, new, data = lesson
     page = teacher
-    page.on("dialog", lambda d: pytest.fail(f"a browser dialog: {d.message}"))
+    dialogs = []
+
+    def refuse(dialog):  # a browser dialog would be the question asked outside the page
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
     first = page.locator("#class-drawings [data-drawing-id]").first
     first.locator("[data-remove-student]").click()
     ask = first.locator(".ask-theirs")
@@ -283,3 +301,5 @@ def test_all_theirs_asks_in_the_page_first(teacher, lesson):
     expect(page.locator("#class-drawings [data-drawing-id]")).to_have_count(9, timeout=10_000)
     with Classroom(data) as room:
         assert room.count(new.code) == 9
+    page.remove_listener("dialog", refuse)
+    assert dialogs == []  # asked in the page, never by a browser dialog

@@ -130,16 +130,16 @@ def test_strokes_count_when_the_browser_refuses_pointer_capture(browser, app_url
 
 
 def test_phone_finger_draws_without_scrolling(browser, app_url):
-    """On a 390x844 phone, in the light theme and then the dark (the phone's colour scheme, which
-    Gradio follows): the pad fills the width, a finger draws without scrolling the page, both
-    answers fit the screen, and every button is finger-sized."""
-    page = open_app(browser, app_url, color_scheme="light", **PHONE)
+    """On a 390x844 phone that opens the page in its dark theme, and then switches to the light
+    one (the phone's colour scheme, which Gradio follows): the pad fills the width, a finger draws
+    without scrolling the page, both answers fit the screen, and every button is finger-sized."""
+    page = open_app(browser, app_url, color_scheme="dark", **PHONE)
     box = page.locator("#pad .pad-canvas").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 340  # fills the width
     assert abs(box["width"] - box["height"]) < 1  # square
     assert page.evaluate("() => window.scrollY") == 0  # as the page opens: nothing scrolled yet
-    for scheme in ("light", "dark"):
-        switch_theme(page, scheme)
+    for scheme in ("dark", "light"):
+        switch_theme(page, scheme)  # (dark: already so, as the page opened)
         touch_draw(page, DIGITS["7"])
         expect(card(page, "cnn")).to_have_attribute("data-label", "7")
         assert page.evaluate("() => window.scrollY") == 0  # drawing did not scroll the page

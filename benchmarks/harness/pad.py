@@ -165,7 +165,8 @@ def switch_theme(page, scheme: str) -> None:
     page.wait_for_function("dark => document.body.classList.contains('dark') === dark", arg=scheme == "dark",
                            timeout=10_000)
     page.wait_for_timeout(100)
-    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')", timeout=10_000)
+    page.wait_for_function("() => document.getAnimations().every(a => !(a instanceof CSSTransition) "
+                           "|| a.playState !== 'running')", timeout=10_000)
 
 
 def navigate(page, url: str | None = None, tries: int = 3) -> None:
