@@ -3,7 +3,7 @@
 ``gradio_client.Client`` downloads every file an event returns (a training's plots and weights,
 once per streamed update) through a folder it makes in the system's temporary folder and never
 removes: 40 hex characters, one per file, left empty (``Client._download_file`` in gradio_client
-2.x). A suite run left about 600 such folders in /tmp. So our clients download nothing: a file
+2.x). A run of the suite left 234 such folders in /tmp. So our clients download nothing: a file
 comes back as Gradio's file data (a dict with its ``url``), and ``download`` fetches the ones a
 caller reads, into a folder the caller owns."""
 
