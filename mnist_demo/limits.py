@@ -119,10 +119,11 @@ class UploadBudget:
             self._folder = get_upload_folder()
         return Path(self._folder)
 
-    def _size(self) -> int:
-        """The bytes the running apps' files take (STALE_SECONDS), once the uploads broken off are
-        removed: a "tmp…" at the top, unwritten for ORPHAN_SECONDS, and older than every upload
-        this app is reading (another app sharing the folder has the ORPHAN_SECONDS alone)."""
+    def _measure(self) -> int:
+        """The bytes the running apps' files take (STALE_SECONDS). The same walk of the folder
+        removes the uploads broken off: a "tmp…" at the top, unwritten for ORPHAN_SECONDS, and older
+        than every upload this app is reading (another app sharing the folder has the ORPHAN_SECONDS
+        alone)."""
         total, now, top = 0, self.wall(), os.path.normpath(self.folder)
         before = min(self._running, default=math.inf) - 1.0  # a file older is none of theirs
         for root, _dirs, files in os.walk(top):
@@ -142,7 +143,7 @@ class UploadBudget:
         """Room for an upload of ``n`` bytes: its ticket for ``release``, or None (refused)."""
         with self._lock:
             if self.clock() - self._measured_at > RESCAN_SECONDS:
-                self._measured, self._measured_at, self._since = self._size(), self.clock(), 0
+                self._measured, self._measured_at, self._since = self._measure(), self.clock(), 0
             if self._measured + self._since + self._reserved + n > self.cap:
                 return None
             self._reserved += n

@@ -173,6 +173,7 @@ def pad(desktop_page):
     from playwright.sync_api import expect
 
     from benchmarks.harness.pad import expect_blank
+    from mnist_demo.models import MODEL_NAMES
 
     desktop_page.mouse.up()  # (a test that failed mid-stroke)
     desktop_page.get_by_role("tab", name="Draw", exact=True).click()
@@ -180,7 +181,7 @@ def pad(desktop_page):
     if clear.is_enabled():  # (disabled on an empty pad)
         clear.click()
     expect(desktop_page.locator("#pad .pad-frame.empty")).to_be_visible()
-    for name in ("linear", "cnn"):
+    for name in MODEL_NAMES:
         expect_blank(desktop_page, name)
     desktop_page.evaluate("() => document.activeElement?.blur()")  # as a page just opened
     return desktop_page

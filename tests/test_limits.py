@@ -125,10 +125,10 @@ def test_an_upload_cut_off_leaves_gradios_file_and_the_budget_removes_it_once_un
     left = [p for p in tmp_path.iterdir() if p.is_file() and p.name.startswith("tmp")]
     assert left and max(p.stat().st_size for p in left) > UPLOAD_LIMIT // 2  # Gradio's leftover
     budget = UploadBudget(folder=tmp_path)
-    assert budget._size() >= sum(p.stat().st_size for p in left)  # just written: maybe still being read
+    assert budget._measure() >= sum(p.stat().st_size for p in left)  # just written: maybe still being read
     for p in left:
         aged(p, ORPHAN_SECONDS + 1)
-    assert budget._size() == 0 and not any(p.exists() for p in left)
+    assert budget._measure() == 0 and not any(p.exists() for p in left)
 
 
 def test_the_budget_counts_the_running_apps_files_and_removes_only_broken_off_uploads(tmp_path):
@@ -143,11 +143,11 @@ def test_the_budget_counts_the_running_apps_files_and_removes_only_broken_off_up
     inner = kept.parent / "tmpold"  # not at the top: not an upload's
     inner.write_bytes(bytes(20))
     aged(inner, ORPHAN_SECONDS + 1)
-    assert UploadBudget(folder=tmp_path)._size() == 1000 + 300 + 20
+    assert UploadBudget(folder=tmp_path)._measure() == 1000 + 300 + 20
     assert not broken.exists() and reading.exists() and inner.exists()
     # Hours later, as a restarted app finds them: a stopped run's files are not counted, and stay.
     later = UploadBudget(folder=tmp_path, wall=lambda: time.time() + STALE_SECONDS + 60)
-    assert later._size() == 0 and kept.exists() and inner.exists() and not reading.exists()
+    assert later._measure() == 0 and kept.exists() and inner.exists() and not reading.exists()
 
 
 def test_a_file_of_an_upload_still_being_read_stays_however_long_it_waits(tmp_path):
@@ -161,9 +161,9 @@ def test_a_file_of_an_upload_still_being_read_stays_however_long_it_waits(tmp_pa
     first.write_bytes(bytes(700))
     os.utime(first, (start + 1, start + 1))
     now[0] = start + ORPHAN_SECONDS + 100  # the labels still on their way
-    assert budget._size() == 700 and first.exists()
+    assert budget._measure() == 700 and first.exists()
     budget.release(ticket, 1000, 0)  # broken off: nothing will move it now
-    assert budget._size() == 0 and not first.exists()
+    assert budget._measure() == 0 and not first.exists()
 
 
 def test_small_requests_pass_and_the_client_works_through_the_queue(server, tmp_path):
