@@ -120,7 +120,9 @@ class Flags:
 
 @dataclass(frozen=True)
 class RunBy:
-    """Run as typed, as a subprocess, by another test, whose ``COMMAND`` it is (so it runs once)."""
+    """Run as typed, as a subprocess, by another test, or by the launcher of the tests' app
+    servers, whose ``COMMAND`` it is (so it runs once). A VAR=value in front of it must be set in
+    this run's environment, which those subprocesses inherit."""
 
     module: str
     why: str = "word for word"
@@ -135,15 +137,17 @@ FINE_TUNE = ("python -m mnist_demo.train --model {model} --preset fine-tune --in
              "--out {out}")
 INSTALLS = NotRun("installs packages into a virtual environment")
 WHOLE_SUITE = NotRun("installs the test tools and runs the whole suite, this file included")
+APP_SERVERS = ("every app server the suite starts (the shared ones, the lesson's, a Space's): word for word, "
+               "its port in GRADIO_SERVER_PORT, which --port defaults to")
 COLLECT = "collects only (running the suite from inside it would run this file again): checks the file and markers"
 
 COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
     # README: run it
     "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt && python app.py": INSTALLS,
-    "python app.py": Serve(),
+    "python app.py": RunBy("benchmarks.harness.launcher", APP_SERVERS),
     "python app.py --host 0.0.0.0": Serve(),
-    "MNIST_DIR=/path/to/mnist python app.py": Serve("MNIST_DIR={mnist_dir} python app.py",
-                                                    "with the real MNIST folder; started until it answers"),
+    "MNIST_DIR=/path/to/mnist python app.py": RunBy("benchmarks.harness.launcher",
+                                                    APP_SERVERS + ", given the real MNIST folder in MNIST_DIR"),
     "python app.py --help": Run(),
     "python app.py [--host] [--port] [--share]": Run(("python app.py --help",), "a synopsis of its options: --help"),
     # README: classes, docs/classes.md
@@ -349,7 +353,27 @@ def test_the_command_runs(command, how, runs_as, placeholders, tmp_path):
 def test_the_command_another_test_runs_is_its_command(command, how):
     """The other test runs the command as the docs type it (or the runner the prose names), word for word."""
     runs = importlib.import_module(how.module).COMMAND
-    assert runs[:len(command.split())] == command.split(), (how.module, runs)
+    assert runs[:len(words(command))] == words(command), (how.module, runs)
+    for name in re.findall(r"(?:^|\s)([A-Z_][A-Z0-9_]*)=", command.split(words(command)[0], 1)[0]):
+        assert os.environ.get(name), f"{command}: {name} is not set in this run, so its subprocesses lack it"
+    if "MNIST_DIR=" in command:  # a real folder, as the page's /path/to/mnist stands for
+        assert (Path(os.environ["MNIST_DIR"]) / "train-images-idx3-ubyte.gz").is_file()
+
+
+def test_the_launcher_starts_the_app_as_the_readme_types_it(monkeypatch):
+    """What the rows run by the launcher rest on: the app servers are `python app.py`, nothing
+    added but the port in Gradio's own variable; another program gets its --port."""
+    from benchmarks.harness import launcher
+
+    started = []
+    monkeypatch.setattr(launcher.subprocess, "Popen", lambda argv, **kw: started.append((argv, kw["env"])))
+    url, _ = launcher.start("app.py", port=7123, env={"MNIST_DATA_DIR": "/d"})
+    launcher.start("-m", "benchmarks.noop_app", port=7124)
+    (app, app_env), (other, _) = started
+    assert app == [sys.executable, *launcher.COMMAND[1:]] and launcher.COMMAND == ["python", "app.py"]
+    assert app_env["GRADIO_SERVER_PORT"] == "7123" and app_env["MNIST_DATA_DIR"] == "/d"
+    assert url == "http://127.0.0.1:7123/"
+    assert other == [sys.executable, "-m", "benchmarks.noop_app", "--port", "7124"]
 
 
 @pytest.mark.slow  # each start builds the whole app (about ten seconds on 2 cores)

@@ -1,7 +1,11 @@
-"""Launch a Gradio app as a user would, `python app.py --port P` (or `python -m MODULE --port P`),
-in its own process on a free loopback port; wait until it answers; stop it afterwards. The one launcher of the tests'
-``app_url`` fixture and of the benchmarks (whose clients must not share the server's CPU
-accounting or its GIL)."""
+"""Launch a Gradio app as a user would, `python app.py` word for word as the README types it (or
+`python -m MODULE --port P`), in its own process on a free loopback port; wait until it answers;
+stop it afterwards. The one launcher of the tests' app servers and of the benchmarks (whose clients
+must not share the server's CPU accounting or its GIL).
+
+The app's port goes in ``GRADIO_SERVER_PORT``, Gradio's own variable, which app.py's ``--port``
+defaults to (as a Space sets it): so every app server the suite starts is the README's command as
+typed, and tests/test_docs_commands.py need not start it again to know that it works."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]  # benchmarks/harness/launcher.py: the repository
+COMMAND = ["python", "app.py"]  # the README's, word for word (python: this interpreter)
 
 
 def free_port() -> int:
@@ -27,8 +32,8 @@ def free_port() -> int:
 @contextlib.contextmanager
 def launch(*command: str, log: Path | None = None, timeout: float = 90.0, port: int | None = None,
            env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``python COMMAND... --port P`` in the repository (``launch("app.py")``,
-    ``launch("-m", "benchmarks.noop_app")``); yields (url, process).
+    """``python app.py`` (``launch("app.py")``) or ``python COMMAND... --port P``
+    (``launch("-m", "benchmarks.noop_app")``) in the repository; yields (url, process).
 
     The process's output goes to ``log`` (a file path) or nowhere. RuntimeError if it exits or
     does not answer within ``timeout`` seconds; terminated (then killed) on exit. ``port``: a
@@ -44,11 +49,14 @@ def launch(*command: str, log: Path | None = None, timeout: float = 90.0, port: 
 
 def start(*command: str, out=subprocess.DEVNULL, port: int | None = None,
           env: dict[str, str] | None = None) -> tuple[str, subprocess.Popen]:
-    """Start ``python COMMAND... --port P`` and return (url, process) at once, before it answers."""
+    """Start ``python app.py`` (its port in ``GRADIO_SERVER_PORT``) or ``python COMMAND... --port P``,
+    and return (url, process) at once, before it answers."""
     port = port or free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.Popen([sys.executable, *(command or ("app.py",)), "--port", str(port)], cwd=REPO, env=env,
-                            stdout=out, stderr=subprocess.STDOUT)
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {}),
+           "GRADIO_SERVER_PORT": str(port)}
+    app = list(command or COMMAND[1:]) == COMMAND[1:]
+    argv = [sys.executable, *(COMMAND[1:] if app else (*command, "--port", str(port)))]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     return f"http://127.0.0.1:{port}/", proc
 
 
