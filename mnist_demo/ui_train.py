@@ -43,7 +43,7 @@ from .session import RUNNING, WAITING, Session, accept_start, stop_session
 from .settings import Settings, from_process
 from .training import EpochEvent, StepEvent, run_metadata
 from .ui_draw import DrawTab, send_trained
-from .ui_evaluation import confusion_section, evaluation_outputs, mistakes_gallery
+from .ui_evaluation import confusion_section, evaluation_outputs, mistakes_html
 from .weights import weights_to_bytes
 
 UI_UPDATE_SECONDS = 0.25  # at most four plot updates a second, however fast the steps are
@@ -294,11 +294,11 @@ def training_stream(plan: Plan, session: Session, starts: dict, settings: Settin
         n: run_metadata(plan.config, f"{plan.preset}, trained in the app", data, outcome.last.get(n), plan.start_from,
                         plan.own, plan.held) | (choices[n].metadata() if n in choices else {})
         for n in outcome.models}, session)
-    gallery = [item for n, ev in outcome.evaluations.items() for item in mistakes_gallery(n, ev, data.x_valid)]
     held = len(plan.held) if plan.held is not None else 0
     text = verdict(outcome, plan.config, held, kept)
     text += "".join(f" {MODEL_TITLES[n]}: {c.sentence()}." for n, c in choices.items())
-    yield (*curves.frames(), text, confusion_section(outcome.evaluations, "Your"), gallery, files, session)
+    yield (*curves.frames(), text, confusion_section(outcome.evaluations, "Your"),
+           mistakes_html(outcome.evaluations, data.x_valid), files, session)
 
 
 # ---------------------------------------------------------------------------- controls and layout
@@ -441,7 +441,7 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
     with gr.Accordion("After training: confusion matrices and mistakes", open=True):
         shipped_button = gr.Button("Show them for the shipped models")
         confusion = gr.HTML(elem_id="confusion")
-        mistakes = gr.Gallery(label="Most confident mistakes", columns=6, height="auto", elem_id="mistakes")
+        mistakes = gr.HTML(elem_id="mistakes")
         download = gr.File(label="Download your trained weights (.safetensors)", file_count="multiple",
                            interactive=False, elem_id="download")
 
