@@ -3,7 +3,13 @@ computed when the tab is shown, from the 784 numbers the page prepared from the 
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+
 import gradio as gr
+import numpy as np
+from PIL import Image
 
 from . import insight
 from .data import MnistSource
@@ -80,23 +86,48 @@ def evaluate_chosen(shipped: dict, mnist: MnistSource, session, *choices) -> str
     return per_class_table(evs) + confusion_section(evs, "Chosen")
 
 
-def picture(elem_id: str, label: str, height: int) -> gr.Image:
-    return gr.Image(label=label, elem_id=elem_id, interactive=False, buttons=[], height=height)
+# The tab's pictures in the order look_inside returns them: (elem_id, label, its height where there is room).
+PICTURES = (("templates", "Linear templates", 260), ("evidence-top", "Top answer", 240),
+            ("evidence-second", "Runner-up", 240), ("filters", "conv1 filters", 150),
+            ("maps-0", "after conv1: 16 maps of 14×14", 260), ("maps-1", "after conv2: 16 maps of 7×7", 260),
+            ("maps-2", "after conv3: 10 maps of 4×4, one per digit 0–9", 120))
+
+
+def picture_html(picture: np.ndarray | None, label: str, height: int) -> str:
+    """One picture as an <img> named by its label (its alt text and its caption), or nothing. A
+    gr.Image wrapped each in a <button> with no name (axe's critical button-name, on every one)
+    and loaded its own scripts into every page."""
+    if picture is None:
+        return ""
+    png = io.BytesIO()
+    Image.fromarray(np.asarray(picture, np.uint8)).save(png, "PNG")
+    label = html.escape(label)
+    width = round(height * picture.shape[1] / picture.shape[0])  # ``height`` tall, unless the column is narrower
+    return (f'<figure class="inside-picture"><figcaption>{label}</figcaption><img alt="{label}" '
+            f'src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}" '
+            f'style="width: min(100%, {width}px)"></figure>')
+
+
+def show_pictures(shipped: dict, value, session, *choices) -> list:
+    """The tab was selected: its pictures as HTML, and the note."""
+    *pictures, note = show_inside(shipped, value, session, *choices)
+    return [picture_html(p, label, height) for p, (_, label, height) in zip(pictures, PICTURES, strict=True)] + [note]
 
 
 def inside_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mnist: MnistSource) -> None:
+    def picture(k: int) -> gr.HTML:
+        return gr.HTML(elem_id=PICTURES[k][0])
+
     gr.Markdown(CAPTIONS["templates"])
-    templates = picture("templates", "Linear templates", 260)
+    templates = picture(0)
     gr.Markdown(CAPTIONS["evidence"])
     evidence_note = gr.Markdown(elem_id="evidence-note")
     with gr.Row():
-        top, second = picture("evidence-top", "Top answer", 240), picture("evidence-second", "Runner-up", 240)
+        top, second = picture(1), picture(2)
     gr.Markdown(CAPTIONS["filters"])
-    filters = picture("filters", "conv1 filters", 150)
+    filters = picture(3)
     gr.Markdown(CAPTIONS["maps"])
-    maps = [picture(f"maps-{k}", label, height) for k, (label, height) in enumerate(
-        [("after conv1: 16 maps of 14×14", 260), ("after conv2: 16 maps of 7×7", 260),
-         ("after conv3: 10 maps of 4×4, one per digit 0–9", 120)])]
+    maps = [picture(k) for k in (4, 5, 6)]
     gr.Markdown("**Evaluation at a glance** for the weights chosen in the Draw tab: per-class accuracy on the "
                 "20,000 validation digits and the confusion matrices (rows: true digit, columns: answer). "
                 "The tutorial's 3×3 grid is in the Draw tab.")
@@ -104,7 +135,7 @@ def inside_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mni
     result = gr.HTML(elem_id="evaluation")
 
     views = [templates, top, second, filters, *maps, evidence_note]
-    tab.select(bind(show_inside, shipped), [draw.pad, session, *draw.choices], views,
+    tab.select(bind(show_pictures, shipped), [draw.pad, session, *draw.choices], views,
                api_visibility="private", show_progress="hidden")
     button.click(bind(evaluate_chosen, shipped, mnist), [session, *draw.choices], result,
                  api_visibility="private")

@@ -103,3 +103,31 @@ def test_look_inside_after_clear_shows_the_weights_views():
         assert templates is not None and filters is not None and top is None and note == NOTHING_DRAWN
     *_, note = show_inside(load_shipped_models(), [7.0] * 784, Session(), "shipped", "shipped")
     assert "784 numbers" in note  # a damaged drawing: a sentence, and still the weights' views
+
+
+def test_the_tabs_pictures_are_images_named_by_their_captions(shipped, mnist):
+    """What the tab sends: each picture look_inside made, pixel for pixel, as an <img> whose alt
+    text is its caption (no nameless button around it); the drawing's pictures are left empty when
+    nothing is drawn, the weights' are still shown."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from mnist_demo.session import Session
+    from mnist_demo.ui_inside import PICTURES, show_inside, show_pictures
+
+    drawing = [float(v) for v in mnist.x_valid[2]]
+    sent = show_pictures(shipped, drawing, Session(), "shipped", "shipped")
+    *arrays, note = show_inside(shipped, drawing, Session(), "shipped", "shipped")
+    assert len(sent) == len(PICTURES) + 1 and sent[-1] == note
+    for html, array, (_, label, height) in zip(sent[:-1], arrays, PICTURES, strict=True):
+        alt, png, style = re.fullmatch(r'<figure class="inside-picture"><figcaption>[^<]+</figcaption>'
+                                       r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)" style="([^"]+)">'
+                                       r'</figure>', html).groups()
+        assert alt == label.replace("&", "&amp;")
+        assert style == f"width: min(100%, {round(height * array.shape[1] / array.shape[0])}px)"
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(png)))), array)
+    blank = show_pictures(shipped, "", Session(), "shipped", "shipped")
+    assert [bool(html) for html in blank[:-1]] == [True, False, False, True, False, False, False]
