@@ -31,12 +31,6 @@ def enlarge(picture: np.ndarray, zoom: int) -> np.ndarray:
     return np.repeat(np.repeat(picture, zoom, axis=0), zoom, axis=1) if zoom > 1 else picture
 
 
-def digit_picture(digit: np.ndarray, zoom: int = ZOOM) -> np.ndarray:
-    """A 28x28 digit scaled like training (0..255/256) as uint8, white ink on black like MNIST."""
-    pixels = np.clip(np.asarray(digit, dtype=np.float32).reshape(28, 28) * 256, 0, 255).astype(np.uint8)
-    return enlarge(pixels, zoom)
-
-
 def colorize(a: np.ndarray, diverging: bool = True, vmax: float | None = None, zoom: int = 1) -> np.ndarray:
     """A 2-D array as an RGB uint8 picture. Diverging maps are centred on zero."""
     a = np.asarray(a, dtype=np.float32)

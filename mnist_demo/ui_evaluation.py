@@ -41,7 +41,7 @@ def mistakes_html(evaluations: dict[str, Evaluation], x_valid: np.ndarray) -> st
     page load Gradio's video player and hls.js with it, a third of every visitor's scripts (500 kB),
     for this one view."""
     rows = "".join(
-        '<div class="kept-row">' + "".join(
+        '<div class="mistakes-row">' + "".join(
             f'<figure><img src="{thumbnail(to_bytes(x_valid[i]).tobytes())}" alt="a {t} read as {p}, {c:.0%} sure">'
             f'<figcaption>{MODEL_TITLES[name]} {t}→{p} {c:.0%}</figcaption></figure>' for i, t, p, c in ev.mistakes)
         + "</div>" for name, ev in evaluations.items() if ev.mistakes)

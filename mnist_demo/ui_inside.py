@@ -3,13 +3,10 @@ computed when the tab is shown, from the 784 numbers the page prepared from the 
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
 from . import insight
 from .data import MnistSource
@@ -17,6 +14,7 @@ from .evaluation import per_class_accuracy
 from .handlers import bind
 from .inputs import digit_from_page
 from .models import MODEL_TITLES
+from .page_assets import png_data_url
 from .preprocess import ImageInputError
 from .ui_draw import DrawTab, chosen_models
 from .ui_evaluation import confusion_section, evaluate_all
@@ -71,8 +69,8 @@ def look_inside(models: dict, digit, note: str = NOTHING_DRAWN) -> tuple:
     return templates, top, second, filters, *maps, note
 
 
-def show_inside(shipped: dict, value, session, *choices) -> tuple:
-    """The tab was selected: its pictures for the chosen weights and the page's current drawing."""
+def inside_arrays(shipped: dict, value, session, *choices) -> tuple:
+    """The tab's pictures as arrays (and its note), for the chosen weights and the page's current drawing."""
     models = chosen_models(shipped, session, choices)
     try:
         return look_inside(models, digit_from_page(value))
@@ -86,56 +84,52 @@ def evaluate_chosen(shipped: dict, mnist: MnistSource, session, *choices) -> str
     return per_class_table(evs) + confusion_section(evs, "Chosen")
 
 
-# The tab's pictures in the order look_inside returns them: (elem_id, label, its height where there is room).
-PICTURES = (("templates", "Linear templates", 260), ("evidence-top", "Top answer", 240),
-            ("evidence-second", "Runner-up", 240), ("filters", "conv1 filters", 150),
-            ("maps-0", "after conv1: 16 maps of 14×14", 260), ("maps-1", "after conv2: 16 maps of 7×7", 260),
-            ("maps-2", "after conv3: 10 maps of 4×4, one per digit 0–9", 120))
+# The tab's pictures in the order look_inside returns them: elem_id -> (label, its height where there is room).
+PICTURES = {"templates": ("Linear templates", 260), "evidence-top": ("Top answer", 240),
+            "evidence-second": ("Runner-up", 240), "filters": ("conv1 filters", 150),
+            "maps-0": ("after conv1: 16 maps of 14×14", 260), "maps-1": ("after conv2: 16 maps of 7×7", 260),
+            "maps-2": ("after conv3: 10 maps of 4×4, one per digit 0–9", 120)}
 
 
-def picture_html(picture: np.ndarray | None, label: str, height: int) -> str:
-    """One picture as an <img> named by its label (its alt text and its caption), or nothing. A
-    gr.Image wrapped each in a <button> with no name (axe's critical button-name, on every one)
-    and loaded its own scripts into every page."""
+def picture_html(picture: np.ndarray | None, label: str, max_height: int) -> str:
+    """One picture as an <img> named by its label (its alt text and its caption), ``max_height``
+    tall unless the column is too narrow for that; or nothing. A gr.Image wrapped each in a
+    <button> with no name (axe's critical button-name, on every one) and loaded its own scripts."""
     if picture is None:
         return ""
-    png = io.BytesIO()
-    Image.fromarray(np.asarray(picture, np.uint8)).save(png, "PNG")
-    label = html.escape(label)
-    width = round(height * picture.shape[1] / picture.shape[0])  # ``height`` tall, unless the column is narrower
+    label, width = html.escape(label), round(max_height * picture.shape[1] / picture.shape[0])
     return (f'<figure class="inside-picture"><figcaption>{label}</figcaption><img alt="{label}" '
-            f'src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode()}" '
-            f'style="width: min(100%, {width}px)"></figure>')
+            f'src="{png_data_url(picture)}" style="width: min(100%, {width}px)"></figure>')
 
 
-def show_pictures(shipped: dict, value, session, *choices) -> list:
-    """The tab was selected: its pictures as HTML, and the note."""
-    *pictures, note = show_inside(shipped, value, session, *choices)
-    return [picture_html(p, label, height) for p, (_, label, height) in zip(pictures, PICTURES, strict=True)] + [note]
+def show_inside(shipped: dict, value, session, *choices) -> list:
+    """The tab was selected: its pictures as HTML, and its note."""
+    *pictures, note = inside_arrays(shipped, value, session, *choices)
+    return [picture_html(p, *PICTURES[name]) for p, name in zip(pictures, PICTURES, strict=True)] + [note]
 
 
 def inside_tab(tab: gr.Tab, draw: DrawTab, session: gr.State, shipped: dict, mnist: MnistSource) -> None:
-    def picture(k: int) -> gr.HTML:
-        return gr.HTML(elem_id=PICTURES[k][0])
-
+    pictures = {name: gr.HTML(elem_id=name, render=False) for name in PICTURES}  # each placed below, in its row
     gr.Markdown(CAPTIONS["templates"])
-    templates = picture(0)
+    pictures["templates"].render()
     gr.Markdown(CAPTIONS["evidence"])
     evidence_note = gr.Markdown(elem_id="evidence-note")
     with gr.Row():
-        top, second = picture(1), picture(2)
+        pictures["evidence-top"].render()
+        pictures["evidence-second"].render()
     gr.Markdown(CAPTIONS["filters"])
-    filters = picture(3)
+    pictures["filters"].render()
     gr.Markdown(CAPTIONS["maps"])
-    maps = [picture(k) for k in (4, 5, 6)]
+    for name in ("maps-0", "maps-1", "maps-2"):
+        pictures[name].render()
     gr.Markdown("**Evaluation at a glance** for the weights chosen in the Draw tab: per-class accuracy on the "
                 "20,000 validation digits and the confusion matrices (rows: true digit, columns: answer). "
                 "The tutorial's 3×3 grid is in the Draw tab.")
     button = gr.Button("Evaluate on the validation split", elem_id="evaluate")
     result = gr.HTML(elem_id="evaluation")
 
-    views = [templates, top, second, filters, *maps, evidence_note]
-    tab.select(bind(show_pictures, shipped), [draw.pad, session, *draw.choices], views,
+    views = [*pictures.values(), evidence_note]
+    tab.select(bind(show_inside, shipped), [draw.pad, session, *draw.choices], views,
                api_visibility="private", show_progress="hidden")
     button.click(bind(evaluate_chosen, shipped, mnist), [session, *draw.choices], result,
                  api_visibility="private")

@@ -6,6 +6,7 @@ tests/test_class_projector.py, on a class of their own."""
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from benchmarks.harness.pad import DESKTOP, DIGITS, PHONE, draw, open_app, switch_theme, touch_draw
 
@@ -68,6 +69,8 @@ def test_no_serious_violation_on_any_tab_and_no_other_host_asked(browser, app_ur
             if (theme, tab) != ("light", "Draw"):
                 open_tab(page, tab)
                 page.wait_for_timeout(300)
+            if tab == "Look inside":  # its pictures come from the server: checked once they are there
+                expect(page.locator(".inside-picture img")).to_have_count(7, timeout=15_000)
             found[theme, tab] = serious_violations(page)
     page.close()
     assert not any(found.values()), found

@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -137,8 +138,9 @@ FINE_TUNE = ("python -m mnist_demo.train --model {model} --preset fine-tune --in
              "--out {out}")
 INSTALLS = NotRun("installs packages into a virtual environment")
 WHOLE_SUITE = NotRun("installs the test tools and runs the whole suite, this file included")
-APP_SERVERS = ("every app server the suite starts (the shared ones, the lesson's, a Space's): word for word, "
-               "its port in GRADIO_SERVER_PORT, which --port defaults to")
+APP_SERVERS = ("every app server the suite starts (the shared ones, the lesson's, a Space's): these words, "
+               "its port in GRADIO_SERVER_PORT (which --port defaults to), its environment this run's with a data "
+               "folder of its own added (MNIST_DATA_DIR); the row below starts one on the default data folder")
 COLLECT = "collects only (running the suite from inside it would run this file again): checks the file and markers"
 
 COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
@@ -354,7 +356,8 @@ def test_the_command_another_test_runs_is_its_command(command, how):
     """The other test runs the command as the docs type it (or the runner the prose names), word for word."""
     runs = importlib.import_module(how.module).COMMAND
     assert runs[:len(words(command))] == words(command), (how.module, runs)
-    for name in re.findall(r"(?:^|\s)([A-Z_][A-Z0-9_]*)=", command.split(words(command)[0], 1)[0]):
+    for setting in shlex.split(command)[:-len(words(command))]:  # VAR=value in front of it
+        name = setting.split("=", 1)[0]
         assert os.environ.get(name), f"{command}: {name} is not set in this run, so its subprocesses lack it"
     if "MNIST_DIR=" in command:  # a real folder, as the page's /path/to/mnist stands for
         assert (Path(os.environ["MNIST_DIR"]) / "train-images-idx3-ubyte.gz").is_file()
@@ -366,7 +369,9 @@ def test_the_launcher_starts_the_app_as_the_readme_types_it(monkeypatch):
     from benchmarks.harness import launcher
 
     started = []
-    monkeypatch.setattr(launcher.subprocess, "Popen", lambda argv, **kw: started.append((argv, kw["env"])))
+    popen = lambda argv, **kw: started.append((argv, kw["env"]))
+    monkeypatch.setattr(launcher, "subprocess", SimpleNamespace(Popen=popen, STDOUT=subprocess.STDOUT,
+                                                                DEVNULL=subprocess.DEVNULL))
     url, _ = launcher.start("app.py", port=7123, env={"MNIST_DATA_DIR": "/d"})
     launcher.start("-m", "benchmarks.noop_app", port=7124)
     (app, app_env), (other, _) = started

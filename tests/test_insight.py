@@ -81,27 +81,17 @@ def test_per_class_accuracy_table():
     assert html.count("<tr>") == 11 and "90.0%" in html and "100.0%" in html
 
 
-def test_digit_picture_is_crisp_and_white_on_black():
-    # The grid's, the mistakes' and the Look inside tab's digits: nearest-neighbour, no blur.
-    digit = np.zeros((28, 28), np.float32)
-    digit[3, 4] = 255 / 256
-    big = insight.digit_picture(digit, 8)
-    assert big.shape == (224, 224) and big.dtype == np.uint8
-    assert set(np.unique(big)) == {0, 255}
-    assert big[24:32, 32:40].min() == 255
-
-
 def test_look_inside_after_clear_shows_the_weights_views():
     """After Clear, Undo to empty or Keep, the page's value is null, which reaches the server as "":
     the templates and filters (which need no drawing) are still shown, with a note."""
     from mnist_demo.session import Session
-    from mnist_demo.ui_inside import NOTHING_DRAWN, show_inside
+    from mnist_demo.ui_inside import NOTHING_DRAWN, inside_arrays
 
     for cleared in ("", None, []):
-        templates, top, second, filters, *maps, note = show_inside(load_shipped_models(), cleared, Session(),
+        templates, top, second, filters, *maps, note = inside_arrays(load_shipped_models(), cleared, Session(),
                                                                    "shipped", "shipped")
         assert templates is not None and filters is not None and top is None and note == NOTHING_DRAWN
-    *_, note = show_inside(load_shipped_models(), [7.0] * 784, Session(), "shipped", "shipped")
+    *_, note = inside_arrays(load_shipped_models(), [7.0] * 784, Session(), "shipped", "shipped")
     assert "784 numbers" in note  # a damaged drawing: a sentence, and still the weights' views
 
 
@@ -116,18 +106,19 @@ def test_the_tabs_pictures_are_images_named_by_their_captions(shipped, mnist):
     from PIL import Image
 
     from mnist_demo.session import Session
-    from mnist_demo.ui_inside import PICTURES, show_inside, show_pictures
+    from mnist_demo.ui_inside import PICTURES, inside_arrays, show_inside
 
     drawing = [float(v) for v in mnist.x_valid[2]]
-    sent = show_pictures(shipped, drawing, Session(), "shipped", "shipped")
-    *arrays, note = show_inside(shipped, drawing, Session(), "shipped", "shipped")
+    sent = show_inside(shipped, drawing, Session(), "shipped", "shipped")
+    *arrays, note = inside_arrays(shipped, drawing, Session(), "shipped", "shipped")
     assert len(sent) == len(PICTURES) + 1 and sent[-1] == note
-    for html, array, (_, label, height) in zip(sent[:-1], arrays, PICTURES, strict=True):
-        alt, png, style = re.fullmatch(r'<figure class="inside-picture"><figcaption>[^<]+</figcaption>'
-                                       r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)" style="([^"]+)">'
-                                       r'</figure>', html).groups()
-        assert alt == label.replace("&", "&amp;")
+    for html, array, (label, height) in zip(sent[:-1], arrays, PICTURES.values(), strict=True):
+        shown = re.fullmatch(r'<figure class="inside-picture"><figcaption>([^<]+)</figcaption>'
+                             r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)" style="([^"]+)"></figure>', html)
+        assert shown, html[:300]
+        caption, alt, png, style = shown.groups()
+        assert caption == alt == label.replace("&", "&amp;")
         assert style == f"width: min(100%, {round(height * array.shape[1] / array.shape[0])}px)"
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(png)))), array)
-    blank = show_pictures(shipped, "", Session(), "shipped", "shipped")
+    blank = show_inside(shipped, "", Session(), "shipped", "shipped")
     assert [bool(html) for html in blank[:-1]] == [True, False, False, True, False, False, False]

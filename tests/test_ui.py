@@ -17,3 +17,16 @@ def test_the_queue_keeps_its_options_and_polls_every_10_ms_not_every_1(tmp_path)
     assert (queue.sleep_when_free, queue.progress_update_sleep_when_free) == (QUEUE_POLL_SECONDS,
                                                                              PROGRESS_POLL_SECONDS)
     assert queue.max_size == queue_options(settings)["max_size"] and demo.api_open is False
+
+
+def test_the_app_has_no_component_that_loads_a_media_player(tmp_path):
+    """Every page loads the scripts of every kind of component the app has. A gr.Gallery brought
+    Gradio's video player and hls.js (a third of a page load's scripts, 509 kB decoded) for one
+    view of a training's mistakes, and a gr.Image wrapped Look inside's pictures in nameless
+    buttons: both are HTML now (ui_evaluation.mistakes_html, ui_inside.picture_html)."""
+    from mnist_demo.ui import build_demo
+
+    demo = build_demo(settings=from_env({"MNIST_DATA_DIR": str(tmp_path)}))
+    kinds = {block.get_block_name() for block in demo.blocks.values()}
+    assert {"html", "markdown", "button"} <= kinds  # what the app is made of (the test reads them)
+    assert kinds.isdisjoint({"gallery", "video", "image", "audio", "model3d"}), kinds

@@ -20,6 +20,7 @@ def test_each_mistake_shows_its_own_digit_and_what_was_said(mnist):
     html = mistakes_html(evaluations, mnist.x_valid)
     figures = re.findall(r'<figure><img src="data:image/png;base64,([^"]+)" alt="([^"]+)">'
                          r"<figcaption>([^<]+)</figcaption></figure>", html)
+    assert html.count('<div class="mistakes-row">') == 2  # a row per model
     assert [caption for _, _, caption in figures] == ["Linear 7→2 99%", "Linear 4→9 51%", "CNN 3→5 87%"]
     assert figures[0][1] == "a 7 read as 2, 99% sure"
     for (png, _, _), index in zip(figures, (5, 40, 123), strict=True):

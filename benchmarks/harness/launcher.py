@@ -54,8 +54,8 @@ def start(*command: str, out=subprocess.DEVNULL, port: int | None = None,
     port = port or free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {}),
            "GRADIO_SERVER_PORT": str(port)}
-    app = list(command or COMMAND[1:]) == COMMAND[1:]
-    argv = [sys.executable, *(COMMAND[1:] if app else (*command, "--port", str(port)))]
+    as_typed = list(command or COMMAND[1:]) == COMMAND[1:]
+    argv = [sys.executable, *(COMMAND[1:] if as_typed else (*command, "--port", str(port)))]
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     return f"http://127.0.0.1:{port}/", proc
 
@@ -69,7 +69,7 @@ def wait_until_answering(url: str, proc: subprocess.Popen | None = None, timeout
             return
         except OSError:
             if (proc and proc.poll() is not None) or time.monotonic() > deadline:
-                what = f"{' '.join(proc.args[1:])} (exit code {proc.poll()})" if proc else url
+                what = f"{' '.join(proc.args[1:])} at {url} (exit code {proc.poll()})" if proc else url
                 raise RuntimeError(f"{what} did not answer within {timeout:.0f} s") from None
             time.sleep(0.2)
 
