@@ -85,8 +85,8 @@ def evaluate_chosen(shipped: dict, mnist: MnistSource, session, *choices) -> str
 
 
 # The tab's pictures in the order look_inside returns them: elem_id -> (label, its height where there is room).
-PICTURES = {"templates": ("Linear templates", 260), "evidence-top": ("Top answer", 240),
-            "evidence-second": ("Runner-up", 240), "filters": ("conv1 filters", 150),
+PICTURES = {"templates": ("Linear templates", 260), "evidence-top": ("Evidence for the top answer", 240),
+            "evidence-second": ("Evidence for the runner-up", 240), "filters": ("conv1 filters", 150),
             "maps-0": ("after conv1: 16 maps of 14×14", 260), "maps-1": ("after conv2: 16 maps of 7×7", 260),
             "maps-2": ("after conv3: 10 maps of 4×4, one per digit 0–9", 120)}
 
