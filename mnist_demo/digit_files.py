@@ -53,10 +53,12 @@ def write_idx_pair(digits: Digits, folder: str | os.PathLike, stem: str) -> tupl
     return images, labels
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """One digit's 784 bytes as a 28x28 greyscale PNG (white ink on black, as MNIST stores it)."""
+def png_bytes(picture: np.ndarray) -> bytes:
+    """A picture as a PNG: one digit's 784 bytes as a 28x28 greyscale one (white ink on black, as
+    MNIST stores it), or any uint8 picture, H x W grey or H x W x 3 colour, as it is."""
+    picture = np.asarray(picture, np.uint8)
     out = io.BytesIO()
-    Image.fromarray(np.asarray(pixels, np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE), mode="L").save(out, "PNG")
+    Image.fromarray(picture.reshape(IMAGE_SIDE, IMAGE_SIDE) if picture.ndim == 1 else picture).save(out, "PNG")
     return out.getvalue()
 
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from .collection import CAP, HOLD_OUT_EVERY
-from .data import IMAGE_SIDE
+from .digit_files import png_bytes
 from .models import MODEL_NAMES, MODEL_TITLES, build_model
 from .page_data import IMMUTABLE
 from .preprocess import RECIPE
@@ -137,13 +135,11 @@ def page_setup() -> dict:
 
 
 def png_data_url(picture: np.ndarray) -> str:
-    """A picture (uint8, H x W grey or H x W x 3 colour) as a PNG data URL, for an <img> in the app's HTML."""
-    png = io.BytesIO()
-    Image.fromarray(np.asarray(picture, np.uint8)).save(png, "PNG")
-    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+    """A picture (``digit_files.png_bytes`` takes) as a PNG data URL, for an <img> in the app's HTML."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(picture)).decode()
 
 
 @functools.lru_cache(maxsize=4 * CAP)  # a collection's digits, and those of its test cells
 def thumbnail(pixels: bytes) -> str:
     """A kept digit as a PNG data URL (28x28, white on black; the page enlarges it, pixelated)."""
-    return png_data_url(np.frombuffer(pixels, np.uint8).reshape(IMAGE_SIDE, IMAGE_SIDE))
+    return png_data_url(np.frombuffer(pixels, np.uint8))

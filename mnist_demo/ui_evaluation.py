@@ -36,16 +36,20 @@ def confusion_html(title: str, ev: Evaluation) -> str:
 
 
 def mistakes_html(evaluations: dict[str, Evaluation], x_valid: np.ndarray) -> str:
-    """Each model's most confident mistakes, each captioned short enough for its thumbnail: "CNN 7→2
-    99%" (true → said, sure). HTML, as the app shows every other set of digits: a gr.Gallery made the
-    page load Gradio's video player and hls.js with it, a third of every visitor's scripts (500 kB),
-    for this one view."""
-    rows = "".join(
-        '<div class="mistakes-row">' + "".join(
-            f'<figure><img src="{thumbnail(to_bytes(x_valid[i]).tobytes())}" alt="a {t} read as {p}, {c:.0%} sure">'
-            f'<figcaption>{MODEL_TITLES[name]} {t}→{p} {c:.0%}</figcaption></figure>' for i, t, p, c in ev.mistakes)
-        + "</div>" for name, ev in evaluations.items() if ev.mistakes)
-    return f'<div class="mistakes"><h4>Most confident mistakes (true→said, how sure)</h4>{rows}</div>' if rows else ""
+    """Each model's most confident mistakes, a row per model, each captioned short enough for its
+    thumbnail: "CNN 7→2 99%" (true → said, sure). HTML, as the app shows every other set of digits:
+    a gr.Gallery made the page load Gradio's video player and hls.js with it, a third of every
+    visitor's scripts (500 kB), for this one view."""
+    rows = []
+    for name, ev in evaluations.items():
+        if ev.mistakes:
+            rows.append('<div class="mistakes-row">' + "".join(
+                f'<figure><img src="{thumbnail(to_bytes(x_valid[i]).tobytes())}" alt="a {t} read as {p}, {c:.0%} '
+                f'sure"><figcaption>{MODEL_TITLES[name]} {t}→{p} {c:.0%}</figcaption></figure>'
+                for i, t, p, c in ev.mistakes) + "</div>")
+    if not rows:
+        return ""
+    return f'<div class="mistakes"><h4>Most confident mistakes (true→said, how sure)</h4>{"".join(rows)}</div>'
 
 
 def evaluate_all(models: dict, mnist: MnistSource) -> tuple[dict[str, Evaluation], np.ndarray]:

@@ -10,7 +10,6 @@ CLI would)."""
 import json
 import re
 
-import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import expect
@@ -19,6 +18,7 @@ from benchmarks.harness.launcher import launch
 from benchmarks.harness.pad import PHONE, TABLET, screenshot, switch_theme
 from mnist_demo.classes.store import Classroom
 from tests.test_accessibility import serious_violations
+from tests.test_class_lesson import read_qr
 
 pytestmark = pytest.mark.browser  # drives Chromium
 
@@ -102,8 +102,7 @@ def test_the_wall_on_a_projector_qr_code_whole_and_large_bars_to_scale_and_axe_i
     for width, height in ((1280, 720), (1024, 768)):
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(300)  # laid out again
-        shot = cv2.imdecode(np.frombuffer(page.screenshot(), np.uint8), cv2.IMREAD_COLOR)
-        text, points, _ = cv2.QRCodeDetector().detectAndDecode(shot)
+        text = read_qr(page)  # as a phone's camera reads it, off a screenshot
         assert text == link, f"read {text!r} at {width}x{height}"
         qr = page.locator("#class-wall .qr svg").bounding_box()
         # The whole wall is on the screen: nobody scrolls a projector.
