@@ -145,7 +145,7 @@ def report(bench: Bench) -> int:
     w = bench.windows
     print("\nServer CPU (user + system, all threads, /proc/<pid>/stat); \"net\": less the idle server's own rate")
     base = w["B idle"].cpu / (w["B idle"].end - w["B idle"].start) if "B idle" in w else 0.0
-    print(f"  idle, every page open and nothing happening: {base:.1%} of one core (Gradio's queue polls every 1 ms)")
+    print(f"  idle, every page open and nothing happening: {base:.1%} of one core (its queue's polls)")
 
     def net(x: Window) -> float:
         return x.cpu - base * (x.end - x.start)

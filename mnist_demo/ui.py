@@ -4,6 +4,8 @@ visitor's session and serves ``/classify``. The page's JavaScript and CSS are in
 
 from __future__ import annotations
 
+import sys
+
 import gradio as gr
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -162,6 +164,13 @@ LAUNCH_OPTIONS = launch_options()
 # trains. Every 10 ms and 50 ms instead: a queued event starts at most 9 ms later, and a training's
 # progress goes out at most 20 times a second (the Train tab sends 4).
 QUEUE_POLL_SECONDS, PROGRESS_POLL_SECONDS = 0.01, 0.05
+# After every event, Gradio's queue also rebuilds the summary behind its monitoring dashboard: a pandas
+# DataFrame of the last 10,000 events, grouped by function (2.4 ms of CPU at 100 events, 8.7 ms at
+# 10,000), though this app turns the dashboard off (enable_monitoring=False). A class's events are
+# small (a keep 7-15 ms, a timer's tick less), so that was a quarter of a class's server CPU
+# (benchmarks/class_load.py). Gradio's GRADIO_ANALYTICS_CACHE_FREQUENCY and _MAX_EVENTS: never
+# rebuilt, and one event remembered, not 10,000 (4 MB).
+ANALYTICS = {"ANAYLTICS_CACHE_FREQUENCY": sys.maxsize, "ANALYTICS_MAX_EVENTS": 1}  # (Gradio's spelling)
 
 
 def queued(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
@@ -172,6 +181,9 @@ def queued(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
                           ("progress_update_sleep_when_free", PROGRESS_POLL_SECONDS)):
         if getattr(queue, name, None) is not None:  # a later Gradio may have renamed it (tests/test_ui.py)
             setattr(queue, name, max(getattr(queue, name), seconds))
+    for name, value in ANALYTICS.items():  # (launch_options turns the dashboard off)
+        if getattr(queue, name, None) is not None:
+            setattr(queue, name, value)
     return demo
 
 

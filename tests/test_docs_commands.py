@@ -223,6 +223,7 @@ COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
     "python -m benchmarks.load": Flags(),
     "python -m benchmarks.load --trainings 1": Flags(),
     "python -m benchmarks.class_load": Flags(),
+    "python -m benchmarks.class_load --students 30 --seconds 20 --no-restart --classes 0": Flags(),
     "python -m benchmarks.attacks": Flags(),
     "python -m benchmarks.idle_pages": Flags(),
     "python -m benchmarks.training_cost": Flags(),
