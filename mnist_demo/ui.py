@@ -100,7 +100,7 @@ def build_demo(predictor: Predictor | None = None, settings: Settings | None = N
                 with gr.Tab("Your digits", id="digits", elem_id="digits-tab") as tab:
                     digits_tab(tab, draw, session, shipped, mnist)
                 with gr.Tab("Class", id="class", elem_id="class-tab"):
-                    class_parts = class_tab(settings, draw.shipped_page)
+                    class_parts = class_tab(settings)
                 with gr.Tab("Train", id="train"):
                     train_tab(session, settings, shipped, draw)
                 with gr.Tab("Look inside", id="inside", elem_id="inside-tab") as tab:
@@ -138,8 +138,8 @@ SESSIONS = 1000
 # page's scripts (page_assets.py), its training data's routes (page_data.py) and the teacher's
 # page's (classes/page_routes.py) come before Gradio's own, behind the same middleware.
 ROUTES = [*page_assets.routes(), *page_data.routes(), *page_routes.routes(), *closed_routes()]
-# Gradio sends its page (500 kB, the app's configuration inside) uncompressed: 30 phones on a school's
-# Wi-Fi each load it. Compressed (level 6: 209 kB, 12 ms), behind the body limit; Starlette leaves
+# Gradio sends its page (348 kB, the app's configuration inside) uncompressed: 30 phones on a school's
+# Wi-Fi each load it. Compressed (level 6: 110 kB, 8 ms), behind the body limit; Starlette leaves
 # event streams, pictures and the training data's gzip files as they are.
 COMPRESSED = Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
 

@@ -36,7 +36,7 @@ from .driver import (
 )
 from .handlers import QUIET, bind
 from .models import MODEL_NAMES, MODEL_TITLES
-from .page_assets import page_file, train_head
+from .page_assets import page_file, shipped_urls, train_head
 from .page_trainer import DEVICE, SERVER, not_on_server, not_ready, trainer_setup, where_choices
 from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target, setting_of
 from .session import RUNNING, WAITING, Session, accept_start, stop_session
@@ -432,7 +432,7 @@ def train_tab(session: gr.State, settings: Settings, shipped_models: dict, draw:
             # This device's run: no Gradio event, the page trains (page/page_trainer.js).
             gr.HTML(None, elem_id="page-trainer-box", html_template=page_file("page_trainer.html"),
                     js_on_load=page_file("page_trainer.js"), head=train_head(), apply_default_css=False,
-                    setup=trainer_setup(settings), shipped=draw.shipped_page)
+                    setup=trainer_setup(settings), shipped=shipped_urls())
             progress = gr.Markdown("Set the options and press **Start training**.", elem_id="train-progress")
             loss_plot = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss (training smoothed)",
                                     elem_id="loss-plot", height=300, color_map=LOSS_COLOURS)

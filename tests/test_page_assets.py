@@ -1,5 +1,6 @@
 """The page's scripts as the app serves them (page_assets.script_route): each at its content's
-hash, cached for good, in the order the page and its training workers load them."""
+hash, cached for good, in the order the page and its training workers load them; and the shipped
+weights, held once by the page and fetched by its trainings."""
 
 import re
 
@@ -7,7 +8,9 @@ import gradio as gr
 from fastapi.testclient import TestClient
 
 from mnist_demo import page_assets
+from mnist_demo.inference import WEIGHTS_DIR
 from mnist_demo.limits import app_kwargs
+from mnist_demo.models import MODEL_NAMES
 from mnist_demo.page_assets import (
     CLASS_TRAIN_SCRIPTS,
     PAGE,
@@ -16,6 +19,7 @@ from mnist_demo.page_assets import (
     TRAINING_SCRIPTS,
     class_train_head,
     page_head,
+    shipped_urls,
     train_head,
     worker_scripts,
 )
@@ -46,12 +50,17 @@ def test_every_script_is_served_at_its_hash_for_good_and_nothing_else_is(tmp_pat
             assert got.headers["cache-control"] == IMMUTABLE
             assert got.headers["content-type"].startswith("text/javascript")
             assert got.content == (PAGE / url.rpartition("/")[2]).read_bytes()
+        for name, url in shipped_urls().items():  # the trainers' starting weights: the files themselves
+            got = client.get(f"/{url}")
+            assert got.status_code == 200 and got.headers["cache-control"] == IMMUTABLE
+            assert got.content == (WEIGHTS_DIR / f"{name}.safetensors").read_bytes()
         assert b"reload the page" in client.get(f"/page-code/{'0' * 16}/pad.js").content
         digest = page_assets.script_url("pad.js").split("/")[1]
         for wrong in (f"page-code/{'0' * 16}/pad.js",  # an old hash: an earlier version's page
                       f"page-code/{digest}/models.js",  # another script's hash
                       f"page-code/{digest}/pad.html", f"page-code/{digest}/app.css",  # not a script
-                      f"page-code/{digest}/..%2Fpage_assets.py", f"page-code/{digest}/nothing.js"):
+                      f"page-code/{digest}/..%2Fpage_assets.py", f"page-code/{digest}/nothing.js",
+                      shipped_urls()["cnn"].replace("cnn.", "linear.")):  # a model's file at the other's hash
             got = client.get(f"/{wrong}")
             assert got.status_code == 404, wrong  # the route's "reload the page", or no route at all
             assert b"import" not in got.content and b"function" not in got.content
@@ -68,6 +77,24 @@ def test_every_script_is_served_at_its_hash_for_good_and_nothing_else_is(tmp_pat
     finally:
         monkeypatch.undo()
         page_assets.script_url.cache_clear()
+
+
+def test_the_page_holds_the_shipped_weights_once(tmp_path):
+    """The pad answers from the shipped weights as soon as the page is there, so its props hold
+    them; the Train tab's and the teacher's in-page trainings fetch them from their address when
+    they start. Held three times, they were 99 of the page's 209 kB gzipped."""
+    import json
+
+    from mnist_demo.settings import from_env
+    from mnist_demo.ui import build_demo
+
+    demo = build_demo(settings=from_env({"MNIST_DATA_DIR": str(tmp_path)}))
+    config = json.dumps(demo.get_config_file(), default=str)  # (a function or two: their names)
+    boxes = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    for name in MODEL_NAMES:
+        assert config.count(boxes["pad"].props["models"][name]["safetensors"]) == 1
+    for box in ("page-trainer-box", "class-trainer-box"):
+        assert boxes[box].props["shipped"] == shipped_urls()
 
 
 def test_the_app_sends_its_page_compressed_and_its_scripts_and_data_as_they_are(app_url):

@@ -24,7 +24,7 @@ from .. import handlers
 from ..handlers import QUIET
 from ..inference import Predictor
 from ..inputs import event_fields
-from ..page_assets import class_train_head, page_file
+from ..page_assets import class_train_head, page_file, shipped_urls
 from ..page_trainer import DEVICE, SERVER, not_on_server, where_choices
 from ..session import WAITING, ClassSeat, Session
 from ..settings import Settings
@@ -247,10 +247,9 @@ def bind(fn, *bound):
     return handler
 
 
-def class_tab(settings: Settings, shipped_page: dict) -> dict:
+def class_tab(settings: Settings) -> dict:
     """Lay out the Class tab (called inside ``gr.Tab``). Returns its components, for
-    ``wire_class`` to wire once the whole page exists. ``shipped_page``: the shipped weights as the
-    page takes them (the teacher's page fine-tunes from them)."""
+    ``wire_class`` to wire once the whole page exists."""
     c = {}
     gr.Markdown("Draw together: a teacher starts a class, everyone joins with its code, and every digit you keep "
                 "also goes to the class's wall, without names. Then the class trains its own model.")
@@ -298,7 +297,7 @@ def class_tab(settings: Settings, shipped_page: dict) -> dict:
         # This device's run: no Gradio event, the page trains (page/class_trainer.js).
         gr.HTML(None, elem_id="class-trainer-box", html_template=page_file("class_trainer.html"),
                 js_on_load=page_file("class_trainer.js"), head=class_train_head(), apply_default_css=False,
-                setup=class_trainer_setup(settings), shipped=shipped_page)
+                setup=class_trainer_setup(settings), shipped=shipped_urls())
         c["progress"] = gr.Markdown(elem_id="class-progress")
         with gr.Row():  # the Train tab's colours, each model its own; CSS lets the legends show (app.css)
             c["loss"] = gr.LinePlot(x="epoch", y="loss", color="curve", label="Loss", height=220,

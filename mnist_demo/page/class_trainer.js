@@ -89,7 +89,7 @@ function measure(model, params, drawings) {
 /** One model fine-tuned from the shipped weights: its weights kept (finetune.py's rule) and figures.
  * `useWorkers`: in Web Workers where the browser has them, else on the page's own thread. */
 async function fineTune(name, drawings, useWorkers) {
-  const shipped = weights.loadModel(name, weights.base64ToBytes(props.shipped[name].safetensors), setup.shapes[name], setup.max_weights_bytes);
+  const shipped = weights.loadModel(name, await shared.fetchBytes(props.shipped[name]), setup.shapes[name], setup.max_weights_bytes);
   const config = classes.classConfig(setup.training, { mnistCap: mnistCap(), finalRelu: shipped.finalRelu });
   const params = classes.copyParams(shipped.tensors), start = classes.copyParams(shipped.tensors);
   const model = net.createNet(name, { finalRelu: config.final_relu });

@@ -62,11 +62,13 @@ async function loadDigits() {
 
 // ------------------------------------------------------------------ where each model starts
 
-function startingParams(name, startFrom, config) {
+async function startingParams(name, startFrom, config) {
   if (startFrom === setup.start_from.new) return { params: trainer.newParams(name, setup.shapes[name], config), finalRelu: config.final_relu, before: null };
-  const b64 = startFrom === setup.start_from.shipped ? props.shipped[name].safetensors : kept.weights[name];
-  if (!b64) throw new Error(`No trained ${setup.titles[name]} is kept in this browser yet: train one from new or shipped weights first.`);
-  const model = weights.loadModel(name, weights.base64ToBytes(b64), setup.shapes[name], setup.max_weights_bytes);
+  // The shipped weights come from the app (props.shipped: their addresses, page_assets.shipped_urls; the browser keeps them).
+  const bytes = startFrom === setup.start_from.shipped ? await shared.fetchBytes(props.shipped[name])
+    : kept.weights[name] && weights.base64ToBytes(kept.weights[name]);
+  if (!bytes) throw new Error(`No trained ${setup.titles[name]} is kept in this browser yet: train one from new or shipped weights first.`);
+  const model = weights.loadModel(name, bytes, setup.shapes[name], setup.max_weights_bytes);
   const params = Object.fromEntries(Object.entries(model.tensors).map(([k, v]) => [k, Float32Array.from(v)]));
   return { params, finalRelu: model.finalRelu };
 }
@@ -135,7 +137,7 @@ function failWith(text, canRetry = false) {
 async function trainModel(name, job, data, mine, useWorkers) {
   const scale = setup.recipe.pixel_scale;
   const config = { ...job.config };
-  const start = startingParams(name, job.startFrom, config);
+  const start = await startingParams(name, job.startFrom, config);
   config.final_relu = start.finalRelu;
   const params = start.params, model = net.createNet(name, { finalRelu: config.final_relu });
   const before = job.startFrom === setup.start_from.new ? null : trainer.evaluate(model, params, data.valid, scale).acc;

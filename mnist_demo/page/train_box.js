@@ -23,6 +23,7 @@
     return new Worker(workerUrl);
   }
 
+  /** The bytes at the app's `path` (a training data file, a shipped model's weights). */
   async function fetchBytes(path) {
     const reply = await fetch(url(path));
     if (!reply.ok) throw new root.MnistData.DataError(`the server answered ${reply.status}`);
@@ -90,5 +91,5 @@
    * core, a worker fewer, where the server serves a class from a laptop. */
   const onServerMachine = () => loopback || sameMachine;
 
-  root.MnistTrainBox = { url, onServerMachine, makeWorker, mnistDigits, wakeLock, runBox };
+  root.MnistTrainBox = { url, onServerMachine, makeWorker, fetchBytes, mnistDigits, wakeLock, runBox };
 })(typeof self !== "undefined" ? self : this);
