@@ -16,25 +16,23 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
-from tqdm import tqdm
-
-from .data import CLI_ADVICE, DataError, MnistSource, NoDataError
-from .digit_files import DigitFileError, load_extra_digits
-from .evaluation import evaluate_digits
-from .finetune import adaptive_finetune, fine_tunes
-from .inference import WEIGHTS_DIR
-from .models import MODEL_NAMES
-from .presets import PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target
+# Torch-free (presets.py is data), so that --help and a wrong flag answer at once, as app.py's do:
+# torch and the training code load in ``run``, once the command line is read (3 s before, 0.3 now).
+from .presets import MODEL_NAMES, PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target
 from .settings import from_process
-from .training import OwnMix, StepEvent, new_model, run_metadata, steps_per_epoch, train
-from .weights import WeightsError, load_weights, save_weights
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def initial_model(name: str, cfg: TrainConfig, init: str | None) -> nn.Module:
     """New weights (``init`` None), or trained ones to fine-tune: 'shipped', a folder or a file."""
+    from .inference import WEIGHTS_DIR
+    from .training import new_model
+    from .weights import load_weights
+
     if init is None:
         return new_model(name, cfg)
     path = Path(WEIGHTS_DIR if init == "shipped" else init)
@@ -105,6 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    return run(args, cfg)
+
+
+def run(args: argparse.Namespace, cfg: TrainConfig) -> int:
+    """The trainings the command line asked for; 0, or 1 or 2 with a sentence on stderr."""
+    import torch
+    from tqdm import tqdm
+
+    from .data import CLI_ADVICE, DataError, MnistSource, NoDataError
+    from .digit_files import DigitFileError, load_extra_digits
+    from .evaluation import evaluate_digits
+    from .finetune import adaptive_finetune, fine_tunes
+    from .training import OwnMix, StepEvent, run_metadata, steps_per_epoch, train
+    from .weights import WeightsError, save_weights
+
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

@@ -96,10 +96,11 @@ def test_the_check_sees_an_import_of_an_entry_point():
         assert "mnist_demo.train" in imported("mnist_demo.finetune", ast.parse(line)), line
 
 
-@pytest.mark.parametrize("module", ["mnist_demo.presets", "mnist_demo.settings"])
+@pytest.mark.parametrize("module", ["mnist_demo.presets", "mnist_demo.settings", "mnist_demo.train"])
 def test_the_recipes_and_settings_load_without_torch(module):
     """settings.py (the app's start, the host's tools) and anything needing only TrainConfig's
-    names and bounds do not pay for torch's import."""
+    names and bounds do not pay for torch's import; nor does the trainer's command line until it
+    has read its arguments (--help and a wrong flag answer at once)."""
     done = subprocess.run([sys.executable, "-c", f"import sys, {module}; print('torch' in sys.modules)"],
                           cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
