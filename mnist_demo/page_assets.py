@@ -35,7 +35,8 @@ TRAIN_TAB_SCRIPTS = (*TRAINING_SCRIPTS, "weights.js", "store.js", "mnist_data.js
                      "train_box.js")
 # The Class tab's "This device" mode for the teacher: the same, and the class's own pure parts.
 CLASS_TRAIN_SCRIPTS = (*TRAIN_TAB_SCRIPTS, "class_training.js")
-# The page's scripts are served as files, each under its content's hash (script_url): a browser keeps
+# The page's scripts (and the shipped weights its trainings start from: shipped_urls) are served as
+# files, each under its content's hash (script_url): a browser keeps
 # them for good, and fetches one again only when it changes. Inlined, they made every page load and
 # every session's copy of the app's configuration 324 kB larger (the Train tab's and the teacher's
 # training code twice, and once more each as a worker's source).
@@ -64,11 +65,17 @@ def served_file(name: str) -> Path | None:
 
 
 @functools.cache
+def served(name: str) -> tuple[bytes, str]:
+    """What ``page-code/HASH/NAME`` serves, and its hash: read once, as the pad's and the server's
+    shipped models are at the app's start (a ``train --out weights`` while it runs changes none)."""
+    data = served_file(name).read_bytes()
+    return data, hashlib.sha256(data).hexdigest()[:16]
+
+
 def script_url(name: str) -> str:
     """Where the page loads ``page/NAME`` (or a shipped model's ``NAME.safetensors``), relative to
     the app: its content's hash is in the path."""
-    digest = hashlib.sha256(served_file(name).read_bytes()).hexdigest()[:16]
-    return f"{SCRIPTS_ROUTE}/{digest}/{name}"
+    return f"{SCRIPTS_ROUTE}/{served(name)[1]}/{name}"
 
 
 def shipped_urls() -> dict[str, str]:
@@ -117,7 +124,7 @@ async def script_route(request):
     if path is None or script_url(name) != f"{SCRIPTS_ROUTE}/{digest}/{name}":
         return PlainTextResponse("No such file: reload the page.", status_code=404)
     kind = "text/javascript; charset=utf-8" if name.endswith(".js") else "application/octet-stream"
-    return Response(path.read_bytes(), media_type=kind, headers={"Cache-Control": IMMUTABLE})
+    return Response(served(name)[0], media_type=kind, headers={"Cache-Control": IMMUTABLE})
 
 
 def routes() -> list:

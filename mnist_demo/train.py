@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Torch-free (presets.py is data), so that --help and a wrong flag answer at once, as app.py's do:
-# torch and the training code load in ``run``, once the command line is read (3 s before, 0.3 now).
+# torch and the training code load in ``train_models``, once the command line is read (3 s before, 0.3 now).
 from .presets import MODEL_NAMES, PRESET_HELP, PRESETS, TrainConfig, check_config, reached_target
 from .settings import from_process
 
@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return run(args, cfg)
+    return train_models(args, cfg)
 
 
-def run(args: argparse.Namespace, cfg: TrainConfig) -> int:
+def train_models(args: argparse.Namespace, cfg: TrainConfig) -> int:
     """The trainings the command line asked for; 0, or 1 or 2 with a sentence on stderr."""
     import torch
     from tqdm import tqdm

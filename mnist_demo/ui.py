@@ -168,13 +168,13 @@ QUEUE_POLL_SECONDS, PROGRESS_POLL_SECONDS = 0.01, 0.05
 # DataFrame of the last 10,000 events, grouped by function (2.4 ms of CPU at 100 events, 8.7 ms at
 # 10,000), though this app turns the dashboard off (enable_monitoring=False). A class's events are
 # small (a keep 7-15 ms, a timer's tick less), so that was a quarter of a class's server CPU
-# (benchmarks/class_load.py). Gradio's GRADIO_ANALYTICS_CACHE_FREQUENCY and _MAX_EVENTS: never
-# rebuilt, and one event remembered, not 10,000 (4 MB).
+# (benchmarks/class_load.py). The queue's attributes that GRADIO_ANALYTICS_CACHE_FREQUENCY and
+# _MAX_EVENTS set (no public setting): never rebuilt, and one event remembered, not 10,000 (4 MB).
 ANALYTICS = {"ANAYLTICS_CACHE_FREQUENCY": sys.maxsize, "ANALYTICS_MAX_EVENTS": 1}  # (Gradio's spelling)
 
 
 def queued(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
-    """``demo`` with this app's queue (queue_options), polled as said above."""
+    """``demo`` with this app's queue (queue_options), polled as said above, with no monitoring summary."""
     demo.queue(**queue_options(settings))
     queue = demo._queue
     for name, seconds in (("sleep_when_free", QUEUE_POLL_SECONDS),

@@ -71,12 +71,12 @@ def test_every_script_is_served_at_its_hash_for_good_and_nothing_else_is(tmp_pat
     (changed / "pad.js").write_text("// changed\n")
     before = page_assets.script_url("pad.js")
     monkeypatch.setattr(page_assets, "PAGE", changed)
-    page_assets.script_url.cache_clear()
+    page_assets.served.cache_clear()
     try:
         assert page_assets.script_url("pad.js") != before
     finally:
         monkeypatch.undo()
-        page_assets.script_url.cache_clear()
+        page_assets.served.cache_clear()
 
 
 def test_the_page_holds_the_shipped_weights_once(tmp_path):

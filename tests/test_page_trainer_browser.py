@@ -148,7 +148,14 @@ def test_the_page_trains_the_linear_model_without_asking_the_server(browser, app
     for control, value in (("#train-subset", "1000"), ("#train-epochs", "2")):
         page.locator(f"{control} input[type=number]").fill(value)
         page.locator(f"{control} input[type=number]").press("Enter")
+    # The page fetches the shipped weights as the run begins (page_assets.shipped_urls): when they
+    # cannot be had, it says so before training anything, and its retry button tries again.
+    page.route("**/*.safetensors", lambda route: route.fulfill(status=404, body="No such file: reload the page."))
     page.locator("#train-start").click()
+    expect(page.locator(".pt-status")).to_contain_text("Could not get the shipped weights (the server answered 404)")
+    expect(page.locator("#page-trainer")).to_have_attribute("data-state", "failed")
+    page.unroute("**/*.safetensors")
+    page.locator(".pt-retry").click()
     expect(page.locator("#page-trainer")).to_have_attribute("data-state", "done", timeout=40_000)
     verdict = page.locator(".pt-verdict").inner_text()
     assert re.search(r"Linear: [\d.]+ % on 2,000 validation digits \(every 10th\) \(it started at [\d.]+ %\)",

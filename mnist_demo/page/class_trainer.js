@@ -88,8 +88,8 @@ function measure(model, params, drawings) {
 
 /** One model fine-tuned from the shipped weights: its weights kept (finetune.py's rule) and figures.
  * `useWorkers`: in Web Workers where the browser has them, else on the page's own thread. */
-async function fineTune(name, drawings, useWorkers) {
-  const shipped = weights.loadModel(name, await shared.fetchBytes(props.shipped[name]), setup.shapes[name], setup.max_weights_bytes);
+async function fineTune(name, drawings, shippedBytes, useWorkers) {
+  const shipped = weights.loadModel(name, shippedBytes, setup.shapes[name], setup.max_weights_bytes);
   const config = classes.classConfig(setup.training, { mnistCap: mnistCap(), finalRelu: shipped.finalRelu });
   const params = classes.copyParams(shipped.tensors), start = classes.copyParams(shipped.tensors);
   const model = net.createNet(name, { finalRelu: config.final_relu });
@@ -153,14 +153,15 @@ async function run() {
   $(".pt-verdict").textContent = "";
   $(".pt-charts").hidden = true;
   say("Getting the class's drawings…");
-  let drawings;
+  let drawings, shipped;
   try {
     drawings = await classDrawings(teacher);
     say("Getting MNIST's digits (downloaded once; this browser keeps them)…");
     await mnistDigits();
+    shipped = await shared.shippedWeights(props.shipped, setup.names); // where both fine-tunes start
   } catch (e) {
     end("failed");
-    say(e instanceof classes.DrawingsError ? `⚠️ ${e.message}` : `Could not get the training digits (${e.message}). Check the connection and try again.`, true);
+    say(e instanceof classes.DrawingsError ? `⚠️ ${e.message}` : `Could not get the training digits or the shipped weights (${e.message}). Check the connection and try again, or reload the page.`, true);
     return;
   }
   if (stopAsked) { end("stopped"); say("Stopped before training began: nothing was trained."); return; }
@@ -171,12 +172,12 @@ async function run() {
       if (stopAsked && Object.keys(bytes).length) break;
       let result;
       try {
-        result = await fineTune(name, drawings, true);
+        result = await fineTune(name, drawings, shipped[name], true);
       } catch (e) {
         if (!e.workersFailed) throw e;
         // Workers that could not run (a blocked Blob URL, a script error) before the first step:
         // the page's own thread trains instead, as the Train tab's does.
-        result = await fineTune(name, drawings, false);
+        result = await fineTune(name, drawings, shipped[name], false);
       }
       bytes[name] = result.bytes;
       notes[name] = result.notes;

@@ -62,11 +62,10 @@ async function loadDigits() {
 
 // ------------------------------------------------------------------ where each model starts
 
-async function startingParams(name, startFrom, config) {
+/** `shipped`: the shipped models' bytes, fetched as the run began (run(), shared.shippedWeights). */
+function startingParams(name, startFrom, config, shipped) {
   if (startFrom === setup.start_from.new) return { params: trainer.newParams(name, setup.shapes[name], config), finalRelu: config.final_relu, before: null };
-  // The shipped weights come from the app (props.shipped: their addresses, page_assets.shipped_urls; the browser keeps them).
-  const bytes = startFrom === setup.start_from.shipped ? await shared.fetchBytes(props.shipped[name])
-    : kept.weights[name] && weights.base64ToBytes(kept.weights[name]);
+  const bytes = startFrom === setup.start_from.shipped ? shipped[name] : kept.weights[name] && weights.base64ToBytes(kept.weights[name]);
   if (!bytes) throw new Error(`No trained ${setup.titles[name]} is kept in this browser yet: train one from new or shipped weights first.`);
   const model = weights.loadModel(name, bytes, setup.shapes[name], setup.max_weights_bytes);
   const params = Object.fromEntries(Object.entries(model.tensors).map(([k, v]) => [k, Float32Array.from(v)]));
@@ -134,10 +133,10 @@ function failWith(text, canRetry = false) {
 
 /** One model's training, from where the controls say it starts: its result for keepResults.
  * `useWorkers`: in Web Workers where the browser has them, else on the page's own thread. */
-async function trainModel(name, job, data, mine, useWorkers) {
+async function trainModel(name, job, data, mine, shipped, useWorkers) {
   const scale = setup.recipe.pixel_scale;
   const config = { ...job.config };
-  const start = await startingParams(name, job.startFrom, config);
+  const start = startingParams(name, job.startFrom, config, shipped);
   config.final_relu = start.finalRelu;
   const params = start.params, model = net.createNet(name, { finalRelu: config.final_relu });
   const before = job.startFrom === setup.start_from.new ? null : trainer.evaluate(model, params, data.valid, scale).acc;
@@ -240,6 +239,13 @@ async function run() {
     failWith(`Could not get the training digits (${e.message}). Check the connection and try again.`, true);
     return;
   }
+  let shipped = {};
+  try {
+    if (job.startFrom === setup.start_from.shipped) shipped = await shared.shippedWeights(props.shipped, job.names);
+  } catch (e) {
+    failWith(`Could not get the shipped weights (${e.message}). Check the connection and try again, or reload the page.`, true);
+    return;
+  }
   if (stopAsked) { finish("stopped"); say("Stopped before training began: nothing was trained."); return; }
   phase.move("running");
   const results = [];
@@ -250,12 +256,12 @@ async function run() {
       if (stopAsked) break;
       let result;
       try {
-        result = await trainModel(name, job, data, mine, true);
+        result = await trainModel(name, job, data, mine, shipped, true);
       } catch (e) {
         if (!e.workersFailed) throw e;
         // A worker that could not run (a blocked Blob URL, a script error) before the first step:
         // the page's own thread trains instead.
-        result = await trainModel(name, job, data, mine, false);
+        result = await trainModel(name, job, data, mine, shipped, false);
       }
       inWorkers = inWorkers && result.inWorkers;
       results.push(result);

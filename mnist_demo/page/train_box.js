@@ -1,7 +1,7 @@
 /* What the Train tab's in-page run (page_trainer.js) and the teacher's (class_trainer.js) share of
- * their wiring: the app's address, a Web Worker made from the training script, this page's MNIST
- * (opened once per page, whichever tab asks first), a screen wake lock while training, and a run's
- * state with its status line.
+ * their wiring: the app's address, a Web Worker made from the training script, the shipped weights
+ * a run starts from, this page's MNIST (opened once per page, whichever tab asks first), a screen
+ * wake lock while training, and a run's state with its status line.
  * Browser-only (it touches the network and the DOM): `MnistTrainBox`. The pure parts it calls are
  * mnist_data.js's.
  */
@@ -28,6 +28,13 @@
     const reply = await fetch(url(path));
     if (!reply.ok) throw new root.MnistData.DataError(`the server answered ${reply.status}`);
     return new Uint8Array(await reply.arrayBuffer());
+  }
+
+  /** The shipped models' safetensors bytes, {name: Uint8Array}, from their addresses (`urls`,
+   * page_assets.shipped_urls): fetched when a run that starts from them begins, before it trains,
+   * so a failure is said at once; the browser keeps the files (their hash is in the address). */
+  async function shippedWeights(urls, names) {
+    return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await fetchBytes(urls[name])])));
   }
 
   let opened = null; // {train, valid}: MNIST as this page holds it, every `validEvery`th validation digit
@@ -91,5 +98,5 @@
    * core, a worker fewer, where the server serves a class from a laptop. */
   const onServerMachine = () => loopback || sameMachine;
 
-  root.MnistTrainBox = { url, onServerMachine, makeWorker, fetchBytes, mnistDigits, wakeLock, runBox };
+  root.MnistTrainBox = { url, onServerMachine, makeWorker, shippedWeights, mnistDigits, wakeLock, runBox };
 })(typeof self !== "undefined" ? self : this);
