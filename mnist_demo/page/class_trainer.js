@@ -76,7 +76,7 @@ function drawCharts(epochs) {
   const titles = Object.fromEntries([...Object.keys(curves.loss), ...Object.keys(curves.acc)].map((k) => [k, titleOf(k)]));
   $(".pt-loss").innerHTML = chart.chartSvg(curves.loss, { title: "Loss (training smoothed)", epochs })
     + `<figcaption>${chart.legendHtml(curves.loss, titles)}</figcaption>`;
-  $(".pt-acc").innerHTML = chart.chartSvg(curves.acc, { title: "Accuracy (%)", epochs, yFormat: (v) => v.toFixed(0) })
+  $(".pt-acc").innerHTML = chart.chartSvg(curves.acc, { title: "Accuracy (%)", epochs, decimals: 0 })
     + `<figcaption>${chart.legendHtml(curves.acc, titles)} <span>(MNIST: every ${VALID_EVERY}th validation digit)</span></figcaption>`;
 }
 

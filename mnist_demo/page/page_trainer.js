@@ -88,7 +88,7 @@ function drawCharts(epochs) {
   const titles = Object.fromEntries([...Object.keys(c.loss), ...Object.keys(c.acc)].map((k) => [k, titleOf(k)]));
   $(".pt-loss").innerHTML = chart.chartSvg(c.loss, { title: "Loss (training smoothed)", epochs })
     + `<figcaption>${chart.legendHtml(c.loss, titles)}</figcaption>`;
-  $(".pt-acc").innerHTML = chart.chartSvg(c.acc, { title: `Validation accuracy (%), every ${VALID_EVERY}th digit`, epochs, yFormat: (v) => v.toFixed(0) })
+  $(".pt-acc").innerHTML = chart.chartSvg(c.acc, { title: `Validation accuracy (%), every ${VALID_EVERY}th digit`, epochs, decimals: 0 })
     + `<figcaption>${chart.legendHtml(c.acc, titles)}</figcaption>`;
 }
 

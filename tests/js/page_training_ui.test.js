@@ -159,6 +159,14 @@ test("layout maps the data's range onto the plot box, and chartSvg draws every s
   assert.match(C.legendHtml(series, { "linear accuracy": "Linear" }), /Linear/);
 });
 
+test("the y axis's labels take the decimals it needs to tell them apart: a fine-tune's tenth of a point", () => {
+  assert.deepEqual(C.tickLabels([80, 85, 90], 0), ["80", "85", "90"]);
+  assert.deepEqual(C.tickLabels([91.85, 91.9, 91.95], 0), ["91.85", "91.90", "91.95"]); // not "92" three times
+  assert.deepEqual(C.tickLabels([0.2, 0.25, 0.3], 2), ["0.20", "0.25", "0.30"]);
+  const svg = C.chartSvg({ "linear accuracy": [[1, 91.85], [2, 91.95]] }, { title: "t", epochs: 2, decimals: 0 });
+  assert.deepEqual([...svg.matchAll(/dominant-baseline="middle">([^<]*)</g)].map((m) => m[1]), ["91.85", "91.90", "91.95"]);
+});
+
 // ------------------------------------------------------------------ the run
 
 test("the state machine allows the contract's moves only", () => {
