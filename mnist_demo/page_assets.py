@@ -36,10 +36,10 @@ TRAIN_TAB_SCRIPTS = (*TRAINING_SCRIPTS, "weights.js", "store.js", "mnist_data.js
 # The Class tab's "This device" mode for the teacher: the same, and the class's own pure parts.
 CLASS_TRAIN_SCRIPTS = (*TRAIN_TAB_SCRIPTS, "class_training.js")
 # The page's scripts (and the shipped weights its trainings start from: shipped_urls) are served as
-# files, each under its content's hash (script_url): a browser keeps
-# them for good, and fetches one again only when it changes. Inlined, they made every page load and
-# every session's copy of the app's configuration 324 kB larger (the Train tab's and the teacher's
-# training code twice, and once more each as a worker's source).
+# files, each under its content's hash (script_url): a browser keeps them for good, and fetches one
+# again only when it changes. Inlined, the scripts made every page load and every session's copy of
+# the app's configuration 324 kB larger (the Train tab's and the teacher's training code twice, and
+# once more each as a worker's source).
 SCRIPTS_ROUTE = "page-code"
 SHIPPED = "shipped"  # the weights that come with the app: a radio choice, a weights source, a server choice
 MINE = "my trained weights"  # the visitor's choice of their own weights
