@@ -1,12 +1,12 @@
 """A whole lesson, as a teacher and their students take it in Chromium, in the light theme: the
-teacher starts a class and projects the wall (1280x720); a phone (by touch) and a tablet join by
-the link, a laptop by the code; they keep drawings, which the wall shows; the server is killed
-while the phone keeps one, and that drawing still reaches the wall, once, while the idle tablet's
-own digits are given back to the new server; the laptop deletes one of its digits, and it leaves
-the wall and stays deleted after a reload; a late phone finds the
-class locked and is told so; the teacher removes a drawing, trains and gives the class its model,
-which the phone takes in one tap and keeps after a reload; the teacher ends the class, and
-everything is gone.
+teacher starts a class and projects the wall (1280x720, a second tab of their own browser); a
+phone (by touch) and a tablet join by the link, a laptop by the code; they keep drawings, which
+the wall shows; the server is killed while the phone keeps one, and that drawing still reaches the
+wall, once, while the idle tablet's own digits are given back to the new server; the laptop
+deletes one of its digits, and it leaves the wall and stays deleted after a reload; the teacher's
+page, reloaded, is the teacher's again; a late phone finds the class locked and is told so; the
+teacher removes a drawing, trains and gives the class its model, which the phone takes in one tap
+and keeps after a reload; the teacher ends the class, and everything is gone.
 
 Everything each person needs is checked where they would look for it: the wall's QR code is read
 off a screenshot by a standard decoder, every teacher button's text contrast is measured, and the
@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium for abou
 
 LABELS = ["1", "7", "0", "4"]  # the digits pad_driver can draw
 LIGHT = "__theme=light"
-PROJECTOR = dict(viewport={"width": 1280, "height": 720})
+PROJECTOR = {"width": 1280, "height": 720}
 LAPTOP = dict(viewport={"width": 1366, "height": 768})  # a school laptop's screen
 
 # WCAG's contrast ratio of each visible button's text against the first opaque background behind it.
@@ -126,7 +126,10 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         teacher_url = teacher.locator("#class-teacher-link").get_attribute("href")
         wall_url = teacher.locator("#class-wall-link").get_attribute("href")
         code = re.search(r"class=(\w+)", join_url).group(1)
-        wall = browser.new_context(**PROJECTOR).new_page()
+        # The wall in a second tab of the teacher's own browser, dragged to the projector: it shares
+        # the teacher's storage, and must leave the teacher's seat in it alone (step 7).
+        wall = teacher.context.new_page()
+        wall.set_viewport_size(PROJECTOR)
         wall.goto(f"{wall_url}&{LIGHT}")
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "0", timeout=15_000)
         assert teacher_url.split("teach=")[1] not in wall.content()  # the projector shows no secret
@@ -210,8 +213,10 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         expect(laptop.locator("#digits-summary")).to_contain_text("3 kept", timeout=15_000)
         laptop.context.close()
 
-        # 7. The teacher locks joining; a latecomer's phone is told so, in view.
-        navigate(teacher, f"{teacher_url}&{LIGHT}")
+        # 7. The teacher's page, reloaded as it was (the app's address), finds the teacher's view
+        # again from the seat its browser kept; the teacher locks joining; a latecomer's phone is
+        # told so, in view.
+        navigate(teacher)
         expect(teacher.locator("#class-lock")).to_be_visible(timeout=10_000)
         teacher.locator("#class-lock").click()
         expect(teacher.locator("#class-lock")).to_have_text("Unlock joining", timeout=10_000)

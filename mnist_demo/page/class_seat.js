@@ -36,7 +36,10 @@ whenLoaded((classes, local) => {
   // custom event, and then sends that event's Python handler (its repr, with a memory address)
   // beside the prop in every seat update.
   watch(Object.keys({ seat: null })[0], () => {
-    classes.saveSeat(local, classes.mergeSeat(classes.readSeat(local), props.seat));
+    // A wall is a view of a class, not this browser's seat in it: a teacher opens it in a second
+    // tab of their own browser (dragged to the projector), and its seatless updates wiped the
+    // teacher's stored seat, so their next reload (or a restart's) showed "Start a class".
+    if (!params.wall) classes.saveSeat(local, classes.mergeSeat(classes.readSeat(local), props.seat));
     if (props.former && typeof props.former === "object" && Object.keys(props.former).length) {
       try { local.setItem(FORMER_KEY, JSON.stringify(props.former)); } catch (e) { /* refused: this tab only */ }
     }
