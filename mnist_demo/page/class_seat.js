@@ -19,7 +19,11 @@ function readFormer(local) {
 
 whenLoaded((classes, local) => {
   const params = Object.fromEntries(new URLSearchParams(window.location.search));
-  trigger("open", { stored: classes.readSeat(local), params, left: readFormer(local) });
+  // A wall is a view of a class, not this browser's seat in it: a teacher opens it in a second tab
+  // of their own browser (dragged to the projector). It sends none of this browser's seat (the
+  // teacher's token stays in the teacher's tab) and keeps nothing: its updates, which carry no
+  // seat, wiped the teacher's, so their next reload (or a restart's) showed "Start a class".
+  trigger("open", { stored: params.wall ? null : classes.readSeat(local), params, left: readFormer(local) });
   // The page itself shows what its address asks for (Python never updates the columns or tabs that
   // hold the pad: that would mount it again): a projector's wall alone, or a teacher's Class tab.
   if (params.wall) document.body.classList.add("class-wall-page");
@@ -36,10 +40,8 @@ whenLoaded((classes, local) => {
   // custom event, and then sends that event's Python handler (its repr, with a memory address)
   // beside the prop in every seat update.
   watch(Object.keys({ seat: null })[0], () => {
-    // A wall is a view of a class, not this browser's seat in it: a teacher opens it in a second
-    // tab of their own browser (dragged to the projector), and its seatless updates wiped the
-    // teacher's stored seat, so their next reload (or a restart's) showed "Start a class".
-    if (!params.wall) classes.saveSeat(local, classes.mergeSeat(classes.readSeat(local), props.seat));
+    if (params.wall) return; // (above)
+    classes.saveSeat(local, classes.mergeSeat(classes.readSeat(local), props.seat));
     if (props.former && typeof props.former === "object" && Object.keys(props.former).length) {
       try { local.setItem(FORMER_KEY, JSON.stringify(props.former)); } catch (e) { /* refused: this tab only */ }
     }
