@@ -59,7 +59,7 @@ def served_file(name: str) -> Path | None:
         return None
     if name.endswith(".js") and (PAGE / name).is_file():
         return PAGE / name
-    if name.removesuffix(".safetensors") in MODEL_NAMES and name.endswith(".safetensors"):
+    if name.endswith(".safetensors") and name.removesuffix(".safetensors") in MODEL_NAMES:
         return WEIGHTS_DIR / name
     return None
 
@@ -120,8 +120,7 @@ async def script_route(request):
     from starlette.responses import PlainTextResponse, Response
 
     name, digest = request.path_params["name"], request.path_params["sha"]
-    path = served_file(name)
-    if path is None or script_url(name) != f"{SCRIPTS_ROUTE}/{digest}/{name}":
+    if served_file(name) is None or served(name)[1] != digest:
         return PlainTextResponse("No such file: reload the page.", status_code=404)
     kind = "text/javascript; charset=utf-8" if name.endswith(".js") else "application/octet-stream"
     return Response(served(name)[0], media_type=kind, headers={"Cache-Control": IMMUTABLE})
