@@ -8,6 +8,10 @@ imports, MNIST, one tiny epoch, nothing written) with no cache (MNIST_DATA_DIR w
 written: every run gunzips, as before the cache) against a warm one, alternating, medians.
 --fast times the full `--preset fast --target-acc 0.95` command the same way (slow: it trains).
 
+Part 3, whole process, CPU seconds: the same dry run (warm cache) as it exits, everything alive
+frozen first (`gc.freeze()` in train.py), against the same with that freeze made a no-op, so the
+interpreter's last garbage collection walks torch's objects again, alternating, medians.
+
     MNIST_DIR=/path/to/idx python -m benchmarks.cli_startup [--rounds 5] [--fast]
 """
 
@@ -48,6 +52,19 @@ def process(args: list[str], data_dir: Path, out: str) -> float:
                                           stderr=subprocess.DEVNULL))
 
 
+def cpu_seconds(args: list[str], data_dir: Path, out: str, freeze: bool) -> float:
+    """User + system CPU of ``python -m mnist_demo.train ARGS`` run to its end; ``freeze=False``:
+    its exit's ``gc.freeze()`` does nothing."""
+    skip = "" if freeze else "import gc; gc.freeze = lambda: None; "
+    code = f"{skip}import runpy, sys; sys.argv = {['mnist_demo.train', *args, '--out', out]!r}; " \
+           "runpy.run_module('mnist_demo.train', run_name='__main__')"
+    before = os.times()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, env={**os.environ, "MNIST_DATA_DIR": str(data_dir)})
+    after = os.times()
+    return (after.children_user - before.children_user) + (after.children_system - before.children_system)
+
+
 def compare(label: str, gunzip, cached, rounds: int) -> None:
     times = {"gunzip": [], "cache": []}
     for _ in range(rounds):
@@ -78,6 +95,13 @@ def main() -> None:
         compare("whole process, `python -m mnist_demo.train --model linear --dry-run`",
                 lambda: process(dry, nowhere, str(tmp / "out")), lambda: process(dry, warm, str(tmp / "out")),
                 args.rounds)
+        frozen, walked = [], []
+        for _ in range(args.rounds):
+            frozen.append(cpu_seconds(dry, warm, str(tmp / "out"), freeze=True))
+            walked.append(cpu_seconds(dry, warm, str(tmp / "out"), freeze=False))
+        f, w = statistics.median(frozen), statistics.median(walked)
+        print(f"whole process, CPU: {f:.2f} CPU-s with the exit's gc.freeze(), {w:.2f} without "
+              f"({f / w:.2f}x, {w - f:.2f} CPU-s less; medians of {args.rounds})")
         if args.fast:
             full = ["--preset", "fast", "--target-acc", "0.95"]
             compare("whole process, `python -m mnist_demo.train --preset fast --target-acc 0.95`",

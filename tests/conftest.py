@@ -1,4 +1,5 @@
 import contextlib
+import gc
 import os
 import shutil
 import subprocess
@@ -6,6 +7,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+import mnist_demo  # noqa: F401  first: every Gradio import after it skips Gradio's stub writer (mnist_demo/gradio_stubs.py)
 
 REPO = Path(__file__).resolve().parents[1]
 # CI exports MNIST_DIR; a developer's checkout finds the shared copy next to it, if there is one
@@ -223,6 +226,13 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(1)
+
+
+def pytest_unconfigure(config):
+    """The run is over: what is alive goes with the process. Frozen, it is not walked again by the
+    interpreter's last garbage collection (torch's and Gradio's objects: 0.9 CPU-s a process, in
+    each worker and the controller at the very end of the gate; mnist_demo/train.py does the same)."""
+    gc.freeze()
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers, which inherit the variable

@@ -226,6 +226,7 @@ COMMANDS: dict[str, Run | RunBy | Serve | Flags | NotRun] = {
     "python -m benchmarks.class_load --students 30 --seconds 20 --no-restart --classes 0": Flags(),
     "python -m benchmarks.attacks": Flags(),
     "python -m benchmarks.idle_pages": Flags(),
+    "python -m benchmarks.gradio_import": Flags(),
     "python -m benchmarks.training_cost": Flags(),
     "python -m benchmarks.training_cost --device cuda": Flags(),
     "python -m benchmarks.stroke_cost --class-size 30": Flags(),

@@ -5,18 +5,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from mnist_demo.page_trainer import DEVICE, SERVER, VALID_EVERY, trainer_setup, where_choices
 from mnist_demo.settings import from_env
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("module", ["mnist_demo.page_trainer", "mnist_demo.classes.page_routes"])
-def test_it_and_the_teacher_pages_routes_load_without_gradio(module):
-    """The teacher's page's routes (plain HTTP) read this module, and need no Gradio (2 s to import)."""
-    done = subprocess.run([sys.executable, "-c", f"import sys, {module}; print('gradio' in sys.modules)"],
+def test_it_and_the_teacher_pages_routes_load_without_gradio():
+    """The teacher's page's routes (plain HTTP) read this module, and need no Gradio (2 s to import).
+    Both in one fresh process (each starts torch): if either brought Gradio, it would be there."""
+    modules = "mnist_demo.page_trainer, mnist_demo.classes.page_routes"
+    done = subprocess.run([sys.executable, "-c", f"import sys, {modules}; print('gradio' in sys.modules)"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
