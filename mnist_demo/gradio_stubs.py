@@ -4,7 +4,7 @@ Gradio 6.31 makes every one of its 81 component classes through ``ComponentMeta`
 ``gradio.component_meta.create_or_modify_pyi``: it reads the class's source file, parses it with
 ``ast`` twice, and rewrites the ``.pyi`` stub beside it in site-packages when the two differ. That
 serves Gradio's own developers (their editors read the stubs); a running app never reads them. It is
-a third of ``import gradio``: 3.5 CPU-s against 2.3 with it skipped, here
+a third of ``import gradio``: 3.1 CPU-s against 2.0 with it skipped, here
 (``python -m benchmarks.gradio_import``), paid by every start of the app (a Space's cold start, a
 school laptop's), and by every process of the test suite that imports Gradio.
 
