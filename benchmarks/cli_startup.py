@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.harness.launcher import run_cpu_seconds
 from mnist_demo import data
 from mnist_demo.settings import from_process
 
@@ -52,17 +53,13 @@ def process(args: list[str], data_dir: Path, out: str) -> float:
                                           stderr=subprocess.DEVNULL))
 
 
-def cpu_seconds(args: list[str], data_dir: Path, out: str, freeze: bool) -> float:
-    """User + system CPU of ``python -m mnist_demo.train ARGS`` run to its end; ``freeze=False``:
-    its exit's ``gc.freeze()`` does nothing."""
+def dry_run_cpu(args: list[str], data_dir: Path, out: str, freeze: bool) -> float:
+    """CPU seconds of ``python -m mnist_demo.train ARGS`` run to its end; ``freeze=False``: its
+    exit's ``gc.freeze()`` does nothing."""
     skip = "" if freeze else "import gc; gc.freeze = lambda: None; "
     code = f"{skip}import runpy, sys; sys.argv = {['mnist_demo.train', *args, '--out', out]!r}; " \
            "runpy.run_module('mnist_demo.train', run_name='__main__')"
-    before = os.times()
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, env={**os.environ, "MNIST_DATA_DIR": str(data_dir)})
-    after = os.times()
-    return (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return run_cpu_seconds([sys.executable, "-c", code], {"MNIST_DATA_DIR": str(data_dir)})
 
 
 def compare(label: str, gunzip, cached, rounds: int) -> None:
@@ -97,8 +94,8 @@ def main() -> None:
                 args.rounds)
         frozen, walked = [], []
         for _ in range(args.rounds):
-            frozen.append(cpu_seconds(dry, warm, str(tmp / "out"), freeze=True))
-            walked.append(cpu_seconds(dry, warm, str(tmp / "out"), freeze=False))
+            frozen.append(dry_run_cpu(dry, warm, str(tmp / "out"), freeze=True))
+            walked.append(dry_run_cpu(dry, warm, str(tmp / "out"), freeze=False))
         f, w = statistics.median(frozen), statistics.median(walked)
         print(f"whole process, CPU: {f:.2f} CPU-s with the exit's gc.freeze(), {w:.2f} without "
               f"({f / w:.2f}x, {w - f:.2f} CPU-s less; medians of {args.rounds})")

@@ -9,13 +9,11 @@ medians, in one run.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from .harness.launcher import run_cpu_seconds
+
 # The app's start short of serving: what app.py imports, and its tabs built.
 APP = "import spaces, torch; from mnist_demo.settings import from_process; from mnist_demo.ui import build_demo; " \
       "build_demo(settings=from_process())"
@@ -33,22 +31,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def cpu_seconds(code: str) -> float:
-    """User + system CPU of a fresh ``python -c code`` run to its end."""
-    before = os.times()
-    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "OMP_NUM_THREADS": "1"})
-    after = os.times()
-    return (after.children_user - before.children_user) + (after.children_system - before.children_system)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     for what, ways in WAYS.items():
         times: dict[str, list[float]] = {way: [] for way in ways}
         for _ in range(args.rounds):
             for way, code in ways.items():
-                times[way].append(cpu_seconds(code))
+                times[way].append(run_cpu_seconds([sys.executable, "-c", code], {"OMP_NUM_THREADS": "1"}))
         plain, skipped = (statistics.median(times[w]) for w in ways)
         print(f"{what}: {plain:.2f} CPU-s as it comes, {skipped:.2f} with the stubs skipped "
               f"({skipped / plain:.2f}x, {plain - skipped:.2f} CPU-s less; medians of {args.rounds})")

@@ -24,6 +24,7 @@ assert demo.fns and demo.get_config_file()["components"]
 print("ok")
 """
 
+
 def run(code: str) -> str:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -87,3 +87,13 @@ def cpu_seconds(pid: int) -> float:
     """A process's user + system CPU time so far, all threads (Linux's /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_cpu_seconds(argv: list[str], env: dict[str, str] | None = None) -> float:
+    """Run ``argv`` in the repository to its end (it must succeed), its output dropped; returns its
+    user + system CPU seconds, children included (what a fresh process costs, start to exit)."""
+    before = os.times()
+    subprocess.run(argv, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, **(env or {})})
+    after = os.times()
+    return (after.children_user - before.children_user) + (after.children_system - before.children_system)
