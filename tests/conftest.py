@@ -41,8 +41,8 @@ def shipped_weights_dir():
 # The Class tab's components as the class handlers read them, each named after itself, so that a
 # test reads a handler's outputs by name (tests/test_class_pages.py, tests/test_class_controls.py).
 CLASS_PAGE = ("status", "join_box", "leave", "code", "student_timer", "stored", "start", "teacher_view",
-              "teacher_card", "lock", "teacher_drawings", "teacher_timer", "exported", "wall", "wall_timer", "pad",
-              "confirm", "echo")
+              "teacher_card", "lock", "pause", "show_held", "teacher_drawings", "teacher_timer", "exported", "wall",
+              "wall_timer", "pad", "confirm", "echo")
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ import pytest
 from mnist_demo.classes.store import DB_NAME, SCHEMA, SCHEMA_VERSION, ClassError, ClassLimits, Classroom
 from mnist_demo.classes.tab import open_page
 from mnist_demo.classes.teacher import (
+    PAUSE,
+    RESUME,
     new_teacher_link,
-    pause_wall,
+    pause_or_resume,
     refresh_drawings,
-    resume_wall,
     show_held,
     start_class,
 )
@@ -164,15 +165,23 @@ def test_a_version_1_file_is_migrated_and_keeps_its_classes(tmp_path):
     db.close()
 
 
+def wall_controls(out) -> tuple[str | None, bool | None, str]:
+    """Pause's text, whether *Show the held drawings* is offered, and the teacher's list."""
+    pause, held, listing = out
+    return pause.value, held.visible, listing
+
+
 def test_the_paused_walls_page_and_the_teachers_list_through_the_handlers(room, page):
     teacher = Session()
-    start_class(room, page, False, teacher, request())
+    out = start_class(room, page, False, teacher, request())
+    assert (out["pause"].value, out["show_held"].visible) == (PAUSE, False)  # one button: not Resume beside it
     code = teacher.seat.teaching
     student = room.join(code, "x")
     keep(room, code, student, 1, label=1)
     wall, scores = wall_session(room, page, room.wall_token(code))
     assert 'data-count="1"' in refresh_wall(room, scores, wall)[0]
-    listing = pause_wall(room, teacher)
+    pause, offered, listing = wall_controls(pause_or_resume(room, teacher, PAUSE))
+    assert (pause, offered) == (RESUME, True)  # says what the next press does
     assert "The wall is paused" in listing and "data-held" not in listing
     for i in (2, 3):
         keep(room, code, student, i, label=7)
@@ -183,15 +192,36 @@ def test_the_paused_walls_page_and_the_teachers_list_through_the_handlers(room, 
     assert "0 drawings of 7" in cell  # a click on the projector's confusion cell shows none held back either
     listing = refresh_drawings(room, teacher)
     assert listing.count('data-held="1"') == 2 and "held: not on the wall" in listing
-    assert "data-held" not in show_held(room, teacher)
+    pause, offered, listing = wall_controls(show_held(room, teacher))
+    assert (pause, offered) == (RESUME, True) and "data-held" not in listing  # still paused for the next ones
     html = refresh_wall(room, scores, wall)[0]
     assert 'data-count="3"' in html and 'data-waiting="0"' in html  # still paused, nothing waiting
     keep(room, code, student, 4)
     assert "1 drawing waiting for the teacher" in refresh_wall(room, scores, wall)[0]
-    listing = resume_wall(room, teacher)
-    assert "The wall is paused" not in listing
+    # The teacher's page, reloaded while paused, offers Resume and Show again.
+    reloaded = Session()
+    out = open_page(room, page, {"linear": {}, "cnn": {}}, False, reloaded, gr.EventData(None, {
+        "params": {}, "stored": {"teacher": teacher.seat.teacher_token}}), request())
+    assert reloaded.seat.teaching == code
+    assert (out["pause"].value, out["show_held"].visible) == (RESUME, True)
+    pause, offered, listing = wall_controls(pause_or_resume(room, teacher, RESUME))
+    assert (pause, offered) == (PAUSE, False) and "The wall is paused" not in listing
     html = refresh_wall(room, scores, wall)[0]
     assert 'data-count="4"' in html and "class-waiting" not in html
+
+
+def test_a_stale_pause_button_does_what_it_said(room, page):
+    """Two of the teacher's tabs: one paused the wall, the other still says Pause. Its press pauses
+    (it does not resume what the first tab paused), and then says Resume."""
+    teacher = Session()
+    start_class(room, page, False, teacher, request())
+    pause_or_resume(room, teacher, PAUSE)
+    held_after = room.wall_paused(teacher.seat.teaching)
+    assert wall_controls(pause_or_resume(room, teacher, PAUSE))[:2] == (RESUME, True)
+    assert room.wall_paused(teacher.seat.teaching) == held_after
+    pause_or_resume(room, teacher, RESUME)
+    assert wall_controls(pause_or_resume(room, teacher, RESUME))[:2] == (PAUSE, False)
+    assert room.wall_paused(teacher.seat.teaching) is None
 
 
 # ---------------------------------------------------------------------------- the class model's words

@@ -44,23 +44,24 @@ from .student import (
     use_class_model,
 )
 from .teacher import (
+    PAUSE,
     TEACHER_SECONDS,
     ask_end,
     end_class,
     export_class,
     is_locked,
     new_teacher_link,
-    pause_wall,
+    pause_or_resume,
     refresh_drawings,
     remove_one,
     reopen,
-    resume_wall,
     show_held,
     start_class,
     teacher_links,
     teacher_list,
     teaching,
     toggle_lock,
+    wall_buttons,
 )
 from .training import CLASS_ACC_COLOURS, HIDDEN, publish, stop_class_training, train_class
 from .wall import WALL_SECONDS, ValidationScores, open_wall, refresh_wall, wall_cell
@@ -84,7 +85,8 @@ class ClassPage:
         again, losing a drawing under way. A wall page hides the app with CSS instead, and a
         teacher's link opens the Class tab from the page (page/class_seat.js)."""
         return [*self.student_outputs(), self.start, self.teacher_view, self.teacher_card, self.lock,
-                self.teacher_drawings, self.teacher_timer, self.exported, self.wall, self.wall_timer]
+                self.pause, self.show_held, self.teacher_drawings, self.teacher_timer, self.exported, self.wall,
+                self.wall_timer]
 
     def student_views(self, seat: ClassSeat, classroom: Classroom, note: str = "") -> dict:
         joined = bool(seat.code)
@@ -111,9 +113,11 @@ class ClassPage:
             seat.seen = -1  # the next tick redraws the drawings
             out[self.teacher_card] = teacher_links(seat, classroom)
             out[self.lock] = gr.Button("Unlock joining" if is_locked(classroom, teaching) else "Lock joining")
+            out[self.pause], out[self.show_held] = wall_buttons(classroom, teaching)
             out[self.teacher_drawings] = teacher_list(classroom, teaching)
         else:
-            out |= {self.teacher_card: gr.skip(), self.lock: gr.skip(), self.teacher_drawings: gr.skip()}
+            out |= dict.fromkeys([self.teacher_card, self.lock, self.pause, self.show_held, self.teacher_drawings],
+                                 gr.skip())
         out[self.wall] = gr.skip() if not walling or seat.seen != -1 else \
             '<div class="class-wall loading"><h2>Opening the wall…</h2></div>'
         return out
@@ -270,9 +274,8 @@ def class_tab(settings: Settings) -> dict:
             c["new_teacher"] = gr.Button("New teacher link", elem_id="class-new-teacher-link", size="sm")
             c["ask_end"] = gr.Button("End the class…", variant="stop", elem_id="class-ask-end", size="sm")
         with gr.Row():  # the projector: new drawings wait for the teacher while it is paused
-            c["pause"] = gr.Button("Pause the wall", elem_id="class-pause", size="sm")
-            c["show_held"] = gr.Button("Show the held drawings", elem_id="class-show-held", size="sm")
-            c["resume"] = gr.Button("Resume the wall", elem_id="class-resume", size="sm")
+            c["pause"] = gr.Button(PAUSE, elem_id="class-pause", size="sm")  # or RESUME, while paused
+            c["show_held"] = gr.Button("Show the held drawings", visible=False, elem_id="class-show-held", size="sm")
         c["exported"] = gr.File(label="The class's drawings: MNIST's IDX pair and a zip of PNGs",
                                 file_count="multiple", interactive=False, visible=False, elem_id="class-exported")
         with gr.Column(visible=False) as c["confirm"]:
@@ -336,6 +339,7 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
     page = ClassPage(status=c["status"], join_box=c["join_box"], leave=c["leave"], code=c["code"],
                      student_timer=w["student_timer"], stored=stored, start=c["start"],
                      teacher_view=c["teacher_view"], teacher_card=c["teacher_card"], lock=c["lock"],
+                     pause=c["pause"], show_held=c["show_held"],
                      teacher_drawings=c["teacher_drawings"], teacher_timer=c["teacher_timer"],
                      wall=w["wall"], wall_timer=w["wall_timer"], pad=draw.pad,
                      choices=draw.choices, confirm=c["confirm"], exported=c["exported"], echo=w["echo"])
@@ -369,9 +373,9 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
                                  trigger_mode="multiple", **quiet)
     c["lock"].click(on_seat(toggle_lock, classroom), seat, c["lock"], **quiet)
     c["new_teacher"].click(on_seat(new_teacher_link, classroom, page), seat, views, **quiet)
-    c["pause"].click(on_seat(pause_wall, classroom), seat, c["teacher_drawings"], **quiet)
-    c["show_held"].click(on_seat(show_held, classroom), seat, c["teacher_drawings"], **quiet)
-    c["resume"].click(on_seat(resume_wall, classroom), seat, c["teacher_drawings"], **quiet)
+    wall_controls = [c["pause"], c["show_held"], c["teacher_drawings"]]
+    c["pause"].click(on_seat(pause_or_resume, classroom), [*seat, c["pause"]], wall_controls, **quiet)
+    c["show_held"].click(on_seat(show_held, classroom), seat, wall_controls, **quiet)
     c["export"].click(on_seat(export_class, classroom), seat, c["exported"], api_visibility="private")
     c["ask_end"].click(on_seat(ask_end, classroom), seat, [c["confirm"], c["confirm_text"]], **quiet)
     c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)

@@ -134,29 +134,36 @@ def new_teacher_link(classroom: Classroom, page, session: Session):
                                                "nothing now.")
 
 
-def pause_wall(classroom: Classroom, session: Session):
-    """New drawings wait for the teacher before the wall shows them."""
-    code = teacher_code(classroom, session)
-    classroom.pause_wall(code)
-    session.seat.seen = classroom.version(code)
-    return teacher_list(classroom, code)
+# Pause and Resume are one button that says what a press will do, as Lock joining does: both shown
+# at once, a teacher could not tell whether the projector was paused.
+PAUSE, RESUME = "Pause the wall", "Resume the wall"
 
 
-def let_through(classroom: Classroom, session: Session, resume: bool) -> str:
+def wall_buttons(classroom: Classroom, code: str) -> tuple[gr.Button, gr.Button]:
+    """Pause (or Resume, while paused), and *Show the held drawings*, offered only while paused."""
+    paused = classroom.wall_paused(code) is not None
+    return gr.Button(RESUME if paused else PAUSE), gr.Button(visible=paused)
+
+
+def pause_or_resume(classroom: Classroom, session: Session, pressed: str):
+    """``pressed``: the button's text as the teacher saw it, so that a press does what it said
+    (another of the teacher's tabs may have paused or resumed since). Pause: new drawings wait for
+    the teacher before the wall shows them. Resume: the held ones go to the wall, and every new one."""
     code = teacher_code(classroom, session)
-    classroom.show_held(code, resume=resume)
+    if pressed == RESUME:
+        classroom.show_held(code, resume=True)
+    else:
+        classroom.pause_wall(code)
     session.seat.seen = classroom.version(code)
-    return teacher_list(classroom, code)
+    return *wall_buttons(classroom, code), teacher_list(classroom, code)
 
 
 def show_held(classroom: Classroom, session: Session):
     """The held drawings go to the wall; the next ones are held again."""
-    return let_through(classroom, session, False)
-
-
-def resume_wall(classroom: Classroom, session: Session):
-    """The held drawings go to the wall, and every new one again."""
-    return let_through(classroom, session, True)
+    code = teacher_code(classroom, session)
+    classroom.show_held(code, resume=False)
+    session.seat.seen = classroom.version(code)
+    return *wall_buttons(classroom, code), teacher_list(classroom, code)
 
 
 def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):
