@@ -1,12 +1,13 @@
 """A whole lesson, as a teacher and their students take it in Chromium, in the light theme: the
-teacher starts a class and projects the wall (1280x720, a second tab of their own browser); a
-phone (by touch) and a tablet join by the link, a laptop by the code; they keep drawings, which
-the wall shows; the server is killed while the phone keeps one, and that drawing still reaches the
-wall, once, while the idle tablet's own digits are given back to the new server; the laptop
-deletes one of its digits, and it leaves the wall and stays deleted after a reload; the teacher's
-page, reloaded, is the teacher's again; a late phone finds the class locked and is told so; the
-teacher removes a drawing, trains and gives the class its model, which the phone takes in one tap
-and keeps after a reload; the teacher ends the class, and everything is gone.
+teacher starts a class and projects the wall (1280x720, a second tab of their own browser); a phone
+(by touch) and a tablet join by the link, a laptop by the code; they keep drawings, which the wall
+shows (and the laptop's second tab counts them too); the server is killed while the phone keeps
+one, and that drawing still reaches the wall, once, while the idle tablet's own digits are given
+back to the new server; the laptop deletes one of its digits, and it leaves the wall and stays
+deleted after a reload; the teacher's page, reloaded, is the teacher's again; a late phone finds
+the class locked and is told so; the teacher removes a drawing, trains and gives the class its
+model, which the phone takes in one tap and keeps after a reload; the teacher ends the class, and
+everything is gone.
 
 Everything each person needs is checked where they would look for it: the wall's QR code is read
 off a screenshot by a standard decoder, every teacher button's text contrast is measured, and the
@@ -158,14 +159,20 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         laptop.get_by_role("tab", name="Draw").click()
         expect(line(laptop)).to_have_attribute("data-state", "joined")
         assert in_view(laptop, "#class-line") and in_view(laptop, '#pad .keep-digits button[data-keep="9"]')
+        # The laptop's student has the app open in a second tab too: the same class, the same count.
+        second_tab = laptop.context.new_page()
+        second_tab.goto(f"{url}?{LIGHT}")
+        expect(line(second_tab)).to_have_attribute("data-state", "joined", timeout=15_000)
+        laptop.bring_to_front()  # the student draws in the first; the second waits behind it, hidden
 
         # 3. They keep drawings, and the wall shows them.
         for k in range(4):
             keep(phone, LABELS[k % 4], by_touch=True)
             keep(tablet, LABELS[(k + 1) % 4], by_touch=True)
             keep(laptop, LABELS[(k + 2) % 4])
-        for page in (phone, tablet, laptop):
+        for page in (phone, tablet, laptop, second_tab):
             sent(page, 4)
+        second_tab.close()
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "12", timeout=5_000)
         assert len({i for i, _ in wall_drawings(wall)}) == 12
         screenshot(phone, "lesson-phone")

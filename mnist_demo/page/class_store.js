@@ -143,17 +143,19 @@
         save(list.concat([entry]));
         return true;
       },
-      /** The class acknowledged `entry`: it leaves the outbox, and a keep leaves a receipt. A keep
-       * withdrawn while its answer was on the way (no longer in the outbox) leaves none: its
-       * withdrawal is already queued behind it. */
+      /** The class acknowledged `entry`: it leaves the outbox, and a keep leaves a receipt; true.
+       * False when it had left already: another tab of this browser (which shares the outbox) sent
+       * it too and was answered first, so it is counted once; or a keep withdrawn while its answer
+       * was on the way, which leaves no receipt: its withdrawal is already queued behind it. */
       sent(entry) {
         const rest = without(entries(), entry);
-        if (rest === null) return;
+        if (rest === null) return false;
         save(rest);
-        if (entry.kind !== "keep") return;
+        if (entry.kind !== "keep") return true;
         const all = receipts();
         all[seatKey(entry)] = (all[seatKey(entry)] || []).concat([entry.id]);
         saveReceipts(all);
+        return true;
       },
       /** Take drawings back: each from the class it went to (its receipt), or, still in the outbox
        * (waiting, or on its way this very moment), dropped there and withdrawn after it, in case

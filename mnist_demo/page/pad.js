@@ -380,8 +380,7 @@ async function sendToClass(now = false) {
       trouble = null;
       tries = 0;
       if (next.action === "done") {
-        outbox.sent(entry);
-        if (entry.kind === "keep") {
+        if (outbox.sent(entry) && entry.kind === "keep") { // (not when another tab's answer came first)
           const seat = classes.readSeat(local);
           classes.updateSeat(local, entry, { sent: ((seat && seat.sent) || 0) + 1 });
         }
@@ -408,6 +407,11 @@ lineButton.addEventListener("click", () => {
 });
 window.addEventListener("online", () => { tries = 0; sendToClass(true); });
 window.addEventListener("mnist-class", () => { drawLine(); sendToClass(); }); // the seat or the outbox changed
+// Another tab of this browser changed the seat or the outbox they share (it kept, or its send was
+// answered): this tab's line says the same. The other tab sends its own keeps.
+window.addEventListener("storage", (event) => {
+  if (event.key === null || event.key === classes.SEAT_KEY || event.key === classes.OUTBOX_KEY) drawLine();
+});
 
 // ------------------------------------------------------------------ a restarted server
 

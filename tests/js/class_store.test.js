@@ -37,6 +37,18 @@ test("a kept drawing stays in the outbox, across a new page (a reload), until th
   assert.deepEqual(JSON.parse(storage.map.get(classes.RECEIPTS_KEY)), { "ACD479 s1": [11, 12] });
 });
 
+test("two tabs sending the same drawing count it once: the second answer finds it gone", () => {
+  const storage = memoryStorage();
+  const [tab1, tab2] = [classes.createOutbox(storage), classes.createOutbox(storage)]; // one browser's storage
+  tab1.add(keepOf(5));
+  const [first, second] = [tab1.entries()[0], tab2.entries()[0]]; // both send it
+  assert.equal(tab2.sent(second), true);
+  assert.equal(tab1.sent(first), false);
+  assert.deepEqual(JSON.parse(storage.map.get(classes.RECEIPTS_KEY)), { "ACD479 s1": [5] }); // one receipt
+  tab1.add({ kind: "withdraw", ids: [5], code: seat.code, student: seat.student });
+  assert.equal(tab1.sent(tab1.entries()[0]), true); // a withdrawal is answered once too, leaving no receipt
+});
+
 test("the same drawing is queued once (a double tap), and bad entries never enter", () => {
   const box = classes.createOutbox(memoryStorage());
   box.add(keepOf(5));
