@@ -1,13 +1,13 @@
 """A whole lesson, as a teacher and their students take it in Chromium, in the light theme: the
-teacher starts a class and projects the wall (1280x720, a second tab of their own browser); a phone
-(by touch) and a tablet join by the link, a laptop by the code; they keep drawings, which the wall
-shows (and the laptop's second tab counts them too); the server is killed while the phone keeps
-one, and that drawing still reaches the wall, once, while the idle tablet's own digits are given
-back to the new server; the laptop deletes one of its digits, and it leaves the wall and stays
-deleted after a reload; the teacher's page, reloaded, is the teacher's again; a late phone finds
-the class locked and is told so; the teacher removes a drawing, trains and gives the class its
-model, which the phone takes in one tap and keeps after a reload; the teacher ends the class, and
-everything is gone.
+teacher starts a class, projects the wall (1280x720, a second tab of their own browser), and pauses
+and resumes it; a phone (by touch) and a tablet join by the link, a laptop by the code; they keep
+drawings, which the wall shows (the laptop's, sent once back from a Wi-Fi drop, and counted in its
+second tab too); the server is killed while the phone keeps one, and that drawing still reaches the
+wall, once, while the idle tablet's own digits are given back to the new server; the laptop deletes
+one of its digits, and it leaves the wall and stays deleted after a reload; the teacher's page,
+reloaded, is the teacher's again; a late phone finds the class locked and is told so; the teacher
+removes a drawing, trains and gives the class its model, which the phone takes in one tap and keeps
+after a reload; the teacher ends the class, and everything is gone.
 
 Everything each person needs is checked where they would look for it: the wall's QR code is read
 off a screenshot by a standard decoder, every teacher button's text contrast is measured, and the
@@ -80,7 +80,7 @@ def line(page):
 
 
 def sent(page, n, seconds=15):
-    expect(line(page)).to_contain_text(f"{n} sent to the class", timeout=seconds * 1000)
+    expect(line(page)).to_contain_text(re.compile(rf"\b{n} sent to the class"), timeout=seconds * 1000)
     expect(line(page)).to_have_attribute("data-pending", "0")
 
 
@@ -137,10 +137,18 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         assert read_qr(wall) == join_url  # scanned off the projector, from the back of the room
         for needed in ("#class-wall .qr", "#class-count", "#class-wall .code"):
             assert in_view(wall, needed), needed
-        teacher.locator("#class-ask-end").click()  # End's confirmation open too: every button measured
+        # The wall paused (one button, now saying Resume, and Show the held drawings beside it) and
+        # End's confirmation open too: every button measured; then the wall resumed.
+        teacher.locator("#class-pause").click()
+        expect(teacher.locator("#class-pause")).to_have_text("Resume the wall", timeout=10_000)
+        expect(teacher.locator("#class-show-held")).to_be_visible()
+        teacher.locator("#class-ask-end").click()
         expect(teacher.locator("#class-end")).to_be_visible()
         assert low_contrast(teacher, "#class-tab") == []
         teacher.locator("#class-cancel-end").click()
+        teacher.locator("#class-pause").click()
+        expect(teacher.locator("#class-pause")).to_have_text("Pause the wall", timeout=10_000)
+        expect(teacher.locator("#class-show-held")).to_be_hidden()
 
         # 2. Students join: a phone (by touch) and a tablet by the link, a laptop by the code.
         phone = browser.new_context(**PHONE).new_page()
@@ -165,13 +173,22 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
         expect(line(second_tab)).to_have_attribute("data-state", "joined", timeout=15_000)
         laptop.bring_to_front()  # the student draws in the first; the second waits behind it, hidden
 
-        # 3. They keep drawings, and the wall shows them.
+        # 3. They keep drawings, and the wall shows them. The school's Wi-Fi drops for the laptop
+        # meanwhile: its drawings wait, and go when it is back, each sent once by one of its two
+        # tabs (they share what waits) and counted once in both.
+        keeps_sent = []
+        laptop.context.on("requestfinished", lambda r: keeps_sent.append(r) if "component_server" in r.url
+                          and '"kind":"keep"' in (r.post_data or "") else None)
+        laptop.context.set_offline(True)
         for k in range(4):
             keep(phone, LABELS[k % 4], by_touch=True)
             keep(tablet, LABELS[(k + 1) % 4], by_touch=True)
             keep(laptop, LABELS[(k + 2) % 4])
+        expect(line(laptop)).to_have_attribute("data-pending", "4")
+        laptop.context.set_offline(False)
         for page in (phone, tablet, laptop, second_tab):
             sent(page, 4)
+        assert len(keeps_sent) == 4, [r.post_data[:60] for r in keeps_sent]
         second_tab.close()
         expect(wall.locator("#class-count")).to_have_attribute("data-count", "12", timeout=5_000)
         assert len({i for i, _ in wall_drawings(wall)}) == 12

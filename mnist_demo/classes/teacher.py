@@ -114,15 +114,12 @@ def students_line(classroom: Classroom, code: str) -> str:
 
 
 def refresh_drawings(classroom: Classroom, session: Session):
-    """The teacher's list, redrawn only when the class changed."""
+    """The teacher's wall controls and list, redrawn only when the class changed (a pause or a
+    resume from another of the teacher's tabs changes it too: this one's buttons follow)."""
     seat = session.seat
-    if not teaching(classroom, seat):
-        return gr.skip()
-    version = classroom.version(seat.teaching)
-    if version == seat.seen:
-        return gr.skip()
-    seat.seen = version
-    return teacher_list(classroom, seat.teaching)
+    if not teaching(classroom, seat) or classroom.version(seat.teaching) == seat.seen:
+        return gr.skip(), gr.skip(), gr.skip()
+    return wall_controls(classroom, seat)
 
 
 def new_teacher_link(classroom: Classroom, page, session: Session):
@@ -154,16 +151,19 @@ def pause_or_resume(classroom: Classroom, session: Session, pressed: str):
         classroom.show_held(code, resume=True)
     else:
         classroom.pause_wall(code)
-    session.seat.seen = classroom.version(code)
-    return *wall_buttons(classroom, code), teacher_list(classroom, code)
+    return wall_controls(classroom, session.seat)
 
 
 def show_held(classroom: Classroom, session: Session):
     """The held drawings go to the wall; the next ones are held again."""
-    code = teacher_code(classroom, session)
-    classroom.show_held(code, resume=False)
-    session.seat.seen = classroom.version(code)
-    return *wall_buttons(classroom, code), teacher_list(classroom, code)
+    classroom.show_held(teacher_code(classroom, session), resume=False)
+    return wall_controls(classroom, session.seat)
+
+
+def wall_controls(classroom: Classroom, seat: ClassSeat) -> tuple:
+    """Pause (or Resume), Show the held drawings, and the list, as the class is now; seen so."""
+    seat.seen = classroom.version(seat.teaching)
+    return *wall_buttons(classroom, seat.teaching), teacher_list(classroom, seat.teaching)
 
 
 def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):

@@ -361,37 +361,44 @@ function refused(entry, next) {
 }
 
 /** Send the outbox, oldest first, one entry at a time; after an outage or "slow down", try again
- * later: at the backed-off time, or sooner when the browser says it is back online (`now`). */
+ * later: at the backed-off time, or sooner when the browser says it is back online (`now`). One tab
+ * of this browser sends at a time (a Web Lock): the tabs share the outbox, and two sending it at
+ * once (both back online after an outage) would send each drawing twice and count it twice. */
 async function sendToClass(now = false) {
   if (sending || (retry && !now)) return;
   sending = true;
   clearTimeout(retry);
   retry = 0;
   try {
-    for (let entry = outbox.entries()[0]; entry; entry = outbox.entries()[0]) {
-      drawLine();
-      const reply = await timeout(server.send_to_class(entry), 20000).catch(() => null);
-      const next = classLine.verdict(reply, navigator.onLine !== false);
-      if (next.action === "retry") {
-        trouble = next.trouble;
-        retry = setTimeout(() => { retry = 0; sendToClass(); }, classLine.backoff(tries++));
-        return;
-      }
-      trouble = null;
-      tries = 0;
-      if (next.action === "done") {
-        if (outbox.sent(entry) && entry.kind === "keep") { // (not when another tab's answer came first)
-          const seat = classes.readSeat(local);
-          classes.updateSeat(local, entry, { sent: ((seat && seat.sent) || 0) + 1 });
-        }
-      } else {
-        outbox.done(entry);
-        refused(entry, next);
-      }
-    }
+    if (navigator.locks) await navigator.locks.request(classes.OUTBOX_KEY, sendEach); // (the lock named after the outbox)
+    else await sendEach();
   } finally {
     sending = false;
     drawLine();
+  }
+}
+
+async function sendEach() {
+  for (let entry = outbox.entries()[0]; entry; entry = outbox.entries()[0]) {
+    drawLine();
+    const reply = await timeout(server.send_to_class(entry), 20000).catch(() => null);
+    const next = classLine.verdict(reply, navigator.onLine !== false);
+    if (next.action === "retry") {
+      trouble = next.trouble;
+      retry = setTimeout(() => { retry = 0; sendToClass(); }, classLine.backoff(tries++));
+      return;
+    }
+    trouble = null;
+    tries = 0;
+    if (next.action === "done") {
+      if (outbox.sent(entry) && entry.kind === "keep") { // (not when another tab's answer came first)
+        const seat = classes.readSeat(local);
+        classes.updateSeat(local, entry, { sent: ((seat && seat.sent) || 0) + 1 });
+      }
+    } else {
+      outbox.done(entry);
+      refused(entry, next);
+    }
   }
 }
 

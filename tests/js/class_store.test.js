@@ -46,7 +46,9 @@ test("two tabs sending the same drawing count it once: the second answer finds i
   assert.equal(tab1.sent(first), false);
   assert.deepEqual(JSON.parse(storage.map.get(classes.RECEIPTS_KEY)), { "ACD479 s1": [5] }); // one receipt
   tab1.add({ kind: "withdraw", ids: [5], code: seat.code, student: seat.student });
-  assert.equal(tab1.sent(tab1.entries()[0]), true); // a withdrawal is answered once too, leaving no receipt
+  const withdrawal = tab1.entries()[0];
+  assert.equal(tab1.sent(withdrawal), true);
+  assert.equal(tab2.sent(withdrawal), false); // a withdrawal is answered once too
 });
 
 test("the same drawing is queued once (a double tap), and bad entries never enter", () => {
