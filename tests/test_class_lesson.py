@@ -185,6 +185,7 @@ def test_a_lesson_from_start_to_end(browser, tmp_path):
             keep(tablet, LABELS[(k + 1) % 4], by_touch=True)
             keep(laptop, LABELS[(k + 2) % 4])
         expect(line(laptop)).to_have_attribute("data-pending", "4")
+        expect(line(second_tab)).to_contain_text("waiting to send (4): no connection")  # (it has not tried)
         laptop.context.set_offline(False)
         for page in (phone, tablet, laptop, second_tab):
             sent(page, 4)

@@ -327,7 +327,9 @@ const usingClassModel = () => NAMES.some((n) => props.models[n].source === setup
 
 function drawLine() {
   const seat = classes.readSeat(local);
-  const view = classLine.lineView({ seat, pending: outbox.pending(classes.studentOf(seat)), trouble,
+  // Offline, a tab that has not tried to send yet (another tab of this browser kept) says so too.
+  const why = trouble || (navigator.onLine === false ? "offline" : null);
+  const view = classLine.lineView({ seat, pending: outbox.pending(classes.studentOf(seat)), trouble: why,
                                     using: usingClassModel() });
   line.hidden = !view.visible;
   if (view.state) line.dataset.state = view.state; else delete line.dataset.state;
@@ -413,6 +415,7 @@ lineButton.addEventListener("click", () => {
   }
 });
 window.addEventListener("online", () => { tries = 0; sendToClass(true); });
+window.addEventListener("offline", () => drawLine());
 window.addEventListener("mnist-class", () => { drawLine(); sendToClass(); }); // the seat or the outbox changed
 // Another tab of this browser changed the seat or the outbox they share (it kept, or its send was
 // answered): this tab's line says the same. The other tab sends its own keeps.
