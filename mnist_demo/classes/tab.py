@@ -58,10 +58,9 @@ from .teacher import (
     show_held,
     start_class,
     teacher_links,
-    teacher_list,
     teaching,
     toggle_lock,
-    wall_buttons,
+    wall_and_list,
 )
 from .training import CLASS_ACC_COLOURS, HIDDEN, publish, stop_class_training, train_class
 from .wall import WALL_SECONDS, ValidationScores, open_wall, refresh_wall, wall_cell
@@ -113,8 +112,7 @@ class ClassPage:
             seat.seen = -1  # the next tick redraws the drawings
             out[self.teacher_card] = teacher_links(seat, classroom)
             out[self.lock] = gr.Button("Unlock joining" if is_locked(classroom, teaching) else "Lock joining")
-            out[self.pause], out[self.show_held] = wall_buttons(classroom, teaching)
-            out[self.teacher_drawings] = teacher_list(classroom, teaching)
+            out[self.pause], out[self.show_held], out[self.teacher_drawings] = wall_and_list(classroom, teaching)
         else:
             out |= dict.fromkeys([self.teacher_card, self.lock, self.pause, self.show_held, self.teacher_drawings],
                                  gr.skip())

@@ -97,8 +97,7 @@ def teacher_code(classroom: Classroom, session: Session) -> str:
 def teacher_list(classroom: Classroom, code: str) -> str:
     """The teacher's drawings, those the paused wall holds back marked so; and who joined: many
     students from one address is a school's router, or one phone adding made-up classmates."""
-    return students_line(classroom, code) + teacher_drawings_html(classroom.drawings(code),
-                                                                  classroom.wall_paused(code))
+    return wall_and_list(classroom, code)[2]
 
 
 def students_line(classroom: Classroom, code: str) -> str:
@@ -136,10 +135,13 @@ def new_teacher_link(classroom: Classroom, page, session: Session):
 PAUSE, RESUME = "Pause the wall", "Resume the wall"
 
 
-def wall_buttons(classroom: Classroom, code: str) -> tuple[gr.Button, gr.Button]:
-    """Pause (or Resume, while paused), and *Show the held drawings*, offered only while paused."""
-    paused = classroom.wall_paused(code) is not None
-    return gr.Button(RESUME if paused else PAUSE), gr.Button(visible=paused)
+def wall_and_list(classroom: Classroom, code: str) -> tuple[gr.Button, gr.Button, str]:
+    """Pause (or Resume, while paused), *Show the held drawings* (offered only while paused), and
+    the teacher's list (teacher_list), from one read of the wall's state."""
+    held_after = classroom.wall_paused(code)
+    paused = held_after is not None
+    listing = students_line(classroom, code) + teacher_drawings_html(classroom.drawings(code), held_after)
+    return gr.Button(RESUME if paused else PAUSE), gr.Button(visible=paused), listing
 
 
 def pause_or_resume(classroom: Classroom, session: Session, pressed: str):
@@ -163,7 +165,7 @@ def show_held(classroom: Classroom, session: Session):
 def wall_controls(classroom: Classroom, seat: ClassSeat) -> tuple:
     """Pause (or Resume), Show the held drawings, and the list, as the class is now; seen so."""
     seat.seen = classroom.version(seat.teaching)
-    return *wall_buttons(classroom, seat.teaching), teacher_list(classroom, seat.teaching)
+    return wall_and_list(classroom, seat.teaching)
 
 
 def remove_one(classroom: Classroom, session: Session, evt: gr.EventData):

@@ -327,10 +327,8 @@ const usingClassModel = () => NAMES.some((n) => props.models[n].source === setup
 
 function drawLine() {
   const seat = classes.readSeat(local);
-  // Offline, a tab that has not tried to send yet (another tab of this browser kept) says so too.
-  const why = trouble || (navigator.onLine === false ? "offline" : null);
-  const view = classLine.lineView({ seat, pending: outbox.pending(classes.studentOf(seat)), trouble: why,
-                                    using: usingClassModel() });
+  const view = classLine.lineView({ seat, pending: outbox.pending(classes.studentOf(seat)), trouble,
+                                    online: navigator.onLine !== false, using: usingClassModel() });
   line.hidden = !view.visible;
   if (view.state) line.dataset.state = view.state; else delete line.dataset.state;
   line.dataset.pending = String(view.pending);
@@ -372,7 +370,7 @@ async function sendToClass(now = false) {
   clearTimeout(retry);
   retry = 0;
   try {
-    if (navigator.locks) await navigator.locks.request(classes.OUTBOX_KEY, sendEach); // (the lock named after the outbox)
+    if (navigator.locks) await navigator.locks.request(classes.OUTBOX_KEY, sendEach); // (named after the outbox)
     else await sendEach();
   } finally {
     sending = false;

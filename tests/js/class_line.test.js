@@ -24,6 +24,9 @@ test("joined, then sent, then waiting: the line counts only what the class ackno
   assert.equal(v.pending, 2);
   assert.match(v.text, /waiting to send \(2\): no connection/);
   assert.doesNotMatch(v.text, /sent to the class/);
+  // Another tab kept while the browser is offline: this one has not tried, and still says why.
+  assert.match(line.lineView({ seat: joined, pending: 1, online: false }).text, /waiting to send \(1\): no connection/);
+  assert.match(line.lineView({ seat: joined, pending: 1 }).text, /waiting to send \(1\): sending…/);
 });
 
 test("refused, removed and ended each say so, send nothing, and can be put away", () => {
