@@ -27,9 +27,9 @@
 
   /** What the line shows. `seat`: the stored seat (or null); `pending`: keeps not yet
    * acknowledged; `trouble`: why the last send did not go through (offline, server, slow) or
-   * null; `online`: false when the browser says it has no connection (a tab that has not tried
-   * to send yet, because another tab of this browser kept, says so too); `using`: whether the pad
-   * answers with the class's model now.
+   * null; `online`: false when the browser says it has no connection now (said over `trouble`,
+   * and by a tab that has not tried to send yet, because another tab of this browser kept); `using`:
+   * whether the pad answers with the class's model now.
    * Returns {visible, state, pending, text, action}: action, a button ({kind, label}) or null. */
   function lineView({ seat, pending = 0, trouble = null, online = true, using = false }) {
     if (!seat || !seat.code || !seat.state) return { visible: false, state: "", pending: 0, text: "", action: null };
@@ -51,7 +51,7 @@
     let text, action = null;
     const sent = Number.isInteger(seat.sent) ? seat.sent : 0;
     if (pending > 0) {
-      const why = trouble || (online === false ? "offline" : null);
+      const why = online === false ? "offline" : trouble; // what the browser knows now, over the last try's guess
       text = `Class ${spaced(seat.code)} · waiting to send (${pending}): ${WHY_WAITING[why] || "sending…"}`;
     } else if (sent > 0) {
       text = `Class ${spaced(seat.code)} · ${sent} sent to the class.${note}`;

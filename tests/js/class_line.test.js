@@ -27,6 +27,8 @@ test("joined, then sent, then waiting: the line counts only what the class ackno
   // Another tab kept while the browser is offline: this one has not tried, and still says why.
   assert.match(line.lineView({ seat: joined, pending: 1, online: false }).text, /waiting to send \(1\): no connection/);
   assert.match(line.lineView({ seat: joined, pending: 1 }).text, /waiting to send \(1\): sending…/);
+  // The last try found no server; the browser has since said it is offline: that is the reason now.
+  assert.match(line.lineView({ seat: joined, pending: 1, trouble: "server", online: false }).text, /no connection/);
 });
 
 test("refused, removed and ended each say so, send nothing, and can be put away", () => {
