@@ -361,21 +361,32 @@ function refused(entry, next) {
 }
 
 /** Send the outbox, oldest first, one entry at a time; after an outage or "slow down", try again
- * later: at the backed-off time, or sooner when the browser says it is back online (`now`). One tab
- * of this browser sends at a time (a Web Lock): the tabs share the outbox, and two sending it at
- * once (both back online after an outage) would send each drawing twice and count it twice. */
+ * later: at the backed-off time, or sooner when the browser says it is back online (`now`).
+ * One tab of this browser sends at a time (a Web Lock named after the outbox): the tabs share the
+ * outbox, and two sending it at once (both back online after an outage) would send each drawing
+ * twice. A tab that finds another sending does not queue behind it but looks again a second later:
+ * each tab reads localStorage from its own copy, which hears of the other tab's writes a moment
+ * after they are made, so a tab handed the lock the instant it was freed could still see the last
+ * drawing as waiting and send it again. (A repeat that slips through anyway is harmless: the class
+ * answers "stored before" for an id it has, and `outbox.sent` counts it once.) */
 async function sendToClass(now = false) {
   if (sending || (retry && !now)) return;
   sending = true;
   clearTimeout(retry);
   retry = 0;
   try {
-    if (navigator.locks) await navigator.locks.request(classes.OUTBOX_KEY, sendEach); // (named after the outbox)
-    else await sendEach();
+    if (!navigator.locks) await sendEach();
+    else await navigator.locks.request(classes.OUTBOX_KEY, { ifAvailable: true }, (lock) => lock ? sendEach() : later(ANOTHER_TAB_MS));
   } finally {
     sending = false;
     drawLine();
   }
+}
+
+const ANOTHER_TAB_MS = 1000; // how soon a tab looks again while another tab of this browser sends
+
+function later(ms) {
+  retry = setTimeout(() => { retry = 0; sendToClass(); }, ms);
 }
 
 async function sendEach() {
@@ -385,7 +396,7 @@ async function sendEach() {
     const next = classLine.verdict(reply, navigator.onLine !== false);
     if (next.action === "retry") {
       trouble = next.trouble;
-      retry = setTimeout(() => { retry = 0; sendToClass(); }, classLine.backoff(tries++));
+      later(classLine.backoff(tries++));
       return;
     }
     trouble = null;
