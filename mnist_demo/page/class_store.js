@@ -95,18 +95,54 @@
    * oldest first; and the receipts of what each class acknowledged ({"CODE student": [ids]}), so
    * that a digit deleted later is taken back from the class it went to, by the seat that sent it,
    * whichever class this browser is in by then. Each change is written at once; a refused write
-   * keeps the change in memory (the page keeps one outbox: sharedOutbox). */
+   * keeps the change in memory (the page keeps one outbox: sharedOutbox).
+   *
+   * Each entry has a key of its own (`mnist-draw-outbox:keep 123`), written and removed alone. The
+   * tabs of one browser share the outbox, and each reads localStorage from its own copy, which hears
+   * of another tab's writes a moment late (whatwg/html#403): a list under one key, read and written
+   * back whole, let a tab whose send was answered write back a list that lacked the drawing another
+   * tab had just kept, and that drawing never reached the class. */
   function createOutbox(storage, key = OUTBOX_KEY, receiptsKey = RECEIPTS_KEY) {
-    let memory = null, memoryReceipts = null; // while storage refuses writes
+    const prefix = `${key}:`;
+    const held = new Map(); // entries whose write storage refused: they last as long as the tab
+    let memoryReceipts = null; // while storage refuses writes
+    let last = 0; // the newest entry's `at`: entries are sent oldest first
 
-    function entries() {
-      if (memory) return memory;
-      const stored = read(storage, key, []);
-      return Array.isArray(stored) ? stored.filter(valid) : [];
+    const nameOf = (e) => prefix + (e.kind === "keep" ? `keep ${e.id}` : `withdraw ${e.code} ${e.student} ${e.at}`);
+
+    function stored() {
+      const found = [];
+      try {
+        for (let i = 0; i < (storage.length || 0); i++) {
+          const name = storage.key(i);
+          if (name && name.startsWith(prefix) && !held.has(name)) found.push(read(storage, name, null));
+        }
+      } catch (e) { /* storage denied: what this tab holds goes on */ }
+      return found;
     }
 
-    function save(list) {
-      memory = write(storage, key, list.length ? list : null) ? null : list;
+    function entries() {
+      return stored().concat([...held.values()]).filter(valid).sort((a, b) => (a.at || 0) - (b.at || 0));
+    }
+
+    function put(entry) {
+      last = Math.max(last + 1, Date.now() * 1000); // (below 2**53 until the year 2255)
+      const dated = { ...entry, at: last }, name = nameOf(dated);
+      if (write(storage, name, dated)) held.delete(name); else held.set(name, dated);
+    }
+
+    /** Take `entry` out; false when it was not there (another tab took it out first). */
+    function take(entry) {
+      const name = nameOf(entry), there = held.delete(name) || read(storage, name, null) !== null;
+      write(storage, name, null);
+      return there;
+    }
+
+    // An outbox kept by an earlier version, as one list: each entry under its own key, in order.
+    const old = read(storage, key, null);
+    if (Array.isArray(old)) {
+      old.filter(valid).forEach((e, i) => write(storage, nameOf({ ...e, at: i }), { ...e, at: i }));
+      write(storage, key, null);
     }
 
     function receipts() {
@@ -124,11 +160,6 @@
       memoryReceipts = write(storage, receiptsKey, Object.keys(all).length ? all : null) ? null : all;
     }
 
-    function without(list, entry) {
-      const at = list.findIndex((e) => identity(e) === identity(entry));
-      return at < 0 ? null : list.slice(0, at).concat(list.slice(at + 1));
-    }
-
     const seatKey = (e) => `${e.code} ${e.student}`;
     const mine = (e, seat) => e.code === seat.code && e.student === seat.student;
 
@@ -140,7 +171,7 @@
         const list = entries();
         if (!valid(entry) || list.length >= MAX_OUTBOX) return false;
         if (entry.kind === "keep" && list.some((e) => e.kind === "keep" && e.id === entry.id)) return true;
-        save(list.concat([entry]));
+        put(entry);
         return true;
       },
       /** The class acknowledged `entry`: it leaves the outbox, and a keep leaves a receipt; true.
@@ -148,9 +179,7 @@
        * it too and was answered first, so it is counted once; or a keep withdrawn while its answer
        * was on the way, which leaves no receipt: its withdrawal is already queued behind it. */
       sent(entry) {
-        const rest = without(entries(), entry);
-        if (rest === null) return false;
-        save(rest);
+        if (!take(entry)) return false;
         if (entry.kind !== "keep") return true;
         const all = receipts();
         all[seatKey(entry)] = (all[seatKey(entry)] || []).concat([entry.id]);
@@ -167,31 +196,24 @@
           if (!bySeat.has(k)) bySeat.set(k, { kind: "withdraw", ids: [], code: seat.code, student: seat.student });
           bySeat.get(k).ids.push(id);
         };
-        let list = entries().filter((e) => {
-          if (e.kind === "keep" && gone.has(e.id)) { note(e, e.id); return false; }
-          return true;
-        });
+        for (const e of entries().filter((e) => e.kind === "keep" && gone.has(e.id))) { take(e); note(e, e.id); }
         const all = receipts();
         for (const [k, sentIds] of Object.entries(all)) {
           const [code, student] = k.split(" ");
           for (const id of sentIds.filter((i) => gone.has(i))) note({ code, student }, id);
           all[k] = sentIds.filter((i) => !gone.has(i));
         }
-        save(list.concat([...bySeat.values()])); // one per seat: past the cap too, to take back what was given
+        bySeat.forEach(put); // one per seat: past the cap too, to take back what was given
         saveReceipts(all);
       },
       /** Remove an entry that was answered for good (a refusal, or a withdrawal done). */
-      done(entry) {
-        const rest = without(entries(), entry);
-        if (rest !== null) save(rest);
-      },
+      done(entry) { take(entry); },
       /** Forget what waits for one seat (taken out of the class, or it left), or with `student`
        * null for every seat of a class (it ended). Returns how many keeps were dropped. */
       drop(code, student = null) {
-        const list = entries();
-        const left = list.filter((e) => !(e.code === code && (student === null || e.student === student)));
-        save(left);
-        return list.filter((e) => e.kind === "keep").length - left.filter((e) => e.kind === "keep").length;
+        const dropped = entries().filter((e) => e.code === code && (student === null || e.student === student));
+        dropped.forEach(take);
+        return dropped.filter((e) => e.kind === "keep").length;
       },
       /** How many kept drawings wait to be acknowledged by this seat's class. */
       pending(seat) { return seat ? entries().filter((e) => e.kind === "keep" && mine(e, seat)).length : 0; },
@@ -204,10 +226,6 @@
   function sharedOutbox(storage) {
     if (!shared) shared = createOutbox(storage);
     return shared;
-  }
-
-  function identity(e) {
-    return JSON.stringify([e.kind, e.code, e.student, e.id, e.ids]);
   }
 
   function valid(e) {

@@ -364,11 +364,11 @@ function refused(entry, next) {
  * later: at the backed-off time, or sooner when the browser says it is back online (`now`).
  * One tab of this browser sends at a time (a Web Lock named after the outbox): the tabs share the
  * outbox, and two sending it at once (both back online after an outage) would send each drawing
- * twice. A tab that finds another sending does not queue behind it but looks again a second later:
+ * twice. A tab that finds another sending looks again a second later rather than queue behind it:
  * each tab reads localStorage from its own copy, which hears of the other tab's writes a moment
- * after they are made, so a tab handed the lock the instant it was freed could still see the last
- * drawing as waiting and send it again. (A repeat that slips through anyway is harmless: the class
- * answers "stored before" for an id it has, and `outbox.sent` counts it once.) */
+ * late, so a tab handed the lock the instant it was freed is the likeliest to see the last drawing
+ * as still waiting. This makes a repeat rarer, not impossible; one is harmless: the class answers
+ * "stored before" for an id it has, and `outbox.sent` counts it once. */
 async function sendToClass(now = false) {
   if (sending || (retry && !now)) return;
   sending = true;
@@ -429,7 +429,7 @@ window.addEventListener("mnist-class", () => { drawLine(); sendToClass(); }); //
 // Another tab of this browser changed the seat or the outbox they share (it kept, or its send was
 // answered): this tab's line says the same. The other tab sends its own keeps.
 window.addEventListener("storage", (event) => {
-  if (event.key === null || event.key === classes.SEAT_KEY || event.key === classes.OUTBOX_KEY) drawLine();
+  if (event.key === null || event.key === classes.SEAT_KEY || event.key.startsWith(classes.OUTBOX_KEY)) drawLine();
 });
 
 // ------------------------------------------------------------------ a restarted server

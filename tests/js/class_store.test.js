@@ -14,6 +14,8 @@ function memoryStorage() {
     getItem: (k) => (map.has(k) ? map.get(k) : null),
     setItem: (k, v) => map.set(k, String(v)),
     removeItem: (k) => map.delete(k),
+    get length() { return map.size; },
+    key: (i) => [...map.keys()][i] ?? null,
   };
 }
 
@@ -49,6 +51,47 @@ test("two tabs sending the same drawing count it once: the second answer finds i
   const withdrawal = tab1.entries()[0];
   assert.equal(tab1.sent(withdrawal), true);
   assert.equal(tab2.sent(withdrawal), false); // a withdrawal is answered once too
+});
+
+// Two tabs of one browser, each reading localStorage from its own copy, which hears of the other
+// tab's writes only when `hear` is called (in a browser: a moment later, at a turn of its event loop).
+function tabsOfOneBrowser() {
+  const disk = new Map();
+  const tab = () => {
+    const copy = new Map(disk);
+    return {
+      hear: () => { copy.clear(); disk.forEach((v, k) => copy.set(k, v)); },
+      getItem: (k) => (copy.has(k) ? copy.get(k) : null),
+      setItem: (k, v) => { copy.set(k, String(v)); disk.set(k, String(v)); },
+      removeItem: (k) => { copy.delete(k); disk.delete(k); },
+      get length() { return copy.size; },
+      key: (i) => [...copy.keys()][i] ?? null,
+    };
+  };
+  return [tab(), tab()];
+}
+
+test("a drawing kept in one tab while another tab's send is answered stays in the outbox", () => {
+  const [drawing, sending] = tabsOfOneBrowser();
+  classes.createOutbox(drawing).add(keepOf(1));
+  sending.hear();
+  const sender = classes.createOutbox(sending), first = sender.entries()[0];
+  classes.createOutbox(drawing).add(keepOf(2)); // kept while the sending tab waits for its answer...
+  assert.equal(sender.sent(first), true); // ...which it writes before it has heard of drawing 2
+  drawing.hear();
+  sending.hear();
+  for (const tab of [drawing, sending]) assert.deepEqual(classes.createOutbox(tab).entries().map((e) => e.id), [2]);
+});
+
+test("an outbox an earlier version kept as one list is carried over, in its order, and nothing is lost", () => {
+  const storage = memoryStorage();
+  const withdrawal = { kind: "withdraw", ids: [9], code: seat.code, student: seat.student };
+  storage.setItem(classes.OUTBOX_KEY, JSON.stringify([keepOf(7), withdrawal, keepOf(3)]));
+  const box = classes.createOutbox(storage);
+  box.add(keepOf(1));
+  assert.deepEqual(box.entries().map((e) => e.kind + (e.id ?? e.ids)), ["keep7", "withdraw9", "keep3", "keep1"]);
+  assert.equal(storage.map.has(classes.OUTBOX_KEY), false);
+  assert.equal(classes.createOutbox(storage).pending(seat), 3); // read the same by the next page
 });
 
 test("the same drawing is queued once (a double tap), and bad entries never enter", () => {
