@@ -61,4 +61,6 @@ def install() -> None:
 
 
 def remove() -> None:
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _Finder)]
+    # A new list, not this one changed in place: find_spec calls this from inside the import
+    # system's loop over sys.meta_path, and an item taken out under that loop skips the next finder.
+    sys.meta_path = [f for f in sys.meta_path if not isinstance(f, _Finder)]

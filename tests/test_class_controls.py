@@ -165,7 +165,7 @@ def test_a_version_1_file_is_migrated_and_keeps_its_classes(tmp_path):
     db.close()
 
 
-def wall_controls(out) -> tuple[str | None, bool | None, str]:
+def shown(out) -> tuple[str | None, bool | None, str]:
     """Pause's text, whether *Show the held drawings* is offered, and the teacher's list."""
     pause, held, listing = out
     return pause.value, held.visible, listing
@@ -180,7 +180,7 @@ def test_the_paused_walls_page_and_the_teachers_list_through_the_handlers(room, 
     keep(room, code, student, 1, label=1)
     wall, scores = wall_session(room, page, room.wall_token(code))
     assert 'data-count="1"' in refresh_wall(room, scores, wall)[0]
-    pause, offered, listing = wall_controls(pause_or_resume(room, teacher, PAUSE))
+    pause, offered, listing = shown(pause_or_resume(room, teacher, PAUSE))
     assert (pause, offered) == (RESUME, True)  # says what the next press does
     assert "The wall is paused" in listing and "data-held" not in listing
     for i in (2, 3):
@@ -192,7 +192,7 @@ def test_the_paused_walls_page_and_the_teachers_list_through_the_handlers(room, 
     assert "0 drawings of 7" in cell  # a click on the projector's confusion cell shows none held back either
     listing = refresh_drawings(room, teacher)[2]
     assert listing.count('data-held="1"') == 2 and "held: not on the wall" in listing
-    pause, offered, listing = wall_controls(show_held(room, teacher))
+    pause, offered, listing = shown(show_held(room, teacher))
     assert (pause, offered) == (RESUME, True) and "data-held" not in listing  # still paused for the next ones
     html = refresh_wall(room, scores, wall)[0]
     assert 'data-count="3"' in html and 'data-waiting="0"' in html  # still paused, nothing waiting
@@ -204,7 +204,7 @@ def test_the_paused_walls_page_and_the_teachers_list_through_the_handlers(room, 
         "params": {}, "stored": {"teacher": teacher.seat.teacher_token}}), request())
     assert reloaded.seat.teaching == code
     assert (out["pause"].value, out["show_held"].visible) == (RESUME, True)
-    pause, offered, listing = wall_controls(pause_or_resume(room, teacher, RESUME))
+    pause, offered, listing = shown(pause_or_resume(room, teacher, RESUME))
     assert (pause, offered) == (PAUSE, False) and "The wall is paused" not in listing
     html = refresh_wall(room, scores, wall)[0]
     assert 'data-count="4"' in html and "class-waiting" not in html
@@ -218,16 +218,16 @@ def test_a_stale_pause_button_does_what_it_said_and_the_next_tick_corrects_it(ro
     start_class(room, page, False, teacher, request())
     open_page(room, page, {"linear": {}, "cnn": {}}, False, other_tab, gr.EventData(None, {
         "params": {"teach": teacher.seat.teacher_token}, "stored": None}), request())
-    assert wall_controls(refresh_drawings(room, other_tab))[:2] == (PAUSE, False)  # its first tick draws
+    assert shown(refresh_drawings(room, other_tab))[:2] == (PAUSE, False)  # its first tick draws
     assert refresh_drawings(room, other_tab) == (gr.skip(),) * 3  # then nothing changed
     pause_or_resume(room, teacher, PAUSE)
-    assert wall_controls(refresh_drawings(room, other_tab))[:2] == (RESUME, True)
+    assert shown(refresh_drawings(room, other_tab))[:2] == (RESUME, True)
     assert refresh_drawings(room, other_tab) == (gr.skip(),) * 3  # and only once
     held_after = room.wall_paused(teacher.seat.teaching)
-    assert wall_controls(pause_or_resume(room, teacher, PAUSE))[:2] == (RESUME, True)
+    assert shown(pause_or_resume(room, teacher, PAUSE))[:2] == (RESUME, True)
     assert room.wall_paused(teacher.seat.teaching) == held_after
     pause_or_resume(room, teacher, RESUME)
-    assert wall_controls(pause_or_resume(room, teacher, RESUME))[:2] == (PAUSE, False)
+    assert shown(pause_or_resume(room, teacher, RESUME))[:2] == (PAUSE, False)
     assert room.wall_paused(teacher.seat.teaching) is None
 
 

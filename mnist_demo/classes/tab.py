@@ -366,14 +366,14 @@ def wire_class(classroom: Classroom, predictor: Predictor, settings: Settings,
                 page.student_outputs(), **fast)
 
     c["start"].click(bind(start_class, classroom, page, settings.serving_lan), session, views, **quiet)
-    wall_controls = [c["pause"], c["show_held"], c["teacher_drawings"]]
-    c["teacher_timer"].tick(on_seat(refresh_drawings, classroom), seat, wall_controls, **fast)
+    wall_outputs = [c["pause"], c["show_held"], c["teacher_drawings"]]
+    c["teacher_timer"].tick(on_seat(refresh_drawings, classroom), seat, wall_outputs, **fast)
     c["teacher_drawings"].remove(on_seat(remove_one, classroom), seat, c["teacher_drawings"],
                                  trigger_mode="multiple", **quiet)
     c["lock"].click(on_seat(toggle_lock, classroom), seat, c["lock"], **quiet)
     c["new_teacher"].click(on_seat(new_teacher_link, classroom, page), seat, views, **quiet)
-    c["pause"].click(on_seat(pause_or_resume, classroom), [*seat, c["pause"]], wall_controls, **quiet)
-    c["show_held"].click(on_seat(show_held, classroom), seat, wall_controls, **quiet)
+    c["pause"].click(on_seat(pause_or_resume, classroom), [*seat, c["pause"]], wall_outputs, **quiet)
+    c["show_held"].click(on_seat(show_held, classroom), seat, wall_outputs, **quiet)
     c["export"].click(on_seat(export_class, classroom), seat, c["exported"], api_visibility="private")
     c["ask_end"].click(on_seat(ask_end, classroom), seat, [c["confirm"], c["confirm_text"]], **quiet)
     c["cancel_end"].click(lambda: gr.Column(visible=False), None, c["confirm"], **quiet)

@@ -97,7 +97,12 @@ def teacher_code(classroom: Classroom, session: Session) -> str:
 def teacher_list(classroom: Classroom, code: str) -> str:
     """The teacher's drawings, those the paused wall holds back marked so; and who joined: many
     students from one address is a school's router, or one phone adding made-up classmates."""
-    return wall_and_list(classroom, code)[2]
+    return listing(classroom, code, classroom.wall_paused(code))
+
+
+def listing(classroom: Classroom, code: str, held_after: int | None) -> str:
+    """teacher_list, with the wall's state (``Classroom.wall_paused``) already read."""
+    return students_line(classroom, code) + teacher_drawings_html(classroom.drawings(code), held_after)
 
 
 def students_line(classroom: Classroom, code: str) -> str:
@@ -140,8 +145,7 @@ def wall_and_list(classroom: Classroom, code: str) -> tuple[gr.Button, gr.Button
     the teacher's list (teacher_list), from one read of the wall's state."""
     held_after = classroom.wall_paused(code)
     paused = held_after is not None
-    listing = students_line(classroom, code) + teacher_drawings_html(classroom.drawings(code), held_after)
-    return gr.Button(RESUME if paused else PAUSE), gr.Button(visible=paused), listing
+    return gr.Button(RESUME if paused else PAUSE), gr.Button(visible=paused), listing(classroom, code, held_after)
 
 
 def pause_or_resume(classroom: Classroom, session: Session, pressed: str):
